@@ -1,0 +1,474 @@
+//! Turn the span of one frame (from the opening `"` of the ID token up to the byte before
+//! CR) into a [`Frame`], and decrypt encrypted data blocks.
+//!
+//! Framing, CRC and length are [`crate::framing`]'s job; this module only reads fields.
+//! Every error names the field and the byte offset counted from the frame's LF.
+
+use compact_str::CompactString;
+
+use crate::crypto::{self, Key, PlaintextKind};
+use crate::error::{Error, Result};
+use crate::frame::{ContactId, Data, Frame, Id, Quirks, SiaData, Xdata};
+use crate::timestamp::{self, Timestamp};
+
+/// Longest ID token accepted (the longest DC-07 token is 10 bytes; leave room).
+const MAX_ID_LEN: usize = 32;
+/// Longest header account accepted (HB allows 18; be lenient).
+const MAX_ACCOUNT_LEN: usize = 32;
+
+fn bad(field: &'static str, offset: usize, reason: impl Into<String>) -> Error {
+    Error::BadField {
+        field,
+        offset,
+        reason: reason.into(),
+    }
+}
+
+fn text(b: &[u8]) -> CompactString {
+    CompactString::from_utf8_lossy(b)
+}
+
+fn is_account_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'[' | b']' | b'|' | b'"' | b'#')
+}
+
+/// Parse a span. `base` is the offset of the span's first byte within the frame (9 for a
+/// standard frame), used for error offsets.
+pub fn parse_span(span: &[u8], base: usize) -> Result<Frame> {
+    // ID token.
+    if span.first() != Some(&b'"') {
+        return Err(bad("ID token", base, "expected `\"`"));
+    }
+    let close = span
+        .iter()
+        .take(MAX_ID_LEN + 2)
+        .skip(1)
+        .position(|&b| b == b'"')
+        .map(|p| p + 1)
+        .ok_or_else(|| bad("ID token", base, "no closing `\"`"))?;
+    let mut token = &span[1..close];
+    let encrypted = token.first() == Some(&b'*');
+    if encrypted {
+        token = &token[1..];
+    }
+    if token.is_empty() || !token.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("ID token", base + 1, "empty or not printable"));
+    }
+    let id = Id::from_token(token);
+
+    // Sequence number: 4 raw characters, echoed verbatim.
+    let mut pos = close + 1;
+    let seq = span
+        .get(pos..pos + 4)
+        .filter(|s| s.iter().all(|b| b.is_ascii_graphic() && *b != b'['))
+        .ok_or_else(|| bad("seq", base + pos, "expected 4 characters"))?;
+    let seq = text(seq);
+    pos += 4;
+
+    // Header up to the data block.
+    let data_start = span[pos..]
+        .iter()
+        .position(|&b| b == b'[')
+        .map(|p| p + pos)
+        .ok_or_else(|| bad("data block", base + pos, "no `[` after the header"))?;
+    let header = parse_header(&span[pos..data_start], base + pos, &id)?;
+
+    let mut frame = Frame {
+        id,
+        encrypted,
+        seq,
+        receiver: header.receiver,
+        line: header.line,
+        account: header.account,
+        account_is_nak_form: header.nak_form,
+        data: Data::Empty,
+        xdata: Vec::new(),
+        timestamp: None,
+        quirks: header.quirks,
+    };
+
+    let body = &span[data_start + 1..];
+    if encrypted {
+        if body.is_empty() || !body.iter().all(u8::is_ascii_hexdigit) {
+            return Err(bad(
+                "encrypted data",
+                base + data_start + 1,
+                "expected hex ciphertext up to CR",
+            ));
+        }
+        frame.data = Data::Encrypted(String::from_utf8_lossy(body).into_owned());
+        return Ok(frame);
+    }
+    parse_body(&mut frame, body, base + data_start + 1)?;
+    Ok(frame)
+}
+
+struct Header {
+    receiver: Option<CompactString>,
+    line: Option<CompactString>,
+    account: Option<CompactString>,
+    nak_form: bool,
+    quirks: Quirks,
+}
+
+/// `[Rrcvr][Lpref]#acct` in any of the shapes seen in the field.
+fn parse_header(h: &[u8], base: usize, id: &Id) -> Result<Header> {
+    let mut quirks = Quirks::default();
+    let (rl, account, nak_form) = if let Some(p) = h.iter().position(|&b| b == b'#') {
+        let acct = &h[p + 1..];
+        if acct.is_empty() || acct.len() > MAX_ACCOUNT_LEN {
+            return Err(bad(
+                "account",
+                base + p,
+                format!("length {} (need 1..{MAX_ACCOUNT_LEN})", acct.len()),
+            ));
+        }
+        if let Some(i) = acct.iter().position(|&b| !is_account_byte(b)) {
+            return Err(bad(
+                "account",
+                base + p + 1 + i,
+                "not a printable character",
+            ));
+        }
+        (&h[..p], Some(text(acct)), false)
+    } else if let Some(p) = nak_account(h, id) {
+        (&h[..p], Some(text(&h[p..])), true)
+    } else {
+        quirks.missing_account = true;
+        (h, None, false)
+    };
+
+    let mut receiver = None;
+    let mut line = None;
+    let mut i = 0;
+    while i < rl.len() {
+        let tag = rl[i];
+        let start = i + 1;
+        let mut end = start;
+        while end < rl.len() && rl[end].is_ascii_hexdigit() {
+            end += 1;
+        }
+        let value = Some(text(&rl[start..end]));
+        match tag {
+            b'R' if receiver.is_none() => receiver = value,
+            b'L' if line.is_none() => line = value,
+            _ => {
+                return Err(bad(
+                    "header",
+                    base + i,
+                    format!("unexpected byte {:?} (expected R, L or #)", char::from(tag)),
+                ))
+            }
+        }
+        i = end;
+    }
+    if line.is_none() {
+        quirks.missing_l = true;
+    }
+    Ok(Header {
+        receiver,
+        line,
+        account,
+        nak_form,
+        quirks,
+    })
+}
+
+/// The spec NAK writes its account as the literal `A0`: find an `A` + digits tail.
+fn nak_account(h: &[u8], id: &Id) -> Option<usize> {
+    if *id != Id::Nak {
+        return None;
+    }
+    let p = h.iter().rposition(|&b| b == b'A')?;
+    (p > 0 && p + 1 < h.len() && h[p + 1..].iter().all(u8::is_ascii_digit)).then_some(p)
+}
+
+/// Data block content (after `[`), extended data and timestamp.
+fn parse_body(frame: &mut Frame, body: &[u8], base: usize) -> Result<()> {
+    let close = body
+        .iter()
+        .position(|&b| b == b']')
+        .ok_or_else(|| bad("data block", base, "no closing `]`"))?;
+    frame.data = parse_data(&frame.id, &body[..close], base)?;
+    let (xdata, ts) = parse_tail(&body[close + 1..], base + close + 1)?;
+    frame.xdata = xdata;
+    frame.timestamp = ts;
+    Ok(())
+}
+
+fn parse_data(id: &Id, content: &[u8], base: usize) -> Result<Data> {
+    match id {
+        Id::AdmCid | Id::HengBo => {
+            if content.is_empty() {
+                return Err(bad("data block", base, "empty; expected Contact ID"));
+            }
+            parse_contact_id(content, base).map(Data::ContactId)
+        }
+        Id::SiaDcs => {
+            if content.is_empty() {
+                return Err(bad("data block", base, "empty; expected SIA data"));
+            }
+            Ok(Data::Sia(parse_sia(content)))
+        }
+        _ if content.is_empty() => Ok(Data::Empty),
+        _ => Ok(Data::Other(text(content))),
+    }
+}
+
+/// Split `#acct|rest`, `|rest` or `rest`; returns (account, rest, offset of rest).
+fn split_account(content: &[u8]) -> (Option<CompactString>, &[u8], usize) {
+    match content.iter().rposition(|&b| b == b'|') {
+        Some(p) => {
+            let a = &content[..p];
+            let a = a.strip_prefix(b"#").unwrap_or(a);
+            let acct = (!a.is_empty()).then(|| text(a));
+            (acct, &content[p + 1..], p + 1)
+        }
+        None => (None, content, 0),
+    }
+}
+
+fn digits(b: &[u8]) -> Option<u16> {
+    b.iter().try_fold(0u16, |acc, &c| {
+        let d = char::from(c).to_digit(16)?;
+        Some(acc * 10 + d as u16)
+    })
+}
+
+fn parse_contact_id(content: &[u8], base: usize) -> Result<ContactId> {
+    let (account, c, off) = split_account(content);
+    let at = base + off;
+    if c.len() != 11 || c[4] != b' ' || c[7] != b' ' {
+        return Err(bad(
+            "Contact ID",
+            at,
+            format!("expected `QEEE GG ZZZ` (11 bytes), found {:?}", text(c)),
+        ));
+    }
+    let field = |r: std::ops::Range<usize>, name: &'static str| {
+        digits(&c[r.clone()]).ok_or_else(|| bad(name, at + r.start, "not digits"))
+    };
+    Ok(ContactId {
+        account,
+        qualifier: field(0..1, "qualifier")? as u8,
+        code: field(1..4, "event code")?,
+        group: field(5..7, "group")?.min(255) as u8,
+        zone: field(8..11, "zone")?,
+        raw: text(c),
+    })
+}
+
+/// Lenient SIA DC-04 reading: never fails, keeps the body raw.
+pub fn parse_sia(content: &[u8]) -> SiaData {
+    let (account, b, _) = split_account(content);
+    let mut sia = SiaData {
+        account,
+        body: text(b),
+        new_event: false,
+        code: None,
+        number: None,
+        area: None,
+        user: None,
+        time: None,
+        text: None,
+    };
+    let mut i = 0;
+    if matches!(b.first(), Some(b'N') | Some(b'O')) && b.get(1).is_some_and(|c| !c.is_ascii_digit())
+    {
+        sia.new_event = b[0] == b'N';
+        i = 1;
+    }
+    // Modifiers: two lower-case letters, a value, an optional `/`.
+    while i + 1 < b.len() && b[i].is_ascii_lowercase() && b[i + 1].is_ascii_lowercase() {
+        let name = [b[i], b[i + 1]];
+        let start = i + 2;
+        let mut end = start;
+        while end < b.len() && !matches!(b[end], b'/' | b'^') && !b[end].is_ascii_uppercase() {
+            end += 1;
+        }
+        let value = Some(text(&b[start..end]));
+        match &name {
+            b"ri" => sia.area = value,
+            b"id" => sia.user = value,
+            b"ti" => sia.time = value,
+            _ => {}
+        }
+        i = end;
+        if b.get(i) == Some(&b'/') {
+            i += 1;
+        }
+    }
+    if i + 1 < b.len() && b[i].is_ascii_uppercase() && b[i + 1].is_ascii_uppercase() {
+        sia.code = Some(text(&b[i..i + 2]));
+        i += 2;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i > start {
+            sia.number = Some(text(&b[start..i]));
+        }
+    }
+    if let Some(s) = b.iter().position(|&c| c == b'^') {
+        let rest = &b[s + 1..];
+        let e = rest.iter().position(|&c| c == b'^').unwrap_or(rest.len());
+        sia.text = Some(text(&rest[..e]));
+    }
+    sia
+}
+
+/// Extended-data blocks, then the optional timestamp, then nothing.
+fn parse_tail(b: &[u8], base: usize) -> Result<(Vec<Xdata>, Option<Timestamp>)> {
+    let mut xdata = Vec::new();
+    let mut i = 0;
+    while b.get(i) == Some(&b'[') {
+        let (x, next) = parse_xdata(b, i, base)?;
+        xdata.push(x);
+        i = next;
+    }
+    let rest = &b[i..];
+    if rest.is_empty() {
+        return Ok((xdata, None));
+    }
+    match Timestamp::parse(rest) {
+        Some(ts) => Ok((xdata, Some(ts))),
+        None => Err(bad(
+            "timestamp",
+            base + i,
+            format!(
+                "expected `_HH:MM:SS,MM-DD-YYYY` ({} bytes) before CR, found {} bytes {:?}",
+                timestamp::LEN,
+                rest.len(),
+                text(&rest[..rest.len().min(24)])
+            ),
+        )),
+    }
+}
+
+/// One xdata block starting at `b[i] == '['` (protocol.md §1.8.1 detection rule).
+fn parse_xdata(b: &[u8], i: usize, base: usize) -> Result<(Xdata, usize)> {
+    let at = base + i;
+    if let Some(&hi) = b.get(i + 1) {
+        if hi < 0x20 {
+            let lo = *b
+                .get(i + 2)
+                .ok_or_else(|| bad("xdata", at, "binary length cut short"))?;
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            let end = i + 3 + len;
+            if b.get(end) != Some(&b']') {
+                return Err(bad(
+                    "xdata",
+                    at,
+                    format!("binary length {len} does not end at `]`"),
+                ));
+            }
+            return Ok((Xdata::HbBinary(b[i + 3..end].to_vec()), end + 1));
+        }
+    }
+    if let Some(len) = b.get(i + 1..i + 5).and_then(hex4) {
+        let end = i + 5 + usize::from(len);
+        if b.get(end) == Some(&b']') {
+            return Ok((Xdata::HbHex4(b[i + 5..end].to_vec()), end + 1));
+        }
+    }
+    let close = b[i + 1..]
+        .iter()
+        .position(|&c| c == b']')
+        .map(|p| p + i + 1)
+        .ok_or_else(|| bad("xdata", at, "no closing `]`"))?;
+    if close == i + 1 {
+        return Err(bad("xdata", at, "empty block `[]`"));
+    }
+    Ok((
+        Xdata::Dc09 {
+            id: b[i + 1],
+            value: text(&b[i + 2..close]),
+        },
+        close + 1,
+    ))
+}
+
+/// Four ASCII hex digits as a number.
+pub fn hex4(b: &[u8]) -> Option<u16> {
+    if b.len() != 4 {
+        return None;
+    }
+    b.iter().try_fold(0u16, |acc, &c| {
+        Some(acc << 4 | char::from(c).to_digit(16)? as u16)
+    })
+}
+
+/// Four ASCII decimal digits as a number.
+pub fn dec4(b: &[u8]) -> Option<u16> {
+    if b.len() != 4 {
+        return None;
+    }
+    b.iter().try_fold(0u16, |acc, &c| {
+        Some(acc * 10 + char::from(c).to_digit(10)? as u16)
+    })
+}
+
+/// Decrypt an encrypted frame's data block in place with `key`, then parse the plaintext's
+/// data block, extended data and timestamp. Errors leave the frame unchanged.
+pub fn decrypt(frame: &mut Frame, key: &Key) -> Result<()> {
+    let Data::Encrypted(hex) = &frame.data else {
+        return Ok(());
+    };
+    let (plain, info) = crypto::open(key, hex.as_bytes())?;
+    let rest = &plain[info.pad_len + 1..];
+    let mut out = frame.clone();
+    match info.kind {
+        PlaintextKind::Event => parse_body(&mut out, rest, 0).map_err(decrypt_context)?,
+        PlaintextKind::Empty => {
+            out.data = Data::Empty;
+            let (x, ts) = parse_tail(rest, 0).map_err(decrypt_context)?;
+            out.xdata = x;
+            out.timestamp = ts;
+        }
+    }
+    *frame = out;
+    Ok(())
+}
+
+fn decrypt_context(e: Error) -> Error {
+    Error::Decrypt(format!("plaintext (offsets after the pad): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sia_modifiers_code_number_and_text_are_read() {
+        let s = parse_sia(b"#1234|Nri1/CL501");
+        assert_eq!(s.account.as_deref(), Some("1234"));
+        assert_eq!(s.area.as_deref(), Some("1"));
+        assert_eq!(s.code.as_deref(), Some("CL"));
+        assert_eq!(s.number.as_deref(), Some("501"));
+        let s = parse_sia(b"Nid3OG2");
+        assert_eq!(
+            (s.user.as_deref(), s.code.as_deref()),
+            (Some("3"), Some("OG"))
+        );
+        let s = parse_sia(b"Nri0RP2^SL test^");
+        assert_eq!(s.code.as_deref(), Some("RP"));
+        assert_eq!(s.text.as_deref(), Some("SL test"));
+        let s = parse_sia(b"Nti12:00/id3/BA12");
+        assert_eq!(s.time.as_deref(), Some("12:00"));
+        assert_eq!(s.code.as_deref(), Some("BA"));
+        let s = parse_sia(b"NFA129");
+        assert!(s.new_event);
+        assert_eq!(
+            (s.code.as_deref(), s.number.as_deref()),
+            (Some("FA"), Some("129"))
+        );
+    }
+
+    #[test]
+    fn hex4_and_dec4_reject_non_digits() {
+        assert_eq!(hex4(b"004a"), Some(0x4A));
+        assert_eq!(hex4(b"00x1"), None);
+        assert_eq!(dec4(b"0047"), Some(47));
+        assert_eq!(dec4(b"004A"), None);
+    }
+}
