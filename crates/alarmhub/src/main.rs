@@ -1,1 +1,223 @@
-fn main() {}
+//! The `alarmhub` binary: command-line parsing and dispatch. Everything it runs lives in
+//! the library.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("ALARMHUB_GIT_REV"),
+    ")"
+);
+
+/// alarmhub — alarm receiving centre for Hengbo and SIA DC-09 panels.
+#[derive(Parser, Debug)]
+#[command(name = "alarmhub", version = VERSION, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the receiver: panels over TCP+UDP, gRPC API, HTTP health/metrics.
+    Serve(ServeArgs),
+    /// Decode captured frames and print one JSON object per frame.
+    Decode(DecodeArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// TOML configuration file (unknown keys are errors).
+    #[arg(long, env = "ALARMHUB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Panel listener, TCP and UDP [default: 0.0.0.0:12345].
+    #[arg(long, env = "ALARMHUB_PANEL_LISTEN")]
+    panel_listen: Option<std::net::SocketAddr>,
+    /// gRPC listener [default: 127.0.0.1:50051].
+    #[arg(long, env = "ALARMHUB_GRPC_LISTEN")]
+    grpc_listen: Option<std::net::SocketAddr>,
+    /// HTTP listener for /healthz, /readyz, /metrics [default: 127.0.0.1:8080].
+    #[arg(long, env = "ALARMHUB_HTTP_LISTEN")]
+    http_listen: Option<std::net::SocketAddr>,
+    /// Data directory (SQLite database) [default: ./alarmhub-data].
+    #[arg(long, env = "ALARMHUB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format: text (default) or json.
+    #[arg(long, env = "ALARMHUB_LOG_FORMAT")]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KeyFormatArg {
+    Hex,
+    Ascii,
+}
+
+#[derive(Args, Debug)]
+struct DecodeArgs {
+    /// The frame as text (escapes: <LF> <CR> <XX> \n \r \xXX), or `-` to read raw bytes
+    /// from standard input and decode every frame in them.
+    frame: String,
+    /// DC-09 AES key for encrypted frames.
+    #[arg(long)]
+    key: Option<String>,
+    /// How the key text is read: hex digits or the ASCII bytes themselves.
+    #[arg(long, value_enum, default_value = "hex")]
+    key_format: KeyFormatArg,
+    /// Largest frame accepted, in bytes.
+    #[arg(long, default_value_t = 4096)]
+    max_frame_len: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Print a commented configuration file with every default.
+    Example,
+    /// Check a configuration file and report the first problem.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve(a) => serve(a),
+        Cmd::Decode(a) => decode(a),
+        Cmd::Config(ConfigCmd::Example) => {
+            print!("{}", alarmhub::config::Config::example());
+            ExitCode::SUCCESS
+        }
+        Cmd::Config(ConfigCmd::Check { file }) => match alarmhub::config::Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("alarmhub: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn decode(a: DecodeArgs) -> ExitCode {
+    use alarmhub::decode::{decode_bytes, frame_arg_bytes, parse_key, DecodeOptions};
+    let format = match a.key_format {
+        KeyFormatArg::Hex => panel_proto::crypto::KeyFormat::Hex,
+        KeyFormatArg::Ascii => panel_proto::crypto::KeyFormat::Ascii,
+    };
+    let key = match parse_key(a.key.as_deref(), format) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("alarmhub decode: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let input = if a.frame == "-" {
+        let mut b = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut b) {
+            eprintln!("alarmhub decode: reading stdin: {e}");
+            return ExitCode::from(2);
+        }
+        b
+    } else {
+        match frame_arg_bytes(&a.frame) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("alarmhub decode: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let opts = DecodeOptions {
+        key,
+        max_frame_len: a.max_frame_len,
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    match decode_bytes(&input, &opts, &mut out, &mut err) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            let _ = writeln!(err, "alarmhub decode: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
+    let mut config = match &a.config {
+        Some(path) => match alarmhub::config::Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("alarmhub: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => alarmhub::config::Config::default(),
+    };
+    if let Some(v) = a.panel_listen {
+        config.panel.listen = v;
+    }
+    if let Some(v) = a.grpc_listen {
+        config.grpc.listen = v;
+    }
+    if let Some(v) = a.http_listen {
+        config.http.listen = v;
+    }
+    if let Some(v) = a.data_dir {
+        config.store.data_dir = v;
+    }
+    if let Some(f) = a.log_format {
+        config.log.format = match f {
+            LogFormatArg::Text => alarmhub::config::LogFormat::Text,
+            LogFormatArg::Json => alarmhub::config::LogFormat::Json,
+        };
+    }
+    if let Err(e) = config.validate() {
+        eprintln!("alarmhub: {e}");
+        return ExitCode::from(2);
+    }
+    alarmhub::logging::init(config.log.format, &config.log.filter);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("alarmhub: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let r = rt.block_on(alarmhub::server::serve(
+        config,
+        alarmhub::server::shutdown_signal(),
+        |_| {},
+    ));
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("alarmhub: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

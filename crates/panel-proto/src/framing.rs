@@ -289,7 +289,9 @@ fn read_head(buf: &[u8], cfg: &DecoderConfig) -> Result<Option<Head>, Error> {
         }
         return Ok(None);
     }
-    let crc = hex4(&buf[1..5]).ok_or(Error::BadField {
+    // `ok_or_else`: the error (and its heap-allocated reason) is only built when needed;
+    // `ok_or` built and dropped it for every frame.
+    let crc = hex4(&buf[1..5]).ok_or_else(|| Error::BadField {
         field: "CRC",
         offset: 1,
         reason: "not 4 hex digits".into(),

@@ -1,0 +1,186 @@
+//! Configuration: the TOML file, its built-in defaults, and the validation pass.
+//!
+//! This module owns:
+//!
+//! * the shape of the file — one struct per section ([`PanelConfig`], [`GrpcConfig`], …) and
+//!   one [`AccountConfig`] per `[[accounts]]` entry; unknown keys are errors at every level;
+//! * the defaults — every key may be left out, and no file at all is a working receiver
+//!   (DESIGN.md "Defaults"); the numbers live in [`defaults`];
+//! * validation — [`Config::validate`] checks ranges, account text, duplicate accounts and
+//!   that every DC-09 key parses, and reports every problem with its field path;
+//! * secrets — keys and passwords are [`Secret`]s, printed as `****` by `Debug`;
+//! * the account index — [`Config::account`] is a case-insensitive O(1) lookup, since it runs
+//!   for every frame;
+//! * the commented example file ([`Config::example`], `packaging/alarmhub.example.toml`).
+//!
+//! Order of use: [`Config::load`] (parse and validate) → apply command-line flags → share as
+//! `Arc<Config>`, each component reading only its own section.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use panel_proto::Quirks;
+use serde::Deserialize;
+
+mod account;
+mod error;
+mod sections;
+mod validate;
+
+pub use account::{AccountConfig, Quirk, Secret, Tz};
+pub use error::{ConfigError, Problem};
+pub use sections::{
+    defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
+    StoreConfig, UnknownAccountPolicy,
+};
+
+/// The commented default configuration; also shipped as `packaging/alarmhub.example.toml`.
+const EXAMPLE: &str = include_str!("../../../../packaging/alarmhub.example.toml");
+
+/// The whole configuration. `Config::default()` is the built-in defaults.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[panel]`: panel listener and protocol rules.
+    pub panel: PanelConfig,
+    /// `[grpc]`: the gRPC API.
+    pub grpc: GrpcConfig,
+    /// `[http]`: health, readiness, metrics.
+    pub http: HttpConfig,
+    /// `[store]`: durable storage.
+    pub store: StoreConfig,
+    /// `[control]`: remote commands.
+    pub control: ControlConfig,
+    /// `[log]`: log output.
+    pub log: LogConfig,
+    /// `[[accounts]]`: known panels.
+    pub accounts: Vec<AccountConfig>,
+    /// Lower-case account → position in `accounts`.
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl Config {
+    /// Parse and validate TOML text. `origin` (a file path, or `"<string>"`) names the source
+    /// in error messages.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
+        config.validate().map_err(|e| e.with_origin(origin))?;
+        config.reindex();
+        Ok(config)
+    }
+
+    /// Read, parse and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Check every rule; the error lists all problems found, each with its field path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = validate::check(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                origin: None,
+                problems,
+            })
+        }
+    }
+
+    /// Rebuild the account index. [`Config::from_toml_str`] does this; call it after changing
+    /// `accounts` in code (lookups still work without it, but by scanning).
+    pub fn reindex(&mut self) {
+        self.index = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.account.to_ascii_lowercase(), i))
+            .collect();
+    }
+
+    /// The configured account, matched ignoring ASCII case. O(1) and allocation-free.
+    pub fn account(&self, account: &str) -> Option<&AccountConfig> {
+        let mut buf = [0u8; validate::ACCOUNT_MAX_LEN];
+        let lower = buf.get_mut(..account.len())?;
+        lower.copy_from_slice(account.as_bytes());
+        lower.make_ascii_lowercase();
+        let key = std::str::from_utf8(lower).ok()?;
+        match self.index.get(key).and_then(|&i| self.accounts.get(i)) {
+            Some(a) if a.account.eq_ignore_ascii_case(account) => return Some(a),
+            None if self.index.len() == self.accounts.len() => return None,
+            // The index is stale: `accounts` was changed without `reindex`.
+            _ => {}
+        }
+        self.accounts
+            .iter()
+            .find(|a| a.account.eq_ignore_ascii_case(account))
+    }
+
+    /// The commented default configuration printed by `alarmhub config example`.
+    pub fn example() -> &'static str {
+        EXAMPLE
+    }
+
+    /// Every quirk some account allows: what the listener's decoder may try before it knows
+    /// the account. Whether the account really allows what a frame used is checked later.
+    pub fn union_quirks(&self) -> Quirks {
+        self.accounts.iter().fold(Quirks::default(), |u, a| {
+            let q = a.quirks();
+            Quirks {
+                crc_with_cr: u.crc_with_cr || q.crc_with_cr,
+                decimal_length: u.decimal_length || q.decimal_length,
+                binary_crc: u.binary_crc || q.binary_crc,
+                missing_l: u.missing_l || q.missing_l,
+                missing_account: u.missing_account || q.missing_account,
+                local_time: u.local_time || q.local_time,
+            }
+        })
+    }
+}
+
+impl PartialEq for Config {
+    /// Compares the settings; the account index is derived from them.
+    fn eq(&self, other: &Config) -> bool {
+        let Config {
+            panel,
+            grpc,
+            http,
+            store,
+            control,
+            log,
+            accounts,
+            index: _,
+        } = self;
+        *panel == other.panel
+            && *grpc == other.grpc
+            && *http == other.http
+            && *store == other.store
+            && *control == other.control
+            && *log == other.log
+            && *accounts == other.accounts
+    }
+}
+
+impl Eq for Config {}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The index is left out: it repeats `accounts` and can be large.
+        f.debug_struct("Config")
+            .field("panel", &self.panel)
+            .field("grpc", &self.grpc)
+            .field("http", &self.http)
+            .field("store", &self.store)
+            .field("control", &self.control)
+            .field("log", &self.log)
+            .field("accounts", &self.accounts)
+            .finish()
+    }
+}

@@ -1,0 +1,250 @@
+//! The fixed sections of the configuration file (`[panel]`, `[grpc]`, `[http]`, `[store]`,
+//! `[control]`, `[log]`) and their named defaults.
+//!
+//! Each section owns its defaults as constants in [`defaults`], so the `Default` impls, the
+//! example file and the documentation all point at one number.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The built-in defaults, one constant per setting (DESIGN.md "Defaults").
+pub mod defaults {
+    use super::*;
+
+    /// Panel listener, TCP and UDP on the same address.
+    pub const PANEL_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 12345));
+    /// Whether the panel listener also receives UDP.
+    pub const PANEL_UDP: bool = true;
+    /// Open panel connections, all peers together.
+    pub const MAX_CONNECTIONS: usize = 200_000;
+    /// Open panel connections from one IP address.
+    pub const MAX_CONNECTIONS_PER_IP: usize = 10_000;
+    /// Seconds a new connection may stay silent before its first valid frame.
+    pub const FIRST_FRAME_TIMEOUT_SECS: u64 = 30;
+    /// Largest panel frame in bytes.
+    pub const MAX_FRAME_LEN: usize = 1024;
+    /// Sustained frames per second per connection.
+    pub const RATE_LIMIT_PER_SEC: u32 = 50;
+    /// Frames a connection may send in a burst above the sustained rate.
+    pub const RATE_LIMIT_BURST: u32 = 200;
+    /// Panel supervision interval in seconds (when the account does not set its own).
+    pub const SUPERVISION_SECS: u64 = 180;
+    /// Seconds after the supervision deadline before a panel is declared offline.
+    pub const SUPERVISION_GRACE_SECS: u64 = 30;
+    /// Window in seconds in which a retransmitted event is ACKed but stored once.
+    pub const DEDUP_WINDOW_SECS: u64 = 300;
+    /// How far in the past a DC-09 timestamp may be, in seconds.
+    pub const TIME_WINDOW_PAST_SECS: u32 = 40;
+    /// How far in the future a DC-09 timestamp may be, in seconds.
+    pub const TIME_WINDOW_FUTURE_SECS: u32 = 20;
+    /// Seconds a write to a panel may block before the connection is dropped.
+    pub const WRITE_TIMEOUT_SECS: u64 = 10;
+    /// gRPC listener.
+    pub const GRPC_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+    /// Seconds a Subscribe client has to ACK an event before it is redelivered.
+    pub const GRPC_ACK_TIMEOUT_SECS: u64 = 30;
+    /// HTTP listener (health, readiness, metrics).
+    pub const HTTP_LISTEN: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+    /// Data directory (SQLite database).
+    pub const DATA_DIR: &str = "./alarmhub-data";
+    /// Events waiting for the store writer before sockets stop being read.
+    pub const STORE_QUEUE: usize = 10_000;
+    /// Events committed in one transaction at most.
+    pub const STORE_MAX_BATCH: usize = 1024;
+    /// Seconds between snapshots of the panel registry.
+    pub const SNAPSHOT_SECS: u64 = 60;
+    /// Seconds to wait for a panel's answer to a control command.
+    pub const CONTROL_TIMEOUT_SECS: u64 = 20;
+    /// Times a control command is re-sent after a timeout.
+    pub const CONTROL_RETRIES: u32 = 3;
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub const LOG_FILTER: &str = "info";
+}
+
+/// `[panel]`: the panel listener and the protocol rules applied to every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PanelConfig {
+    /// Address for TCP and UDP.
+    pub listen: SocketAddr,
+    /// Also receive DC-09 over UDP on the same address.
+    pub udp: bool,
+    /// Open connections, all peers together.
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Idle timeout before the first valid frame, in seconds.
+    pub first_frame_timeout_secs: u64,
+    /// Largest frame in bytes.
+    pub max_frame_len: usize,
+    /// Sustained frames per second per connection.
+    pub rate_limit_per_sec: u32,
+    /// Burst of frames above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// What to do with frames from accounts not listed in `[[accounts]]`.
+    pub unknown_accounts: UnknownAccountPolicy,
+    /// Supervision interval in seconds for accounts that do not set their own.
+    pub supervision_secs: u64,
+    /// Seconds after the supervision deadline before a panel is declared offline.
+    pub supervision_grace_secs: u64,
+    /// Retransmission window in seconds: ACKed again, stored once.
+    pub dedup_window_secs: u64,
+    /// How far in the past a DC-09 timestamp may be, in seconds.
+    pub time_window_past_secs: u32,
+    /// How far in the future a DC-09 timestamp may be, in seconds.
+    pub time_window_future_secs: u32,
+    /// A client that does not read its ACKs for this many seconds is dropped.
+    pub write_timeout_secs: u64,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        PanelConfig {
+            listen: defaults::PANEL_LISTEN,
+            udp: defaults::PANEL_UDP,
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_connections_per_ip: defaults::MAX_CONNECTIONS_PER_IP,
+            first_frame_timeout_secs: defaults::FIRST_FRAME_TIMEOUT_SECS,
+            max_frame_len: defaults::MAX_FRAME_LEN,
+            rate_limit_per_sec: defaults::RATE_LIMIT_PER_SEC,
+            rate_limit_burst: defaults::RATE_LIMIT_BURST,
+            unknown_accounts: UnknownAccountPolicy::default(),
+            supervision_secs: defaults::SUPERVISION_SECS,
+            supervision_grace_secs: defaults::SUPERVISION_GRACE_SECS,
+            dedup_window_secs: defaults::DEDUP_WINDOW_SECS,
+            time_window_past_secs: defaults::TIME_WINDOW_PAST_SECS,
+            time_window_future_secs: defaults::TIME_WINDOW_FUTURE_SECS,
+            write_timeout_secs: defaults::WRITE_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// What the receiver does with a frame from an account that is not configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownAccountPolicy {
+    /// Store and ACK it like any other panel.
+    #[default]
+    Accept,
+    /// Store and ACK it, marked as coming from an unknown account.
+    Flag,
+    /// Neither store nor acknowledge it.
+    Drop,
+}
+
+/// `[grpc]`: the gRPC API (compat `alarm_server.AlarmServer`, `alarmhub.v1`, health, reflection).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Serve account passwords over the compat API (it has a field for them).
+    pub serve_passwords: bool,
+    /// Seconds a Subscribe client has to ACK an event before it is redelivered.
+    pub ack_timeout_secs: u64,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            listen: defaults::GRPC_LISTEN,
+            serve_passwords: false,
+            ack_timeout_secs: defaults::GRPC_ACK_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// `[http]`: health, readiness and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: defaults::HTTP_LISTEN,
+        }
+    }
+}
+
+/// `[store]`: durable event storage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory of the SQLite database; created if missing.
+    pub data_dir: PathBuf,
+    /// Events waiting for the writer before sockets stop being read (back-pressure).
+    pub queue: usize,
+    /// Events committed in one transaction at most.
+    pub max_batch: usize,
+    /// Seconds between registry snapshots.
+    pub snapshot_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: PathBuf::from(defaults::DATA_DIR),
+            queue: defaults::STORE_QUEUE,
+            max_batch: defaults::STORE_MAX_BATCH,
+            snapshot_secs: defaults::SNAPSHOT_SECS,
+        }
+    }
+}
+
+/// `[control]`: remote commands (arm, disarm …) to Hengbo hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Seconds to wait for the panel's answer to one attempt.
+    pub timeout_secs: u64,
+    /// Re-sends after a timeout before the command fails.
+    pub retries: u32,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            timeout_secs: defaults::CONTROL_TIMEOUT_SECS,
+            retries: defaults::CONTROL_RETRIES,
+        }
+    }
+}
+
+/// `[log]`: log output.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Human-readable lines or one JSON object per line.
+    pub format: LogFormat,
+    /// Which events to log, in tracing `EnvFilter` syntax (`RUST_LOG` overrides it).
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::default(),
+            filter: defaults::LOG_FILTER.to_string(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,102 @@
+//! The HTTP side endpoint: `/healthz` (the process answers), `/readyz` (listeners bound and
+//! the store accepts a write; 503 otherwise), `/metrics` (Prometheus text). With
+//! `ALARMHUB_TEST_HOOKS=1` also `POST /debug/stall-writer?secs=N`, which the tests use to
+//! prove the watchdog stops when the writer is stuck.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+
+use crate::registry::Registry;
+use crate::store::WriterHandle;
+
+/// What the endpoints look at.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Prometheus recorder handle.
+    pub metrics: Option<PrometheusHandle>,
+    /// Store writer.
+    pub writer: WriterHandle,
+    /// Panels (for gauges refreshed at scrape time).
+    pub registry: Arc<Registry>,
+    /// Set once every listener is bound.
+    pub listeners_bound: Arc<AtomicBool>,
+    /// Test hooks enabled.
+    pub test_hooks: bool,
+}
+
+/// The router.
+pub fn router(state: HttpState) -> Router {
+    let mut r = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if state.test_hooks {
+        r = r.route("/debug/stall-writer", post(stall));
+    }
+    r.with_state(state)
+}
+
+async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
+    if !s.listeners_bound.load(Ordering::Acquire) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: listeners not bound\n".to_string(),
+        );
+    }
+    match tokio::time::timeout(Duration::from_secs(2), s.writer.check_writable()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: store: {e}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: store writer does not answer\n".to_string(),
+        ),
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+    let (total, online) = s.registry.counts();
+    metrics::gauge!("alarmhub_panels", "state" => "online").set(online as f64);
+    metrics::gauge!("alarmhub_panels", "state" => "offline").set((total - online) as f64);
+    metrics::gauge!("alarmhub_store_queue_depth").set(s.writer.queue_depth() as f64);
+    match &s.metrics {
+        Some(h) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; version=0.0.4")],
+            h.render(),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("content-type", "text/plain; version=0.0.4")],
+            "metrics recorder not installed\n".to_string(),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct StallArgs {
+    secs: u64,
+}
+
+async fn stall(State(s): State<HttpState>, Query(a): Query<StallArgs>) -> impl IntoResponse {
+    let w = s.writer.clone();
+    let d = Duration::from_secs(a.secs.min(600));
+    tokio::spawn(async move {
+        let _ = w.stall(d).await;
+    });
+    (
+        StatusCode::ACCEPTED,
+        format!("writer stalled for {}s\n", d.as_secs()),
+    )
+}

@@ -1,0 +1,20 @@
+//! Log setup: readable text by default, JSON lines with `--log-format json`, filters in
+//! `RUST_LOG` syntax (`RUST_LOG` wins over the configuration's `log.filter`).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Install the global subscriber (once; later calls are ignored).
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}

@@ -1,0 +1,143 @@
+//! TCP panel listener: accept with a global connection cap and a per-IP cap, back off on
+//! accept errors, and run one session task per connection until it closes or the receiver
+//! shuts down. Every select branch is cancel-safe: the session owns its buffer.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use super::session::{CloseReason, Session};
+use super::Shared;
+
+/// Open connections per remote IP.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+impl PerIp {
+    fn try_add(&self, ip: IpAddr, max: usize) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Accept panels on `listener` until shutdown; sessions are tracked by `tracker`.
+pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
+    let cfg = &shared.config.panel;
+    let limit = Arc::new(Semaphore::new(cfg.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let permit = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            p = Arc::clone(&limit).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => { backoff = Duration::from_millis(10); x }
+                Err(e) => {
+                    // Out of file descriptors and similar: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed; backing off {:?}", backoff);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        if !per_ip.try_add(peer.ip(), cfg.max_connections_per_ip) {
+            metrics::counter!("alarmhub_connections_refused_total", "reason" => "per_ip")
+                .increment(1);
+            tracing::warn!(peer = %peer, limit = cfg.max_connections_per_ip, "connection refused: too many from this address");
+            drop(stream);
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        let per_ip = Arc::clone(&per_ip);
+        tracker.spawn(async move {
+            metrics::gauge!("alarmhub_connections_open").increment(1.0);
+            tracing::info!(peer = %peer, "connection opened");
+            let reason = serve_connection(stream, peer, Arc::clone(&shared)).await;
+            tracing::info!(peer = %peer, reason = reason.as_str(), "connection closed");
+            metrics::gauge!("alarmhub_connections_open").decrement(1.0);
+            per_ip.remove(peer.ip());
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> CloseReason {
+    let _ = stream.set_nodelay(true);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
+    let write_timeout = Duration::from_secs(shared.config.panel.write_timeout_secs);
+    let max_buf = shared.config.panel.max_frame_len * 2 + 4096;
+    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx);
+    let mut out = Vec::with_capacity(256);
+    let reason = loop {
+        let deadline = session.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        if session.buf.capacity() - session.buf.len() < 512 {
+            session.buf.reserve(1024);
+        }
+        let closing = tokio::select! {
+            _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
+            r = stream.read_buf(&mut session.buf) => match r {
+                Ok(0) => Some(CloseReason::ClosedByPeer),
+                Ok(_) => {
+                    session.process_buffer(&mut out).await;
+                    if session.buf.len() > max_buf {
+                        // Cannot happen with the length-driven decoder; a guard, not a path.
+                        session.buf.clear();
+                    }
+                    None
+                }
+                Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
+            },
+            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out); None }
+            _ = sleep => session.on_timer(&mut out),
+        };
+        if !out.is_empty() {
+            match tokio::time::timeout(write_timeout, stream.write_all(&out)).await {
+                Ok(Ok(())) => out.clear(),
+                Ok(Err(e)) => break CloseReason::Io(format!("write error: {e}")),
+                Err(_) => {
+                    break CloseReason::Io("peer does not read its replies (write timeout)".into())
+                }
+            }
+        }
+        if let Some(r) = closing {
+            break r;
+        }
+    };
+    session.close(reason.clone()).await;
+    reason
+}

@@ -1,0 +1,365 @@
+//! The live state of every panel, derived from committed events in sequence order (so it
+//! can be rebuilt exactly from the store), plus heartbeats that are not stored.
+//!
+//! Also tracks what the compat API needs: which panels changed since the last full `Sync`
+//! and which alarms were not delivered yet, with version numbers so a change that races a
+//! `Sync` is never lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use panel_proto::codes::{self, Class};
+use serde::{Deserialize, Serialize};
+
+use crate::events::{codes as ev, Source, StoredEvent};
+
+/// Sections tracked per host: 0 = whole host, 1..=3 for three-section hosts.
+pub const SECTIONS: usize = 4;
+
+/// One alarm zone that is active until its restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveAlarm {
+    /// 4-digit event code that raised it.
+    pub code: u16,
+    /// Group / section.
+    pub group: u16,
+    /// When it was received, Unix ms.
+    pub since_ms: i64,
+}
+
+/// The most recent alarm of a panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastAlarm {
+    /// Zone (0 = the panel itself).
+    pub zone: u16,
+    /// 4-digit event code (or 0 for SIA, see `sia_code`).
+    pub code: u16,
+    /// SIA code when the alarm came as SIA.
+    pub sia_code: Option<String>,
+    /// Unix ms when received.
+    pub time_ms: i64,
+    /// Where it came from.
+    pub source: Source,
+    /// Store sequence number of the event.
+    pub seq: i64,
+}
+
+/// Live state of one panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelState {
+    /// Account.
+    pub account: String,
+    /// Hengbo Ademco ID when known.
+    pub ademco_id: Option<u32>,
+    /// `"hb"` or `"dc09"` once seen.
+    pub dialect: Option<String>,
+    /// HB machine type number, -1 unknown.
+    pub machine_type: i32,
+    /// HB status per section (index 0 = whole host), -1 unknown.
+    pub status: [i32; SECTIONS],
+    /// Online now.
+    pub online: bool,
+    /// Remote address of the last frame.
+    pub remote_addr: String,
+    /// Last valid frame, Unix ms.
+    pub last_seen_ms: i64,
+    /// HB signal strength 0..=31 when reported.
+    pub signal_strength: Option<u8>,
+    /// Active alarms by zone.
+    pub active_alarms: BTreeMap<u16, ActiveAlarm>,
+    /// Last alarm.
+    pub last_alarm: Option<LastAlarm>,
+    /// Store sequence number of the last event applied.
+    pub last_event_seq: i64,
+    /// Reported by an account that is not configured (policy "flag").
+    pub unknown_account: bool,
+    /// Bumped on every change the compat API reports (online, type, status, alarm).
+    pub version: u64,
+    /// `version` at the last full Sync that delivered this panel.
+    pub synced_version: u64,
+    /// Bumped on every new alarm.
+    pub alarm_version: u64,
+    /// `alarm_version` that was last delivered by Sync.
+    pub delivered_alarm_version: u64,
+}
+
+impl PanelState {
+    /// A panel never seen before.
+    pub fn new(account: &str) -> PanelState {
+        PanelState {
+            account: account.to_string(),
+            ademco_id: None,
+            dialect: None,
+            machine_type: -1,
+            status: [-1; SECTIONS],
+            online: false,
+            remote_addr: String::new(),
+            last_seen_ms: 0,
+            signal_strength: None,
+            active_alarms: BTreeMap::new(),
+            last_alarm: None,
+            last_event_seq: 0,
+            unknown_account: false,
+            version: 0,
+            synced_version: 0,
+            alarm_version: 0,
+            delivered_alarm_version: 0,
+        }
+    }
+
+    /// Changed since the last full Sync.
+    pub fn changed(&self) -> bool {
+        self.version > self.synced_version
+    }
+
+    /// Has an alarm not yet delivered by Sync.
+    pub fn alarm_pending(&self) -> bool {
+        self.alarm_version > self.delivered_alarm_version
+    }
+
+    /// Whole-host status (section 0), or the first known section status.
+    pub fn host_status(&self) -> i32 {
+        if self.status[0] >= 0 {
+            return self.status[0];
+        }
+        self.status[1..]
+            .iter()
+            .copied()
+            .find(|s| *s >= 0)
+            .unwrap_or(-1)
+    }
+
+    /// Apply one committed event.
+    pub fn apply(&mut self, e: &StoredEvent) {
+        let ev_ = &e.event;
+        self.last_event_seq = e.seq;
+        let before = (self.online, self.machine_type, self.status);
+        if let Some(id) = ev_.detail.get("ademco_id").and_then(|v| v.as_u64()) {
+            self.ademco_id = u32::try_from(id).ok();
+        }
+        if let Some(d) = ev_.detail.get("dialect").and_then(|v| v.as_str()) {
+            self.dialect = Some(d.to_string());
+        }
+        if ev_.detail.get("unknown_account").and_then(|v| v.as_bool()) == Some(true) {
+            self.unknown_account = true;
+        }
+        match ev_.source {
+            Source::Panel => {
+                self.online = true;
+                self.last_seen_ms = self.last_seen_ms.max(ev_.received_at_ms);
+                if !ev_.peer.is_empty() {
+                    self.remote_addr.clone_from(&ev_.peer);
+                }
+            }
+            Source::Receiver if ev_.code == ev::ONLINE => {
+                self.online = true;
+                self.last_seen_ms = self.last_seen_ms.max(ev_.received_at_ms);
+                self.remote_addr.clone_from(&ev_.peer);
+            }
+            Source::Receiver if ev_.code == ev::OFFLINE => self.online = false,
+            _ => {}
+        }
+        if matches!(ev_.source, Source::Panel | Source::Ingest) {
+            self.apply_panel_event(e);
+        }
+        if before != (self.online, self.machine_type, self.status) {
+            self.version += 1;
+        }
+    }
+
+    fn apply_panel_event(&mut self, e: &StoredEvent) {
+        let ev_ = &e.event;
+        if let Some(t) = codes::machine_type_from_event(ev_.code) {
+            self.machine_type = t;
+        }
+        if let Some(s) = codes::status_from_event(ev_.code) {
+            let section = usize::from(ev_.group).min(SECTIONS - 1);
+            self.status[section] = s.number();
+            // A whole-host change applies to every section of a three-section host.
+            if section == 0 && self.machine_type == 8 {
+                for st in &mut self.status[1..] {
+                    *st = s.number();
+                }
+            }
+        }
+        if ev_.code == 1799 {
+            if let Some(s) = ev_.detail.get("signal_strength").and_then(|v| v.as_u64()) {
+                self.signal_strength = u8::try_from(s).ok();
+            }
+        }
+        match event_class(ev_.code, ev_.sia_code.as_deref()) {
+            Some(Class::Alarm) => {
+                self.active_alarms.insert(
+                    ev_.zone,
+                    ActiveAlarm {
+                        code: ev_.code,
+                        group: ev_.group,
+                        since_ms: ev_.received_at_ms,
+                    },
+                );
+                self.last_alarm = Some(LastAlarm {
+                    zone: ev_.zone,
+                    code: ev_.code,
+                    sia_code: ev_.sia_code.clone(),
+                    time_ms: ev_.received_at_ms,
+                    source: ev_.source,
+                    seq: e.seq,
+                });
+                self.alarm_version += 1;
+                self.version += 1;
+            }
+            Some(Class::AlarmRestore) => {
+                if self.active_alarms.remove(&ev_.zone).is_some() {
+                    self.version += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Class of an event code (Contact ID first, SIA when the event has only a SIA code).
+pub fn event_class(code: u16, sia: Option<&str>) -> Option<Class> {
+    if code != 0 {
+        if let Some(i) = codes::event_info(code) {
+            return Some(i.class);
+        }
+    }
+    sia.and_then(codes::sia_code).map(|i| i.class)
+}
+
+/// All panels, behind one lock (reads are short copies; writes come from the store writer
+/// in commit order).
+#[derive(Debug, Default)]
+pub struct Registry {
+    panels: RwLock<HashMap<String, PanelState>>,
+}
+
+/// What a full `Sync` delivered, to be confirmed once the reply was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncToken {
+    /// Panel version delivered.
+    pub version: u64,
+    /// Alarm version delivered.
+    pub alarm_version: u64,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, PanelState>> {
+        self.panels.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, PanelState>> {
+        self.panels.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Apply committed events (in sequence order).
+    pub fn apply_all(&self, events: &[std::sync::Arc<StoredEvent>]) {
+        let mut map = self.write();
+        for e in events {
+            let p = map
+                .entry(e.event.account.clone())
+                .or_insert_with(|| PanelState::new(&e.event.account));
+            if e.seq > p.last_event_seq {
+                p.apply(e);
+            }
+        }
+    }
+
+    /// A valid frame that is not stored (heartbeat) arrived from `account`.
+    pub fn touch(&self, account: &str, now_ms: i64, peer: &str) {
+        let mut map = self.write();
+        if let Some(p) = map.get_mut(account) {
+            p.last_seen_ms = p.last_seen_ms.max(now_ms);
+            if p.remote_addr != peer {
+                p.remote_addr = peer.to_string();
+            }
+        }
+    }
+
+    /// A copy of one panel's state.
+    pub fn get(&self, account: &str) -> Option<PanelState> {
+        self.read().get(account).cloned()
+    }
+
+    /// Copies of every panel matching `filter`, sorted by account.
+    pub fn list(&self, filter: impl Fn(&PanelState) -> bool) -> Vec<PanelState> {
+        let mut v: Vec<PanelState> = self
+            .read()
+            .values()
+            .filter(|p| filter(p))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.account.cmp(&b.account));
+        v
+    }
+
+    /// Number of panels, and how many are online.
+    pub fn counts(&self) -> (usize, usize) {
+        let map = self.read();
+        (map.len(), map.values().filter(|p| p.online).count())
+    }
+
+    /// Number of panels changed since the last full Sync.
+    pub fn changed_count(&self) -> usize {
+        self.read().values().filter(|p| p.changed()).count()
+    }
+
+    /// Mark `account` delivered by a full Sync up to `token` (only if the reply was
+    /// written). Later changes stay pending.
+    pub fn mark_synced(&self, account: &str, token: SyncToken) {
+        if let Some(p) = self.write().get_mut(account) {
+            p.synced_version = p.synced_version.max(token.version);
+            p.delivered_alarm_version = p.delivered_alarm_version.max(token.alarm_version);
+        }
+    }
+
+    /// Every panel offline (at start: connections did not survive the restart).
+    pub fn mark_all_offline(&self) {
+        for p in self.write().values_mut() {
+            if p.online {
+                p.online = false;
+                p.version += 1;
+            }
+        }
+    }
+
+    /// Serialise every panel for a store snapshot: (account, JSON) pairs and the highest
+    /// sequence number applied.
+    pub fn snapshot(&self) -> (i64, Vec<(String, String)>) {
+        let map = self.read();
+        let mut last = 0;
+        let rows = map
+            .values()
+            .filter_map(|p| {
+                last = last.max(p.last_event_seq);
+                serde_json::to_string(p)
+                    .ok()
+                    .map(|s| (p.account.clone(), s))
+            })
+            .collect();
+        (last, rows)
+    }
+
+    /// Load a snapshot (replacing everything). Rows that do not parse are skipped and
+    /// returned as errors so the caller can log them (their events replay later).
+    pub fn restore(&self, rows: &[(String, String)]) -> Vec<String> {
+        let mut map = self.write();
+        map.clear();
+        let mut errors = Vec::new();
+        for (acct, json) in rows {
+            match serde_json::from_str::<PanelState>(json) {
+                Ok(p) => {
+                    map.insert(acct.clone(), p);
+                }
+                Err(e) => errors.push(format!("snapshot row for {acct}: {e}")),
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,308 @@
+//! [`SqliteStore`]: the [`Store`] on one SQLite file (`<data dir>/alarmhub.db`, WAL).
+//!
+//! One read-write instance is owned by the writer thread (the only writer, so dedup checks
+//! inside its transaction are exact); API reads use separate [`SqliteStore::open_reader`]
+//! instances, which WAL lets run alongside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+
+use super::query::{build_query, dedup_to_sql, event_from_row, sql_limit, EVENT_COLUMNS};
+use super::schema::{apply_read_pragmas, apply_write_pragmas, check_version, migrate};
+use super::{EventQuery, Store, StoreError};
+use crate::events::{Appended, NewEvent, StoredEvent};
+
+/// Database file name inside the data directory.
+pub const DB_FILE: &str = "alarmhub.db";
+
+/// Prepared statements kept per connection: the fixed statements plus every filter
+/// combination [`build_query`] can produce (2^6 × 2 orders).
+const STATEMENT_CACHE: usize = 160;
+
+/// Name of the short-lived file used to prove the data directory is writable.
+const PROBE_FILE: &str = ".alarmhub-write-probe";
+
+/// The latest event with this dedup key received after the cutoff. Ordered by the
+/// `events_dedup` index, so this is one index seek.
+const FIND_DUPLICATE: &str = "SELECT seq FROM events \
+     WHERE dedup_key = ?1 AND received_at_ms > ?2 \
+     ORDER BY received_at_ms DESC, seq DESC LIMIT 1";
+
+const INSERT_EVENT: &str = "INSERT INTO events (account, source, code, sia_code, grp, zone, \
+     received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Open the read-write store in `dir`, creating the directory, the database file and
+    /// the schema as needed. Fails with an error naming the path when the directory is not
+    /// writable, the file is not a database, or its schema is newer than this build.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source: Arc::new(e),
+        })?;
+        probe_dir_writable(dir)?;
+        let path = dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::sqlite("open", &path, e))?;
+        // SQLite silently falls back to read-only for a write-protected file; say so now
+        // rather than on the first append.
+        let read_only = conn
+            .is_readonly("main")
+            .map_err(|e| StoreError::sqlite("open", &path, e))?;
+        if read_only {
+            return Err(StoreError::NotWritable {
+                path,
+                reason: "the database file is write-protected".into(),
+            });
+        }
+        apply_write_pragmas(&conn, &path)?;
+        migrate(&mut conn, &path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteStore { conn, path })
+    }
+
+    /// Open a read-only connection to the existing store in `dir` (for API reads while the
+    /// writer runs). Every write method of the result fails.
+    pub fn open_reader(dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::sqlite("open read-only", &path, e))?;
+        apply_read_pragmas(&conn, &path)?;
+        check_version(&conn, &path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteStore { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| StoreError::sqlite(op, &self.path, e)
+    }
+}
+
+/// Create and remove a file in `dir`: the clearest way to tell "directory not writable"
+/// apart from SQLite's generic "unable to open database file".
+fn probe_dir_writable(dir: &Path) -> Result<(), StoreError> {
+    let probe = dir.join(PROBE_FILE);
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| StoreError::NotWritable {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Store for SqliteStore {
+    fn append_batch(
+        &mut self,
+        batch: &[NewEvent],
+        now_ms: i64,
+        dedup_window_ms: i64,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = &self.path;
+        let err = |e| StoreError::sqlite("append events", path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let cutoff = now_ms.saturating_sub(dedup_window_ms);
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut find = tx.prepare_cached(FIND_DUPLICATE).map_err(err)?;
+            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
+            for ev in batch {
+                // Earlier events of this batch are visible here too (same transaction), so
+                // duplicates inside one batch are caught by the same lookup.
+                if let Some(key) = ev.dedup_key {
+                    let original: Option<i64> = find
+                        .query_row(params![dedup_to_sql(key), cutoff], |r| r.get(0))
+                        .optional()
+                        .map_err(err)?;
+                    if let Some(seq) = original {
+                        out.push(Appended::Duplicate(seq));
+                        continue;
+                    }
+                }
+                insert
+                    .execute(params![
+                        ev.account,
+                        ev.source.as_str(),
+                        ev.code,
+                        ev.sia_code,
+                        ev.group,
+                        ev.zone,
+                        ev.received_at_ms,
+                        ev.panel_time,
+                        ev.protocol,
+                        ev.frame_seq,
+                        ev.peer,
+                        ev.detail.to_string(),
+                        ev.dedup_key.map(dedup_to_sql),
+                    ])
+                    .map_err(err)?;
+                out.push(Appended::Stored(tx.last_insert_rowid()));
+            }
+        }
+        // On failure the dropped transaction rolls back: nothing of the batch is stored.
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .map_err(self.err("read last seq"))?;
+        stmt.query_row([], |r| r.get(0))
+            .map_err(self.err("read last seq"))
+    }
+
+    fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.err("read events"))?;
+        let rows = stmt
+            .query_map(params![after_seq, sql_limit(limit)], event_from_row)
+            .map_err(self.err("read events"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read events"))
+    }
+
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let (sql, values) = build_query(q);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.err("query events"))?;
+        let rows = stmt
+            .query_map(params_from_iter(values.iter()), event_from_row)
+            .map_err(self.err("query events"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("query events"))
+    }
+
+    fn save_snapshot(
+        &mut self,
+        last_seq: i64,
+        panels: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let path = &self.path;
+        let err = |e| StoreError::sqlite("save snapshot", path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute("DELETE FROM snapshot_panels", []).map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO snapshot_panels (account, state) VALUES (?1, ?2)")
+                .map_err(err)?;
+            for (account, state) in panels {
+                insert.execute(params![account, state]).map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot (id, last_seq, taken_at_ms) VALUES (1, ?1, ?2)",
+            params![last_seq, now_ms()],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn load_snapshot(&self) -> Result<Option<(i64, Vec<(String, String)>)>, StoreError> {
+        // One read transaction so the header and the panels come from the same snapshot.
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("load snapshot"))?;
+        let snapshot = self.read_snapshot().map_err(self.err("load snapshot"))?;
+        tx.commit().map_err(self.err("load snapshot"))?;
+        Ok(snapshot)
+    }
+
+    fn cursor(&self, group: &str) -> Result<Option<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT cursor FROM consumer_groups WHERE name = ?1")
+            .map_err(self.err("read cursor"))?;
+        stmt.query_row([group], |r| r.get(0))
+            .optional()
+            .map_err(self.err("read cursor"))
+    }
+
+    fn set_cursor(&mut self, group: &str, seq: i64) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO consumer_groups (name, cursor, updated_at_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(name) DO UPDATE SET cursor = excluded.cursor, \
+                 updated_at_ms = excluded.updated_at_ms",
+            )
+            .map_err(self.err("save cursor"))?;
+        stmt.execute(params![group, seq, now_ms()])
+            .map_err(self.err("save cursor"))?;
+        Ok(())
+    }
+
+    fn check_writable(&mut self) -> Result<(), StoreError> {
+        // A real committed write, so a full disk or a remount read-only shows up here.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('writable_probe_ms', ?1)",
+            )
+            .map_err(self.err("write probe"))?;
+        stmt.execute([now_ms()]).map_err(self.err("write probe"))?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    fn read_snapshot(&self) -> rusqlite::Result<Option<(i64, Vec<(String, String)>)>> {
+        let last_seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT last_seq FROM snapshot WHERE id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let Some(last_seq) = last_seq else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account, state FROM snapshot_panels ORDER BY account")?;
+        let panels = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((last_seq, panels)))
+    }
+}
