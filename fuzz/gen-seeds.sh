@@ -17,7 +17,10 @@ to_printf() {
     sed -e 's/<LF>/\\n/g' -e 's/<CR>/\\r/g' -e 's/<\([0-9A-F][0-9A-F]\)>/\\x\1/g'
 }
 
-# name <TAB> frame text (several frames on one line = one file holding a byte stream)
+# name <TAB> frame text (several frames on one line = one file holding a byte stream).
+# 01-16 are §4.1-§4.4 frames as printed. §4.4 abridges its binary-CRC (M10) and Eldes (M8)
+# rows, so 17 is frame 8 with its CRC DC53 written as the 2 raw bytes, and 18 is M8's data
+# with its CRC-with-CR BCD3 (52A3 without the CR), length as is and counting the CR.
 frames() {
     cat <<'EOF'
 01-hb-null	<LF>93B30031"NULL"0000R1234L6789#000000[]_17:24:14,12-09-2015<CR>
@@ -36,6 +39,8 @@ frames() {
 14-quirk-no-account	<LF>9F0D001A"SIA-DCS"0001L[#9999|NBA2]<CR>
 15-quirk-decimal-length	<LF>57150047"ADM-CID"0247R4F39L4F39#4F39[#4F39|3401 01 057]<CR>
 16-unknown-id-nonhex-account	<LF>6C82003E"FOO-BAR"0013R123ABCL456DEF#861234567890[]_08:42:00,06-01-2024<CR><LF>7A28002F"ADM-CID"6616R0L0#foc7688[#foc7688|1351 01 000]<CR>
+17-quirk-binary-crc	<LF><DC><53>0046"SIA-DCS"9876R579BDFL789ABC#12345A[#12345A|NFA129]_13:14:15,02-15-2006<CR>
+18-quirk-crc-with-cr	<LF>BCD30027"ADM-CID"1533L0#4F39[#4F39|1412 00 000]<CR><LF>BCD30028"ADM-CID"1533L0#4F39[#4F39|1412 00 000]<CR>
 EOF
 }
 

@@ -1,12 +1,15 @@
 //! Arbitrary bytes through the stream decoder with every quirk allowed; every frame it
 //! accepts must re-encode (when `encode` can express it) to bytes that decode to the same
-//! frame, apart from the quirks the original bytes needed.
+//! frame, apart from the quirks the original bytes needed; and the reply a receiver sends
+//! to it (protocol.md §2.1) must decode and echo its header exactly (§5 P30).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use panel_proto::build::encode;
+use panel_proto::build::{ack, duh, encode};
 use panel_proto::escape::escape;
 use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
+use panel_proto::rules::{detect_dialect, reply_for, Reply};
+use panel_proto::timestamp::Timestamp;
 use panel_proto::{Frame, Quirks, Xdata};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         quirks: Quirks::ALL,
     });
     for frame in frames.into_iter().flatten() {
+        check_reply(&frame, &redec);
         let mut out = Vec::new();
         if encode(&frame, &mut out).is_err() {
             continue; // e.g. still-encrypted data blocks
@@ -73,4 +77,33 @@ fn lossy_hex4_lookalike(f: &Frame) -> bool {
         }
         _ => false,
     })
+}
+
+/// The ACK or DUH `rules::reply_for` asks for must be a frame that decodes, echoing seq, R,
+/// L and account exactly as received.
+fn check_reply(frame: &Frame, dec: &Decoder) {
+    let mut out = Vec::new();
+    let built = match reply_for(frame) {
+        Reply::Ack => {
+            let style = detect_dialect(frame).ack_style();
+            ack(frame, style, Timestamp::from_unix(1_700_000_000), &mut out)
+        }
+        Reply::Duh => duh(frame, &mut out),
+        Reply::Nothing => return,
+    };
+    built.expect("ACK/DUH to a decoded frame builds");
+    let Decoded::Frame { frame: reply, consumed } = dec.decode(&out) else {
+        panic!("reply does not decode: {:?}\nto: {frame:?}", escape(&out));
+    };
+    assert_eq!(consumed, out.len());
+    let echo = |f: &Frame| {
+        (
+            f.seq.clone(),
+            f.receiver.clone(),
+            f.line.clone(),
+            f.account.clone(),
+            f.account_is_nak_form,
+        )
+    };
+    assert_eq!(echo(&reply), echo(frame), "reply {:?}", escape(&out));
 }

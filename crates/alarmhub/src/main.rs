@@ -210,7 +210,7 @@ fn serve(a: ServeArgs) -> ExitCode {
     let r = rt.block_on(alarmhub::server::serve(
         config,
         alarmhub::server::shutdown_signal(),
-        |_| {},
+        |_, _| {},
     ));
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -208,10 +208,8 @@ impl PanelState {
                 self.alarm_version += 1;
                 self.version += 1;
             }
-            Some(Class::AlarmRestore) => {
-                if self.active_alarms.remove(&ev_.zone).is_some() {
-                    self.version += 1;
-                }
+            Some(Class::AlarmRestore) if self.active_alarms.remove(&ev_.zone).is_some() => {
+                self.version += 1;
             }
             _ => {}
         }

@@ -68,11 +68,12 @@ pub fn restore(dir: &std::path::Path, registry: &Registry) -> anyhow::Result<(us
     Ok((registry.counts().0, replayed))
 }
 
-/// Run until `shutdown` resolves. `on_bound` is called once every listener is bound.
+/// Run until `shutdown` resolves. `on_bound` is called once every listener is bound, with
+/// the handles the API layers (and in-process tests) use.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
-    on_bound: impl FnOnce(&Bound),
+    on_bound: impl FnOnce(&Bound, &Handles),
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -120,7 +121,7 @@ pub async fn serve(
         Arc::clone(&connections),
         cancel.clone(),
     );
-    let _handles = Handles {
+    let handles = Handles {
         config: Arc::clone(&config),
         registry: Arc::clone(&registry),
         bus: bus.clone(),
@@ -197,7 +198,7 @@ pub async fn serve(
         http: http_bound,
     };
     tracing::info!(panel = %bound.panel, http = %bound.http, udp = config.panel.udp, version = env!("CARGO_PKG_VERSION"), "alarmhub ready");
-    on_bound(&bound);
+    on_bound(&bound, &handles);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let watchdog = tokio::spawn(watchdog_loop(writer.clone(), cancel.clone()));
 
@@ -219,10 +220,20 @@ pub async fn serve(
         tracing::warn!(error = %e, "final snapshot failed (events replay at next start)");
     }
     drop(shared);
-    drop(_handles);
+    drop(handles);
     drop(writer);
-    // The writer thread drains its queue and exits once every handle is gone.
-    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    // The writer thread drains its queue and exits once every handle is gone. A handle
+    // still held elsewhere (an API stream winding down) must not hang the shutdown: every
+    // commit is already on disk, so waiting is bounded.
+    let join = tokio::task::spawn_blocking(move || writer_thread.join());
+    if tokio::time::timeout(Duration::from_secs(5), join)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "store writer still referenced after 5 s; exiting anyway (all commits are durable)"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

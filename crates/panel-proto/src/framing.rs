@@ -10,7 +10,7 @@
 use crate::crc::{crc16, crc16_with_cr};
 use crate::error::Error;
 use crate::frame::{Frame, Quirks};
-use crate::parse::{dec4, hex4, parse_span};
+use crate::parse::{blank_frame, dec4, hex4, parse_span_into};
 
 const LF: u8 = b'\n';
 const CR: u8 = b'\r';
@@ -215,22 +215,24 @@ pub fn decode(buf: &[u8], cfg: &DecoderConfig) -> Decoded {
                 continue;
             }
         }
-        return match parse_span(span, head.span_start) {
-            Ok(mut frame) => {
-                frame.quirks.crc_with_cr |= used.crc_with_cr;
-                frame.quirks.decimal_length |= used.decimal_length;
-                frame.quirks.binary_crc |= used.binary_crc;
-                if cfg.quirks.allows(&frame.quirks) {
-                    Decoded::Frame {
-                        frame,
-                        consumed: total,
-                    }
-                } else {
-                    invalid(not_allowed(&frame.quirks, head.span_start), total)
-                }
-            }
-            Err(e) => invalid(e, total),
+        // `parse_span`, but parsing straight into the result: the frame is large, and
+        // moving it out of a `Result` into `Decoded` copied it twice more per frame.
+        let mut out = Decoded::Frame {
+            frame: blank_frame(),
+            consumed: total,
         };
+        if let Decoded::Frame { frame, .. } = &mut out {
+            if let Err(e) = parse_span_into(span, head.span_start, frame) {
+                return invalid(e, total);
+            }
+            frame.quirks.crc_with_cr |= used.crc_with_cr;
+            frame.quirks.decimal_length |= used.decimal_length;
+            frame.quirks.binary_crc |= used.binary_crc;
+            if !cfg.quirks.allows(&frame.quirks) {
+                return invalid(not_allowed(&frame.quirks, head.span_start), total);
+            }
+        }
+        return out;
     }
     if waiting {
         return Decoded::Incomplete;

@@ -26,9 +26,9 @@ pub enum ConfigError {
         /// The file path, or `<string>`.
         origin: String,
         /// 1-based line of the problem, when known.
-        line: Option<usize>,
+        line: Option<u32>,
         /// 1-based column of the problem, when known.
-        column: Option<usize>,
+        column: Option<u32>,
         /// Dotted key path of the problem (`panel.listen`, `accounts[1].quirks[0]`), when known.
         key: Option<String>,
         /// What is wrong, with the key path.
@@ -135,14 +135,16 @@ fn render_problems(origin: Option<&str>, problems: &[Problem]) -> String {
     out
 }
 
-/// 1-based line and column (in characters) of byte offset `pos`.
-fn line_column(text: &str, pos: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of byte offset `pos`. `u32` keeps the error
+/// small; a config file with four billion lines is not a concern.
+fn line_column(text: &str, pos: usize) -> (u32, u32) {
     let pos = pos.min(text.len());
     let before = text.get(..pos).unwrap_or(text);
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = before.matches('\n').count() + 1;
     let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    (line, column)
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (narrow(line), narrow(column))
 }
 
 /// One step of a key path.

@@ -100,6 +100,10 @@ pub struct Session {
     pending: Vec<Pending>,
     first_frame_deadline: Option<Instant>,
     supervision_deadline: Option<Instant>,
+    /// Supervision interval + grace of the connection's account, once known.
+    supervision: Option<Duration>,
+    /// A valid frame arrived in the batch being handled.
+    refresh_supervision: bool,
     bucket: Bucket,
 }
 
@@ -119,6 +123,8 @@ impl Session {
         Session {
             first_frame_deadline: Some(now + Duration::from_secs(p.first_frame_timeout_secs)),
             supervision_deadline: None,
+            supervision: None,
+            refresh_supervision: false,
             bucket: Bucket {
                 tokens: f64::from(p.rate_limit_burst),
                 rate: f64::from(p.rate_limit_per_sec.max(1)),
@@ -194,6 +200,11 @@ impl Session {
         }
         let writer = &self.shared.writer;
         let results = futures::future::join_all(events.into_iter().map(|e| writer.append(e))).await;
+        // Supervision counts from the moment the frame is handled (stored, answered), so a
+        // slow commit never eats into the panel's interval.
+        if std::mem::take(&mut self.refresh_supervision) {
+            self.supervision_deadline = self.supervision.map(|d| Instant::now() + d);
+        }
         let now = now_timestamp(0);
         for (plan, range) in plans {
             if let Some(e) = results[range].iter().find_map(|r| r.as_ref().err()) {
@@ -350,7 +361,8 @@ impl Session {
             .and_then(|a| a.supervision_secs)
             .unwrap_or(cfg.panel.supervision_secs)
             + cfg.panel.supervision_grace_secs;
-        self.supervision_deadline = Some(Instant::now() + Duration::from_secs(secs));
+        self.supervision = Some(Duration::from_secs(secs));
+        self.refresh_supervision = true;
         if self.dialect.is_none() || frame.id == panel_proto::Id::HengBo {
             self.dialect = Some(detect_dialect(frame));
         }

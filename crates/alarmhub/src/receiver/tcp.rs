@@ -138,6 +138,9 @@ async fn serve_connection(
             break r;
         }
     };
+    // Release the socket first: the panel sees the close at once, not after the OFFLINE
+    // event's commit.
+    drop(stream);
     session.close(reason.clone()).await;
     reason
 }

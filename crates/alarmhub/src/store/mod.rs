@@ -15,6 +15,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 
@@ -39,7 +40,7 @@ pub enum StoreError {
         source: Arc<std::io::Error>,
     },
     /// The data directory (or the database file in it) cannot be written.
-    #[error("data directory {path} is not writable: {reason}")]
+    #[error("{path} is not writable: {reason}")]
     NotWritable {
         /// The directory or file.
         path: PathBuf,
@@ -113,6 +114,9 @@ impl StoreError {
     }
 }
 
+/// A registry snapshot: the seq it was taken at, and `(account, JSON state)` per panel.
+pub type Snapshot = (i64, Vec<(String, String)>);
+
 /// Filters for [`Store::query_events`]. All filters are optional and combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -167,7 +171,7 @@ pub trait Store: Send {
     ) -> Result<(), StoreError>;
 
     /// The latest snapshot (its `last_seq` and panels ordered by account), if any.
-    fn load_snapshot(&self) -> Result<Option<(i64, Vec<(String, String)>)>, StoreError>;
+    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
 
     /// Last acknowledged seq of a push-API consumer group.
     fn cursor(&self, group: &str) -> Result<Option<i64>, StoreError>;
@@ -177,6 +181,13 @@ pub trait Store: Send {
 
     /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
     fn check_writable(&mut self) -> Result<(), StoreError>;
+}
+
+/// Wall-clock now, Unix ms (dedup cutoff, snapshot and cursor timestamps).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Open (creating if needed) the SQLite store in `dir` and start the writer thread on it.

@@ -6,13 +6,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 
 use super::query::{build_query, dedup_to_sql, event_from_row, sql_limit, EVENT_COLUMNS};
 use super::schema::{apply_read_pragmas, apply_write_pragmas, check_version, migrate};
-use super::{EventQuery, Store, StoreError};
+use super::{now_ms, EventQuery, Snapshot, Store, StoreError};
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 /// Database file name inside the data directory.
@@ -108,12 +107,6 @@ fn probe_dir_writable(dir: &Path) -> Result<(), StoreError> {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Store for SqliteStore {
@@ -239,7 +232,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
-    fn load_snapshot(&self) -> Result<Option<(i64, Vec<(String, String)>)>, StoreError> {
+    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
         // One read transaction so the header and the panels come from the same snapshot.
         let tx = self
             .conn
@@ -288,7 +281,7 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    fn read_snapshot(&self) -> rusqlite::Result<Option<(i64, Vec<(String, String)>)>> {
+    fn read_snapshot(&self) -> rusqlite::Result<Option<Snapshot>> {
         let last_seq: Option<i64> = self
             .conn
             .prepare_cached("SELECT last_seq FROM snapshot WHERE id = 1")?
@@ -304,5 +297,77 @@ impl SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some((last_seq, panels)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = stmt
+            .query_map([1, 2], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows.join("; ")
+    }
+
+    #[test]
+    fn duplicate_lookup_is_a_seek_on_the_partial_dedup_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let plan = plan(&store, FIND_DUPLICATE);
+        assert!(
+            plan.contains("INDEX events_dedup (dedup_key=? AND received_at_ms>?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "needless sort: {plan}");
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO events (account, source, code, grp, zone, received_at_ms, \
+                 protocol, frame_seq, peer, detail) \
+                 VALUES ('1', 'martian', 1130, 0, 0, 0, '', '', '', '{}')",
+                [],
+            )
+            .unwrap();
+        let err = store.events_after(0, 0).unwrap_err();
+        assert!(err.to_string().contains("martian"), "{err}");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .conn
+            .execute(
+                "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        drop(store);
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::SchemaVersion { found: 99, .. }),
+            "{err}"
+        );
+        let err = SqliteStore::open_reader(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::SchemaVersion { found: 99, .. }),
+            "{err}"
+        );
     }
 }

@@ -10,12 +10,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError};
+use super::{now_ms, Store, StoreError};
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 /// Called on the writer thread with the newly stored events (no duplicates) of each commit,
@@ -226,7 +226,9 @@ impl<S: Store> Writer<S> {
     fn run(mut self, rt: &tokio::runtime::Runtime, mut rx: mpsc::Receiver<Request>) {
         tracing::debug!("store writer started");
         loop {
+            // After every batch and every idle tick.
             self.shared.beat();
+            gauge!("alarmhub_store_queue_depth").set(rx.len() as f64);
             // The timer must be created inside the runtime, hence the async block.
             let first =
                 match rt.block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await }) {
@@ -246,7 +248,6 @@ impl<S: Store> Writer<S> {
                     Err(_) => break,
                 }
             }
-            gauge!("alarmhub_store_queue_depth").set(rx.len() as f64);
             self.commit_pending();
         }
         tracing::debug!("store writer stopped");
@@ -255,6 +256,9 @@ impl<S: Store> Writer<S> {
     /// Queue an append for the current transaction; any other request first commits what is
     /// pending, so requests take effect in the order they were sent.
     fn take(&mut self, req: Request) {
+        // Alive now; beating here (not only at the loop top) means a caller answered after a
+        // stall never sees a stale heartbeat.
+        self.shared.beat();
         match req {
             Request::Append(ev, reply) => self.pending.push((ev, reply)),
             Request::Snapshot {
@@ -277,6 +281,7 @@ impl<S: Store> Writer<S> {
                 self.commit_pending();
                 tracing::warn!(?d, "store writer stalling (test hook)");
                 std::thread::sleep(d);
+                self.shared.beat();
             }
         }
     }
@@ -296,6 +301,7 @@ impl<S: Store> Writer<S> {
         histogram!("alarmhub_store_commit_seconds").record(started.elapsed().as_secs_f64());
         histogram!("alarmhub_store_batch_size").record(events.len() as f64);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
+        self.shared.beat();
         match result {
             Ok(outcomes) => self.publish_and_answer(events, replies, outcomes),
             Err(e) => {
@@ -339,10 +345,4 @@ impl<S: Store> Writer<S> {
             let _ = reply.send(Ok(outcome));
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
