@@ -81,31 +81,29 @@ data_dir = "$dir"
 format = "json"
 filter = "info"
 EOF
-  local t0 ready_ts ready_line hwm stop_t0 stop_secs waited
+  local t0 ready_ts ready_line hwm stop_t0 stop_secs deadline
   t0=$(date +%s.%N)
-  RUST_LOG= "$BIN" serve --config "$cfg" --log-format json 2>"$errlog" >/dev/null &
+  env -u RUST_LOG "$BIN" serve --config "$cfg" --log-format json 2>"$errlog" >/dev/null &
   DAEMON_PID=$!
-  waited=0
+  deadline=$((SECONDS + READY_TIMEOUT))
   until grep -q '"alarmhub ready"' "$errlog" 2>/dev/null; do
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
       echo "restore.sh: alarmhub exited before ready; log:" >&2; tail -20 "$errlog" >&2; exit 1
     fi
-    if ((waited >= READY_TIMEOUT * 100)); then
+    if ((SECONDS >= deadline)); then
       echo "restore.sh: no 'alarmhub ready' within ${READY_TIMEOUT} s" >&2; exit 1
     fi
     sleep 0.01
-    waited=$((waited + 1))
   done
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON_PID/status")
   stop_t0=$(date +%s.%N)
   kill -TERM "$DAEMON_PID"
-  waited=0
+  deadline=$((SECONDS + STOP_TIMEOUT))
   while kill -0 "$DAEMON_PID" 2>/dev/null; do
-    if ((waited >= STOP_TIMEOUT * 100)); then
+    if ((SECONDS >= deadline)); then
       echo "restore.sh: alarmhub did not stop within ${STOP_TIMEOUT} s of SIGTERM" >&2; exit 1
     fi
     sleep 0.01
-    waited=$((waited + 1))
   done
   wait "$DAEMON_PID" || { echo "restore.sh: alarmhub exited with $?" >&2; exit 1; }
   DAEMON_PID=

@@ -137,6 +137,16 @@ impl Host {
         }
     }
 
+    /// Next frame that is not a command from the receiver (the 1798 type query).
+    async fn recv_reply(&mut self) -> Option<Frame> {
+        loop {
+            let f = self.recv().await?;
+            if f.id != Id::HengBo {
+                return Some(f);
+            }
+        }
+    }
+
     async fn heartbeat(&mut self) {
         let f = panel_frame(
             Id::Null,
@@ -148,7 +158,7 @@ impl Host {
             Some(Timestamp::from_unix(1_717_200_000)),
         );
         self.send_frame(&f).await;
-        assert_eq!(self.recv().await.unwrap().id, Id::Ack);
+        assert_eq!(self.recv_reply().await.unwrap().id, Id::Ack);
     }
 
     /// ACK a command the way a host does (same seq), then report the resulting status.
@@ -191,7 +201,7 @@ async fn heartbeats_keep_a_panel_online_and_silence_takes_it_offline_after_inter
     let t0 = tokio::time::Instant::now();
     // Silence: the receiver closes the link after 60 + 30 s and stores OFFLINE.
     assert!(
-        h.recv().await.is_none(),
+        h.recv_reply().await.is_none(),
         "connection closed by the receiver"
     );
     let waited = t0.elapsed();

@@ -296,3 +296,79 @@ fn bad_config_is_refused_with_a_message_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lisn"), "{err}");
 }
+
+#[test]
+fn a_hengbo_host_that_has_not_said_its_type_is_asked_with_1798() {
+    let d = Daemon::start("", "");
+    let mut p = d.connect();
+    p.send_text(F16);
+    let mut got = Vec::new();
+    while let Some(f) = p.recv_any(Duration::from_millis(800)) {
+        got.push(f);
+    }
+    let ask = got
+        .iter()
+        .find(|f| f.id == Id::HengBo)
+        .expect("a 1798 command");
+    assert_eq!(ask.contact_id().unwrap().event_code(), 1798);
+    assert!(got.iter().any(|f| f.id == Id::Ack && f.seq == "0002"));
+}
+
+#[test]
+fn connections_beyond_the_per_ip_cap_are_closed_at_once() {
+    let d = Daemon::start("max_connections_per_ip = 2", "");
+    let _a = d.connect();
+    let _b = d.connect();
+    let mut c = d.connect();
+    assert!(
+        c.closed_within(S),
+        "third connection from 127.0.0.1 refused"
+    );
+}
+
+#[test]
+fn a_flooding_panel_is_slowed_alone() {
+    let d = Daemon::start("rate_limit_per_sec = 4\nrate_limit_burst = 2", "");
+    let mut flood = d.connect();
+    let mut all = Vec::new();
+    for seq in 1..=8u16 {
+        let f = panel_frame(
+            Id::AdmCid,
+            seq,
+            None,
+            Some("0"),
+            "F100D",
+            Data::ContactId(contact_id(Some("F100D"), 1130, 0, seq)),
+            None,
+        );
+        encode(&f, &mut all).unwrap();
+    }
+    let t0 = std::time::Instant::now();
+    flood.send(&all);
+    // Meanwhile another panel is answered at once.
+    let mut other = d.connect();
+    let t1 = std::time::Instant::now();
+    other.send_text(NULL_PYRONIX);
+    assert_eq!(other.recv(S).unwrap().id, Id::Ack);
+    assert!(
+        t1.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t1.elapsed()
+    );
+    for _ in 0..8 {
+        assert_eq!(flood.recv(S).unwrap().id, Id::Ack);
+    }
+    // 8 frames with a burst of 2 at 4/s: at least 1.5 s; nothing dropped.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        panel_events(&d, "F100D")
+            .iter()
+            .filter(|e| e.event.code == 1130)
+            .count(),
+        8
+    );
+}

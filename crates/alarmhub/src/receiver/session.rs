@@ -104,6 +104,8 @@ pub struct Session {
     supervision: Option<Duration>,
     /// A valid frame arrived in the batch being handled.
     refresh_supervision: bool,
+    /// 1798 "what is your type" already sent on this connection.
+    asked_type: bool,
     bucket: Bucket,
 }
 
@@ -125,6 +127,7 @@ impl Session {
             supervision_deadline: None,
             supervision: None,
             refresh_supervision: false,
+            asked_type: false,
             bucket: Bucket {
                 tokens: f64::from(p.rate_limit_burst),
                 rate: f64::from(p.rate_limit_per_sec.max(1)),
@@ -214,6 +217,7 @@ impl Session {
             }
             self.write_reply(plan, now, out);
         }
+        self.ask_type_if_unknown(out);
     }
 
     fn write_reply(&mut self, plan: Plan, now_utc: Timestamp, out: &mut Vec<u8>) {
@@ -400,6 +404,38 @@ impl Session {
             };
             let _ = p.reply.send(outcome);
         }
+    }
+
+    /// A Hengbo host that has not said its type is asked once per connection (1798); its
+    /// 17x7 answer is an ordinary event. The outcome is only logged.
+    fn ask_type_if_unknown(&mut self, out: &mut Vec<u8>) {
+        if self.asked_type || self.dialect != Some(Dialect::Hb) {
+            return;
+        }
+        let Some(account) = self.accounts.first() else {
+            return;
+        };
+        if self
+            .shared
+            .registry
+            .get(account)
+            .is_some_and(|p| p.machine_type >= 0)
+        {
+            return;
+        }
+        self.asked_type = true;
+        let (tx, _rx) = oneshot::channel();
+        let c = &self.shared.config.control;
+        self.on_command(
+            CommandRequest {
+                command: panel_proto::build::Command::QueryType,
+                section: 0,
+                timeout: Duration::from_secs(c.timeout_secs),
+                retries: c.retries,
+                reply: tx,
+            },
+            out,
+        );
     }
 
     /// Send a command to the host on this connection.

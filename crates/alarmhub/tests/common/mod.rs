@@ -201,8 +201,19 @@ impl Panel {
         self.send(&unescape(text).unwrap());
     }
 
-    /// The next frame from the receiver, or None on timeout/EOF.
+    /// The next reply from the receiver, skipping commands it sends on its own (the 1798
+    /// type query to Hengbo hosts); None on timeout/EOF.
     pub fn recv(&mut self, within: Duration) -> Option<Frame> {
+        loop {
+            let f = self.recv_any(within)?;
+            if f.id != panel_proto::Id::HengBo {
+                return Some(f);
+            }
+        }
+    }
+
+    /// The next frame from the receiver, or None on timeout/EOF.
+    pub fn recv_any(&mut self, within: Duration) -> Option<Frame> {
         self.stream.set_read_timeout(Some(within)).unwrap();
         let dec = Decoder::new(DecoderConfig::default());
         loop {
