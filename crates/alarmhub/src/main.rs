@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the receiver: panels over TCP+UDP, gRPC API, HTTP health/metrics.
+    /// Run the receiver: panels over TCP+UDP, HTTP health/readiness/metrics.
     Serve(ServeArgs),
     /// Decode captured frames and print one JSON object per frame.
     Decode(DecodeArgs),
