@@ -264,10 +264,7 @@ async fn snapshot_loop(
 /// systemd watchdog: ping at half the configured interval, but only while the store
 /// writer is alive; a stuck writer stops the pings and systemd restarts the service.
 async fn watchdog_loop(writer: WriterHandle, cancel: CancellationToken) {
-    let mut usec = 0;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
-        return;
-    }
+    let Some(usec) = watchdog_usec() else { return };
     let interval = Duration::from_micros(usec / 2);
     let max_silence = Duration::from_micros(usec / 2).max(Duration::from_secs(2));
     let mut stopped = false;
@@ -289,6 +286,18 @@ async fn watchdog_loop(writer: WriterHandle, cancel: CancellationToken) {
             stopped = true;
         }
     }
+}
+
+/// The watchdog interval systemd asks for, as libsystemd's `sd_watchdog_enabled` reads it:
+/// `WATCHDOG_USEC` set, and `WATCHDOG_PID` either absent or this process.
+fn watchdog_usec() -> Option<u64> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then_some(usec)
 }
 
 /// Resolves on SIGTERM or SIGINT.

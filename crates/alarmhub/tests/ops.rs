@@ -1,0 +1,134 @@
+//! Running it as a service: health, readiness, metrics and the systemd protocol (READY,
+//! WATCHDOG) against the real binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::{eventually, http, Daemon};
+
+const S: Duration = Duration::from_secs(5);
+const F16: &str = "<LF>73D40051\"ADM-CID\"0002R123ABCL456DEF#861234567890[#000123|1130 00 005]_00:30:00,06-01-2024<CR>";
+
+fn metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn health_readiness_and_metrics_answer_and_metrics_move_when_panels_report() {
+    let d = Daemon::start("", "");
+    assert_eq!(d.http_get("/healthz"), (200, "ok\n".into()));
+    assert_eq!(d.http_get("/readyz").0, 200);
+    let (code, before) = d.http_get("/metrics");
+    assert_eq!(code, 200);
+    assert_eq!(metric(&before, "alarmhub_panels{state=\"online\"}"), 0.0);
+    let mut p = d.connect();
+    p.send_text(F16);
+    p.recv(S).unwrap();
+    let (_, after) = d.http_get("/metrics");
+    assert_eq!(metric(&after, "alarmhub_panels{state=\"online\"}"), 1.0);
+    assert_eq!(metric(&after, "alarmhub_connections_open"), 1.0);
+    assert!(
+        metric(
+            &after,
+            "alarmhub_frames_total{id=\"ADM-CID\",outcome=\"acked\"}"
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        metric(&after, "alarmhub_store_commit_seconds_count") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        metric(&after, "alarmhub_store_events_total{outcome=\"stored\"}") >= 2.0,
+        "{after}"
+    );
+}
+
+#[test]
+fn readiness_goes_503_while_the_store_writer_is_stuck() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    assert_eq!(d.http_get("/readyz").0, 200);
+    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=4").0, 202);
+    let (code, body) = d.http_get("/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("store"), "{body}");
+    assert!(eventually(Duration::from_secs(10), || d
+        .http_get("/readyz")
+        .0
+        == 200));
+}
+
+#[test]
+fn test_hooks_are_off_by_default() {
+    let d = Daemon::start("", "");
+    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=4").0, 404);
+}
+
+#[test]
+fn systemd_gets_ready_then_watchdog_pings_that_stop_while_the_writer_is_stuck() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock_path = tmp.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let sock_str = sock_path.to_str().unwrap().to_string();
+    let d = Daemon::start_in(
+        tmp.path(),
+        "",
+        "",
+        &[
+            ("NOTIFY_SOCKET", &sock_str),
+            ("WATCHDOG_USEC", "1000000"),
+            ("ALARMHUB_TEST_HOOKS", "1"),
+        ],
+    );
+    let mut buf = [0u8; 256];
+    let mut recv_for = |d: Duration| {
+        let end = Instant::now() + d;
+        let mut got = Vec::new();
+        while Instant::now() < end {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        }
+        got
+    };
+    let first = recv_for(Duration::from_millis(2500));
+    assert!(first.iter().any(|m| m.contains("READY=1")), "{first:?}");
+    assert!(
+        first.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 2,
+        "{first:?}"
+    );
+    // Stall the writer for 6 s: within a second or two the pings stop.
+    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=6").0, 202);
+    let _ = recv_for(Duration::from_millis(2500));
+    let during = recv_for(Duration::from_millis(2500));
+    assert!(
+        !during.iter().any(|m| m.contains("WATCHDOG=1")),
+        "pings while stuck: {during:?}"
+    );
+    // And resume once it is healthy again.
+    let after = recv_for(Duration::from_millis(4000));
+    assert!(after.iter().any(|m| m.contains("WATCHDOG=1")), "{after:?}");
+}
+
+#[test]
+fn json_logs_name_connections_and_alarms() {
+    let d = Daemon::start("", "");
+    let mut p = d.connect();
+    p.send_text(F16);
+    p.recv(S).unwrap();
+    drop(p);
+    let alarm = d.wait_log("\"ALARM\"", S).expect("an ALARM log line");
+    let v: serde_json::Value = serde_json::from_str(&alarm).unwrap();
+    assert_eq!(v["account"], "861234567890");
+    assert_eq!(v["code"], 1130);
+    assert!(d.wait_log("connection closed", S).is_some());
+}
