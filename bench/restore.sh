@@ -36,6 +36,7 @@ for tool in jq awk timeout; do
 done
 
 log() { printf '[restore] %s\n' "$*" >&2; }
+CLK_TCK=$(getconf CLK_TCK)
 
 log "building release (bounded to ${BUILD_TIMEOUT} s)"
 timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --examples --bins
@@ -63,6 +64,7 @@ log "seeded in ${seed_secs} s, store ${db_mib} MiB"
 
 # Start the daemon on $1 (data dir), wait for ready, read VmHWM, SIGTERM it, wait for exit.
 # Appends to $3: panels replayed_events restore_secs ready_wall_secs vmhwm_kib stop_secs
+#                cpu_secs_until_ready loadavg_1min
 # (runs in this shell, not a subshell, so the EXIT trap can always reap the daemon).
 run_once() {
   local dir=$1 name=$2 out=$3
@@ -81,7 +83,7 @@ data_dir = "$dir"
 format = "json"
 filter = "info"
 EOF
-  local t0 ready_ts ready_line hwm stop_t0 stop_secs deadline
+  local t0 ready_ts ready_line hwm cpu load stop_t0 stop_secs deadline
   t0=$(date +%s.%N)
   env -u RUST_LOG "$BIN" serve --config "$cfg" --log-format json 2>"$errlog" >/dev/null &
   DAEMON_PID=$!
@@ -96,6 +98,10 @@ EOF
     sleep 0.01
   done
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON_PID/status")
+  # CPU time (user + system, all threads) used up to ready: less sensitive than wall time
+  # to other load on the machine. The command name has no spaces, so fields are stable.
+  cpu=$(awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat")
+  load=$(cut -d' ' -f1 /proc/loadavg)
   stop_t0=$(date +%s.%N)
   kill -TERM "$DAEMON_PID"
   deadline=$((SECONDS + STOP_TIMEOUT))
@@ -113,19 +119,21 @@ EOF
   local ready_epoch
   ready_epoch=$(date -d "$ready_ts" +%s.%N)
   local row
-  row=$(jq -r --arg t0 "$t0" --arg ready "$ready_epoch" --arg hwm "$hwm" --arg stop "$stop_secs" '
+  row=$(jq -r --arg t0 "$t0" --arg ready "$ready_epoch" --arg hwm "$hwm" --arg stop "$stop_secs" \
+      --arg cpu "$cpu" --arg load "$load" '
       select((.message // .fields.message) == "registry restored")
       | (.fields // .) as $f
       | [$f.panels, $f.replayed_events, $f.seconds,
-         (($ready | tonumber) - ($t0 | tonumber)), ($hwm | tonumber), ($stop | tonumber)]
+         (($ready | tonumber) - ($t0 | tonumber)), ($hwm | tonumber), ($stop | tonumber),
+         ($cpu | tonumber), ($load | tonumber)]
       | @tsv' "$errlog" | head -1)
   [[ -n $row ]] || { echo "restore.sh: no 'registry restored' line in $name" >&2; exit 1; }
   printf '%s\n' "$row" >>"$out"
-  log "  $name: panels, replayed, restore s, ready s, VmHWM KiB, stop s: ${row//$'\t'/, }"
+  log "  $name: panels, replayed, restore s, ready s, VmHWM KiB, stop s, CPU s, load: ${row//$'\t'/, }"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f–%.3f", lo, hi }'; }
+minmax() { sort -g | awk -v f="${1:-%.3f}" 'NR == 1 { lo = $1 } { hi = $1 } END { printf f "–" f, lo, hi }'; }
 
 : >"$WORK/cold.tsv"
 : >"$WORK/warm.tsv"
@@ -145,16 +153,18 @@ awk -F'\t' -v p="$PANELS" '$1 != p || $2 != 0 { bad = 1 } END { exit bad }' "$WO
 
 col() { cut -f"$2" "$1"; }
 row_md() {
-  local f=$1 label=$2 restore ready hwm stop verdict
+  local f=$1 label=$2 restore ready hwm stop cpu load verdict
   restore=$(col "$f" 3 | median)
   ready=$(col "$f" 4 | median)
   hwm=$(col "$f" 5 | median)
   stop=$(col "$f" 6 | median)
+  cpu=$(col "$f" 7 | median)
+  load=$(col "$f" 8 | minmax %.1f)
   verdict=$(awk -v r="$ready" -v g="$GOAL_SECS" 'BEGIN { print (r <= g) ? "met" : "**missed**" }')
-  printf '| %s | %s | %s | %.3f (%s) | %.3f (%s) | %.0f | %.2f | %s |\n' \
+  printf '| %s | %s | %s | %.3f (%s) | %.3f (%s) | %.2f | %.0f | %.2f | %s | %s |\n' \
     "$label" "$(col "$f" 1 | head -1)" "$(col "$f" 2 | head -1)" \
-    "$restore" "$(col "$f" 3 | minmax)" "$ready" "$(col "$f" 4 | minmax)" \
-    "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" "$stop" "$verdict"
+    "$restore" "$(col "$f" 3 | minmax)" "$ready" "$(col "$f" 4 | minmax)" "$cpu" \
+    "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" "$stop" "$load" "$verdict"
 }
 
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -179,10 +189,12 @@ section=$WORK/section.md
   echo "  (it writes a registry snapshot), starts it again (snapshot: nothing to replay) and stops it again. *restore* is the"
   echo "  \`seconds\` field of the \"registry restored\" log line; *ready* is the wall time from launching the process to the"
   echo "  timestamp of its \"alarmhub ready\" line; peak RSS is VmHWM read after ready; *stop* is SIGTERM to exit (includes"
-  echo "  writing the snapshot). Medians of $RUNS runs, min–max in brackets. Warm page cache."
+  echo "  writing the snapshot); *CPU s* is user+system time of the daemon up to ready (all threads, /proc/<pid>/stat);"
+  echo "  *load avg* is the 1-minute load average when ready (min–max): other work on the machine inflates wall times."
+  echo "  Medians of $RUNS runs, min–max in brackets. Warm page cache (caches are not dropped)."
   echo
-  echo '| start | panels | replayed events | restore s (min–max) | ready s (min–max) | peak RSS MiB | stop s | goal ≤ '"$GOAL_SECS"' s |'
-  echo '|---|---:|---:|---:|---:|---:|---:|---|'
+  echo '| start | panels | replayed events | restore s (min–max) | ready s (min–max) | CPU s to ready | peak RSS MiB | stop s | load avg | ready ≤ '"$GOAL_SECS"' s |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---|---|'
   row_md "$WORK/cold.tsv" "cold (full replay)"
   row_md "$WORK/warm.tsv" "after clean shutdown (snapshot)"
   echo '<!-- restore:end -->'

@@ -15,6 +15,7 @@
 //! so there are none here. Panels are interleaved the way live traffic is: event k of every
 //! panel comes before event k+1 of any panel.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -146,6 +147,7 @@ fn main() {
     let t0 = Instant::now();
     let mut batch: Vec<NewEvent> = Vec::with_capacity(BATCH);
     let mut written = 0usize;
+    let progress = std::io::stderr().is_terminal();
     for _round in 0..rounds {
         for (i, p) in panels.iter_mut().enumerate() {
             if p.n >= quota(i) {
@@ -156,14 +158,17 @@ fn main() {
             p.n += 1;
             if batch.len() == BATCH {
                 written += flush(&mut store, &mut batch, now);
-                eprint!("\rseed_store: {written} events");
+                if progress {
+                    eprint!("\rseed_store: {written} events");
+                }
             }
         }
     }
     written += flush(&mut store, &mut batch, now);
     let last = store.last_seq().unwrap();
     eprintln!(
-        "\rseed_store: {written} events for {} panels in {:.1} s (last seq {last}) into {}",
+        "{}seed_store: {written} events for {} panels in {:.1} s (last seq {last}) into {}",
+        if progress { "\r" } else { "" },
         args.panels,
         t0.elapsed().as_secs_f64(),
         args.dir.display()

@@ -9,12 +9,14 @@
 //! * [`control`]: remote commands to Hengbo hosts.
 //! * [`server`]: wiring everything together for `alarmhub serve`.
 //! * [`decode`]: `alarmhub decode`.
+pub mod api;
 pub mod config;
 pub mod control;
 pub mod decode;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod proto;
 pub mod receiver;
 pub mod registry;
 pub mod server;

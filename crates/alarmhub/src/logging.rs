@@ -7,9 +7,16 @@ use crate::config::LogFormat;
 
 /// Install the global subscriber (once; later calls are ignored).
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // An empty RUST_LOG counts as unset (otherwise it would silence everything).
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(EnvFilter::try_new);
+    let filter = match from_env {
+        Some(Ok(f)) => Ok(f),
+        _ => EnvFilter::try_new(filter),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -44,8 +44,10 @@ pub struct LastAlarm {
     pub seq: i64,
 }
 
-/// Live state of one panel.
+/// Live state of one panel. Fields added in later versions default when an older snapshot
+/// is loaded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PanelState {
     /// Account.
     pub account: String,
@@ -81,6 +83,12 @@ pub struct PanelState {
     pub alarm_version: u64,
     /// `alarm_version` that was last delivered by Sync.
     pub delivered_alarm_version: u64,
+}
+
+impl Default for PanelState {
+    fn default() -> Self {
+        PanelState::new("")
+    }
 }
 
 impl PanelState {
@@ -138,7 +146,9 @@ impl PanelState {
             self.ademco_id = u32::try_from(id).ok();
         }
         if let Some(d) = ev_.detail.get("dialect").and_then(|v| v.as_str()) {
-            self.dialect = Some(d.to_string());
+            if self.dialect.as_deref() != Some(d) {
+                self.dialect = Some(d.to_string());
+            }
         }
         if ev_.detail.get("unknown_account").and_then(|v| v.as_bool()) == Some(true) {
             self.unknown_account = true;
@@ -260,9 +270,13 @@ impl Registry {
     pub fn apply_all(&self, events: &[std::sync::Arc<StoredEvent>]) {
         let mut map = self.write();
         for e in events {
-            let p = map
-                .entry(e.event.account.clone())
-                .or_insert_with(|| PanelState::new(&e.event.account));
+            // Look up by &str first: no key allocation for panels already known.
+            let p = match map.get_mut(e.event.account.as_str()) {
+                Some(p) => p,
+                None => map
+                    .entry(e.event.account.clone())
+                    .or_insert_with(|| PanelState::new(&e.event.account)),
+            };
             if e.seq > p.last_event_seq {
                 p.apply(e);
             }
@@ -345,7 +359,7 @@ impl Registry {
     }
 
     /// Load a snapshot (replacing everything). Rows that do not parse are skipped and
-    /// returned as errors so the caller can log them (their events replay later).
+    /// returned as errors; the caller then replays the whole store instead.
     pub fn restore(&self, rows: &[(String, String)]) -> Vec<String> {
         let mut map = self.write();
         map.clear();

@@ -25,6 +25,8 @@ pub struct Bound {
     pub panel: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// gRPC address.
+    pub grpc: SocketAddr,
 }
 
 /// Everything the API layers need from a running receiver.
@@ -48,10 +50,21 @@ pub fn restore(dir: &std::path::Path, registry: &Registry) -> anyhow::Result<(us
     let reader = SqliteStore::open_reader(dir).context("opening the store for reading")?;
     let mut from = 0;
     if let Some((seq, rows)) = reader.load_snapshot()? {
-        for e in registry.restore(&rows) {
-            tracing::warn!("{e}");
+        let errors = registry.restore(&rows);
+        if errors.is_empty() {
+            from = seq;
+        } else {
+            // A row that does not parse would lose that panel's state: rebuild from every
+            // event instead of trusting the snapshot.
+            for e in errors.iter().take(5) {
+                tracing::warn!("{e}");
+            }
+            tracing::warn!(
+                bad_rows = errors.len(),
+                "snapshot not usable; replaying every event"
+            );
+            registry.restore(&[]);
         }
-        from = seq;
     }
     let mut replayed = 0;
     loop {
@@ -154,6 +167,9 @@ pub async fn serve(
         .with_context(|| format!("binding the HTTP listener on {http_addr}"))?;
     let http_bound = http.local_addr()?;
 
+    let grpc = crate::api::bind(config.grpc.listen).await?;
+    let grpc_bound = grpc.local_addr()?;
+
     let listeners_bound = Arc::new(AtomicBool::new(false));
     let http_state = crate::http::HttpState {
         metrics,
@@ -173,6 +189,14 @@ pub async fn serve(
         }
     });
 
+    let grpc_task = {
+        let (h, c) = (handles.clone(), cancel.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::api::serve(grpc, h, c).await {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        })
+    };
     tokio::spawn(crate::receiver::tcp::run(
         tcp,
         Arc::clone(&shared),
@@ -196,8 +220,9 @@ pub async fn serve(
     let bound = Bound {
         panel: panel_bound,
         http: http_bound,
+        grpc: grpc_bound,
     };
-    tracing::info!(panel = %bound.panel, http = %bound.http, udp = config.panel.udp, version = env!("CARGO_PKG_VERSION"), "alarmhub ready");
+    tracing::info!(panel = %bound.panel, http = %bound.http, grpc = %bound.grpc, udp = config.panel.udp, version = env!("CARGO_PKG_VERSION"), "alarmhub ready");
     on_bound(&bound, &handles);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let watchdog = tokio::spawn(watchdog_loop(writer.clone(), cancel.clone()));
@@ -214,6 +239,12 @@ pub async fn serve(
         tracing::warn!("some sessions did not finish within 10 s");
     }
     let _ = http_task.await;
+    if tokio::time::timeout(Duration::from_secs(5), grpc_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("gRPC streams did not end within 5 s");
+    }
     let _ = watchdog.await;
     let (seq, rows) = registry.snapshot();
     if let Err(e) = writer.snapshot(seq, rows).await {

@@ -17,6 +17,7 @@ pub struct Daemon {
     pub child: Child,
     pub panel: SocketAddr,
     pub http: SocketAddr,
+    pub grpc: SocketAddr,
     pub dir: PathBuf,
     pub log: mpsc::Receiver<String>,
     _tmp: Option<tempfile::TempDir>,
@@ -76,10 +77,12 @@ impl Daemon {
             if v["message"] == "alarmhub ready" {
                 let panel = v["panel"].as_str().unwrap().parse().unwrap();
                 let http = v["http"].as_str().unwrap().parse().unwrap();
+                let grpc = v["grpc"].as_str().unwrap().parse().unwrap();
                 return Daemon {
                     child,
                     panel,
                     http,
+                    grpc,
                     dir: dir.to_path_buf(),
                     log: rx,
                     _tmp: None,

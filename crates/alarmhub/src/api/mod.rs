@@ -1,0 +1,53 @@
+//! The gRPC server: the frozen compat service `alarm_server.AlarmServer`, the project's
+//! `alarmhub.v1.AlarmHub`, `grpc.health.v1` and server reflection (v1 and v1alpha, health
+//! descriptors included). Stops with the rest of the daemon.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::server::Handles;
+
+/// Serve gRPC on `listener` until `cancel`.
+pub async fn serve(
+    listener: TcpListener,
+    handles: Handles,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    for name in ["alarm_server.AlarmServer", "alarmhub.v1.AlarmHub"] {
+        health_reporter
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let _ = &handles;
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    router
+        .serve_with_incoming_shutdown(incoming, async move { cancel.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// Bind the gRPC listener (separately, so `serve` can report the address before serving).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    use anyhow::Context;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the gRPC listener on {addr}"))
+}
