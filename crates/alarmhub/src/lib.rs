@@ -10,6 +10,7 @@
 //! * [`server`]: wiring everything together for `alarmhub serve`.
 //! * [`decode`]: `alarmhub decode`.
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod decode;

@@ -20,6 +20,8 @@ const VERSION: &str = concat!(
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    #[command(flatten)]
+    client: alarmhub::cli::ClientOpts,
 }
 
 #[derive(Subcommand, Debug)]
@@ -31,6 +33,8 @@ enum Cmd {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCmd),
+    #[command(flatten)]
+    Client(alarmhub::cli::ClientCmd),
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +101,7 @@ enum ConfigCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::Client(c) => alarmhub::cli::main(cli.client, c),
         Cmd::Serve(a) => serve(a),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {

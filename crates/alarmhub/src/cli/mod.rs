@@ -1,0 +1,357 @@
+//! The client commands of the `alarmhub` binary (`machines`, `sync`, `watch`, `events`,
+//! `arm`, `arm-stay`, `disarm`, `emergency`): talk to a running daemon over gRPC, print
+//! human lines by default or JSON with `--json`.
+//!
+//! Exit status: 0 success (for control: the host confirmed), 1 the command ran but did not
+//! succeed (timed out, panel offline, not supported, bad request), 2 usage errors and an
+//! unreachable daemon.
+
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
+use crate::proto::alarm_server::{GetMachineRequest, IsNeedSyncRequest};
+use crate::proto::v1::alarm_hub_client::AlarmHubClient;
+use crate::proto::v1::{self as pb, subscribe_request, watch_events_reply};
+
+/// Options every client command takes.
+#[derive(Args, Debug, Clone)]
+pub struct ClientOpts {
+    /// gRPC address of the daemon.
+    #[arg(
+        long,
+        global = true,
+        env = "ALARMHUB_GRPC",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub grpc: String,
+    /// Print JSON (one object per line) instead of human text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Client commands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ClientCmd {
+    /// List panels with their state.
+    Machines {
+        /// Only online (true) or offline (false) panels.
+        #[arg(long)]
+        online: Option<bool>,
+        /// Only accounts starting with this text.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// What the compat API's Sync returns: every changed panel (and marks them synced),
+    /// or one panel with --account.
+    Sync {
+        /// One panel (does not mark anything synced).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Stream events as they are stored: replay from --from, then live.
+    Watch {
+        /// Replay events after this sequence number first (-1 = live only).
+        #[arg(long, default_value_t = -1)]
+        from: i64,
+        /// Join a consumer group (acknowledged, resumable delivery; each event to one member).
+        #[arg(long)]
+        group: Option<String>,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Stop after this many events (0 = run until interrupted).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+    },
+    /// Stored events of one panel, newest first.
+    Events {
+        /// Panel account.
+        account: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
+    /// Arm a Hengbo host (away).
+    Arm(ControlArgs),
+    /// Arm a Hengbo host in stay (half-arm) mode.
+    ArmStay(ControlArgs),
+    /// Disarm a Hengbo host (needs the host password, or one in the configuration).
+    Disarm(ControlArgs),
+    /// Trigger an emergency on a Hengbo host.
+    Emergency(ControlArgs),
+}
+
+/// Arguments of the control commands.
+#[derive(Args, Debug, Clone)]
+pub struct ControlArgs {
+    /// Panel account.
+    pub account: String,
+    /// Section of a three-section host (1..3); 0 = whole host.
+    #[arg(long, default_value_t = 0)]
+    pub section: i32,
+    /// Host user password (6..8 digits) for disarm.
+    #[arg(long)]
+    pub password: Option<String>,
+}
+
+/// Run a client command (builds its own runtime).
+pub fn main(opts: ClientOpts, cmd: ClientCmd) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("alarmhub: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(&opts, cmd)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("alarmhub: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn connect(addr: &str) -> Result<Channel, String> {
+    let url = if addr.starts_with("http://") || addr.starts_with("https://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    let ep = Endpoint::from_shared(url).map_err(|e| format!("--grpc {addr:?}: {e}"))?;
+    ep.connect_timeout(std::time::Duration::from_secs(3))
+        .connect()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach alarmhub at {addr}: {e} — is `alarmhub serve` running (see --grpc)?"
+            )
+        })
+}
+
+fn status_err(what: &str, s: tonic::Status) -> String {
+    format!("{what}: {} ({:?})", s.message(), s.code())
+}
+
+async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
+    let ch = connect(&opts.grpc).await?;
+    match cmd {
+        ClientCmd::Machines { online, prefix } => machines(opts, ch, online, prefix).await,
+        ClientCmd::Sync { account } => sync(opts, ch, account).await,
+        ClientCmd::Watch {
+            from,
+            group,
+            account,
+            count,
+        } => watch(opts, ch, from, group, account, count).await,
+        ClientCmd::Events { account, limit } => events(opts, ch, account, limit).await,
+        ClientCmd::Arm(a) => control(opts, ch, "arm_away", a).await,
+        ClientCmd::ArmStay(a) => control(opts, ch, "arm_stay", a).await,
+        ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
+        ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
+    }
+}
+
+async fn machines(
+    opts: &ClientOpts,
+    ch: Channel,
+    online: Option<bool>,
+    prefix: String,
+) -> Result<ExitCode, String> {
+    let mut c = AlarmHubClient::new(ch);
+    let mut token = String::new();
+    loop {
+        let r = c
+            .list_machines(pb::ListMachinesRequest {
+                online,
+                account_prefix: prefix.clone(),
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| status_err("ListMachines", s))?
+            .into_inner();
+        for m in &r.machines {
+            println!("{}", output::machine(m, opts.json));
+        }
+        if r.next_page_token.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        token = r.next_page_token;
+    }
+}
+
+async fn sync(opts: &ClientOpts, ch: Channel, account: Option<String>) -> Result<ExitCode, String> {
+    let mut c = AlarmServerClient::new(ch);
+    if account.is_none() && !opts.json {
+        let n = c
+            .is_need_sync(IsNeedSyncRequest {
+                empty: String::new(),
+            })
+            .await
+            .map_err(|s| status_err("IsNeedSync", s))?
+            .into_inner()
+            .changed_machine_count;
+        eprintln!("{n} panel(s) changed since the last sync");
+    }
+    let mut s = c
+        .sync(GetMachineRequest {
+            account: account.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| status_err("Sync", s))?
+        .into_inner();
+    while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
+        println!("{}", output::sync_line(&m, opts.json));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn watch(
+    opts: &ClientOpts,
+    ch: Channel,
+    from: i64,
+    group: Option<String>,
+    account: Option<String>,
+    count: u64,
+) -> Result<ExitCode, String> {
+    let mut c = AlarmHubClient::new(ch);
+    let mut seen = 0u64;
+    let done = |seen: u64| count > 0 && seen >= count;
+    if let Some(group) = group {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let start = pb::SubscribeRequest {
+            msg: Some(subscribe_request::Msg::Start(pb::SubscribeStart {
+                group,
+                account: account.unwrap_or_default(),
+                max_in_flight: 100,
+            })),
+        };
+        tx.send(start).await.map_err(|e| e.to_string())?;
+        let mut s = c
+            .subscribe(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map_err(|s| status_err("Subscribe", s))?
+            .into_inner();
+        while let Some(r) = s.message().await.map_err(|s| status_err("Subscribe", s))? {
+            if let Some(e) = &r.event {
+                println!("{}", output::event(e, opts.json));
+                let ack = pb::SubscribeRequest {
+                    msg: Some(subscribe_request::Msg::Ack(pb::Ack { seqs: vec![e.seq] })),
+                };
+                if tx.send(ack).await.is_err() {
+                    break;
+                }
+                seen += 1;
+                if done(seen) {
+                    break;
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = c
+        .watch_events(pb::WatchEventsRequest {
+            from_seq: from,
+            account: account.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| status_err("WatchEvents", s))?
+        .into_inner();
+    while let Some(r) = s
+        .message()
+        .await
+        .map_err(|s| status_err("WatchEvents", s))?
+    {
+        match r.item {
+            Some(watch_events_reply::Item::Event(e)) => {
+                println!("{}", output::event(&e, opts.json));
+                seen += 1;
+                if done(seen) {
+                    break;
+                }
+            }
+            Some(watch_events_reply::Item::Gap(g)) => {
+                eprintln!(
+                    "gap: events {}..{} are not available ({})",
+                    g.from_seq, g.to_seq, g.reason
+                );
+            }
+            Some(watch_events_reply::Item::Live(_)) => {
+                if !opts.json {
+                    eprintln!("-- live --");
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn events(
+    opts: &ClientOpts,
+    ch: Channel,
+    account: String,
+    limit: i32,
+) -> Result<ExitCode, String> {
+    let mut c = AlarmHubClient::new(ch);
+    let r = c
+        .list_events(pb::ListEventsRequest {
+            account,
+            page_size: limit.clamp(1, 1000),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| status_err("ListEvents", s))?
+        .into_inner();
+    for e in &r.events {
+        println!("{}", output::event(e, opts.json));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn control(
+    opts: &ClientOpts,
+    ch: Channel,
+    action: &str,
+    a: ControlArgs,
+) -> Result<ExitCode, String> {
+    let mut c = AlarmHubClient::new(ch);
+    let r = c
+        .control(pb::ControlRequest {
+            account: a.account.clone(),
+            action: action.into(),
+            section: a.section,
+            password: a.password.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| status_err("Control", s))?
+        .into_inner();
+    if opts.json {
+        println!(
+            "{}",
+            serde_json::json!({ "account": a.account, "action": action, "section": a.section, "outcome": r.outcome, "message": r.message })
+        );
+    } else if r.outcome == "done" {
+        println!("{}: {action} confirmed by the host", a.account);
+    } else {
+        eprintln!(
+            "{}: {action} failed: {} ({})",
+            a.account, r.message, r.outcome
+        );
+    }
+    Ok(if r.outcome == "done" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
