@@ -286,12 +286,8 @@ async fn watch(
                     g.from_seq, g.to_seq, g.reason
                 );
             }
-            Some(watch_events_reply::Item::Live(_)) => {
-                if !opts.json {
-                    eprintln!("-- live --");
-                }
-            }
-            None => {}
+            Some(watch_events_reply::Item::Live(_)) if !opts.json => eprintln!("-- live --"),
+            Some(watch_events_reply::Item::Live(_)) | None => {}
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -27,7 +27,7 @@ fn status_name(s: i32) -> &'static str {
 
 /// One compat `MachineReply`: account, online/offline, type, status, alarm or "no alarm".
 pub fn sync_line(m: &MachineReply, as_json: bool) -> String {
-    let a = m.alarm_message.clone().unwrap_or_default();
+    let a = m.alarm_message.unwrap_or_default();
     if as_json {
         return json!({
             "account": m.account, "online": m.online, "type": m.r#type, "type_name": type_name(m.r#type),
