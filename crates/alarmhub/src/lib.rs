@@ -21,4 +21,5 @@ pub mod proto;
 pub mod receiver;
 pub mod registry;
 pub mod server;
+pub mod sim;
 pub mod store;

@@ -33,6 +33,8 @@ enum Cmd {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Simulate panels against a receiver (load tests, deployment checks).
+    Simulate(alarmhub::sim::SimArgs),
     #[command(flatten)]
     Client(alarmhub::cli::ClientCmd),
 }
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Client(c) => alarmhub::cli::main(cli.client, c),
         Cmd::Serve(a) => serve(a),
+        Cmd::Simulate(a) => alarmhub::sim::main(a),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {
             print!("{}", alarmhub::config::Config::example());

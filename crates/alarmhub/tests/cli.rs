@@ -23,8 +23,15 @@ fn cli(d: &Daemon, args: &[&str]) -> Output {
 }
 
 fn report(p: &mut common::Panel, seq: u16, code: u16, zone: u16) {
-    let f = panel_frame(Id::HengBo, seq, Some("123ABC"), Some("456DEF"), ACCT,
-        Data::ContactId(contact_id(Some("000123"), code, 0, zone)), Some(Timestamp::from_unix(1_717_200_000)));
+    let f = panel_frame(
+        Id::HengBo,
+        seq,
+        Some("123ABC"),
+        Some("456DEF"),
+        ACCT,
+        Data::ContactId(contact_id(Some("000123"), code, 0, zone)),
+        Some(Timestamp::from_unix(1_717_200_000)),
+    );
     let mut out = Vec::new();
     encode(&f, &mut out).unwrap();
     p.send(&out);
@@ -34,7 +41,13 @@ fn report(p: &mut common::Panel, seq: u16, code: u16, zone: u16) {
 
 fn ack_cmd(p: &mut common::Panel, cmd: &Frame) {
     let mut out = Vec::new();
-    ack(cmd, AckStyle::Hb, Timestamp::from_unix(1_717_200_000), &mut out).unwrap();
+    ack(
+        cmd,
+        AckStyle::Hb,
+        Timestamp::from_unix(1_717_200_000),
+        &mut out,
+    )
+    .unwrap();
     p.send(&out);
 }
 
@@ -48,7 +61,12 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
     let out = cli(&d, &["sync"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with(&format!("{ACCT} online WIRED disarm alarm zone 5 event 1130")), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "{ACCT} online WIRED disarm alarm zone 5 event 1130"
+        )),
+        "{text}"
+    );
     // The alarm was delivered once: a second sync has nothing.
     let again = String::from_utf8(cli(&d, &["sync"]).stdout).unwrap();
     assert!(again.is_empty(), "{again}");
@@ -57,11 +75,25 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
 
     let m = cli(&d, &["machines", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
-    assert_eq!((v["account"].as_str(), v["type"].as_i64(), v["status"].as_i64()), (Some(ACCT), Some(6), Some(2)));
+    assert_eq!(
+        (
+            v["account"].as_str(),
+            v["type"].as_i64(),
+            v["status"].as_i64()
+        ),
+        (Some(ACCT), Some(6), Some(2))
+    );
     assert_eq!(v["active_alarm_zones"], serde_json::json!([5]));
 
     let ev = String::from_utf8(cli(&d, &["events", ACCT, "--json"]).stdout).unwrap();
-    let codes: Vec<i64> = ev.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> = ev
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["code"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(codes, vec![1130, 1400, 1737, 1946], "newest first");
 
     let w = cli(&d, &["watch", "--from", "0", "--count", "4", "--json"]);
@@ -76,7 +108,10 @@ fn arm_exits_zero_only_when_the_host_confirms() {
     report(&mut p, 1, 1737, 0);
     let grpc = d.grpc.to_string();
     let child = std::thread::spawn(move || {
-        Command::new(env!("CARGO_BIN_EXE_alarmhub")).args(["arm", ACCT, "--grpc", &grpc]).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+            .args(["arm", ACCT, "--grpc", &grpc])
+            .output()
+            .unwrap()
     });
     let cmd = p.recv_any(Duration::from_secs(5)).unwrap();
     assert_eq!(cmd.contact_id().unwrap().event_code(), 3400);
@@ -88,18 +123,30 @@ fn arm_exits_zero_only_when_the_host_confirms() {
     // No ACK this time: exit 1 with a clear message.
     let out = cli(&d, &["disarm", ACCT, "--password", "123456"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("did not confirm"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not confirm"),
+        "{out:?}"
+    );
     // Offline panel and bad arguments.
     let out = cli(&d, &["arm", "NOPANEL"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("offline"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("offline"),
+        "{out:?}"
+    );
     let out = cli(&d, &["disarm", ACCT, "--password", "12x"]);
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn client_commands_say_clearly_when_the_daemon_is_not_running() {
-    let out = Command::new(env!("CARGO_BIN_EXE_alarmhub")).args(["machines", "--grpc", "127.0.0.1:1"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+        .args(["machines", "--grpc", "127.0.0.1:1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is `alarmhub serve` running"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is `alarmhub serve` running"),
+        "{out:?}"
+    );
 }

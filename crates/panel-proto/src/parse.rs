@@ -135,6 +135,29 @@ static ACCOUNT_BYTE: [bool; 256] = {
     t
 };
 
+/// The value of each ASCII hex digit (either case); 0xFF for every other byte.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0xFF,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// `char::from(b).to_digit(16)` without the `char` detour.
+fn hex_digit(b: u8) -> Option<u8> {
+    let v = HEX_VALUE[usize::from(b)];
+    (v < 16).then_some(v)
+}
+
 fn is_account_byte(b: u8) -> bool {
     ACCOUNT_BYTE[usize::from(b)]
 }
@@ -173,11 +196,7 @@ pub(crate) fn parse_span_into(span: &[u8], base: usize, frame: &mut Frame) -> Re
     if span.first() != Some(&b'"') {
         return Err(bad("ID token", base, "expected `\"`"));
     }
-    let close = span
-        .iter()
-        .take(MAX_ID_LEN + 2)
-        .skip(1)
-        .position(|&b| b == b'"')
+    let close = find_byte(&span[1..span.len().min(MAX_ID_LEN + 2)], b'"')
         .map(|p| p + 1)
         .ok_or_else(|| bad("ID token", base, "no closing `\"`"))?;
     let mut token = &span[1..close];
@@ -275,7 +294,7 @@ fn parse_header(region: Region<'_>, base: usize, id: &Id) -> Result<Header> {
         let tag = rl[i];
         let start = i + 1;
         let mut end = start;
-        while end < rl.len() && rl[end].is_ascii_hexdigit() {
+        while end < rl.len() && hex_digit(rl[end]).is_some() {
             end += 1;
         }
         let value = Some(region.slice(start..end).text());
@@ -362,8 +381,8 @@ fn split_account(content: Region<'_>) -> (Option<CompactString>, Region<'_>, usi
 
 fn digits(b: &[u8]) -> Option<u16> {
     b.iter().try_fold(0u16, |acc, &c| {
-        let d = char::from(c).to_digit(16)?;
-        Some(acc * 10 + d as u16)
+        let d = hex_digit(c)?;
+        Some(acc * 10 + u16::from(d))
     })
 }
 
@@ -533,9 +552,8 @@ pub fn hex4(b: &[u8]) -> Option<u16> {
     if b.len() != 4 {
         return None;
     }
-    b.iter().try_fold(0u16, |acc, &c| {
-        Some(acc << 4 | char::from(c).to_digit(16)? as u16)
-    })
+    b.iter()
+        .try_fold(0u16, |acc, &c| Some(acc << 4 | u16::from(hex_digit(c)?)))
 }
 
 /// Four ASCII decimal digits as a number.

@@ -2,6 +2,9 @@
 //! `alarmhub.v1.AlarmHub`, `grpc.health.v1` and server reflection (v1 and v1alpha, health
 //! descriptors included). Stops with the rest of the daemon.
 
+pub mod compat;
+pub mod v1;
+
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
@@ -32,8 +35,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let _ = &handles;
+    let compat = compat::CompatService::new(&handles).into_server();
+    let v1 = v1::V1Service::new(&handles).into_server();
     let router = tonic::transport::Server::builder()
+        .add_service(compat)
+        .add_service(v1)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

@@ -1,0 +1,180 @@
+# Shared by bench/sim-*.sh (sourced, not run): build, start/stop `alarmhub serve` on
+# loopback, run `alarmhub simulate`, machine facts, and rewrite one marked section of
+# BENCHMARKS.md. Every wait is bounded; the EXIT trap always reaps what was started.
+# Expects SIM_NAME (section name, e.g. sim-throughput) to be set by the caller.
+
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BENCH_FILE=${BENCH_FILE:-$ROOT/BENCHMARKS.md}
+BIN=$TARGET_DIR/release/alarmhub
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
+READY_TIMEOUT=${READY_TIMEOUT:-60}
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[%s] %s\n' "$SIM_NAME" "$*" >&2; }
+die() { printf '%s: %s\n' "$SIM_NAME" "$*" >&2; exit 1; }
+
+for tool in jq awk timeout; do
+  command -v "$tool" >/dev/null || die "needs $tool"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/alarmhub-$SIM_NAME.XXXXXX")
+DAEMON_PID=
+DAEMON_ADDR=
+DAEMON_LOG=
+EXTRA_PIDS=()
+cleanup() {
+  local p
+  for p in "${EXTRA_PIDS[@]}" $DAEMON_PID; do
+    if kill -0 "$p" 2>/dev/null; then
+      kill -TERM "$p" 2>/dev/null || true
+      sleep 0.5
+      kill -KILL "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+build() {
+  log "building release (bounded to ${BUILD_TIMEOUT} s)"
+  timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --bins >&2
+  [[ -x $BIN ]] || die "missing $BIN"
+}
+
+# start_daemon NAME [extra [panel] lines]: fresh data dir, loopback port 0; sets
+# DAEMON_PID, DAEMON_ADDR (panel address) and DAEMON_LOG.
+start_daemon() {
+  local name=$1 panel_extra=${2:-}
+  local cfg=$WORK/$name.toml
+  DAEMON_LOG=$WORK/$name.log
+  cat >"$cfg" <<EOF
+[panel]
+listen = "127.0.0.1:0"
+$panel_extra
+[grpc]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "$WORK/$name-data"
+[log]
+format = "json"
+filter = "info"
+EOF
+  env -u RUST_LOG "$BIN" serve --config "$cfg" --log-format json 2>"$DAEMON_LOG" >/dev/null &
+  DAEMON_PID=$!
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until grep -q '"alarmhub ready"' "$DAEMON_LOG" 2>/dev/null; do
+    kill -0 "$DAEMON_PID" 2>/dev/null || { tail -20 "$DAEMON_LOG" >&2; die "alarmhub exited before ready"; }
+    ((SECONDS < deadline)) || die "no 'alarmhub ready' within ${READY_TIMEOUT} s"
+    sleep 0.05
+  done
+  DAEMON_ADDR=$(jq -r 'select((.message // .fields.message) == "alarmhub ready") | (.panel // .fields.panel)' \
+    "$DAEMON_LOG" | head -1)
+  [[ -n $DAEMON_ADDR ]] || die "no panel address in the ready line"
+}
+
+stop_daemon() {
+  [[ -n $DAEMON_PID ]] || return 0
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$DAEMON_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+  kill -KILL "$DAEMON_PID" 2>/dev/null || true
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=
+}
+
+# User + system CPU seconds of a live process (all threads).
+cpu_secs() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# Resident memory of a live process in MiB: current and peak.
+rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+hwm_mib() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+# run_sim OUT SECS_LIMIT ARGS...: run `alarmhub simulate --json ARGS`, bounded; the JSON
+# summary goes to OUT, the simulator's own CPU seconds to OUT.cpu, its peak RSS (MiB) to
+# OUT.hwm, stderr to OUT.err. Runs in the background when RUN_SIM_BG is set (then call
+# run_sim_wait OUT).
+run_sim() {
+  local out=$1 limit=$2
+  shift 2
+  local t0
+  t0=$(date +%s.%N)
+  timeout -k 5 "$limit" "$BIN" simulate --json "$@" >"$out.stdout" 2>"$out.err" &
+  local pid=$!
+  EXTRA_PIDS+=("$pid")
+  echo "$pid" >"$out.pid"
+  echo "$t0" >"$out.t0"
+  [[ -n ${RUN_SIM_BG:-} ]] && return 0
+  run_sim_wait "$out"
+}
+
+run_sim_wait() {
+  local out=$1 pid t0 rc=0
+  pid=$(cat "$out.pid")
+  t0=$(cat "$out.t0")
+  # The simulator's CPU time and peak RSS: poll /proc until it exits (timeout is the parent).
+  local cpu=0 hwm=0 c h child
+  while kill -0 "$pid" 2>/dev/null; do
+    child=$(pgrep -P "$pid" | head -1 || true)
+    if [[ -n $child ]]; then
+      c=$(cpu_secs "$child" 2>/dev/null || echo "$cpu")
+      h=$(hwm_mib "$child" 2>/dev/null || echo "$hwm")
+      cpu=${c:-$cpu}
+      hwm=${h:-$hwm}
+    fi
+    sleep 0.2
+  done
+  wait "$pid" || rc=$?
+  tail -1 "$out.stdout" >"$out"
+  echo "$cpu" >"$out.cpu"
+  echo "$hwm" >"$out.hwm"
+  jq -e . "$out" >/dev/null 2>&1 || { tail -5 "$out.err" >&2; die "simulate gave no JSON summary (exit $rc)"; }
+  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$out.wall"
+  return 0
+}
+
+machine_lines() {
+  local cpu mem fs rev
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  fs=$(df -T "$WORK" | awk 'NR == 2 { print $2 }')
+  rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD 2>/dev/null || rev="$rev + uncommitted changes"
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $rev"
+  echo "- Machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r), data on $fs; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# write_section FILE: replace <!-- $SIM_NAME:begin --> … <!-- $SIM_NAME:end --> in
+# BENCHMARKS.md with FILE (appended when absent); other sections are left alone.
+write_section() {
+  local section=$1 begin="<!-- $SIM_NAME:begin -->" end="<!-- $SIM_NAME:end -->"
+  cat "$section"
+  if [[ -n ${NO_WRITE:-} ]]; then
+    log "NO_WRITE set: $BENCH_FILE left alone"
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp "$BENCH_FILE.XXXXXX")
+  chmod 644 "$tmp"
+  if [[ -f $BENCH_FILE ]] && grep -qF "$begin" "$BENCH_FILE"; then
+    awk -v sect="$section" -v b="$begin" -v e="$end" '
+      $0 == b { while ((getline line < sect) > 0) print line; skip = 1; next }
+      $0 == e { skip = 0; next }
+      !skip { print }
+    ' "$BENCH_FILE" >"$tmp"
+  elif [[ -f $BENCH_FILE ]]; then
+    { cat "$BENCH_FILE"; echo; cat "$section"; } >"$tmp"
+  else
+    { echo '# Benchmarks'; echo; cat "$section"; } >"$tmp"
+  fi
+  mv "$tmp" "$BENCH_FILE"
+  log "wrote the $SIM_NAME section of $BENCH_FILE"
+}
+
+# j FILE KEY: one value of a JSON summary.
+j() { jq -r ".$2" "$1"; }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The physical floor under alarmhub's ACK latency and throughput on this machine: the
+# latency of one fsync on the data disk and of one loopback TCP round trip, then alarmhub's
+# measured ACK latency and throughput expressed as multiples of them.
+# Writes BENCHMARKS.md between <!-- sim-floor:begin --> and <!-- sim-floor:end -->.
+#
+#   bench/sim-floor.sh               # 20 s per alarmhub run
+#   DURATION=10 bench/sim-floor.sh
+#   NO_WRITE=1 bench/sim-floor.sh
+#
+# An event is ACKed only after its commit is on disk, so one ACK costs at least one
+# round trip plus one fsync; group commit lets one fsync cover many events, so throughput
+# is bounded by CPU rather than by fsyncs per second. fsync: `dd oflag=dsync` (4 KiB
+# writes, each followed by a data sync) for the mean, and a Python loop of write + fsync
+# for the distribution, both in the data directory. Round trip: a Python TCP_NODELAY
+# ping-pong of 64 bytes on 127.0.0.1 (interpreter overhead included: an upper bound).
+SIM_NAME=sim-floor
+source "$(dirname "$0")/sim-common.sh"
+
+DURATION=${DURATION:-20}
+FSYNCS=${FSYNCS:-500}
+PINGS=${PINGS:-20000}
+command -v python3 >/dev/null || die "needs python3"
+
+build
+DATA=$WORK/floor-data
+mkdir -p "$DATA"
+
+log "dd: $FSYNCS × 4 KiB with oflag=dsync in $DATA"
+dd_secs=$(timeout 300 dd if=/dev/zero of="$DATA/dd.bin" bs=4096 count="$FSYNCS" oflag=dsync 2>&1 |
+  awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) print $(i - 1) }' | tr -d ,)
+[[ -n $dd_secs ]] || die "could not read dd's time"
+dd_ms=$(awk -v s="$dd_secs" -v n="$FSYNCS" 'BEGIN { printf "%.3f", 1000 * s / n }')
+rm -f "$DATA/dd.bin"
+
+log "python: write + fsync distribution, loopback round trips"
+read -r fs_p50 fs_p99 fs_max rtt_p50 rtt_p99 < <(timeout 300 python3 - "$DATA" "$FSYNCS" "$PINGS" <<'EOF'
+import os, socket, sys, threading, time
+d, n, pings = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))]
+fd = os.open(os.path.join(d, "fsync.bin"), os.O_WRONLY | os.O_CREAT, 0o644)
+block, lat = b"x" * 4096, []
+for i in range(n):
+    os.pwrite(fd, block, (i % 256) * 4096)
+    t = time.perf_counter_ns(); os.fsync(fd); lat.append(time.perf_counter_ns() - t)
+os.close(fd)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+def echo():
+    c, _ = srv.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        b = c.recv(64)
+        if not b: break
+        c.sendall(b)
+threading.Thread(target=echo, daemon=True).start()
+cl = socket.create_connection(srv.getsockname()); cl.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+msg, rtt = b"y" * 64, []
+for _ in range(pings):
+    t = time.perf_counter_ns(); cl.sendall(msg)
+    got = 0
+    while got < 64: got += len(cl.recv(64 - got))
+    rtt.append(time.perf_counter_ns() - t)
+print(f"{pct(lat,.5)/1e6:.3f} {pct(lat,.99)/1e6:.3f} {max(lat)/1e6:.3f} {pct(rtt,.5)/1e3:.1f} {pct(rtt,.99)/1e3:.1f}")
+EOF
+)
+log "fsync p50 ${fs_p50} ms p99 ${fs_p99} ms (dd mean ${dd_ms} ms); loopback RTT p50 ${rtt_p50} µs p99 ${rtt_p99} µs"
+
+# alarmhub at light load (latency) and saturated (throughput), fresh daemon each.
+cfg=$'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
+start_daemon light "$cfg"
+run_sim "$WORK/light.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 100 --rate 100 \
+  --duration $((DURATION + 3)) --warmup 3 --account-prefix L
+stop_daemon
+start_daemon sat "$cfg"
+c0=$(cpu_secs "$DAEMON_PID")
+run_sim "$WORK/sat.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate 50000 \
+  --duration $((DURATION + 5)) --warmup 5 --account-prefix S
+c1=$(cpu_secs "$DAEMON_PID")
+stop_daemon
+sat_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+
+l50=$(j "$WORK/light.json" ack_p50_ms)
+l99=$(j "$WORK/light.json" ack_p99_ms)
+s50=$(j "$WORK/sat.json" ack_p50_ms)
+tput=$(j "$WORK/sat.json" events_per_sec)
+floor_ms=$(awk -v f="$fs_p50" -v r="$rtt_p50" 'BEGIN { printf "%.3f", f + r / 1000 }')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "—" }'; }
+per_fsync=$(awk -v t="$tput" -v f="$fs_p50" 'BEGIN { printf "%.1f", t * f / 1000 }')
+one_per_fsync=$(awk -v f="$fs_p50" 'BEGIN { printf "%.0f", 1000 / f }')
+
+section=$WORK/section.md
+{
+  echo "<!-- $SIM_NAME:begin -->"
+  echo "## Simulated panels: alarmhub against the machine's floor (fsync, loopback round trip)"
+  echo
+  machine_lines
+  echo "- Command: \`bench/sim-floor.sh\` ($DURATION s per alarmhub run, after a warm-up)"
+  echo "- Floor: fsync of a 4 KiB write in the data directory ($FSYNCS times; \`dd oflag=dsync\` mean and a Python write+fsync loop"
+  echo "  for the distribution); loopback TCP round trip of 64 bytes ($PINGS times, Python ping-pong with TCP_NODELAY, so"
+  echo "  interpreter time is included: an upper bound). An ACK needs at least one round trip and one commit (one fsync: SQLite WAL,"
+  echo "  synchronous=FULL)."
+  echo "- alarmhub: fresh \`alarmhub serve\` per run; light load = \`alarmhub simulate --panels 100 --rate 100\`;"
+  echo "  saturated = \`--panels 1000 --rate 50000\` (far above capacity: each panel keeps one frame in flight, so the achieved"
+  echo "  rate is the receiver's capacity on this machine, simulator included: they share the $(nproc) CPUs)."
+  echo
+  echo '| measurement | value | multiple of the floor |'
+  echo '|---|---:|---:|'
+  echo "| fsync 4 KiB, p50 / p99 / max (Python loop) | $fs_p50 / $fs_p99 / $fs_max ms | — |"
+  echo "| fsync 4 KiB, mean (\`dd oflag=dsync\`) | $dd_ms ms | — |"
+  echo "| loopback TCP round trip, p50 / p99 | $rtt_p50 / $rtt_p99 µs | — |"
+  echo "| **floor per ACK** = fsync p50 + round trip p50 | $floor_ms ms | 1× |"
+  echo "| alarmhub ACK p50, light load (100 ev/s) | $l50 ms | $(ratio "$l50" "$floor_ms") |"
+  echo "| alarmhub ACK p99, light load (100 ev/s) | $l99 ms | $(ratio "$l99" "$floor_ms") |"
+  echo "| alarmhub ACK p50, saturated | $s50 ms | $(ratio "$s50" "$floor_ms") |"
+  echo "| one event per fsync (no group commit) | $one_per_fsync ev/s | — |"
+  echo "| **alarmhub throughput, saturated** (daemon CPU $sat_cpu %) | $tput ev/s | $(ratio "$tput" "$one_per_fsync") of one-event-per-fsync; ≈ $per_fsync events per fsync time |"
+  echo
+  echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog)."
+  echo "<!-- $SIM_NAME:end -->"
+} >"$section"
+write_section "$section"

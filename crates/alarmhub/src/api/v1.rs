@@ -1,0 +1,213 @@
+//! `alarmhub.v1.AlarmHub`: the project's own gRPC API (proto/alarmhub/v1/alarmhub.proto).
+//!
+//! [`V1Service`] owns nothing but shared handles; each call lives in its own submodule:
+//! * [`machines`]: `ListMachines`, `GetMachine` (live state from the registry).
+//! * [`events`]: `ListEvents` (store queries with seq paging tokens).
+//! * [`watch`]: `WatchEvents` (replay from the store by seq, then live from the bus).
+//! * [`subscribe`] with [`group`] and [`group_state`]: `Subscribe`, consumer groups with
+//!   acks, redelivery and persistent cursors.
+//! * [`control`]: `Control` (the daemon's control path).
+//! * [`ingest`]: `Ingest` (another system pushes events in).
+//!
+//! Store reads run on a small pool of read-only connections inside `spawn_blocking`
+//! ([`reader`]), so they never block the runtime and, thanks to WAL, never block the writer.
+//! Streams use one bounded channel per client and stop as soon as the client is gone or the
+//! service's shutdown token is cancelled.
+
+mod control;
+mod convert;
+mod events;
+mod group;
+mod group_state;
+mod ingest;
+mod machines;
+mod reader;
+mod subscribe;
+mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::proto::v1 as pb;
+use crate::server::Handles;
+use crate::store::StoreError;
+use pb::alarm_hub_server::{AlarmHub, AlarmHubServer};
+
+/// Default `page_size` of the list calls.
+const DEFAULT_PAGE_SIZE: usize = 100;
+/// Largest `page_size` of the list calls.
+const MAX_PAGE_SIZE: usize = 1000;
+
+/// The `alarmhub.v1.AlarmHub` service.
+#[derive(Clone)]
+pub struct V1Service {
+    ctx: Arc<Ctx>,
+}
+
+/// What every call needs: the daemon's handles, the read pool, the consumer groups and the
+/// shutdown token that ends every stream.
+pub(crate) struct Ctx {
+    /// Config, registry, bus, writer, control.
+    pub(crate) h: Handles,
+    /// Read-only store connections.
+    pub(crate) reader: Arc<reader::Reader>,
+    /// Subscribe consumer groups alive in this process.
+    pub(crate) groups: group::Groups,
+    /// Cancelled when the server shuts down: streams end, groups flush their cursors.
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl V1Service {
+    /// The service over a running receiver's handles. Streams end when their clients go away;
+    /// use [`V1Service::with_shutdown`] to also end them when the server stops.
+    pub fn new(h: &Handles) -> V1Service {
+        V1Service::with_shutdown(h, CancellationToken::new())
+    }
+
+    /// Like [`V1Service::new`], and every stream (`WatchEvents`, `Subscribe`) ends with
+    /// `UNAVAILABLE` once `shutdown` is cancelled, after consumer groups have written their
+    /// cursors — so a graceful gRPC shutdown does not wait on endless streams.
+    pub fn with_shutdown(h: &Handles, shutdown: CancellationToken) -> V1Service {
+        let reader = Arc::new(reader::Reader::new(h.config.store.data_dir.clone()));
+        V1Service {
+            ctx: Arc::new(Ctx {
+                h: h.clone(),
+                groups: group::Groups::default(),
+                reader,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The tonic service to add to a server.
+    pub fn into_server(self) -> AlarmHubServer<V1Service> {
+        AlarmHubServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl AlarmHub for V1Service {
+    async fn list_machines(
+        &self,
+        request: Request<pb::ListMachinesRequest>,
+    ) -> Result<Response<pb::ListMachinesReply>, Status> {
+        machines::list(&self.ctx, &request.into_inner()).map(Response::new)
+    }
+
+    async fn get_machine(
+        &self,
+        request: Request<pb::GetMachineRequest>,
+    ) -> Result<Response<pb::Machine>, Status> {
+        machines::get(&self.ctx, &request.into_inner()).map(Response::new)
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsReply>, Status> {
+        events::list(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    type WatchEventsStream = ReceiverStream<Result<pb::WatchEventsReply, Status>>;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        watch::start(&self.ctx, request.into_inner()).map(Response::new)
+    }
+
+    type SubscribeStream = ReceiverStream<Result<pb::SubscribeReply, Status>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<Streaming<pb::SubscribeRequest>>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        subscribe::start(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn control(
+        &self,
+        request: Request<pb::ControlRequest>,
+    ) -> Result<Response<pb::ControlReply>, Status> {
+        let by = requested_by(request.remote_addr());
+        control::run(&self.ctx, request.into_inner(), by)
+            .await
+            .map(Response::new)
+    }
+
+    async fn ingest(
+        &self,
+        request: Request<Streaming<pb::IngestEvent>>,
+    ) -> Result<Response<pb::IngestReply>, Status> {
+        let peer = requested_by(request.remote_addr());
+        ingest::run(&self.ctx, request.into_inner(), peer)
+            .await
+            .map(Response::new)
+    }
+}
+
+/// `grpc:<client address>` for the audit trail and the `peer` of ingested events.
+fn requested_by(addr: Option<SocketAddr>) -> String {
+    match addr {
+        Some(a) => format!("grpc:{a}"),
+        None => "grpc:unknown".to_string(),
+    }
+}
+
+/// `page_size` of a list request: 0 means the default, otherwise 1..=1000.
+fn page_size(n: i32) -> Result<usize, Status> {
+    match usize::try_from(n) {
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(n) if n <= MAX_PAGE_SIZE => Ok(n),
+        _ => Err(Status::invalid_argument(format!(
+            "page_size {n} is out of range (1..={MAX_PAGE_SIZE}, or 0 for {DEFAULT_PAGE_SIZE})"
+        ))),
+    }
+}
+
+/// A store failure as a gRPC status: a damaged or too-new database is `INTERNAL` (retrying
+/// will not help), anything else `UNAVAILABLE`. `what` says what the call was doing.
+pub(crate) fn store_status(what: &str, e: &StoreError) -> Status {
+    match e {
+        StoreError::NotADatabase { .. } | StoreError::SchemaVersion { .. } => {
+            Status::internal(format!("{what}: {e}"))
+        }
+        _ => Status::unavailable(format!("{what}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_defaults_caps_and_names_the_field() {
+        assert_eq!(page_size(0).ok(), Some(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(1).ok(), Some(1));
+        assert_eq!(page_size(1000).ok(), Some(1000));
+        for bad in [-1, 1001, i32::MAX] {
+            let e = page_size(bad)
+                .err()
+                .map(|s| (s.code(), s.message().to_string()));
+            let (code, msg) = e.unwrap_or((tonic::Code::Ok, String::new()));
+            assert_eq!(code, tonic::Code::InvalidArgument);
+            assert!(msg.contains("page_size"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn requested_by_names_the_client() {
+        let a: SocketAddr = ([127, 0, 0, 1], 4000).into();
+        assert_eq!(requested_by(Some(a)), "grpc:127.0.0.1:4000");
+        assert_eq!(requested_by(None), "grpc:unknown");
+    }
+}

@@ -1,0 +1,411 @@
+//! Consumer groups of `Subscribe`: one actor task per group alive in this process, owning
+//! the group's [`GroupState`], its members' reply channels, a bus receiver and the cursor
+//! writes.
+//!
+//! Lifecycle: the first member to attach creates the actor, which loads the group's cursor
+//! from the store (a group never seen before starts at the store's current end — new groups
+//! start live — and its cursor is written at once so a restart resumes from there). Events
+//! flow from the store (catch-up, and whenever the bus lagged or had a hole) and the bus
+//! (live) to members with room, lowest seq first, members in turn. Acks advance the cursor
+//! over contiguous acknowledged seqs; it is written at most every [`FLUSH_EVERY`], and
+//! always when a member leaves. Unacknowledged events are redelivered after
+//! `grpc.ack_timeout_secs` or when their member leaves. When the last member leaves, the
+//! actor writes the cursor and ends; the next attach starts a new one from that cursor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+use tonic::Status;
+
+use super::group_state::{GroupState, MemberId};
+use super::{convert, Ctx};
+use crate::events::StoredEvent;
+use crate::proto::v1 as pb;
+use crate::store::Store;
+
+/// Longest a changed cursor waits before it is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Timeouts, stalled members and failed store reads are looked at this often.
+const TICK: Duration = Duration::from_millis(100);
+/// Events per store read.
+const REFILL_PAGE: usize = 1000;
+/// Messages (attaches, acks, store pages) queued for one group actor.
+const INBOX: usize = 1024;
+
+/// A member's reply channel.
+pub(crate) type ReplyTx = mpsc::Sender<Result<pb::SubscribeReply, Status>>;
+
+/// What a new member brings.
+#[derive(Clone)]
+pub(crate) struct MemberSpec {
+    /// Only this account's events (must match the group's filter).
+    pub(crate) account: Option<String>,
+    /// Unacknowledged events it may hold.
+    pub(crate) max_in_flight: usize,
+    /// Where its events go.
+    pub(crate) tx: ReplyTx,
+}
+
+/// Messages to a group actor.
+pub(crate) enum Msg {
+    /// Add a member; the reply says whether it was accepted. A dropped reply means the
+    /// actor was ending: attach again.
+    Attach {
+        id: MemberId,
+        spec: MemberSpec,
+        reply: oneshot::Sender<Result<(), Status>>,
+    },
+    /// The member acknowledged these seqs.
+    Ack { id: MemberId, seqs: Vec<i64> },
+    /// The member is gone.
+    Detach { id: MemberId },
+    /// A store read finished.
+    Refilled(Result<Vec<StoredEvent>, Status>),
+}
+
+/// A member's link to its group.
+pub(crate) struct Membership {
+    /// Its id.
+    pub(crate) id: MemberId,
+    /// The group actor.
+    pub(crate) tx: mpsc::Sender<Msg>,
+}
+
+/// The group actors alive in this process, by group name.
+#[derive(Default)]
+pub(crate) struct Groups {
+    inner: Mutex<GroupsInner>,
+}
+
+#[derive(Default)]
+struct GroupsInner {
+    live: HashMap<String, mpsc::Sender<Msg>>,
+    /// Highest seq each ended group handed out (redelivery flags for its next actor).
+    seen: HashMap<String, i64>,
+}
+
+impl Groups {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GroupsInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
+
+/// Join `group`, starting its actor if needed.
+pub(crate) async fn attach(
+    ctx: &Arc<Ctx>,
+    group: &str,
+    spec: MemberSpec,
+) -> Result<Membership, Status> {
+    // An actor that is ending drops attaches; the next round finds it gone. Bounded: an
+    // actor only ends when its last member leaves.
+    for _ in 0..10 {
+        let tx = {
+            let mut g = ctx.groups.lock();
+            match g.live.get(group) {
+                Some(tx) if !tx.is_closed() => tx.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::channel(INBOX);
+                    g.live.insert(group.to_string(), tx.clone());
+                    let seen = g.seen.get(group).copied().unwrap_or(0);
+                    tokio::spawn(run(
+                        Arc::clone(ctx),
+                        group.to_string(),
+                        tx.clone(),
+                        rx,
+                        seen,
+                    ));
+                    tx
+                }
+            }
+        };
+        let id = NEXT_MEMBER.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        let msg = Msg::Attach {
+            id,
+            spec: spec.clone(),
+            reply,
+        };
+        if tx.send(msg).await.is_err() {
+            continue;
+        }
+        match answer.await {
+            Ok(Ok(())) => return Ok(Membership { id, tx }),
+            Ok(Err(status)) => return Err(status),
+            Err(_) => continue,
+        }
+    }
+    Err(Status::unavailable(format!(
+        "consumer group {group:?} is restarting; subscribe again"
+    )))
+}
+
+/// The actor of one group.
+struct Actor {
+    ctx: Arc<Ctx>,
+    name: String,
+    me: mpsc::Sender<Msg>,
+    state: GroupState,
+    members: HashMap<MemberId, ReplyTx>,
+    persisted: i64,
+    last_flush: Instant,
+    timeout: Duration,
+}
+
+/// Start from the first attach (which sets the group's account filter), serve until the
+/// last member leaves or the server shuts down, then write the cursor and end.
+async fn run(
+    ctx: Arc<Ctx>,
+    name: String,
+    me: mpsc::Sender<Msg>,
+    mut rx: mpsc::Receiver<Msg>,
+    seen: i64,
+) {
+    let mut bus = ctx.h.bus.subscribe();
+    let Some(Msg::Attach { id, spec, reply }) = rx.recv().await else {
+        end(&ctx, &name, &me, &mut rx);
+        return;
+    };
+    let cursor = match load_cursor(&ctx, &name).await {
+        Ok(c) => c,
+        Err(status) => {
+            let _ = reply.send(Err(status));
+            end(&ctx, &name, &me, &mut rx);
+            return;
+        }
+    };
+    tracing::info!(group = %name, cursor, filter = ?spec.account, "consumer group started");
+    let mut actor = Actor {
+        timeout: Duration::from_secs(ctx.h.config.grpc.ack_timeout_secs.max(1)),
+        state: GroupState::new(cursor, seen, spec.account.clone()),
+        ctx,
+        name,
+        me,
+        members: HashMap::new(),
+        persisted: cursor,
+        last_flush: Instant::now(),
+    };
+    actor.attach(id, spec, reply);
+    actor.serve(&mut bus, &mut rx).await;
+    actor.flush().await;
+    let (ctx, name, me) = (actor.ctx, actor.name, actor.me);
+    ctx.groups
+        .lock()
+        .seen
+        .insert(name.clone(), actor.state.delivered_high());
+    tracing::info!(group = %name, cursor = actor.persisted, "consumer group idle");
+    end(&ctx, &name, &me, &mut rx);
+}
+
+/// The group's cursor; a new group starts at the store's end, recorded right away.
+async fn load_cursor(ctx: &Arc<Ctx>, name: &str) -> Result<i64, Status> {
+    let group = name.to_string();
+    let (saved, last) = ctx
+        .reader
+        .run(format!("loading the cursor of group {name:?}"), move |s| {
+            Ok((s.cursor(&group)?, s.last_seq()?))
+        })
+        .await?;
+    if let Some(c) = saved {
+        return Ok(c);
+    }
+    ctx.h
+        .writer
+        .set_cursor(name.to_string(), last)
+        .await
+        .map_err(|e| super::store_status(&format!("creating group {name:?}"), &e))?;
+    Ok(last)
+}
+
+/// Unregister (if still registered) and drop every queued message; queued attaches see
+/// their reply dropped and try again with a fresh actor.
+fn end(ctx: &Ctx, name: &str, me: &mpsc::Sender<Msg>, rx: &mut mpsc::Receiver<Msg>) {
+    {
+        let mut g = ctx.groups.lock();
+        if g.live.get(name).is_some_and(|tx| tx.same_channel(me)) {
+            g.live.remove(name);
+        }
+        rx.close();
+    }
+    while rx.try_recv().is_ok() {}
+}
+
+impl Actor {
+    async fn serve(
+        &mut self,
+        bus: &mut broadcast::Receiver<Arc<StoredEvent>>,
+        rx: &mut mpsc::Receiver<Msg>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.refill();
+            self.dispatch();
+            tokio::select! {
+                biased;
+                () = self.ctx.shutdown.cancelled() => {
+                    self.say_to_all(Status::unavailable("the server is shutting down; subscribe again"));
+                    return;
+                }
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.handle(msg).await,
+                    None => return,
+                },
+                r = bus.recv() => match r {
+                    Ok(ev) => self.state.offer(&ev),
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.state.lagged(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => self.on_tick().await,
+            }
+            // No member left and no attach waiting: end (a racing attach is retried, see
+            // `end`).
+            if self.state.is_empty() && rx.is_empty() {
+                return;
+            }
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Attach { id, spec, reply } => self.attach(id, spec, reply),
+            Msg::Ack { id, seqs } => {
+                self.state.ack(id, &seqs);
+                if self.last_flush.elapsed() >= FLUSH_EVERY {
+                    self.flush().await;
+                }
+            }
+            Msg::Detach { id } => {
+                self.members.remove(&id);
+                let requeued = self.state.detach(id);
+                tracing::debug!(group = %self.name, member = id, requeued, "member left");
+                self.flush().await;
+            }
+            Msg::Refilled(Ok(page)) => {
+                let full = page.len() == REFILL_PAGE;
+                self.state.refilled(page, full);
+            }
+            Msg::Refilled(Err(status)) => {
+                tracing::warn!(group = %self.name, error = %status.message(), "reading the store failed; retrying");
+                self.state.refill_failed();
+            }
+        }
+    }
+
+    fn attach(
+        &mut self,
+        id: MemberId,
+        spec: MemberSpec,
+        reply: oneshot::Sender<Result<(), Status>>,
+    ) {
+        if spec.account.as_deref() != self.state.filter() {
+            let _ = reply.send(Err(Status::failed_precondition(format!(
+                "group {:?} delivers {}; this member asked for {} (use another group name)",
+                self.name,
+                describe(self.state.filter()),
+                describe(spec.account.as_deref()),
+            ))));
+            return;
+        }
+        if reply.send(Ok(())).is_ok() {
+            self.state.attach(id, spec.max_in_flight);
+            self.members.insert(id, spec.tx);
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        let n = self.state.expire(Instant::now(), self.timeout);
+        if n > 0 {
+            metrics::counter!("alarmhub_api_redeliveries_total").increment(n as u64);
+        }
+        self.state.unstall();
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush().await;
+        }
+    }
+
+    /// Start a store read when the state asks for one.
+    fn refill(&mut self) {
+        let Some(after) = self.state.start_refill() else {
+            return;
+        };
+        let ctx = Arc::clone(&self.ctx);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let page = ctx
+                .reader
+                .run(format!("reading events after seq {after}"), move |s| {
+                    s.events_after(after, REFILL_PAGE)
+                })
+                .await;
+            if page.is_err() {
+                // Do not spin on a failing store.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let _ = me.send(Msg::Refilled(page)).await;
+        });
+    }
+
+    /// Hand out every event some member has room for.
+    fn dispatch(&mut self) {
+        while let Some(d) = self.state.next_delivery(Instant::now()) {
+            let Some(tx) = self.members.get(&d.member) else {
+                self.state.undeliverable(&d);
+                self.state.detach(d.member);
+                continue;
+            };
+            let reply = pb::SubscribeReply {
+                event: Some(convert::event(&d.ev)),
+                redelivery: d.redelivery,
+            };
+            match tx.try_send(Ok(reply)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => self.state.undeliverable(&d),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.state.undeliverable(&d);
+                    self.members.remove(&d.member);
+                    self.state.detach(d.member);
+                }
+            }
+        }
+    }
+
+    /// Write the cursor if it moved.
+    async fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        let through = self.state.acked_through();
+        if through <= self.persisted {
+            return;
+        }
+        match self
+            .ctx
+            .h
+            .writer
+            .set_cursor(self.name.clone(), through)
+            .await
+        {
+            Ok(()) => self.persisted = through,
+            Err(e) => {
+                tracing::warn!(group = %self.name, cursor = through, error = %e, "could not write the group cursor")
+            }
+        }
+    }
+
+    fn say_to_all(&self, status: Status) {
+        for tx in self.members.values() {
+            let _ = tx.try_send(Err(status.clone()));
+        }
+    }
+}
+
+fn describe(account: Option<&str>) -> String {
+    match account {
+        Some(a) => format!("account {a:?} only"),
+        None => "every account".to_string(),
+    }
+}

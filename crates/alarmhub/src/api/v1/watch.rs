@@ -1,0 +1,211 @@
+//! `WatchEvents`: replay stored events after the client's cursor (a seq), then stream live
+//! events from the bus — gap-free, in seq order, each event once.
+//!
+//! The bus receiver is taken *before* the store is read, so every event committed after the
+//! replay's last read is still in the receiver; bus events at or below the last seq handled
+//! are skipped. Whenever the bus cannot be trusted to be contiguous — it lagged (this client
+//! was too slow and the bus overwrote events) or an event arrives with a seq beyond the
+//! next one — the watcher reads the store again from its last seq, which has everything.
+//! A `Gap` is sent only when the store itself no longer has events the client asked for.
+//! The client gets one bounded channel; when it is gone (or the server shuts down) the
+//! task ends.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::{convert, Ctx};
+use crate::events::StoredEvent;
+use crate::proto::v1 as pb;
+use crate::proto::v1::watch_events_reply::Item;
+use crate::store::{EventQuery, Store};
+
+/// Replies buffered per client before the watcher waits for it.
+const CHANNEL: usize = 1024;
+/// Events read from the store per replay query.
+const REPLAY_PAGE: usize = 1000;
+
+type Tx = mpsc::Sender<Result<pb::WatchEventsReply, Status>>;
+
+/// Why a watch ended early.
+enum Stop {
+    /// The client went away: nothing more to say.
+    ClientGone,
+    /// Tell the client this status, then end.
+    Fail(Status),
+}
+
+/// Validate, take the bus receiver, and start the watcher task.
+pub(crate) fn start(
+    ctx: &Arc<Ctx>,
+    req: pb::WatchEventsRequest,
+) -> Result<ReceiverStream<Result<pb::WatchEventsReply, Status>>, Status> {
+    if req.from_seq < -1 {
+        return Err(Status::invalid_argument(format!(
+            "from_seq {} is out of range (-1 = live only, or a seq >= 0 to replay after)",
+            req.from_seq
+        )));
+    }
+    let bus = ctx.h.bus.subscribe();
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    let w = Watcher {
+        ctx: Arc::clone(ctx),
+        account: (!req.account.is_empty()).then_some(req.account),
+        tx,
+        last: 0,
+    };
+    tokio::spawn(w.run(bus, req.from_seq));
+    Ok(ReceiverStream::new(rx))
+}
+
+struct Watcher {
+    ctx: Arc<Ctx>,
+    account: Option<String>,
+    tx: Tx,
+    /// Every event with seq <= `last` was sent (or did not match the filter).
+    last: i64,
+}
+
+impl Watcher {
+    async fn run(mut self, bus: broadcast::Receiver<Arc<StoredEvent>>, from_seq: i64) {
+        metrics::gauge!("alarmhub_api_watchers").increment(1.0);
+        if let Err(Stop::Fail(status)) = self.watch(bus, from_seq).await {
+            // Best effort: the client may be gone too.
+            let _ = self.tx.try_send(Err(status));
+        }
+        metrics::gauge!("alarmhub_api_watchers").decrement(1.0);
+    }
+
+    async fn watch(
+        &mut self,
+        mut bus: broadcast::Receiver<Arc<StoredEvent>>,
+        from_seq: i64,
+    ) -> Result<(), Stop> {
+        let top = self
+            .ctx
+            .reader
+            .run("reading the last seq".into(), |s| s.last_seq())
+            .await
+            .map_err(Stop::Fail)?;
+        // -1: live only. A cursor beyond the store (a new or restored database) has nothing
+        // to replay; go live from the store's end so new events are not mistaken for old.
+        self.last = if from_seq < 0 { top } else { from_seq.min(top) };
+        if from_seq >= 0 {
+            self.check_gap().await?;
+        }
+        self.replay().await?;
+        self.send(Item::Live(true)).await?;
+        loop {
+            let received = tokio::select! {
+                biased;
+                () = self.ctx.shutdown.cancelled() => return Err(shutting_down()),
+                () = self.tx.closed() => return Err(Stop::ClientGone),
+                r = bus.recv() => r,
+            };
+            match received {
+                Ok(ev) if ev.seq <= self.last => {}
+                Ok(ev) if ev.seq == self.last + 1 => {
+                    self.last = ev.seq;
+                    if self.wants(&ev) {
+                        self.send(Item::Event(convert::event(&ev))).await?;
+                    }
+                }
+                // A hole before this event: the store has it all.
+                Ok(_) => self.replay().await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    metrics::counter!("alarmhub_api_watch_lagged_total").increment(1);
+                    tracing::debug!(
+                        skipped = n,
+                        last = self.last,
+                        "watcher lagged; resuming from the store"
+                    );
+                    self.replay().await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(shutting_down()),
+            }
+        }
+    }
+
+    fn wants(&self, ev: &StoredEvent) -> bool {
+        self.account
+            .as_deref()
+            .is_none_or(|a| ev.event.account == a)
+    }
+
+    /// Tell the client when events right after its cursor are no longer stored.
+    async fn check_gap(&mut self) -> Result<(), Stop> {
+        let after = self.last;
+        let first = self
+            .ctx
+            .reader
+            .run(format!("reading events after seq {after}"), move |s| {
+                s.events_after(after, 1)
+            })
+            .await
+            .map_err(Stop::Fail)?;
+        if let Some(first) = first.first().filter(|e| e.seq > after + 1) {
+            let gap = pb::Gap {
+                from_seq: after + 1,
+                to_seq: first.seq - 1,
+                reason: "these events are no longer in the store".into(),
+            };
+            self.send(Item::Gap(gap)).await?;
+            self.last = first.seq - 1;
+        }
+        Ok(())
+    }
+
+    /// Send every stored event after `last` (matching the filter), page by page, until the
+    /// store has nothing more.
+    async fn replay(&mut self) -> Result<(), Stop> {
+        loop {
+            let after = self.last;
+            let account = self.account.clone();
+            let (top, page) = self
+                .ctx
+                .reader
+                .run(format!("replaying events after seq {after}"), move |s| {
+                    let top = s.last_seq()?;
+                    let page = match account {
+                        None => s.events_after(after, REPLAY_PAGE)?,
+                        Some(account) => s.query_events(&EventQuery {
+                            account: Some(account),
+                            after_seq: Some(after),
+                            limit: REPLAY_PAGE,
+                            ..EventQuery::default()
+                        })?,
+                    };
+                    Ok((top, page))
+                })
+                .await
+                .map_err(Stop::Fail)?;
+            let full = page.len() == REPLAY_PAGE;
+            for ev in &page {
+                self.send(Item::Event(convert::event(ev))).await?;
+                self.last = ev.seq;
+            }
+            if !full {
+                // Everything up to `top` (read before the page) has been seen.
+                self.last = self.last.max(top);
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send(&self, item: Item) -> Result<(), Stop> {
+        let reply = pb::WatchEventsReply { item: Some(item) };
+        tokio::select! {
+            biased;
+            () = self.ctx.shutdown.cancelled() => Err(shutting_down()),
+            r = self.tx.send(Ok(reply)) => r.map_err(|_| Stop::ClientGone),
+        }
+    }
+}
+
+fn shutting_down() -> Stop {
+    Stop::Fail(Status::unavailable(
+        "the server is shutting down; resume from the last seq received",
+    ))
+}
