@@ -241,6 +241,23 @@ pub fn event_class(code: u16, sia: Option<&str>) -> Option<Class> {
 #[derive(Debug, Default)]
 pub struct Registry {
     panels: RwLock<HashMap<String, PanelState>>,
+    /// Panels with `changed()`, kept up to date under the write lock so the compat API's
+    /// `IsNeedSync` is O(1).
+    changed: std::sync::atomic::AtomicUsize,
+}
+
+/// Keep the changed-panel counter right across one panel's mutation.
+fn track(counter: &std::sync::atomic::AtomicUsize, was: bool, now: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    match (was, now) {
+        (false, true) => {
+            counter.fetch_add(1, Relaxed);
+        }
+        (true, false) => {
+            counter.fetch_sub(1, Relaxed);
+        }
+        _ => {}
+    }
 }
 
 /// What a full `Sync` delivered, to be confirmed once the reply was written.
@@ -278,7 +295,9 @@ impl Registry {
                     .or_insert_with(|| PanelState::new(&e.event.account)),
             };
             if e.seq > p.last_event_seq {
+                let was = p.changed();
                 p.apply(e);
+                track(&self.changed, was, p.changed());
             }
         }
     }
@@ -319,15 +338,17 @@ impl Registry {
 
     /// Number of panels changed since the last full Sync.
     pub fn changed_count(&self) -> usize {
-        self.read().values().filter(|p| p.changed()).count()
+        self.changed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Mark `account` delivered by a full Sync up to `token` (only if the reply was
     /// written). Later changes stay pending.
     pub fn mark_synced(&self, account: &str, token: SyncToken) {
         if let Some(p) = self.write().get_mut(account) {
+            let was = p.changed();
             p.synced_version = p.synced_version.max(token.version);
             p.delivered_alarm_version = p.delivered_alarm_version.max(token.alarm_version);
+            track(&self.changed, was, p.changed());
         }
     }
 
@@ -335,8 +356,10 @@ impl Registry {
     pub fn mark_all_offline(&self) {
         for p in self.write().values_mut() {
             if p.online {
+                let was = p.changed();
                 p.online = false;
                 p.version += 1;
+                track(&self.changed, was, p.changed());
             }
         }
     }
@@ -363,15 +386,93 @@ impl Registry {
     pub fn restore(&self, rows: &[(String, String)]) -> Vec<String> {
         let mut map = self.write();
         map.clear();
+        self.changed.store(0, std::sync::atomic::Ordering::Relaxed);
         let mut errors = Vec::new();
         for (acct, json) in rows {
             match serde_json::from_str::<PanelState>(json) {
                 Ok(p) => {
+                    track(&self.changed, false, p.changed());
                     map.insert(acct.clone(), p);
                 }
                 Err(e) => errors.push(format!("snapshot row for {acct}: {e}")),
             }
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::NewEvent;
+    use std::sync::Arc;
+
+    fn ev(seq: i64, account: &str, code: u16, zone: u16) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
+            seq,
+            event: NewEvent {
+                account: account.into(),
+                source: Source::Panel,
+                code,
+                sia_code: None,
+                group: 0,
+                zone,
+                received_at_ms: seq,
+                panel_time: None,
+                protocol: "HENG-BO".into(),
+                frame_seq: "0001".into(),
+                peer: "127.0.0.1:1".into(),
+                detail: serde_json::json!({}),
+                dedup_key: None,
+            },
+        })
+    }
+
+    #[test]
+    fn changed_count_follows_every_mutation() {
+        let r = Registry::new();
+        r.apply_all(&[ev(1, "A", 1737, 0), ev(2, "B", 1400, 0)]);
+        assert_eq!(r.changed_count(), 2);
+        let a = r.get("A").unwrap();
+        r.mark_synced(
+            "A",
+            SyncToken {
+                version: a.version,
+                alarm_version: a.alarm_version,
+            },
+        );
+        assert_eq!(r.changed_count(), 1);
+        r.apply_all(&[ev(3, "A", 1130, 5)]);
+        assert_eq!(r.changed_count(), 2);
+        r.mark_all_offline();
+        assert_eq!(r.changed_count(), 2);
+        let (_, rows) = r.snapshot();
+        let r2 = Registry::new();
+        assert!(r2.restore(&rows).is_empty());
+        assert_eq!(r2.changed_count(), 2);
+        assert_eq!(r2.changed_count(), r2.list(|p| p.changed()).len());
+    }
+
+    #[test]
+    fn alarms_stay_active_until_their_restore() {
+        let r = Registry::new();
+        r.apply_all(&[
+            ev(1, "A", 1130, 5),
+            ev(2, "A", 1110, 7),
+            ev(3, "A", 3130, 5),
+        ]);
+        let p = r.get("A").unwrap();
+        assert_eq!(p.active_alarms.keys().copied().collect::<Vec<_>>(), vec![7]);
+        assert_eq!(p.last_alarm.unwrap().code, 1110);
+    }
+
+    #[test]
+    fn an_old_snapshot_row_without_new_fields_still_loads() {
+        let r = Registry::new();
+        assert!(r
+            .restore(&[("A".into(), r#"{"account":"A","machine_type":6}"#.into())])
+            .is_empty());
+        assert_eq!(r.get("A").unwrap().machine_type, 6);
+        assert_eq!(r.get("A").unwrap().status, [-1; SECTIONS]);
     }
 }
