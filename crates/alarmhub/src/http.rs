@@ -31,6 +31,8 @@ pub struct HttpState {
     pub listeners_bound: Arc<AtomicBool>,
     /// Test hooks enabled.
     pub test_hooks: bool,
+    /// Event bus (its receivers are the live gRPC streams and groups).
+    pub bus: Option<crate::events::EventBus>,
 }
 
 /// The router.
@@ -70,6 +72,10 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     metrics::gauge!("alarmhub_panels", "state" => "online").set(online as f64);
     metrics::gauge!("alarmhub_panels", "state" => "offline").set((total - online) as f64);
     metrics::gauge!("alarmhub_store_queue_depth").set(s.writer.queue_depth() as f64);
+    if let Some(bus) = &s.bus {
+        // Every live WatchEvents stream and Subscribe group holds one bus receiver.
+        metrics::gauge!("alarmhub_grpc_subscribers").set(bus.receivers() as f64);
+    }
     match &s.metrics {
         Some(h) => (
             StatusCode::OK,

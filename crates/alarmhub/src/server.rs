@@ -177,6 +177,7 @@ pub async fn serve(
         registry: Arc::clone(&registry),
         listeners_bound: Arc::clone(&listeners_bound),
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
+        bus: Some(bus.clone()),
     };
     let http_cancel = cancel.clone();
     let http_task = tokio::spawn(async move {

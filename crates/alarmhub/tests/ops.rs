@@ -48,6 +48,23 @@ fn health_readiness_and_metrics_answer_and_metrics_move_when_panels_report() {
         metric(&after, "alarmhub_store_events_total{outcome=\"stored\"}") >= 2.0,
         "{after}"
     );
+    assert!(
+        metric(&after, "alarmhub_ack_seconds_count") >= 1.0,
+        "{after}"
+    );
+    // A retransmission is counted as a duplicate.
+    p.send_text(F16);
+    p.recv(S).unwrap();
+    let (_, dup) = d.http_get("/metrics");
+    assert_eq!(
+        metric(
+            &dup,
+            "alarmhub_frames_total{id=\"event\",outcome=\"duplicate\"}"
+        ),
+        1.0,
+        "{dup}"
+    );
+    assert!(dup.contains("alarmhub_grpc_subscribers"), "{dup}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let compat = compat::CompatService::new(&handles).into_server();
-    let v1 = v1::V1Service::new(&handles).into_server();
+    let v1 = v1::V1Service::with_shutdown(&handles, cancel.clone()).into_server();
     let router = tonic::transport::Server::builder()
         .add_service(compat)
         .add_service(v1)

@@ -4,7 +4,7 @@
 //! * [`machines`]: `ListMachines`, `GetMachine` (live state from the registry).
 //! * [`events`]: `ListEvents` (store queries with seq paging tokens).
 //! * [`watch`]: `WatchEvents` (replay from the store by seq, then live from the bus).
-//! * [`subscribe`] with [`group`] and [`group_state`]: `Subscribe`, consumer groups with
+//! * [`subscribe`] with [`groups`], [`group`] and [`group_state`]: `Subscribe`, consumer groups with
 //!   acks, redelivery and persistent cursors.
 //! * [`control`]: `Control` (the daemon's control path).
 //! * [`ingest`]: `Ingest` (another system pushes events in).
@@ -19,6 +19,7 @@ mod convert;
 mod events;
 mod group;
 mod group_state;
+mod groups;
 mod ingest;
 mod machines;
 mod reader;
@@ -56,7 +57,7 @@ pub(crate) struct Ctx {
     /// Read-only store connections.
     pub(crate) reader: Arc<reader::Reader>,
     /// Subscribe consumer groups alive in this process.
-    pub(crate) groups: group::Groups,
+    pub(crate) groups: groups::Groups,
     /// Cancelled when the server shuts down: streams end, groups flush their cursors.
     pub(crate) shutdown: CancellationToken,
 }
@@ -76,7 +77,7 @@ impl V1Service {
         V1Service {
             ctx: Arc::new(Ctx {
                 h: h.clone(),
-                groups: group::Groups::default(),
+                groups: groups::Groups::default(),
                 reader,
                 shutdown,
             }),

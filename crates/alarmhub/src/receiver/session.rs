@@ -188,6 +188,7 @@ impl Session {
     /// Handle a batch of frames: store their events together (one group commit), then
     /// write every reply in order. An event that could not be stored gets no ACK.
     async fn handle_frames(&mut self, frames: Vec<Frame>, out: &mut Vec<u8>) {
+        let started = std::time::Instant::now();
         let mut plans = Vec::with_capacity(frames.len());
         let mut events = Vec::new();
         for frame in frames {
@@ -210,12 +211,23 @@ impl Session {
         }
         let now = now_timestamp(0);
         for (plan, range) in plans {
-            if let Some(e) = results[range].iter().find_map(|r| r.as_ref().err()) {
+            if let Some(e) = results[range.clone()].iter().find_map(|r| r.as_ref().err()) {
                 tracing::error!(peer = %self.peer, error = %e, "event not stored; not ACKed (the panel will retry)");
                 metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "store_error").increment(1);
                 continue;
             }
+            if results[range]
+                .iter()
+                .any(|r| matches!(r, Ok(crate::events::Appended::Duplicate(_))))
+            {
+                metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "duplicate").increment(1);
+            }
+            let acks = matches!(plan, Plan::Ack(_));
             self.write_reply(plan, now, out);
+            if acks {
+                // Frame decoded → ACK ready to write (includes the durable commit).
+                metrics::histogram!("alarmhub_ack_seconds").record(started.elapsed().as_secs_f64());
+            }
         }
         self.ask_type_if_unknown(out);
     }

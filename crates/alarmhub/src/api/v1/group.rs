@@ -1,4 +1,4 @@
-//! Consumer groups of `Subscribe`: one actor task per group alive in this process, owning
+//! A consumer group of `Subscribe`: one actor task per group alive in this process, owning
 //! the group's [`GroupState`], its members' reply channels, a bus receiver and the cursor
 //! writes.
 //!
@@ -13,8 +13,7 @@
 //! actor writes the cursor and ends; the next attach starts a new one from that cursor.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -22,6 +21,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use super::group_state::{GroupState, MemberId};
+use super::groups::{MemberSpec, Msg, ReplyTx};
 use super::{convert, Ctx};
 use crate::events::StoredEvent;
 use crate::proto::v1 as pb;
@@ -34,116 +34,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// Events per store read.
 const REFILL_PAGE: usize = 1000;
 /// Messages (attaches, acks, store pages) queued for one group actor.
-const INBOX: usize = 1024;
-
-/// A member's reply channel.
-pub(crate) type ReplyTx = mpsc::Sender<Result<pb::SubscribeReply, Status>>;
-
-/// What a new member brings.
-#[derive(Clone)]
-pub(crate) struct MemberSpec {
-    /// Only this account's events (must match the group's filter).
-    pub(crate) account: Option<String>,
-    /// Unacknowledged events it may hold.
-    pub(crate) max_in_flight: usize,
-    /// Where its events go.
-    pub(crate) tx: ReplyTx,
-}
-
-/// Messages to a group actor.
-pub(crate) enum Msg {
-    /// Add a member; the reply says whether it was accepted. A dropped reply means the
-    /// actor was ending: attach again.
-    Attach {
-        id: MemberId,
-        spec: MemberSpec,
-        reply: oneshot::Sender<Result<(), Status>>,
-    },
-    /// The member acknowledged these seqs.
-    Ack { id: MemberId, seqs: Vec<i64> },
-    /// The member is gone.
-    Detach { id: MemberId },
-    /// A store read finished.
-    Refilled(Result<Vec<StoredEvent>, Status>),
-}
-
-/// A member's link to its group.
-pub(crate) struct Membership {
-    /// Its id.
-    pub(crate) id: MemberId,
-    /// The group actor.
-    pub(crate) tx: mpsc::Sender<Msg>,
-}
-
-/// The group actors alive in this process, by group name.
-#[derive(Default)]
-pub(crate) struct Groups {
-    inner: Mutex<GroupsInner>,
-}
-
-#[derive(Default)]
-struct GroupsInner {
-    live: HashMap<String, mpsc::Sender<Msg>>,
-    /// Highest seq each ended group handed out (redelivery flags for its next actor).
-    seen: HashMap<String, i64>,
-}
-
-impl Groups {
-    fn lock(&self) -> std::sync::MutexGuard<'_, GroupsInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-static NEXT_MEMBER: AtomicU64 = AtomicU64::new(1);
-
-/// Join `group`, starting its actor if needed.
-pub(crate) async fn attach(
-    ctx: &Arc<Ctx>,
-    group: &str,
-    spec: MemberSpec,
-) -> Result<Membership, Status> {
-    // An actor that is ending drops attaches; the next round finds it gone. Bounded: an
-    // actor only ends when its last member leaves.
-    for _ in 0..10 {
-        let tx = {
-            let mut g = ctx.groups.lock();
-            match g.live.get(group) {
-                Some(tx) if !tx.is_closed() => tx.clone(),
-                _ => {
-                    let (tx, rx) = mpsc::channel(INBOX);
-                    g.live.insert(group.to_string(), tx.clone());
-                    let seen = g.seen.get(group).copied().unwrap_or(0);
-                    tokio::spawn(run(
-                        Arc::clone(ctx),
-                        group.to_string(),
-                        tx.clone(),
-                        rx,
-                        seen,
-                    ));
-                    tx
-                }
-            }
-        };
-        let id = NEXT_MEMBER.fetch_add(1, Ordering::Relaxed);
-        let (reply, answer) = oneshot::channel();
-        let msg = Msg::Attach {
-            id,
-            spec: spec.clone(),
-            reply,
-        };
-        if tx.send(msg).await.is_err() {
-            continue;
-        }
-        match answer.await {
-            Ok(Ok(())) => return Ok(Membership { id, tx }),
-            Ok(Err(status)) => return Err(status),
-            Err(_) => continue,
-        }
-    }
-    Err(Status::unavailable(format!(
-        "consumer group {group:?} is restarting; subscribe again"
-    )))
-}
+pub(crate) const INBOX: usize = 1024;
 
 /// The actor of one group.
 struct Actor {
@@ -159,7 +50,7 @@ struct Actor {
 
 /// Start from the first attach (which sets the group's account filter), serve until the
 /// last member leaves or the server shuts down, then write the cursor and end.
-async fn run(
+pub(crate) async fn run(
     ctx: Arc<Ctx>,
     name: String,
     me: mpsc::Sender<Msg>,
@@ -168,14 +59,14 @@ async fn run(
 ) {
     let mut bus = ctx.h.bus.subscribe();
     let Some(Msg::Attach { id, spec, reply }) = rx.recv().await else {
-        end(&ctx, &name, &me, &mut rx);
+        end(&ctx, &name, &me, &mut rx, None);
         return;
     };
     let cursor = match load_cursor(&ctx, &name).await {
         Ok(c) => c,
         Err(status) => {
             let _ = reply.send(Err(status));
-            end(&ctx, &name, &me, &mut rx);
+            end(&ctx, &name, &me, &mut rx, None);
             return;
         }
     };
@@ -193,13 +84,9 @@ async fn run(
     actor.attach(id, spec, reply);
     actor.serve(&mut bus, &mut rx).await;
     actor.flush().await;
-    let (ctx, name, me) = (actor.ctx, actor.name, actor.me);
-    ctx.groups
-        .lock()
-        .seen
-        .insert(name.clone(), actor.state.delivered_high());
-    tracing::info!(group = %name, cursor = actor.persisted, "consumer group idle");
-    end(&ctx, &name, &me, &mut rx);
+    tracing::info!(group = %actor.name, cursor = actor.persisted, "consumer group idle");
+    let high = actor.state.delivered_high();
+    end(&actor.ctx, &actor.name, &actor.me, &mut rx, Some(high));
 }
 
 /// The group's cursor; a new group starts at the store's end, recorded right away.
@@ -222,16 +109,16 @@ async fn load_cursor(ctx: &Arc<Ctx>, name: &str) -> Result<i64, Status> {
     Ok(last)
 }
 
-/// Unregister (if still registered) and drop every queued message; queued attaches see
-/// their reply dropped and try again with a fresh actor.
-fn end(ctx: &Ctx, name: &str, me: &mpsc::Sender<Msg>, rx: &mut mpsc::Receiver<Msg>) {
-    {
-        let mut g = ctx.groups.lock();
-        if g.live.get(name).is_some_and(|tx| tx.same_channel(me)) {
-            g.live.remove(name);
-        }
-        rx.close();
-    }
+/// Unregister and drop every queued message; queued attaches see their reply dropped and
+/// try again with a fresh actor.
+fn end(
+    ctx: &Ctx,
+    name: &str,
+    me: &mpsc::Sender<Msg>,
+    rx: &mut mpsc::Receiver<Msg>,
+    delivered_high: Option<i64>,
+) {
+    ctx.groups.retire(name, me, delivered_high, || rx.close());
     while rx.try_recv().is_ok() {}
 }
 
@@ -404,8 +291,5 @@ impl Actor {
 }
 
 fn describe(account: Option<&str>) -> String {
-    match account {
-        Some(a) => format!("account {a:?} only"),
-        None => "every account".to_string(),
-    }
+    account.map_or("every account".into(), |a| format!("account {a:?} only"))
 }

@@ -1,4 +1,5 @@
-//! `Subscribe`: a bidirectional stream joining a consumer group (see [`super::group`]).
+//! `Subscribe`: a bidirectional stream joining a consumer group (see [`super::groups`]
+//! and [`super::group`]).
 //!
 //! The client's first message is `start` (group, optional account filter, max in flight);
 //! after it only `ack`s. Events come back on one bounded channel per member. The member
@@ -12,7 +13,7 @@ use std::time::Duration;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use super::group::{self, MemberSpec, Membership, Msg, ReplyTx};
+use super::groups::{self, MemberSpec, Membership, Msg, ReplyTx};
 use super::Ctx;
 use crate::proto::v1 as pb;
 use crate::proto::v1::subscribe_request::Msg as Req;
@@ -87,7 +88,7 @@ pub(crate) async fn start(
         max_in_flight: start.max_in_flight,
         tx: tx.clone(),
     };
-    let membership = group::attach(ctx, &start.group, spec).await?;
+    let membership = groups::attach(ctx, &start.group, spec).await?;
     tracing::debug!(group = %start.group, member = membership.id, "subscriber joined");
     tokio::spawn(forward_acks(Arc::clone(ctx), inbound, membership, tx));
     Ok(ReceiverStream::new(rx))
