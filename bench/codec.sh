@@ -168,7 +168,7 @@ section=$WORK/section.md
   echo "  operations, wire length of the frame read or written), a separate measurement, so it need not match"
   echo "  frames/s × frame length exactly. The VM is a shared 2-vCPU guest and other jobs may run at the same time"
   echo "  (see the load average): when it is oversubscribed, every sample includes time the benchmark thread spent"
-  echo "  waiting for a CPU, and the medians grow with the load (up to 2× was seen). The *fastest sample* column (the"
+  echo "  waiting for a CPU, and the medians grow with the load (2–4× was seen). The *fastest sample* column (the"
   echo "  least-disturbed of the 100 samples, ~10–30 ms each) shows what the code does when it has the core to itself;"
   echo "  the verdicts use the median."
   echo "- ademco_hb column: **not measured here**. It is protocol.md §6's local re-run of ademco_hb's own bench method"
