@@ -4,6 +4,7 @@
 # Expects SIM_NAME (section name, e.g. sim-throughput) to be set by the caller.
 
 set -euo pipefail
+: "${SIM_NAME:?bench/sim-common.sh is sourced by the bench/sim-*.sh scripts, not run on its own}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -94,6 +95,27 @@ cpu_secs() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
+# Busy CPU seconds of the whole machine (all CPUs, /proc/stat: everything but idle and iowait).
+machine_busy_secs() {
+  awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
+
+# fsync_probe DIR: p50 of 50 × (4 KiB write + fsync) in DIR, in ms (needs python3; "?" otherwise).
+fsync_probe() {
+  command -v python3 >/dev/null || { echo "?"; return 0; }
+  timeout 60 python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import os, sys, time
+p = os.path.join(sys.argv[1], "fsync-probe.bin")
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+lat = []
+for i in range(50):
+    os.pwrite(fd, b"x" * 4096, i * 4096)
+    t = time.perf_counter_ns(); os.fsync(fd); lat.append(time.perf_counter_ns() - t)
+os.close(fd); os.unlink(p)
+print(f"{sorted(lat)[len(lat) // 2] / 1e6:.2f}")
+PY
+}
+
 # run_sim OUT SECS_LIMIT ARGS...: run `alarmhub simulate --json ARGS`, bounded; the JSON
 # summary goes to OUT, the simulator's own CPU seconds to OUT.cpu, its peak RSS (MiB) to
 # OUT.hwm, stderr to OUT.err. Runs in the background when RUN_SIM_BG is set (then call
@@ -112,28 +134,33 @@ run_sim() {
   run_sim_wait "$out"
 }
 
+# run_sim_wait OUT...: wait for simulators started with RUN_SIM_BG, sampling their CPU time
+# and peak RSS together until each exits; then check and keep each JSON summary.
 run_sim_wait() {
-  local out=$1 pid t0 rc=0
-  pid=$(cat "$out.pid")
-  t0=$(cat "$out.t0")
-  # The simulator's CPU time and peak RSS: poll /proc until it exits (timeout is the parent).
-  local cpu=0 hwm=0 c h child
-  while kill -0 "$pid" 2>/dev/null; do
-    child=$(pgrep -P "$pid" | head -1 || true)
-    if [[ -n $child ]]; then
-      c=$(cpu_secs "$child" 2>/dev/null || echo "$cpu")
-      h=$(hwm_mib "$child" 2>/dev/null || echo "$hwm")
-      cpu=${c:-$cpu}
-      hwm=${h:-$hwm}
-    fi
-    sleep 0.2
+  local out alive=1 child c h
+  while ((alive)); do
+    alive=0
+    for out in "$@"; do
+      kill -0 "$(cat "$out.pid")" 2>/dev/null || continue
+      alive=1
+      child=$(pgrep -P "$(cat "$out.pid")" | head -1 || true)
+      [[ -n $child ]] || continue
+      c=$(cpu_secs "$child" 2>/dev/null || true)
+      h=$(hwm_mib "$child" 2>/dev/null || true)
+      [[ -n $c ]] && echo "$c" >"$out.cpu"
+      [[ -n $h ]] && echo "$h" >"$out.hwm"
+    done
+    ((alive)) && sleep 0.2
   done
-  wait "$pid" || rc=$?
-  tail -1 "$out.stdout" >"$out"
-  echo "$cpu" >"$out.cpu"
-  echo "$hwm" >"$out.hwm"
-  jq -e . "$out" >/dev/null 2>&1 || { tail -5 "$out.err" >&2; die "simulate gave no JSON summary (exit $rc)"; }
-  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$out.wall"
+  for out in "$@"; do
+    local rc=0
+    wait "$(cat "$out.pid")" 2>/dev/null || rc=$?
+    [[ -f $out.cpu ]] || echo 0 >"$out.cpu"
+    [[ -f $out.hwm ]] || echo 0 >"$out.hwm"
+    tail -1 "$out.stdout" >"$out"
+    jq -e . "$out" >/dev/null 2>&1 || { tail -5 "$out.err" >&2; die "simulate gave no JSON summary (exit $rc)"; }
+    awk -v a="$(cat "$out.t0")" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$out.wall"
+  done
   return 0
 }
 

@@ -68,16 +68,14 @@ part() {
     outs+=("$WORK/$name-$i.json")
   done
   sleep $((ramp + HOLD / 2))
-  local rss hwm conns fds sim_hwm=0 p
+  local rss hwm conns fds sim_hwm=0 o
   rss=$(rss_mib "$DAEMON_PID")
   hwm=$(hwm_mib "$DAEMON_PID")
   fds=$(find "/proc/$DAEMON_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
   conns=$(metric "$http" alarmhub_connections_open)
-  for p in $(pgrep -f "alarmhub simulate --json --target $DAEMON_ADDR" || true); do
-    sim_hwm=$((sim_hwm + $(hwm_mib "$p" 2>/dev/null || echo 0)))
-  done
-  log "$name: mid-hold daemon RSS ${rss} MiB (peak ${hwm}), ${conns} TCP connections open, ${fds} fds; simulators ${sim_hwm} MiB"
-  for o in "${outs[@]}"; do run_sim_wait "$o"; done
+  log "$name: mid-hold daemon RSS ${rss} MiB (peak ${hwm}), ${conns} TCP connections open, ${fds} fds"
+  run_sim_wait "${outs[@]}"
+  for o in "${outs[@]}"; do sim_hwm=$((sim_hwm + $(cat "$o.hwm"))); done
   hwm=$(hwm_mib "$DAEMON_PID")
   stop_daemon
   jq -s --arg rss "$rss" --arg hwm "$hwm" --arg conns "$conns" --arg sh "$sim_hwm" --arg fds "$fds" \
@@ -116,7 +114,7 @@ section=$WORK/section.md
     echo "  sessions (the daemon keeps one session per panel address but needs no descriptor per panel), split over $PROCS simulator processes."
   fi
   echo
-  echo "| transport | panels | simulator processes | connected (max) | TCP connections open | daemon RSS MiB | daemon peak RSS MiB | daemon KiB per panel | simulator RSS MiB (sum) | events ACKed | heartbeats sent | heartbeats unACKed | heartbeat p99 ms | connect errors | errors |"
+  echo "| transport | panels | simulator processes | connected (max) | TCP connections open | daemon RSS MiB | daemon peak RSS MiB | daemon KiB per panel | simulator peak RSS MiB (sum) | events ACKed | heartbeats sent | heartbeats unACKed | heartbeat p99 ms | connect errors | errors |"
   echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   row tcp "TCP"
   row udp "UDP"
