@@ -561,6 +561,15 @@ fn log_event(ev: &crate::events::NewEvent, peer: &str) {
     }
 }
 
+/// Sleep until a session's next deadline (forever when it has none); used by the
+/// transport loops' `select!`.
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The receiver's clock as a frame timestamp, shifted by `offset_secs` (the panel's zone).
 pub fn now_timestamp(offset_secs: i32) -> Timestamp {
     Timestamp::from_unix(crate::control::now_ms() / 1000 + i64::from(offset_secs))

@@ -98,13 +98,7 @@ async fn serve_connection(
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx);
     let mut out = Vec::with_capacity(256);
     let reason = loop {
-        let deadline = session.next_deadline();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = super::session::sleep_until(session.next_deadline());
         if session.buf.capacity() - session.buf.len() < 512 {
             session.buf.reserve(1024);
         }

@@ -65,13 +65,7 @@ async fn serve_peer(
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx);
     let mut out = Vec::with_capacity(256);
     let reason = loop {
-        let deadline = session.next_deadline();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = super::session::sleep_until(session.next_deadline());
         let closing = tokio::select! {
             _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
             d = rx.recv() => match d {
