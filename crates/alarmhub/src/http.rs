@@ -96,13 +96,17 @@ struct StallArgs {
 }
 
 async fn stall(State(s): State<HttpState>, Query(a): Query<StallArgs>) -> impl IntoResponse {
-    let w = s.writer.clone();
     let d = Duration::from_secs(a.secs.min(600));
-    tokio::spawn(async move {
-        let _ = w.stall(d).await;
-    });
-    (
-        StatusCode::ACCEPTED,
-        format!("writer stalled for {}s\n", d.as_secs()),
-    )
+    // `stall` returns once the request is queued, so every store request made after this
+    // answer (a readiness probe, an append) waits behind the stall.
+    match s.writer.stall(d).await {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            format!("writer stalled for {}s\n", d.as_secs()),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("stall not queued: {e}\n"),
+        ),
+    }
 }

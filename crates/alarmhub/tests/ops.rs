@@ -149,3 +149,55 @@ fn json_logs_name_connections_and_alarms() {
     assert_eq!(v["code"], 1130);
     assert!(d.wait_log("connection closed", S).is_some());
 }
+
+/// Unmounts the test's tmpfs even when an assertion fails.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn readiness_goes_503_when_the_data_directory_fills_up_and_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "none"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        // Mounting needs root (CI runs as root); elsewhere say so loudly instead of passing.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs for this test"
+        );
+        eprintln!("\n!!! skipped: cannot mount a tmpfs here (not root)\n");
+        return;
+    }
+    let _guard = Tmpfs(mnt.clone());
+    let mut d = Daemon::start_in(&mnt, "", "", &[]);
+    assert_eq!(d.http_get("/readyz").0, 200);
+    // Fill the file system: the store's write probe must fail.
+    let fill = mnt.join("fill");
+    let mut f = std::fs::File::create(&fill).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    for _ in 0..1024 {
+        if std::io::Write::write_all(&mut f, &chunk).is_err() {
+            break;
+        }
+    }
+    drop(f);
+    let (code, body) = d.http_get("/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("full"), "{body}");
+    std::fs::remove_file(&fill).unwrap();
+    assert!(eventually(S, || d.http_get("/readyz").0 == 200));
+    d.stop();
+}
