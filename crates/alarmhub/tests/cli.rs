@@ -150,3 +150,39 @@ fn client_commands_say_clearly_when_the_daemon_is_not_running() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let d = Daemon::start("", "");
+    let mut p = d.connect();
+    report(&mut p, 1, 1737, 0);
+    report(&mut p, 2, 1130, 5);
+    // `alarmhub watch | head -1`: the reader goes away after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+        .args(["watch", "--from", "0", "--grpc", &d.grpc.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    report(&mut p, 3, 1110, 7);
+    report(&mut p, 4, 3110, 7);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watch did not end after its reader went away"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -99,6 +99,20 @@ pub struct ControlArgs {
     pub password: Option<String>,
 }
 
+/// Print one line; a closed stdout (`alarmhub watch | head`) ends the command quietly
+/// instead of panicking.
+fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("alarmhub: writing output: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// Run a client command (builds its own runtime).
 pub fn main(opts: ClientOpts, cmd: ClientCmd) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -181,7 +195,7 @@ async fn machines(
             .map_err(|s| status_err("ListMachines", s))?
             .into_inner();
         for m in &r.machines {
-            println!("{}", output::machine(m, opts.json));
+            emit(&output::machine(m, opts.json));
         }
         if r.next_page_token.is_empty() {
             return Ok(ExitCode::SUCCESS);
@@ -211,7 +225,7 @@ async fn sync(opts: &ClientOpts, ch: Channel, account: Option<String>) -> Result
         .map_err(|s| status_err("Sync", s))?
         .into_inner();
     while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
-        println!("{}", output::sync_line(&m, opts.json));
+        emit(&output::sync_line(&m, opts.json));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -244,7 +258,7 @@ async fn watch(
             .into_inner();
         while let Some(r) = s.message().await.map_err(|s| status_err("Subscribe", s))? {
             if let Some(e) = &r.event {
-                println!("{}", output::event(e, opts.json));
+                emit(&output::event(e, opts.json));
                 let ack = pb::SubscribeRequest {
                     msg: Some(subscribe_request::Msg::Ack(pb::Ack { seqs: vec![e.seq] })),
                 };
@@ -274,7 +288,7 @@ async fn watch(
     {
         match r.item {
             Some(watch_events_reply::Item::Event(e)) => {
-                println!("{}", output::event(&e, opts.json));
+                emit(&output::event(&e, opts.json));
                 seen += 1;
                 if done(seen) {
                     break;
@@ -310,7 +324,7 @@ async fn events(
         .map_err(|s| status_err("ListEvents", s))?
         .into_inner();
     for e in &r.events {
-        println!("{}", output::event(e, opts.json));
+        emit(&output::event(e, opts.json));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -333,12 +347,12 @@ async fn control(
         .map_err(|s| status_err("Control", s))?
         .into_inner();
     if opts.json {
-        println!(
-            "{}",
-            serde_json::json!({ "account": a.account, "action": action, "section": a.section, "outcome": r.outcome, "message": r.message })
+        emit(
+            &serde_json::json!({ "account": a.account, "action": action, "section": a.section, "outcome": r.outcome, "message": r.message })
+                .to_string(),
         );
     } else if r.outcome == "done" {
-        println!("{}: {action} confirmed by the host", a.account);
+        emit(&format!("{}: {action} confirmed by the host", a.account));
     } else {
         eprintln!(
             "{}: {action} failed: {} ({})",
