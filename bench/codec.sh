@@ -20,6 +20,7 @@
 # confidence interval. Old results of both groups are deleted first, so every row is from
 # this run. The run itself takes about a minute and a half after the build.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
@@ -192,31 +193,4 @@ section=$WORK/section.md
   echo '<!-- codec:end -->'
 } >"$section"
 
-cat "$section"
-if [[ -n ${NO_WRITE:-} ]]; then
-  log "NO_WRITE set: $BENCH_FILE left alone"
-  exit 0
-fi
-
-# Replace only our section; keep everything else (other scripts own other sections).
-tmp=$(mktemp "$BENCH_FILE.XXXXXX")
-chmod 644 "$tmp"
-if [[ -f $BENCH_FILE ]] && grep -q '<!-- codec:begin -->' "$BENCH_FILE"; then
-  awk -v sect="$section" '
-    /<!-- codec:begin -->/ { while ((getline line < sect) > 0) print line; skip = 1; next }
-    /<!-- codec:end -->/ { skip = 0; next }
-    !skip { print }
-  ' "$BENCH_FILE" >"$tmp"
-elif [[ -f $BENCH_FILE ]]; then
-  { cat "$BENCH_FILE"; echo; cat "$section"; } >"$tmp"
-else
-  {
-    echo '# Benchmarks'
-    echo
-    echo 'Written by the scripts in `bench/`; each one rewrites only its own section (between its markers).'
-    echo
-    cat "$section"
-  } >"$tmp"
-fi
-mv "$tmp" "$BENCH_FILE"
-log "wrote the codec section of $BENCH_FILE"
+bench_write_section codec "$section"

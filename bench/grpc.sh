@@ -4,6 +4,7 @@
 # runs examples/grpc_bench against it, and writes the `grpc` section of BENCHMARKS.md.
 # Bounded: SECONDS_PER_TEST (default 10) per measurement.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 SECS="${SECONDS_PER_TEST:-10}"
 RATE="${RATE:-1000}"
@@ -58,14 +59,5 @@ Goals (issue): \`IsNeedSync\` ≥ 20,000 calls/s; panel event → \`WatchEvents\
 <!-- grpc:end -->
 MD
 )"
-python3 - "$section" <<'PY'
-import sys, re, pathlib
-p = pathlib.Path("BENCHMARKS.md")
-text = p.read_text() if p.exists() else "# Benchmarks\n"
-sec = sys.argv[1]
-if "<!-- grpc:begin -->" in text:
-    text = re.sub(r"<!-- grpc:begin -->.*?<!-- grpc:end -->", lambda m: sec, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + sec + "\n"
-p.write_text(text)
-PY
+printf '%s\n' "$section" > "$work/section.md"
+bench_write_section grpc "$work/section.md"

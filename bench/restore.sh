@@ -17,6 +17,7 @@
 # The page cache is warm (the store was just copied); caches are not dropped.
 # Every step is bounded by `timeout` or a polling limit.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
@@ -200,25 +201,4 @@ section=$WORK/section.md
   echo '<!-- restore:end -->'
 } >"$section"
 
-cat "$section"
-if [[ -n ${NO_WRITE:-} ]]; then
-  log "NO_WRITE set: $BENCH_FILE left alone"
-  exit 0
-fi
-
-# Replace only our section; keep everything else (another script owns other sections).
-tmp=$(mktemp "$BENCH_FILE.XXXXXX")
-chmod 644 "$tmp"
-if [[ -f $BENCH_FILE ]] && grep -q '<!-- restore:begin -->' "$BENCH_FILE"; then
-  awk -v sect="$section" '
-    /<!-- restore:begin -->/ { while ((getline line < sect) > 0) print line; skip = 1; next }
-    /<!-- restore:end -->/ { skip = 0; next }
-    !skip { print }
-  ' "$BENCH_FILE" >"$tmp"
-elif [[ -f $BENCH_FILE ]]; then
-  { cat "$BENCH_FILE"; echo; cat "$section"; } >"$tmp"
-else
-  { echo '# Benchmarks'; echo; cat "$section"; } >"$tmp"
-fi
-mv "$tmp" "$BENCH_FILE"
-log "wrote the restore section of $BENCH_FILE"
+bench_write_section restore "$section"

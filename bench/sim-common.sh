@@ -4,6 +4,7 @@
 # Expects SIM_NAME (section name, e.g. sim-throughput) to be set by the caller.
 
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SIM_NAME:?bench/sim-common.sh is sourced by the bench/sim-*.sh scripts, not run on its own}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -176,32 +177,8 @@ machine_lines() {
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# write_section FILE: replace <!-- $SIM_NAME:begin --> … <!-- $SIM_NAME:end --> in
-# BENCHMARKS.md with FILE (appended when absent); other sections are left alone.
-write_section() {
-  local section=$1 begin="<!-- $SIM_NAME:begin -->" end="<!-- $SIM_NAME:end -->"
-  cat "$section"
-  if [[ -n ${NO_WRITE:-} ]]; then
-    log "NO_WRITE set: $BENCH_FILE left alone"
-    return 0
-  fi
-  local tmp
-  tmp=$(mktemp "$BENCH_FILE.XXXXXX")
-  chmod 644 "$tmp"
-  if [[ -f $BENCH_FILE ]] && grep -qF "$begin" "$BENCH_FILE"; then
-    awk -v sect="$section" -v b="$begin" -v e="$end" '
-      $0 == b { while ((getline line < sect) > 0) print line; skip = 1; next }
-      $0 == e { skip = 0; next }
-      !skip { print }
-    ' "$BENCH_FILE" >"$tmp"
-  elif [[ -f $BENCH_FILE ]]; then
-    { cat "$BENCH_FILE"; echo; cat "$section"; } >"$tmp"
-  else
-    { echo '# Benchmarks'; echo; cat "$section"; } >"$tmp"
-  fi
-  mv "$tmp" "$BENCH_FILE"
-  log "wrote the $SIM_NAME section of $BENCH_FILE"
-}
+# write_section FILE: this scenario's section of BENCHMARKS.md (see bench/lib.sh).
+write_section() { bench_write_section "$SIM_NAME" "$1"; }
 
 # j FILE KEY: one value of a JSON summary.
 j() { jq -r ".$2" "$1"; }
