@@ -80,7 +80,8 @@ impl Bucket {
 enum Plan {
     /// Store the events, send nothing (a panel's ACK to our command).
     Silent,
-    Ack(Frame),
+    /// ACK; an encrypted frame carries the key it was decrypted with, for its `*ACK`.
+    Ack(Frame, Option<panel_proto::crypto::Key>),
     Duh(Frame),
     Nak,
 }
@@ -222,7 +223,7 @@ impl Session {
             {
                 metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "duplicate").increment(1);
             }
-            let acks = matches!(plan, Plan::Ack(_));
+            let acks = matches!(plan, Plan::Ack(..));
             self.write_reply(plan, now, out);
             if acks {
                 // Frame decoded → ACK ready to write (includes the durable commit).
@@ -237,15 +238,15 @@ impl Session {
             Plan::Silent => Ok(()),
             Plan::Nak => build::nak(now_utc, out),
             Plan::Duh(f) => build::duh(f, out),
-            Plan::Ack(f) => {
+            Plan::Ack(f, key) => {
                 let cfg = f
                     .panel_account()
                     .and_then(|a| self.shared.config.account(a));
                 if f.encrypted {
-                    match cfg.and_then(|a| a.parsed_key().ok().flatten()) {
+                    match key {
                         Some(key) => {
                             let pad: [u8; 16] = rand::random();
-                            build::ack_encrypted(f, &key, now_utc, &pad, out)
+                            build::ack_encrypted(f, key, now_utc, &pad, out)
                         }
                         None => Ok(()),
                     }
@@ -292,6 +293,7 @@ impl Session {
             return None;
         }
         let tz = acct_cfg.map_or(0, |a| a.timezone.offset_secs());
+        let mut frame_key = None;
         if frame.encrypted {
             let key = match acct_cfg.map(|a| a.parsed_key()) {
                 Some(Ok(Some(k))) => k,
@@ -308,6 +310,7 @@ impl Session {
                 self.drop_frame(&id, &account, &format!("decryption failed: {e}"));
                 return None;
             }
+            frame_key = Some(key);
             let window = Window {
                 past_secs: acct_cfg
                     .and_then(|a| a.time_window_past_secs)
@@ -356,7 +359,7 @@ impl Session {
                     metrics::counter!("alarmhub_frames_total", "id" => id, "outcome" => "acked")
                         .increment(1);
                 }
-                Some((Plan::Ack(frame), events))
+                Some((Plan::Ack(frame, frame_key), events))
             }
         }
     }
