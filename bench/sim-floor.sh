@@ -14,6 +14,8 @@
 # writes, each followed by a data sync) for the mean, and a Python loop of write + fsync
 # for the distribution, both in the data directory. Round trip: a Python TCP_NODELAY
 # ping-pong of 64 bytes on 127.0.0.1 (interpreter overhead included: an upper bound).
+# Throughput ceiling: the same saturated simulator run against `examples/ack_floor` (decodes
+# each frame and ACKs it at once, storing nothing), right after the alarmhub run.
 SIM_NAME=sim-floor
 source "$(dirname "$0")/sim-common.sh"
 
@@ -23,6 +25,10 @@ PINGS=${PINGS:-20000}
 command -v python3 >/dev/null || die "needs python3"
 
 build
+log "building examples/ack_floor"
+timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --example ack_floor >&2
+FLOOR_BIN=$TARGET_DIR/release/examples/ack_floor
+[[ -x $FLOOR_BIN ]] || die "missing $FLOOR_BIN"
 DATA=$WORK/floor-data
 mkdir -p "$DATA"
 
@@ -99,6 +105,28 @@ c1=$(cpu_secs "$DAEMON_PID")
 stop_daemon
 sat_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
 
+# The ceiling: the same simulator against a server that stores nothing.
+"$FLOOR_BIN" 127.0.0.1:0 >"$WORK/ack_floor.out" 2>&1 &
+floor_pid=$!
+EXTRA_PIDS+=("$floor_pid")
+floor_addr=
+for _ in $(seq 1 100); do
+  floor_addr=$(awk '/^listening / { print $2 }' "$WORK/ack_floor.out")
+  [[ -n $floor_addr ]] && break
+  sleep 0.1
+done
+[[ -n $floor_addr ]] || die "ack_floor did not start"
+f0=$(cpu_secs "$floor_pid")
+run_sim "$WORK/ceil.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 150000 \
+  --duration $((DURATION + 5)) --warmup 5 --account-prefix C
+f1=$(cpu_secs "$floor_pid")
+kill "$floor_pid" 2>/dev/null || true
+wait "$floor_pid" 2>/dev/null || true
+ceil=$(j "$WORK/ceil.json" events_per_sec)
+ceil_cpu=$(awk -v a="$f0" -v b="$f1" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+sat_sim_cpu=$(awk -v c="$(cat "$WORK/sat.json.cpu")" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
+ceil_sim_cpu=$(awk -v c="$(cat "$WORK/ceil.json.cpu")" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
+
 l50=$(j "$WORK/light.json" ack_p50_ms)
 l99=$(j "$WORK/light.json" ack_p99_ms)
 s50=$(j "$WORK/sat.json" ack_p50_ms)
@@ -139,9 +167,10 @@ section=$WORK/section.md
   echo "| alarmhub ACK p99, light load (100 ev/s) | $l99 ms | $(ratio "$l99" "$floor_ms")$(if [[ -n $d_fsync_us ]]; then echo " ($(ratio "$l99" "$dfloor_ms") of the daemon-fsync floor)"; fi) |"
   echo "| alarmhub ACK p50, saturated | $s50 ms | $(ratio "$s50" "$floor_ms") |"
   echo "| one event per fsync (no group commit) | $one_per_fsync ev/s | — |"
-  echo "| **alarmhub throughput, saturated** (daemon CPU $sat_cpu %) | $tput ev/s | $(ratio "$tput" "$one_per_fsync") of one-event-per-fsync; ≈ $per_fsync events per fsync time |"
+  echo "| **alarmhub throughput, saturated** (daemon CPU $sat_cpu %, simulator CPU $sat_sim_cpu %) | $tput ev/s | $(ratio "$tput" "$one_per_fsync") of one-event-per-fsync; ≈ $per_fsync events per fsync time |"
+  echo "| **throughput ceiling**: same simulator against \`examples/ack_floor\` (decode + ACK, nothing stored; server CPU $ceil_cpu %, simulator CPU $ceil_sim_cpu %) | $ceil ev/s | alarmhub = $(awk -v a="$tput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "—" }') of it |"
   echo
-  echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog)."
+  echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors)."
   echo "<!-- $SIM_NAME:end -->"
 } >"$section"
 write_section "$section"

@@ -100,8 +100,9 @@ async fn main() {
     let per_panel = Duration::from_secs_f64(panels as f64 / rate as f64);
     let end = Instant::now() + Duration::from_secs(secs);
     let mut ptasks = Vec::new();
+    let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
     for i in 0..panels {
-        let (panel, sent) = (panel.clone(), Arc::clone(&sent));
+        let (panel, sent, acks) = (panel.clone(), Arc::clone(&sent), Arc::clone(&acks));
         ptasks.push(tokio::spawn(async move {
             let account = format!("BENCH{i:04}");
             let mut s = tokio::net::TcpStream::connect(&panel).await.unwrap();
@@ -127,9 +128,16 @@ async fn main() {
                 sent.lock()
                     .unwrap()
                     .insert((account.clone(), zone), Instant::now());
+                let t = Instant::now();
                 s.write_all(&buf).await.unwrap();
                 // Wait for the ACK (the panel protocol is one outstanding event).
-                let _ = tokio::time::timeout(Duration::from_secs(5), s.read(&mut rbuf)).await;
+                if let Ok(Ok(_)) =
+                    tokio::time::timeout(Duration::from_secs(5), s.read(&mut rbuf)).await
+                {
+                    acks.lock()
+                        .unwrap()
+                        .push(t.elapsed().as_secs_f64() * 1000.0);
+                }
                 n += 1;
             }
             n
@@ -143,6 +151,8 @@ async fn main() {
     watcher.abort();
     let mut l = lat.lock().unwrap().clone();
     l.sort_by(|a, b| a.total_cmp(b));
+    let mut a = acks.lock().unwrap().clone();
+    a.sort_by(|x, y| x.total_cmp(y));
     println!(
         "{}",
         serde_json::json!({
@@ -154,6 +164,8 @@ async fn main() {
             "watch_p50_ms": pct(&l, 0.50),
             "watch_p99_ms": pct(&l, 0.99),
             "watch_max_ms": l.last().copied().unwrap_or(f64::NAN),
+            "ack_p50_ms": pct(&a, 0.50),
+            "ack_p99_ms": pct(&a, 0.99),
         })
     );
 }

@@ -43,7 +43,19 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // tonic ignores its own `tcp_nodelay` setting with `serve_with_incoming`: without this,
+    // Nagle's algorithm held back small streamed replies (a WatchEvents event) until the
+    // client's delayed ACK, ~40 ms.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |conn| {
+            conn.inspect(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
+                }
+            })
+        },
+    );
     router
         .serve_with_incoming_shutdown(incoming, async move { cancel.cancelled().await })
         .await?;

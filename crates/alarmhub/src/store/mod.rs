@@ -7,6 +7,9 @@
 //! number, and retransmissions inside the dedup window are answered with the original seq.
 //! The trait exists so a PostgreSQL implementation can be added without touching callers.
 
+mod account_index;
+mod checkpoint;
+mod dedup;
 mod query;
 mod schema;
 mod sqlite;
@@ -181,6 +184,12 @@ pub trait Store: Send {
 
     /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
     fn check_writable(&mut self) -> Result<(), StoreError>;
+
+    /// Background upkeep the writer runs when its queue is idle (for SQLite: write the
+    /// per-account index entries still held in memory). Nothing by default.
+    fn maintain(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Wall-clock now, Unix ms (dedup cutoff, snapshot and cursor timestamps).

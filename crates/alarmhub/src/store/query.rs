@@ -73,43 +73,90 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 /// SQL text and positional parameters for `q`. Only the filters that are set appear in the
 /// text, so SQLite can pick the matching index; the few distinct texts are cached as
 /// prepared statements.
+///
+/// With an account, the query is two arms merged in seq order (`MERGE (UNION ALL)`, no
+/// sort, so `LIMIT` stops early): the events listed in `account_events` up to its mark,
+/// and the newer events (not yet indexed) scanned by seq. The mark is read in the same
+/// statement, so the arms never overlap or leave a gap.
 pub(crate) fn build_query(q: &EventQuery) -> (String, Vec<Value>) {
     let mut clauses: Vec<&str> = Vec::new();
-    let mut params: Vec<Value> = Vec::new();
-    if let Some(account) = &q.account {
-        clauses.push("account = ?");
-        params.push(Value::Text(account.clone()));
-    }
+    let mut filter_params: Vec<Value> = Vec::new();
     if let Some(from) = q.from_ms {
         clauses.push("received_at_ms >= ?");
-        params.push(Value::Integer(from));
+        filter_params.push(Value::Integer(from));
     }
     if let Some(to) = q.to_ms {
         clauses.push("received_at_ms < ?");
-        params.push(Value::Integer(to));
+        filter_params.push(Value::Integer(to));
     }
     if let Some(code) = q.code {
         clauses.push("code = ?");
-        params.push(Value::Integer(i64::from(code)));
+        filter_params.push(Value::Integer(i64::from(code)));
     }
+    let mut seq_clauses: Vec<&str> = Vec::new();
+    let mut seq_params: Vec<Value> = Vec::new();
     if let Some(after) = q.after_seq {
-        clauses.push("seq > ?");
-        params.push(Value::Integer(after));
+        seq_clauses.push("> ?");
+        seq_params.push(Value::Integer(after));
     }
     if let Some(before) = q.before_seq {
-        clauses.push("seq < ?");
-        params.push(Value::Integer(before));
+        seq_clauses.push("< ?");
+        seq_params.push(Value::Integer(before));
     }
-    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events");
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    sql.push_str(if q.newest_first {
+    let order = if q.newest_first {
         " ORDER BY seq DESC LIMIT ?"
     } else {
         " ORDER BY seq ASC LIMIT ?"
-    });
+    };
+    let mut params: Vec<Value> = Vec::new();
+    let mut sql;
+    match &q.account {
+        None => {
+            sql = format!("SELECT {EVENT_COLUMNS} FROM events");
+            let mut all: Vec<String> = clauses.iter().map(|c| (*c).to_owned()).collect();
+            all.extend(seq_clauses.iter().map(|c| format!("seq {c}")));
+            if !all.is_empty() {
+                sql.push_str(" WHERE ");
+                sql.push_str(&all.join(" AND "));
+            }
+            params.extend(filter_params);
+            params.extend(seq_params);
+        }
+        Some(account) => {
+            // Arm 1: indexed events, ordered by the account_events key.
+            let indexed_columns = EVENT_COLUMNS.replacen("seq", "ev_seq AS seq", 1);
+            sql = format!(
+                "SELECT {indexed_columns} FROM account_events JOIN events ON events.seq = ev_seq \
+                 WHERE acct = ? AND ev_seq <= (SELECT value FROM meta WHERE key = '{UPTO}')",
+                UPTO = super::account_index::UPTO_KEY
+            );
+            params.push(Value::Text(account.clone()));
+            for c in &seq_clauses {
+                sql.push_str(&format!(" AND ev_seq {c}"));
+            }
+            params.extend(seq_params.iter().cloned());
+            for c in &clauses {
+                sql.push_str(&format!(" AND {c}"));
+            }
+            params.extend(filter_params.iter().cloned());
+            // Arm 2: events above the mark, scanned by seq.
+            sql.push_str(&format!(
+                " UNION ALL SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE seq > (SELECT value FROM meta WHERE key = '{UPTO}') AND account = ?",
+                UPTO = super::account_index::UPTO_KEY
+            ));
+            params.push(Value::Text(account.clone()));
+            for c in &seq_clauses {
+                sql.push_str(&format!(" AND seq {c}"));
+            }
+            params.extend(seq_params);
+            for c in &clauses {
+                sql.push_str(&format!(" AND {c}"));
+            }
+            params.extend(filter_params);
+        }
+    }
+    sql.push_str(order);
     params.push(Value::Integer(sql_limit(q.limit)));
     (sql, params)
 }
@@ -131,7 +178,7 @@ mod tests {
     #[test]
     fn every_filter_becomes_one_clause_with_its_parameter_in_order() {
         let q = EventQuery {
-            account: Some("1234".into()),
+            account: None,
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
@@ -141,19 +188,50 @@ mod tests {
             newest_first: true,
         };
         let (sql, params) = build_query(&q);
-        assert!(sql.contains(
-            "WHERE account = ? AND received_at_ms >= ? AND received_at_ms < ? AND code = ? \
-             AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
-        ));
+        assert!(
+            sql.contains(
+                "WHERE received_at_ms >= ? AND received_at_ms < ? AND code = ? \
+                 AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            ),
+            "{sql}"
+        );
         assert_eq!(
             params,
             vec![
-                Value::Text("1234".into()),
                 Value::Integer(10),
                 Value::Integer(20),
                 Value::Integer(1130),
                 Value::Integer(5),
                 Value::Integer(50),
+                Value::Integer(7),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_account_query_has_two_arms_with_the_filters_in_each() {
+        let q = EventQuery {
+            account: Some("1234".into()),
+            code: Some(1130),
+            before_seq: Some(50),
+            limit: 7,
+            newest_first: true,
+            ..Default::default()
+        };
+        let (sql, params) = build_query(&q);
+        assert_eq!(sql.matches("UNION ALL").count(), 1, "{sql}");
+        assert_eq!(sql.matches("code = ?").count(), 2, "{sql}");
+        assert!(sql.ends_with("ORDER BY seq DESC LIMIT ?"), "{sql}");
+        assert_eq!(sql.matches('?').count(), params.len());
+        assert_eq!(
+            params,
+            vec![
+                Value::Text("1234".into()),
+                Value::Integer(50),
+                Value::Integer(1130),
+                Value::Text("1234".into()),
+                Value::Integer(50),
+                Value::Integer(1130),
                 Value::Integer(7),
             ]
         );

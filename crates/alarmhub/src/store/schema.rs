@@ -16,8 +16,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// Version 1 layout. `IF NOT EXISTS` everywhere so opening an existing database is a no-op.
 ///
-/// The dedup index also carries `received_at_ms` (beyond the plain `(dedup_key)` index) so
-/// the window check is a single range seek even when a key recurs over years of history.
+/// Events by account live in `account_events`, written in bulk by the writer
+/// (`account_index.rs`); the `events_account_seq` index of earlier builds is dropped.
+/// Retransmissions are matched in memory (`dedup.rs`), rebuilt through `events_received_at`
+/// at start; the `events_dedup` index of earlier builds put every insert on a random page
+/// and is dropped (an older build opening the file simply creates it again).
 const DDL_V1: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -39,10 +42,14 @@ CREATE TABLE IF NOT EXISTS events (
     detail         TEXT NOT NULL,
     dedup_key      INTEGER
 );
-CREATE INDEX IF NOT EXISTS events_account_seq ON events(account, seq);
+DROP INDEX IF EXISTS events_account_seq;
+CREATE TABLE IF NOT EXISTS account_events (
+    acct   TEXT NOT NULL,
+    ev_seq INTEGER NOT NULL,
+    PRIMARY KEY (acct, ev_seq)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_received_at ON events(received_at_ms);
-CREATE INDEX IF NOT EXISTS events_dedup ON events(dedup_key, received_at_ms)
-    WHERE dedup_key IS NOT NULL;
+DROP INDEX IF EXISTS events_dedup;
 CREATE TABLE IF NOT EXISTS snapshot (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     last_seq    INTEGER NOT NULL,
@@ -77,8 +84,15 @@ pub(crate) fn apply_write_pragmas(conn: &Connection, path: &Path) -> Result<(), 
         .map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(err)?;
+    // Keep the hot index pages in memory (the default 2 MiB made every commit re-read
+    // index pages from the OS).
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+        .map_err(err)?;
     Ok(())
 }
+
+/// Page cache of the writing connection, KiB (SQLite's negative `cache_size` form).
+const WRITER_CACHE_KIB: i64 = -65_536;
 
 /// Pragmas for a read-only connection (the journal mode is the writer's business).
 pub(crate) fn apply_read_pragmas(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -113,6 +127,13 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             .map_err(err)?;
         }
     }
+    // A file from a build without `account_events` starts with nothing indexed; the writer
+    // indexes every event above the mark when it opens.
+    tx.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, 0)",
+        [super::account_index::UPTO_KEY],
+    )
+    .map_err(err)?;
     tx.commit().map_err(err)
 }
 

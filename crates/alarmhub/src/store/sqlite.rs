@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 
-use super::query::{build_query, dedup_to_sql, event_from_row, sql_limit, EVENT_COLUMNS};
+use super::account_index::{PendingIndex, UPTO_KEY};
+use super::checkpoint::Checkpointer;
+use super::dedup::DedupWindow;
+use super::query::{
+    build_query, dedup_from_sql, dedup_to_sql, event_from_row, sql_limit, EVENT_COLUMNS,
+};
 use super::schema::{apply_read_pragmas, apply_write_pragmas, check_version, migrate};
 use super::{now_ms, EventQuery, Snapshot, Store, StoreError};
 use crate::events::{Appended, NewEvent, StoredEvent};
@@ -24,11 +29,12 @@ const STATEMENT_CACHE: usize = 160;
 /// Name of the short-lived file used to prove the data directory is writable.
 const PROBE_FILE: &str = ".alarmhub-write-probe";
 
-/// The latest event with this dedup key received after the cutoff. Ordered by the
-/// `events_dedup` index, so this is one index seek.
-const FIND_DUPLICATE: &str = "SELECT seq FROM events \
-     WHERE dedup_key = ?1 AND received_at_ms > ?2 \
-     ORDER BY received_at_ms DESC, seq DESC LIMIT 1";
+/// The events inside the dedup window, to rebuild [`DedupWindow`] when the store opens.
+/// A range on the append-ordered `events_received_at` index (forced: asked to order by seq,
+/// the planner would rather scan the whole table); sorted by seq afterwards.
+const LOAD_DEDUP_WINDOW: &str = "SELECT dedup_key, seq, received_at_ms \
+     FROM events INDEXED BY events_received_at \
+     WHERE received_at_ms > ?1 AND dedup_key IS NOT NULL";
 
 const INSERT_EVENT: &str = "INSERT INTO events (account, source, code, sia_code, grp, zone, \
      received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key) \
@@ -37,8 +43,23 @@ const INSERT_EVENT: &str = "INSERT INTO events (account, source, code, sia_code,
 /// The SQLite implementation of [`Store`].
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// The writing instance's WAL checkpoint thread. Declared first so it is dropped (and
+    /// stopped) first: the writing connection then closes last and runs SQLite's final
+    /// checkpoint.
+    _checkpointer: Option<Checkpointer>,
     conn: Connection,
     path: PathBuf,
+    /// What the writing instance keeps in memory, loaded on the first append.
+    writing: Option<WriterState>,
+}
+
+/// In-memory state of the writing instance.
+#[derive(Debug)]
+struct WriterState {
+    /// The retransmission window.
+    dedup: DedupWindow,
+    /// `(account, seq)` pairs not yet in `account_events`.
+    index: PendingIndex,
 }
 
 impl SqliteStore {
@@ -71,7 +92,21 @@ impl SqliteStore {
         apply_write_pragmas(&conn, &path)?;
         migrate(&mut conn, &path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteStore { conn, path })
+        let checkpointer = Checkpointer::start(&path);
+        if checkpointer.is_some() {
+            conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+            )
+            .map_err(|e| StoreError::sqlite("set pragmas", &path, e))?;
+        }
+        Ok(SqliteStore {
+            conn,
+            path,
+            writing: None,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Open a read-only connection to the existing store in `dir` (for API reads while the
@@ -84,7 +119,12 @@ impl SqliteStore {
         apply_read_pragmas(&conn, &path)?;
         check_version(&conn, &path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteStore { conn, path })
+        Ok(SqliteStore {
+            conn,
+            path,
+            writing: None,
+            _checkpointer: None,
+        })
     }
 
     /// The database file.
@@ -119,53 +159,78 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        let cutoff = now_ms.saturating_sub(dedup_window_ms);
+        let mut state = match self.writing.take() {
+            Some(state) => state,
+            None => self.load_writer_state(cutoff)?,
+        };
         let path = &self.path;
         let err = |e| StoreError::sqlite("append events", path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let cutoff = now_ms.saturating_sub(dedup_window_ms);
-        let mut out = Vec::with_capacity(batch.len());
-        {
-            let mut find = tx.prepare_cached(FIND_DUPLICATE).map_err(err)?;
-            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
-            for ev in batch {
-                // Earlier events of this batch are visible here too (same transaction), so
-                // duplicates inside one batch are caught by the same lookup.
-                if let Some(key) = ev.dedup_key {
-                    let original: Option<i64> = find
-                        .query_row(params![dedup_to_sql(key), cutoff], |r| r.get(0))
-                        .optional()
-                        .map_err(err)?;
-                    if let Some(seq) = original {
-                        out.push(Appended::Duplicate(seq));
-                        continue;
+        state.dedup.expire(cutoff);
+        let marks = (state.dedup.mark(), state.index.mark());
+        let mut flushed_index = false;
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let mut out = Vec::with_capacity(batch.len());
+            {
+                let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
+                for ev in batch {
+                    // Earlier events of this batch are in the window too, so duplicates
+                    // inside one batch are caught by the same lookup.
+                    if let Some(key) = ev.dedup_key {
+                        if let Some(seq) = state.dedup.find(key, cutoff) {
+                            out.push(Appended::Duplicate(seq));
+                            continue;
+                        }
                     }
+                    insert
+                        .execute(params![
+                            ev.account,
+                            ev.source.as_str(),
+                            ev.code,
+                            ev.sia_code,
+                            ev.group,
+                            ev.zone,
+                            ev.received_at_ms,
+                            ev.panel_time,
+                            ev.protocol,
+                            ev.frame_seq,
+                            ev.peer,
+                            ev.detail.to_string(),
+                            ev.dedup_key.map(dedup_to_sql),
+                        ])
+                        .map_err(err)?;
+                    let seq = tx.last_insert_rowid();
+                    if let Some(key) = ev.dedup_key {
+                        state.dedup.insert(key, seq, ev.received_at_ms);
+                    }
+                    state.index.push(&ev.account, seq);
+                    out.push(Appended::Stored(seq));
                 }
-                insert
-                    .execute(params![
-                        ev.account,
-                        ev.source.as_str(),
-                        ev.code,
-                        ev.sia_code,
-                        ev.group,
-                        ev.zone,
-                        ev.received_at_ms,
-                        ev.panel_time,
-                        ev.protocol,
-                        ev.frame_seq,
-                        ev.peer,
-                        ev.detail.to_string(),
-                        ev.dedup_key.map(dedup_to_sql),
-                    ])
-                    .map_err(err)?;
-                out.push(Appended::Stored(tx.last_insert_rowid()));
+            }
+            if state.index.due() {
+                state.index.write(&tx).map_err(err)?;
+                flushed_index = true;
+            }
+            // On failure the dropped transaction rolls back: nothing of the batch is stored.
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })();
+        match result {
+            Ok(_) if flushed_index => state.index.flushed(),
+            Ok(_) => {}
+            Err(_) => {
+                // Nothing of the batch is stored, so nothing of it may match a
+                // retransmission or be indexed.
+                state.dedup.rollback(marks.0);
+                state.index.rollback(marks.1);
             }
         }
-        // On failure the dropped transaction rolls back: nothing of the batch is stored.
-        tx.commit().map_err(err)?;
-        Ok(out)
+        self.writing = Some(state);
+        result
     }
 
     fn last_seq(&self) -> Result<i64, StoreError> {
@@ -278,9 +343,77 @@ impl Store for SqliteStore {
         stmt.execute([now_ms()]).map_err(self.err("write probe"))?;
         Ok(())
     }
+
+    fn maintain(&mut self) -> Result<(), StoreError> {
+        let Some(state) = self.writing.as_mut() else {
+            return Ok(());
+        };
+        if !state.index.due() {
+            return Ok(());
+        }
+        let path = &self.path;
+        let err = |e| StoreError::sqlite("write account index", path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        state.index.write(&tx).map_err(err)?;
+        tx.commit().map_err(err)?;
+        state.index.flushed();
+        Ok(())
+    }
 }
 
 impl SqliteStore {
+    /// What the writing instance keeps in memory: the retransmission window (events
+    /// received after `cutoff_ms`) and the events not yet in `account_events`.
+    fn load_writer_state(&self, cutoff_ms: i64) -> Result<WriterState, StoreError> {
+        Ok(WriterState {
+            dedup: self.load_dedup_window(cutoff_ms)?,
+            index: self.load_pending_index()?,
+        })
+    }
+
+    /// The events above the `account_events` mark.
+    fn load_pending_index(&self) -> Result<PendingIndex, StoreError> {
+        let err = self.err("load account index mark");
+        let upto: i64 = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(&err)?
+            .query_row([UPTO_KEY], |r| r.get(0))
+            .optional()
+            .map_err(&err)?
+            .unwrap_or(0);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account, seq FROM events WHERE seq > ?1 ORDER BY seq")
+            .map_err(&err)?;
+        let pairs = stmt
+            .query_map([upto], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?
+            .collect::<Result<Vec<(String, i64)>, _>>()
+            .map_err(&err)?;
+        Ok(PendingIndex::new(pairs, upto))
+    }
+
+    /// Rebuild the retransmission window from the events received after `cutoff_ms`.
+    fn load_dedup_window(&self, cutoff_ms: i64) -> Result<DedupWindow, StoreError> {
+        let err = self.err("load dedup window");
+        let mut stmt = self.conn.prepare_cached(LOAD_DEDUP_WINDOW).map_err(&err)?;
+        let mut rows = stmt.query([cutoff_ms]).map_err(&err)?;
+        let mut window = DedupWindow::default();
+        while let Some(row) = rows.next().map_err(&err)? {
+            let key: i64 = row.get(0).map_err(&err)?;
+            window.insert(
+                dedup_from_sql(key),
+                row.get(1).map_err(&err)?,
+                row.get(2).map_err(&err)?,
+            );
+        }
+        Ok(window)
+    }
+
     fn read_snapshot(&self) -> rusqlite::Result<Option<Snapshot>> {
         let last_seq: Option<i64> = self
             .conn
@@ -319,15 +452,60 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_lookup_is_a_seek_on_the_partial_dedup_index() {
+    fn loading_the_dedup_window_is_a_range_on_the_received_at_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let plan = plan(&store, FIND_DUPLICATE);
+        let plan = plan(&store, &LOAD_DEDUP_WINDOW.replace("?1", "?1 AND ?2 = ?2"));
         assert!(
-            plan.contains("INDEX events_dedup (dedup_key=? AND received_at_ms>?)"),
+            plan.contains("INDEX events_received_at (received_at_ms>?)"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn an_account_query_merges_two_ordered_arms_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let q = super::super::EventQuery {
+            account: Some("A".into()),
+            before_seq: Some(10),
+            limit: 5,
+            newest_first: true,
+            ..Default::default()
+        };
+        let (sql, values) = build_query(&q);
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let plan = stmt
+            .query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("; ");
+        assert!(plan.contains("MERGE (UNION ALL)"), "{plan}");
+        assert!(
+            plan.contains("SEARCH account_events USING PRIMARY KEY (acct=?"),
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "needless sort: {plan}");
+        assert!(!plan.contains("SCAN"), "full scan: {plan}");
+    }
+
+    #[test]
+    fn the_random_dedup_index_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let n: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_dedup'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

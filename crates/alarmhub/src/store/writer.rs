@@ -230,13 +230,19 @@ impl<S: Store> Writer<S> {
             self.shared.beat();
             gauge!("alarmhub_store_queue_depth").set(rx.len() as f64);
             // The timer must be created inside the runtime, hence the async block.
-            let first =
-                match rt.block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await }) {
-                    Ok(Some(req)) => req,
-                    // Every handle dropped and the queue drained.
-                    Ok(None) => break,
-                    Err(_idle) => continue,
-                };
+            let first = match rt
+                .block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await })
+            {
+                Ok(Some(req)) => req,
+                // Every handle dropped and the queue drained.
+                Ok(None) => break,
+                Err(_idle) => {
+                    if let Err(e) = self.store.maintain() {
+                        tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
+                    }
+                    continue;
+                }
+            };
             self.take(first);
             let mut taken = 1;
             while taken < self.max_batch {
