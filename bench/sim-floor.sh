@@ -120,8 +120,15 @@ f0=$(cpu_secs "$floor_pid")
 run_sim "$WORK/ceil.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 150000 \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix C
 f1=$(cpu_secs "$floor_pid")
+# Tail latency at 10,000 events/s: the same paced load against the ceiling server, then alarmhub.
+run_sim "$WORK/ceil10k.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 10000 \
+  --duration $((DURATION + 5)) --warmup 5 --account-prefix D
 kill "$floor_pid" 2>/dev/null || true
 wait "$floor_pid" 2>/dev/null || true
+start_daemon r10k "$cfg"
+run_sim "$WORK/ah10k.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate 10000 \
+  --duration $((DURATION + 5)) --warmup 5 --account-prefix E
+stop_daemon
 ceil=$(j "$WORK/ceil.json" events_per_sec)
 ceil_cpu=$(awk -v a="$f0" -v b="$f1" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
 sat_sim_cpu=$(awk -v c="$(cat "$WORK/sat.json.cpu")" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
@@ -168,6 +175,8 @@ section=$WORK/section.md
   echo "| alarmhub ACK p50, saturated | $s50 ms | $(ratio "$s50" "$floor_ms") |"
   echo "| one event per fsync (no group commit) | $one_per_fsync ev/s | — |"
   echo "| **alarmhub throughput, saturated** (daemon CPU $sat_cpu %, simulator CPU $sat_sim_cpu %) | $tput ev/s | $(ratio "$tput" "$one_per_fsync") of one-event-per-fsync; ≈ $per_fsync events per fsync time |"
+  echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against \`examples/ack_floor\` | $(j "$WORK/ceil10k.json" ack_p50_ms) / $(j "$WORK/ceil10k.json" ack_p99_ms) / $(j "$WORK/ceil10k.json" ack_max_ms) ms | the simulator's and the kernel's own tail |"
+  echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against alarmhub | $(j "$WORK/ah10k.json" ack_p50_ms) / $(j "$WORK/ah10k.json" ack_p99_ms) / $(j "$WORK/ah10k.json" ack_max_ms) ms | p99 $(ratio "$(j "$WORK/ah10k.json" ack_p99_ms)" "$(j "$WORK/ceil10k.json" ack_p99_ms)") of the ceiling server's |"
   echo "| **throughput ceiling**: same simulator against \`examples/ack_floor\` (decode + ACK, nothing stored; server CPU $ceil_cpu %, simulator CPU $ceil_sim_cpu %) | $ceil ev/s | alarmhub = $(awk -v a="$tput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "—" }') of it |"
   echo
   echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors)."

@@ -2,13 +2,15 @@
 //!
 //! A plain `events(account, seq)` index puts each panel's newest entry on its own leaf page,
 //! so a commit carrying events from 1,000 panels rewrote ~1,000 pages (4 MiB of WAL) and
-//! halved throughput. Instead the writer collects `(account, seq)` pairs in memory and
-//! inserts them sorted, about once a second, into `account_events`, recording in `meta`
-//! (`account_indexed_upto`) the seq below which the table is complete — in the same
-//! transaction. Queries read the table up to that seq and scan the few newer rows of
+//! halved throughput. Instead the writer collects `(account, seq)` pairs in memory. About
+//! once a second it freezes what it has collected, sorts it, and writes it into
+//! `account_events` a slice at a time — [`CHUNK`] pairs per commit, so no single commit (and
+//! no ACK waiting on it) carries the whole second's index. The commit that writes the last
+//! slice also moves the mark in `meta` (`account_indexed_upto`), the seq up to which the
+//! table is complete. Queries read the table up to the mark and scan the few newer rows of
 //! `events` directly (`query.rs`), so they always see every committed event. After a crash
 //! the writer re-collects the rows above the mark when it opens; nothing is lost because the
-//! table is derived data.
+//! table is derived data (rows already written above the mark are ignored on rewrite).
 
 use std::time::{Duration, Instant};
 
@@ -17,36 +19,77 @@ use rusqlite::{params, Transaction};
 /// `meta` key of the seq up to which `account_events` is complete.
 pub(crate) const UPTO_KEY: &str = "account_indexed_upto";
 
-/// Longest an event waits before it is in `account_events` (while events keep coming; an
-/// idle writer flushes on its idle tick).
+/// Longest an event waits before its generation is frozen for writing (while events keep
+/// coming; an idle writer flushes on its idle tick).
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-/// Flush earlier than [`FLUSH_EVERY`] once this many pairs are waiting (bounds memory and
-/// the size of one flush).
+/// Freeze earlier than [`FLUSH_EVERY`] once this many pairs are waiting (bounds memory).
 pub(crate) const FLUSH_MAX: usize = 200_000;
 
-/// Pairs not yet in `account_events`, plus when they were last flushed.
+/// Pairs written per commit while a frozen generation is being written.
+pub(crate) const CHUNK: usize = 4_096;
+
+/// A generation being written: sorted pairs, how many are already committed, and the mark
+/// to record when all are.
+#[derive(Debug)]
+struct Frozen {
+    sorted: Vec<(String, i64)>,
+    written: usize,
+    high: i64,
+}
+
+/// What one [`PendingIndex::write`] put into its transaction; hand it to
+/// [`PendingIndex::committed`] once the transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    upto: usize,
+}
+
+/// Pairs not yet in `account_events`.
 #[derive(Debug)]
 pub(crate) struct PendingIndex {
+    /// Collected since the last freeze, in seq order.
     pairs: Vec<(String, i64)>,
-    /// Highest seq collected so far (the mark a flush records).
+    /// Highest seq collected (or the stored mark when nothing is).
     high: i64,
-    last_flush: Instant,
+    frozen: Option<Frozen>,
+    last_freeze: Instant,
 }
 
 impl PendingIndex {
-    /// Start from the rows above the stored mark (`pairs`, in seq order), due for a flush at
-    /// the first commit so a restart catches up at once.
+    /// Start from the rows above the stored mark (`pairs`, in seq order), due at the first
+    /// commit so a restart catches up at once.
     pub(crate) fn new(pairs: Vec<(String, i64)>, upto: i64) -> PendingIndex {
         let high = pairs.last().map_or(upto, |p| p.1);
-        let last_flush = Instant::now()
+        let last_freeze = Instant::now()
             .checked_sub(FLUSH_EVERY)
             .unwrap_or_else(Instant::now);
         PendingIndex {
             pairs,
             high,
-            last_flush,
+            frozen: None,
+            last_freeze,
         }
+    }
+
+    /// Freeze the collected pairs into a generation to write, when none is being written
+    /// and it is time (or the collection is large). Call before a transaction's marks are
+    /// taken, so a frozen generation only ever holds committed events.
+    pub(crate) fn maybe_freeze(&mut self) {
+        if self.frozen.is_some() || self.pairs.is_empty() {
+            return;
+        }
+        if self.pairs.len() < FLUSH_MAX && self.last_freeze.elapsed() < FLUSH_EVERY {
+            return;
+        }
+        let mut sorted = std::mem::take(&mut self.pairs);
+        sorted.sort_unstable();
+        self.frozen = Some(Frozen {
+            sorted,
+            written: 0,
+            high: self.high,
+        });
+        self.last_freeze = Instant::now();
     }
 
     /// Collect a newly inserted event.
@@ -66,38 +109,46 @@ impl PendingIndex {
         self.high = mark.1;
     }
 
-    /// Time (or size) for a flush.
-    pub(crate) fn due(&self) -> bool {
-        !self.pairs.is_empty()
-            && (self.pairs.len() >= FLUSH_MAX || self.last_flush.elapsed() >= FLUSH_EVERY)
-    }
-
-    /// Insert every pending pair (sorted, so each account's leaf is written once) and move
-    /// the mark, inside `tx`. The pairs are dropped only by [`PendingIndex::flushed`], after
-    /// the commit.
-    pub(crate) fn write(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        // Sorted copies of the references: the pairs keep their collection order so a
-        // rollback of this transaction can still truncate them.
-        let mut sorted: Vec<&(String, i64)> = self.pairs.iter().collect();
-        sorted.sort_unstable();
+    /// Write the next slice of the frozen generation (and, with its last slice, the mark)
+    /// inside `tx`. `None` when nothing is frozen.
+    pub(crate) fn write(
+        &self,
+        tx: &Transaction<'_>,
+        max_pairs: usize,
+    ) -> rusqlite::Result<Option<Written>> {
+        let Some(frozen) = &self.frozen else {
+            return Ok(None);
+        };
+        let upto = frozen.sorted.len().min(frozen.written + max_pairs.max(1));
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO account_events (acct, ev_seq) VALUES (?1, ?2)",
         )?;
-        for (account, seq) in sorted {
+        for (account, seq) in &frozen.sorted[frozen.written..upto] {
             insert.execute(params![account, seq])?;
         }
-        tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
-            .execute(params![UPTO_KEY, self.high])?;
-        Ok(())
+        if upto == frozen.sorted.len() {
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute(params![UPTO_KEY, frozen.high])?;
+        }
+        Ok(Some(Written { upto }))
     }
 
-    /// The transaction that carried [`PendingIndex::write`] committed.
-    pub(crate) fn flushed(&mut self) {
-        self.pairs.clear();
-        self.last_flush = Instant::now();
+    /// The transaction that carried `written` committed.
+    pub(crate) fn committed(&mut self, written: Written) {
+        if let Some(frozen) = &mut self.frozen {
+            frozen.written = written.upto;
+            if frozen.written >= frozen.sorted.len() {
+                self.frozen = None;
+            }
+        }
     }
 
-    /// Pairs waiting.
+    /// A generation is being written.
+    pub(crate) fn writing(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// Pairs collected and not frozen.
     #[cfg(test)]
     fn len(&self) -> usize {
         self.pairs.len()
@@ -109,13 +160,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_restart_with_rows_above_the_mark_is_due_at_once() {
-        let p = PendingIndex::new(vec![("A".into(), 5)], 4);
-        assert!(p.due());
+    fn a_restart_with_rows_above_the_mark_freezes_at_once() {
+        let mut p = PendingIndex::new(vec![("A".into(), 5)], 4);
         assert_eq!(p.mark(), (1, 5));
-        let empty = PendingIndex::new(Vec::new(), 4);
-        assert!(!empty.due(), "nothing to write");
+        p.maybe_freeze();
+        assert!(p.writing());
+        assert_eq!(p.len(), 0);
+        let mut empty = PendingIndex::new(Vec::new(), 4);
+        empty.maybe_freeze();
+        assert!(!empty.writing(), "nothing to write");
         assert_eq!(empty.mark(), (0, 4));
+    }
+
+    #[test]
+    fn nothing_freezes_within_a_second_of_the_last_freeze() {
+        let mut p = PendingIndex::new(vec![("A".into(), 1)], 0);
+        p.maybe_freeze();
+        p.frozen = None; // as if written
+        p.push("A", 2);
+        p.maybe_freeze();
+        assert!(!p.writing());
+        assert_eq!(p.len(), 1);
     }
 
     #[test]
@@ -128,5 +193,37 @@ mod tests {
         p.rollback(m);
         assert_eq!(p.len(), 1);
         assert_eq!(p.mark(), (1, 1));
+    }
+
+    #[test]
+    fn a_frozen_generation_is_written_in_slices_and_done_after_the_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE account_events (acct TEXT, ev_seq INTEGER, PRIMARY KEY (acct, ev_seq)) \
+             WITHOUT ROWID; CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);",
+        )
+        .expect("schema");
+        let pairs = (1..=5).map(|s| (format!("P{}", s % 2), s)).collect();
+        let mut p = PendingIndex::new(pairs, 0);
+        p.maybe_freeze();
+        let mut slices = 0;
+        while p.writing() {
+            let tx = conn.transaction().expect("tx");
+            let w = p.write(&tx, 2).expect("write").expect("frozen");
+            tx.commit().expect("commit");
+            p.committed(w);
+            slices += 1;
+        }
+        assert_eq!(slices, 3);
+        let (rows, upto): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM account_events), \
+                 (SELECT value FROM meta WHERE key = 'account_indexed_upto')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("query");
+        assert_eq!((rows, upto), (5, 5));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 
-use super::account_index::{PendingIndex, UPTO_KEY};
+use super::account_index::{PendingIndex, CHUNK, UPTO_KEY};
 use super::checkpoint::Checkpointer;
 use super::dedup::DedupWindow;
 use super::query::{
@@ -167,8 +167,9 @@ impl Store for SqliteStore {
         let path = &self.path;
         let err = |e| StoreError::sqlite("append events", path, e);
         state.dedup.expire(cutoff);
+        state.index.maybe_freeze();
         let marks = (state.dedup.mark(), state.index.mark());
-        let mut flushed_index = false;
+        let mut index_written = None;
         let result = (|| {
             let tx = self
                 .conn
@@ -211,17 +212,18 @@ impl Store for SqliteStore {
                     out.push(Appended::Stored(seq));
                 }
             }
-            if state.index.due() {
-                state.index.write(&tx).map_err(err)?;
-                flushed_index = true;
-            }
+            // The next slice of the account index rides along with this commit.
+            index_written = state.index.write(&tx, CHUNK).map_err(err)?;
             // On failure the dropped transaction rolls back: nothing of the batch is stored.
             tx.commit().map_err(err)?;
             Ok(out)
         })();
         match result {
-            Ok(_) if flushed_index => state.index.flushed(),
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(written) = index_written {
+                    state.index.committed(written);
+                }
+            }
             Err(_) => {
                 // Nothing of the batch is stored, so nothing of it may match a
                 // retransmission or be indexed.
@@ -348,18 +350,22 @@ impl Store for SqliteStore {
         let Some(state) = self.writing.as_mut() else {
             return Ok(());
         };
-        if !state.index.due() {
-            return Ok(());
-        }
+        state.index.maybe_freeze();
+        // Idle: the whole frozen generation in one transaction.
         let path = &self.path;
         let err = |e| StoreError::sqlite("write account index", path, e);
+        if !state.index.writing() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
-        state.index.write(&tx).map_err(err)?;
+        let written = state.index.write(&tx, usize::MAX).map_err(err)?;
         tx.commit().map_err(err)?;
-        state.index.flushed();
+        if let Some(written) = written {
+            state.index.committed(written);
+        }
         Ok(())
     }
 }
