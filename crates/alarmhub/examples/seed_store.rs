@@ -165,6 +165,8 @@ fn main() {
         }
     }
     written += flush(&mut store, &mut batch, now);
+    // Write the per-account index now, as a clean shutdown does.
+    store.maintain(true).unwrap();
     let last = store.last_seq().unwrap();
     eprintln!(
         "{}seed_store: {written} events for {} panels in {:.1} s (last seq {last}) into {}",

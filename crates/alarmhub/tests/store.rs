@@ -363,15 +363,31 @@ fn an_idle_writer_indexes_what_is_pending_once_a_second_has_passed() {
             )
             .unwrap()
     };
-    store.maintain().unwrap();
+    store.maintain(false).unwrap();
     assert_eq!(
         upto(),
         4,
         "within a second of the last flush nothing is written"
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    store.maintain().unwrap();
+    store.maintain(false).unwrap();
     assert_eq!(upto(), 12);
+}
+
+#[test]
+fn finishing_upkeep_indexes_everything_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = split_index_fixture(dir.path());
+    store.maintain(true).unwrap();
+    let upto: i64 = rusqlite::Connection::open(dir.path().join(DB_FILE))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'account_indexed_upto'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(upto, 12);
 }
 
 #[test]

@@ -73,13 +73,13 @@ impl PendingIndex {
     }
 
     /// Freeze the collected pairs into a generation to write, when none is being written
-    /// and it is time (or the collection is large). Call before a transaction's marks are
-    /// taken, so a frozen generation only ever holds committed events.
-    pub(crate) fn maybe_freeze(&mut self) {
+    /// and it is time (or the collection is large, or `force`). Call before a transaction's
+    /// marks are taken, so a frozen generation only ever holds committed events.
+    pub(crate) fn maybe_freeze(&mut self, force: bool) {
         if self.frozen.is_some() || self.pairs.is_empty() {
             return;
         }
-        if self.pairs.len() < FLUSH_MAX && self.last_freeze.elapsed() < FLUSH_EVERY {
+        if !force && self.pairs.len() < FLUSH_MAX && self.last_freeze.elapsed() < FLUSH_EVERY {
             return;
         }
         let mut sorted = std::mem::take(&mut self.pairs);
@@ -163,11 +163,11 @@ mod tests {
     fn a_restart_with_rows_above_the_mark_freezes_at_once() {
         let mut p = PendingIndex::new(vec![("A".into(), 5)], 4);
         assert_eq!(p.mark(), (1, 5));
-        p.maybe_freeze();
+        p.maybe_freeze(false);
         assert!(p.writing());
         assert_eq!(p.len(), 0);
         let mut empty = PendingIndex::new(Vec::new(), 4);
-        empty.maybe_freeze();
+        empty.maybe_freeze(false);
         assert!(!empty.writing(), "nothing to write");
         assert_eq!(empty.mark(), (0, 4));
     }
@@ -175,12 +175,14 @@ mod tests {
     #[test]
     fn nothing_freezes_within_a_second_of_the_last_freeze() {
         let mut p = PendingIndex::new(vec![("A".into(), 1)], 0);
-        p.maybe_freeze();
+        p.maybe_freeze(false);
         p.frozen = None; // as if written
         p.push("A", 2);
-        p.maybe_freeze();
+        p.maybe_freeze(false);
         assert!(!p.writing());
         assert_eq!(p.len(), 1);
+        p.maybe_freeze(true);
+        assert!(p.writing(), "forced (shutdown)");
     }
 
     #[test]
@@ -206,7 +208,7 @@ mod tests {
         .expect("schema");
         let pairs = (1..=5).map(|s| (format!("P{}", s % 2), s)).collect();
         let mut p = PendingIndex::new(pairs, 0);
-        p.maybe_freeze();
+        p.maybe_freeze(false);
         let mut slices = 0;
         while p.writing() {
             let tx = conn.transaction().expect("tx");

@@ -186,8 +186,11 @@ pub trait Store: Send {
     fn check_writable(&mut self) -> Result<(), StoreError>;
 
     /// Background upkeep the writer runs when its queue is idle (for SQLite: write the
-    /// per-account index entries still held in memory). Nothing by default.
-    fn maintain(&mut self) -> Result<(), StoreError> {
+    /// per-account index entries still held in memory, when they are due). With `finish`
+    /// (at shutdown, or after a bulk load) everything pending is written now. Nothing by
+    /// default.
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
+        let _ = finish;
         Ok(())
     }
 }

@@ -167,7 +167,7 @@ impl Store for SqliteStore {
         let path = &self.path;
         let err = |e| StoreError::sqlite("append events", path, e);
         state.dedup.expire(cutoff);
-        state.index.maybe_freeze();
+        state.index.maybe_freeze(false);
         let marks = (state.dedup.mark(), state.index.mark());
         let mut index_written = None;
         let result = (|| {
@@ -346,25 +346,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn maintain(&mut self) -> Result<(), StoreError> {
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
         let Some(state) = self.writing.as_mut() else {
             return Ok(());
         };
-        state.index.maybe_freeze();
-        // Idle: the whole frozen generation in one transaction.
         let path = &self.path;
         let err = |e| StoreError::sqlite("write account index", path, e);
-        if !state.index.writing() {
-            return Ok(());
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let written = state.index.write(&tx, usize::MAX).map_err(err)?;
-        tx.commit().map_err(err)?;
-        if let Some(written) = written {
-            state.index.committed(written);
+        // The generation being written, then (when finishing) whatever was collected since.
+        for _ in 0..2 {
+            state.index.maybe_freeze(finish);
+            if !state.index.writing() {
+                break;
+            }
+            // Idle: the whole frozen generation in one transaction.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let written = state.index.write(&tx, usize::MAX).map_err(err)?;
+            tx.commit().map_err(err)?;
+            if let Some(written) = written {
+                state.index.committed(written);
+            }
         }
         Ok(())
     }

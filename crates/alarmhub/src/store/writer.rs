@@ -237,7 +237,7 @@ impl<S: Store> Writer<S> {
                 // Every handle dropped and the queue drained.
                 Ok(None) => break,
                 Err(_idle) => {
-                    if let Err(e) = self.store.maintain() {
+                    if let Err(e) = self.store.maintain(false) {
                         tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
                     }
                     continue;
@@ -255,6 +255,10 @@ impl<S: Store> Writer<S> {
                 }
             }
             self.commit_pending();
+        }
+        // A clean stop leaves nothing for the next start to catch up on.
+        if let Err(e) = self.store.maintain(true) {
+            tracing::warn!(error = %e, "store upkeep at shutdown failed; redone at the next start");
         }
         tracing::debug!("store writer stopped");
     }
