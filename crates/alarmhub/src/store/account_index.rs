@@ -119,7 +119,10 @@ impl PendingIndex {
         let Some(frozen) = &self.frozen else {
             return Ok(None);
         };
-        let upto = frozen.sorted.len().min(frozen.written + max_pairs.max(1));
+        let upto = frozen
+            .sorted
+            .len()
+            .min(frozen.written.saturating_add(max_pairs.max(1)));
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO account_events (acct, ev_seq) VALUES (?1, ?2)",
         )?;
@@ -218,6 +221,20 @@ mod tests {
             slices += 1;
         }
         assert_eq!(slices, 3);
+        // A generation partly written, then finished in one go (idle or shutdown upkeep).
+        for s in 6..=9 {
+            p.push(&format!("P{}", s % 2), s);
+        }
+        p.maybe_freeze(true);
+        let tx = conn.transaction().expect("tx");
+        let w = p.write(&tx, 1).expect("write").expect("frozen");
+        tx.commit().expect("commit");
+        p.committed(w);
+        let tx = conn.transaction().expect("tx");
+        let w = p.write(&tx, usize::MAX).expect("write").expect("frozen");
+        tx.commit().expect("commit");
+        p.committed(w);
+        assert!(!p.writing());
         let (rows, upto): (i64, i64) = conn
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM account_events), \
@@ -226,6 +243,6 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .expect("query");
-        assert_eq!((rows, upto), (5, 5));
+        assert_eq!((rows, upto), (9, 9));
     }
 }
