@@ -91,8 +91,9 @@ pub(crate) fn apply_write_pragmas(conn: &Connection, path: &Path) -> Result<(), 
     Ok(())
 }
 
-/// Page cache of the writing connection, KiB (SQLite's negative `cache_size` form).
-const WRITER_CACHE_KIB: i64 = -65_536;
+/// Page cache of the writing connection, KiB (SQLite's negative `cache_size` form): 16 MiB.
+/// 64 MiB measured no faster side by side (1,000 panels, saturated) and cost RSS.
+const WRITER_CACHE_KIB: i64 = -16_384;
 
 /// Pragmas for a read-only connection (the journal mode is the writer's business).
 pub(crate) fn apply_read_pragmas(conn: &Connection, path: &Path) -> Result<(), StoreError> {
