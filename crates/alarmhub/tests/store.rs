@@ -496,3 +496,32 @@ fn reader_on_a_missing_database_names_the_path() {
     let err = SqliteStore::open_reader(dir.path()).unwrap_err();
     assert!(err.to_string().contains(DB_FILE), "{err}");
 }
+
+#[test]
+fn the_account_index_keeps_up_with_batches_larger_than_its_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let batch = |from: i64| -> Vec<NewEvent> {
+        (0..10_000)
+            .map(|i| event(&format!("P{}", i % 100), 1130, NOW + from + i, None))
+            .collect()
+    };
+    store.append_batch(&batch(0), NOW, WINDOW).unwrap();
+    // The first batch is frozen by the second and written with it, whole: the slice
+    // grows with the batch instead of falling behind at 4,096 per commit.
+    store.append_batch(&batch(10_000), NOW, WINDOW).unwrap();
+    let upto: i64 = rusqlite::Connection::open(dir.path().join(DB_FILE))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'account_indexed_upto'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(upto, 10_000);
+    let q = EventQuery {
+        account: Some("P7".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.query_events(&q).unwrap().len(), 200);
+}

@@ -212,8 +212,10 @@ impl Store for SqliteStore {
                     out.push(Appended::Stored(seq));
                 }
             }
-            // The next slice of the account index rides along with this commit.
-            index_written = state.index.write(&tx, CHUNK).map_err(err)?;
+            // The next slice of the account index rides along with this commit; at least
+            // twice this batch, so the index keeps up whatever `store.max_batch` is.
+            let slice = CHUNK.max(batch.len().saturating_mul(2));
+            index_written = state.index.write(&tx, slice).map_err(err)?;
             // On failure the dropped transaction rolls back: nothing of the batch is stored.
             tx.commit().map_err(err)?;
             Ok(out)
