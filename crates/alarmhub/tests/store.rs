@@ -281,6 +281,19 @@ fn account_seqs(store: &SqliteStore, q: EventQuery) -> Vec<i64> {
     seqs(&store.query_events(&q).unwrap())
 }
 
+/// `(rows in account_events, meta.account_indexed_upto)`, read on a separate connection.
+fn account_index_state(dir: &Path) -> (i64, i64) {
+    rusqlite::Connection::open(dir.join(DB_FILE))
+        .unwrap()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM account_events), \
+             (SELECT value FROM meta WHERE key = 'account_indexed_upto')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
 #[test]
 fn account_queries_see_indexed_and_not_yet_indexed_events_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,32 +350,14 @@ fn events_not_yet_indexed_at_a_crash_are_indexed_when_the_store_reopens() {
         .append_batch(&[event("A", 1130, NOW + 9000, None)], NOW, WINDOW)
         .unwrap();
     assert_eq!(account_seqs(&store, q()), vec![1, 3, 5, 7, 9, 11, 13]);
-    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let (indexed, upto): (i64, i64) = conn
-        .query_row(
-            "SELECT (SELECT COUNT(*) FROM account_events), \
-             (SELECT value FROM meta WHERE key = 'account_indexed_upto')",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((indexed, upto), (12, 12));
+    assert_eq!(account_index_state(dir.path()), (12, 12));
 }
 
 #[test]
 fn an_idle_writer_indexes_what_is_pending_once_a_second_has_passed() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = split_index_fixture(dir.path());
-    let upto = || -> i64 {
-        rusqlite::Connection::open(dir.path().join(DB_FILE))
-            .unwrap()
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'account_indexed_upto'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    let upto = || account_index_state(dir.path()).1;
     store.maintain(false).unwrap();
     assert_eq!(
         upto(),
@@ -379,15 +374,7 @@ fn finishing_upkeep_indexes_everything_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = split_index_fixture(dir.path());
     store.maintain(true).unwrap();
-    let upto: i64 = rusqlite::Connection::open(dir.path().join(DB_FILE))
-        .unwrap()
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'account_indexed_upto'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(upto, 12);
+    assert_eq!(account_index_state(dir.path()), (12, 12));
 }
 
 #[test]
@@ -510,15 +497,7 @@ fn the_account_index_keeps_up_with_batches_larger_than_its_slice() {
     // The first batch is frozen by the second and written with it, whole: the slice
     // grows with the batch instead of falling behind at 4,096 per commit.
     store.append_batch(&batch(10_000), NOW, WINDOW).unwrap();
-    let upto: i64 = rusqlite::Connection::open(dir.path().join(DB_FILE))
-        .unwrap()
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'account_indexed_upto'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(upto, 10_000);
+    assert_eq!(account_index_state(dir.path()), (10_000, 10_000));
     let q = EventQuery {
         account: Some("P7".into()),
         ..Default::default()
