@@ -79,86 +79,81 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 /// and the newer events (not yet indexed) scanned by seq. The mark is read in the same
 /// statement, so the arms never overlap or leave a gap.
 pub(crate) fn build_query(q: &EventQuery) -> (String, Vec<Value>) {
-    let mut clauses: Vec<&str> = Vec::new();
-    let mut filter_params: Vec<Value> = Vec::new();
-    if let Some(from) = q.from_ms {
-        clauses.push("received_at_ms >= ?");
-        filter_params.push(Value::Integer(from));
-    }
-    if let Some(to) = q.to_ms {
-        clauses.push("received_at_ms < ?");
-        filter_params.push(Value::Integer(to));
-    }
-    if let Some(code) = q.code {
-        clauses.push("code = ?");
-        filter_params.push(Value::Integer(i64::from(code)));
-    }
-    let mut seq_clauses: Vec<&str> = Vec::new();
-    let mut seq_params: Vec<Value> = Vec::new();
-    if let Some(after) = q.after_seq {
-        seq_clauses.push("> ?");
-        seq_params.push(Value::Integer(after));
-    }
-    if let Some(before) = q.before_seq {
-        seq_clauses.push("< ?");
-        seq_params.push(Value::Integer(before));
-    }
-    let order = if q.newest_first {
-        " ORDER BY seq DESC LIMIT ?"
-    } else {
-        " ORDER BY seq ASC LIMIT ?"
-    };
-    let mut params: Vec<Value> = Vec::new();
     let mut sql;
+    let mut params: Vec<Value> = Vec::new();
     match &q.account {
         None => {
             sql = format!("SELECT {EVENT_COLUMNS} FROM events");
-            let mut all: Vec<String> = clauses.iter().map(|c| (*c).to_owned()).collect();
-            all.extend(seq_clauses.iter().map(|c| format!("seq {c}")));
-            if !all.is_empty() {
+            let (clauses, values) = filters(q, "seq");
+            if !clauses.is_empty() {
                 sql.push_str(" WHERE ");
-                sql.push_str(&all.join(" AND "));
+                sql.push_str(&clauses.join(" AND "));
             }
-            params.extend(filter_params);
-            params.extend(seq_params);
+            params.extend(values);
         }
         Some(account) => {
+            let upto = super::account_index::UPTO_KEY;
             // Arm 1: indexed events, ordered by the account_events key.
             let indexed_columns = EVENT_COLUMNS.replacen("seq", "ev_seq AS seq", 1);
             sql = format!(
                 "SELECT {indexed_columns} FROM account_events JOIN events ON events.seq = ev_seq \
-                 WHERE acct = ? AND ev_seq <= (SELECT value FROM meta WHERE key = '{UPTO}')",
-                UPTO = super::account_index::UPTO_KEY
+                 WHERE acct = ? AND ev_seq <= (SELECT value FROM meta WHERE key = '{upto}')"
             );
             params.push(Value::Text(account.clone()));
-            for c in &seq_clauses {
-                sql.push_str(&format!(" AND ev_seq {c}"));
-            }
-            params.extend(seq_params.iter().cloned());
-            for c in &clauses {
-                sql.push_str(&format!(" AND {c}"));
-            }
-            params.extend(filter_params.iter().cloned());
+            push_and(&mut sql, &mut params, filters(q, "ev_seq"));
             // Arm 2: events above the mark, scanned by seq.
             sql.push_str(&format!(
                 " UNION ALL SELECT {EVENT_COLUMNS} FROM events \
-                 WHERE seq > (SELECT value FROM meta WHERE key = '{UPTO}') AND account = ?",
-                UPTO = super::account_index::UPTO_KEY
+                 WHERE seq > (SELECT value FROM meta WHERE key = '{upto}') AND account = ?"
             ));
             params.push(Value::Text(account.clone()));
-            for c in &seq_clauses {
-                sql.push_str(&format!(" AND seq {c}"));
-            }
-            params.extend(seq_params);
-            for c in &clauses {
-                sql.push_str(&format!(" AND {c}"));
-            }
-            params.extend(filter_params);
+            push_and(&mut sql, &mut params, filters(q, "seq"));
         }
     }
-    sql.push_str(order);
+    sql.push_str(if q.newest_first {
+        " ORDER BY seq DESC LIMIT ?"
+    } else {
+        " ORDER BY seq ASC LIMIT ?"
+    });
     params.push(Value::Integer(sql_limit(q.limit)));
     (sql, params)
+}
+
+/// The time, code and seq filters of `q` that are set (seq bounds on `seq_column`), each
+/// with its parameter, in the same order.
+fn filters(q: &EventQuery, seq_column: &str) -> (Vec<String>, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(from) = q.from_ms {
+        clauses.push("received_at_ms >= ?".to_owned());
+        params.push(Value::Integer(from));
+    }
+    if let Some(to) = q.to_ms {
+        clauses.push("received_at_ms < ?".to_owned());
+        params.push(Value::Integer(to));
+    }
+    if let Some(code) = q.code {
+        clauses.push("code = ?".to_owned());
+        params.push(Value::Integer(i64::from(code)));
+    }
+    if let Some(after) = q.after_seq {
+        clauses.push(format!("{seq_column} > ?"));
+        params.push(Value::Integer(after));
+    }
+    if let Some(before) = q.before_seq {
+        clauses.push(format!("{seq_column} < ?"));
+        params.push(Value::Integer(before));
+    }
+    (clauses, params)
+}
+
+/// Append `filters` to a query that already has a WHERE clause.
+fn push_and(sql: &mut String, params: &mut Vec<Value>, filters: (Vec<String>, Vec<Value>)) {
+    for clause in filters.0 {
+        sql.push_str(" AND ");
+        sql.push_str(&clause);
+    }
+    params.extend(filters.1);
 }
 
 #[cfg(test)]
@@ -227,11 +222,11 @@ mod tests {
             params,
             vec![
                 Value::Text("1234".into()),
-                Value::Integer(50),
                 Value::Integer(1130),
+                Value::Integer(50),
                 Value::Text("1234".into()),
-                Value::Integer(50),
                 Value::Integer(1130),
+                Value::Integer(50),
                 Value::Integer(7),
             ]
         );
