@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use panel_proto::codes;
+use panel_proto::codes::{self, code};
 use panel_proto::crypto::{Key, KeyFormat};
 use panel_proto::escape::unescape;
 use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
@@ -135,7 +135,8 @@ pub fn frame_json(f: &Frame, offset: usize, bytes: usize) -> Value {
     m.insert("R".into(), json!(f.receiver.as_deref()));
     m.insert("L".into(), json!(f.line.as_deref()));
     m.insert("account".into(), json!(f.account.as_deref()));
-    m.insert("dialect".into(), json!(detect_dialect(f).as_str()));
+    let dialect = detect_dialect(f);
+    m.insert("dialect".into(), json!(dialect.as_str()));
     let reply = match reply_for(f) {
         Reply::Ack => "ACK",
         Reply::Duh => "DUH",
@@ -156,7 +157,8 @@ pub fn frame_json(f: &Frame, offset: usize, bytes: usize) -> Value {
             m.insert("event_code".into(), json!(c.event_code()));
             m.insert("group".into(), json!(c.group));
             m.insert("zone".into(), json!(c.zone));
-            if let Some(info) = c.info() {
+            // Named in the table of the sender's dialect (HB codes only for Hengbo hosts).
+            if let Some(info) = c.info(dialect) {
                 m.insert("event_name".into(), json!(info.name));
                 m.insert("event_description".into(), json!(info.description));
                 m.insert("event_class".into(), json!(info.class.as_str()));
@@ -245,13 +247,13 @@ fn xdata_json(x: &Xdata, event_code: Option<u16>) -> Value {
         _ => payload.to_vec(),
     };
     match event_code {
-        Some(1799) if bytes.len() == 1 => {
+        Some(code::SIGNAL_STRENGTH) if bytes.len() == 1 => {
             v["signal_strength"] = json!(codes::signal_strength(bytes[0]));
         }
-        Some(1400) | Some(3400) if !payload.is_empty() => {
+        Some(code::DISARM | code::ARM_AWAY) if !payload.is_empty() => {
             v["password"] = json!(String::from_utf8_lossy(payload));
         }
-        Some(1704) => {
+        Some(code::COM_PASSTHROUGH) => {
             v["passthrough_hex"] = json!(hex(&bytes));
         }
         _ => {}
@@ -331,6 +333,40 @@ mod tests {
         assert_eq!(lines[2]["xdata"][0]["password"], "123456");
         assert_eq!(lines[2]["event_name"], "DISARM");
         assert_eq!(lines[2]["machine_status_name"], "disarm");
+    }
+
+    #[test]
+    fn code_1134_is_named_in_the_table_of_the_senders_dialect() {
+        use panel_proto::build::{contact_id, encode, panel_frame};
+        use panel_proto::{Data, Id};
+        let mut b = Vec::new();
+        for (id, r, l) in [(Id::AdmCid, "12", "3"), (Id::HengBo, "123ABC", "456DEF")] {
+            let data = Data::ContactId(contact_id(Some("1234"), 1134, 1, 5));
+            let f = panel_frame(id, 1, Some(r), Some(l), "1234", data, None);
+            encode(&f, &mut b).unwrap();
+        }
+        let (n, out, _) = run(&b);
+        assert_eq!(n, 0);
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            (
+                &lines[0]["dialect"],
+                &lines[0]["event_name"],
+                &lines[0]["event_class"]
+            ),
+            (&json!("dc09"), &json!("ENTRY_EXIT"), &json!("alarm"))
+        );
+        assert_eq!(
+            (
+                &lines[1]["dialect"],
+                &lines[1]["event_name"],
+                &lines[1]["event_class"]
+            ),
+            (&json!("hb"), &json!("DOOR_RING"), &json!("info"))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use compact_str::{format_compact, CompactString};
 
+use crate::codes::code;
 use crate::crc::crc16;
 use crate::crypto::{self, Key};
 use crate::error::{Error, Result};
@@ -263,14 +264,14 @@ impl Command {
     /// The 4-digit event code this command is sent as.
     pub fn event_code(&self) -> u16 {
         match self {
-            Command::ArmAway => 3400,
-            Command::ArmStay => 3456,
-            Command::Disarm { .. } => 1400,
-            Command::Emergency => 1120,
-            Command::QueryType => 1798,
-            Command::EnterSetMode => 2704,
-            Command::ExitSetMode => 3704,
-            Command::Passthrough(_) => 1704,
+            Command::ArmAway => code::ARM_AWAY,
+            Command::ArmStay => code::ARM_STAY,
+            Command::Disarm { .. } => code::DISARM,
+            Command::Emergency => code::EMERGENCY,
+            Command::QueryType => code::WHAT_IS_YOUR_TYPE,
+            Command::EnterSetMode => code::ENTER_SET_MODE,
+            Command::ExitSetMode => code::EXIT_SET_MODE,
+            Command::Passthrough(_) => code::COM_PASSTHROUGH,
         }
     }
 

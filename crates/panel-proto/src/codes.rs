@@ -6,8 +6,38 @@
 //! Everything here is a lookup in a static table: no allocation, no panics, and unknown
 //! codes yield `None` so callers keep the raw code and carry on (§5 P8, P28).
 
+use crate::rules::Dialect;
 use Class as C;
 use Level as L;
+
+/// The codes receivers act on by number, named once. Everything else is looked up in the
+/// tables below; these are the ones code branches on (commands sent to Hengbo hosts, the
+/// receiver's own link events, the 1799 report). Host-type reports (17x7, 1807, 1817) are
+/// named by [`machine_type_from_event`] and the machine-type table.
+pub mod code {
+    /// HB 1799: signal strength report; the xdata is one BCD byte ([`super::signal_strength`]).
+    pub const SIGNAL_STRENGTH: u16 = 1799;
+    /// HB 1798: "what is your type", sent to a host that has not reported its type.
+    pub const WHAT_IS_YOUR_TYPE: u16 = 1798;
+    /// 1400: disarm (as a command, carries the password in xdata).
+    pub const DISARM: u16 = 1400;
+    /// 3400: arm away.
+    pub const ARM_AWAY: u16 = 3400;
+    /// 3456: arm stay.
+    pub const ARM_STAY: u16 = 3456;
+    /// 1120: emergency (panic).
+    pub const EMERGENCY: u16 = 1120;
+    /// HB 1704: serial pass-through data.
+    pub const COM_PASSTHROUGH: u16 = 1704;
+    /// HB 2704: enter settings state.
+    pub const ENTER_SET_MODE: u16 = 2704;
+    /// HB 3704: leave settings state.
+    pub const EXIT_SET_MODE: u16 = 3704;
+    /// HB 1944: the host went offline (a receiver writes it when the link ends).
+    pub const OFFLINE: u16 = 1944;
+    /// HB 1946: the host came online (a receiver writes it on the first valid frame).
+    pub const ONLINE: u16 = 1946;
+}
 
 /// HB "event level" used for UI colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,13 +131,30 @@ pub fn split_code(code: u16) -> (u8, u16) {
 }
 
 /// Look up a 4-digit event code. First the HB table (exact codes such as 1130, 3130, 1701,
-/// 2704, 1944, 1946, 1757), then the generic Contact ID table with the qualifier applied:
-/// 1 = new event / opening (disarm), 3 = restore / closing (arm), 6 = status (still present).
-/// Unknown codes → `None`; callers keep the raw code.
+/// 2704, 1944, 1946, 1757), then the generic Contact ID table ([`contact_id_info`]).
+/// Unknown codes → `None`; callers keep the raw code. This is the table for Hengbo hosts and
+/// for alarmhub's own codes; a frame from another DC-09 panel is named by
+/// [`event_info_for`] with [`Dialect::Dc09`].
 pub fn event_info(code: u16) -> Option<EventInfo> {
     if let Ok(i) = HB_EVENTS.binary_search_by_key(&code, |e| e.code) {
         return HB_EVENTS.get(i).copied();
     }
+    contact_id_info(code)
+}
+
+/// Look up a code in the table of the sender's dialect: a Hengbo host's codes are HB codes
+/// first ([`event_info`]); any other DC-09 panel speaks standard Contact ID only
+/// ([`contact_id_info`]), so its 1134 is an entry/exit burglary, not HB's door bell.
+pub fn event_info_for(code: u16, dialect: Dialect) -> Option<EventInfo> {
+    match dialect {
+        Dialect::Hb => event_info(code),
+        Dialect::Dc09 => contact_id_info(code),
+    }
+}
+
+/// Look up a code in the generic Contact ID table only, with the qualifier applied:
+/// 1 = new event / opening (disarm), 3 = restore / closing (arm), 6 = status (still present).
+pub fn contact_id_info(code: u16) -> Option<EventInfo> {
     let (qualifier, cid) = split_code(code);
     let row = CID_ROWS
         .binary_search_by_key(&cid, |r| r.code)
@@ -973,6 +1020,49 @@ mod tests {
             u16::MAX,
         ] {
             assert_eq!(event_info(code), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn the_dialect_picks_the_table_for_1134() {
+        let hb = event_info_for(1134, Dialect::Hb);
+        assert_eq!(
+            hb.map(|i| (i.name, i.class)),
+            Some(("DOOR_RING", Class::Info))
+        );
+        let dc09 = event_info_for(1134, Dialect::Dc09);
+        assert_eq!(
+            dc09.map(|i| (i.name, i.class, i.sia)),
+            Some(("ENTRY_EXIT", Class::Alarm, Some("BA")))
+        );
+        assert_eq!(
+            event_info_for(3134, Dialect::Dc09).map(|i| (i.name, i.class)),
+            Some(("ENTRY_EXIT_RESTORE", Class::AlarmRestore))
+        );
+        // HB private codes mean nothing on a DC-09 panel; shared codes agree.
+        assert_eq!(event_info_for(1799, Dialect::Dc09), None);
+        assert_eq!(
+            event_info_for(1130, Dialect::Dc09).map(|i| i.name),
+            event_info_for(1130, Dialect::Hb).map(|i| i.name)
+        );
+    }
+
+    #[test]
+    fn named_codes_are_the_table_entries_they_name() {
+        for (c, name) in [
+            (code::SIGNAL_STRENGTH, "SIGNAL_STRENGTH_CHANGED"),
+            (code::WHAT_IS_YOUR_TYPE, "WHAT_IS_YOUR_TYPE"),
+            (code::DISARM, "DISARM"),
+            (code::ARM_AWAY, "ARM_AWAY"),
+            (code::ARM_STAY, "ARM_STAY"),
+            (code::EMERGENCY, "EMERGENCY"),
+            (code::COM_PASSTHROUGH, "COM_PASSTHROUGH"),
+            (code::ENTER_SET_MODE, "ENTER_SET_MODE"),
+            (code::EXIT_SET_MODE, "EXIT_SET_MODE"),
+            (code::OFFLINE, "OFFLINE"),
+            (code::ONLINE, "ONLINE"),
+        ] {
+            assert_eq!(event_info(c).map(|i| i.name), Some(name), "{c}");
         }
     }
 

@@ -165,9 +165,10 @@ impl ContactId {
         (1..=999_999).contains(&v).then_some(v)
     }
 
-    /// Table facts about the event code, when it is known.
-    pub fn info(&self) -> Option<codes::EventInfo> {
-        codes::event_info(self.event_code())
+    /// Table facts about the event code in the table of the sender's `dialect` (HB codes
+    /// only for Hengbo hosts), when it is known.
+    pub fn info(&self, dialect: crate::rules::Dialect) -> Option<codes::EventInfo> {
+        codes::event_info_for(self.event_code(), dialect)
     }
 }
 
