@@ -6,9 +6,9 @@
 //! cargo run --release -p alarmhub --example seed_store -- --dir D --panels 100000 --events 1000000
 //! ```
 //!
-//! Events go straight into the store through `SqliteStore::append_batch`, in large
-//! transactions, exactly as the writer thread would store them (no snapshot is written, so
-//! the next `alarmhub serve` replays everything). Per panel, in time order: ONLINE (the
+//! Events go into the store through `Store::append` in calls of 50,000 (one call is one
+//! commit), exactly as the daemon stores them (no snapshot is written, so the next
+//! `alarmhub serve` replays everything). Closing the store writes the per-account index. Per panel, in time order: ONLINE (the
 //! receiver's own event when a panel connects), a type report (1737), a status (3400 arm
 //! or 1400 disarm), then alarms (1130) each followed by its restore (3130) on zones spread
 //! over 1..=999, with an arm/disarm now and then. Heartbeats are not stored by the daemon,
@@ -17,10 +17,11 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use alarmhub::events::{codes, fnv1a, NewEvent, Source};
-use alarmhub::store::{SqliteStore, Store};
+use alarmhub::events::{codes, fnv1a, Facts, NewEvent, Source};
+use alarmhub::store::{SqliteStore, Store, StoreOptions};
+use panel_proto::rules::Dialect;
 use serde_json::json;
 
 /// Events per transaction.
@@ -103,7 +104,14 @@ struct Panel {
 }
 
 fn main() {
-    let args = parse_args();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(seed(parse_args()));
+}
+
+async fn seed(args: Args) {
     if args.dir.join(alarmhub::store::DB_FILE).exists() {
         eprintln!(
             "seed_store: {} already holds a store; give a fresh directory",
@@ -111,7 +119,11 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let mut store = SqliteStore::open(&args.dir).unwrap();
+    let opts = StoreOptions {
+        dedup_window_ms: DEDUP_WINDOW_MS,
+        ..StoreOptions::default()
+    };
+    let store = SqliteStore::open(&args.dir, opts, Box::new(|_| {})).unwrap();
     let mut rng = Rng(args.seed);
     let mut panels: Vec<Panel> = (0..args.panels)
         .map(|i| {
@@ -140,7 +152,7 @@ fn main() {
     let quota = |i: usize| base + usize::from(i < extra);
     let rounds = base + usize::from(extra > 0);
 
-    let now = now_ms();
+    let now = alarmhub::clock::now_ms();
     let start_ms = now - HISTORY_MS;
     let step_ms = (HISTORY_MS / i64::try_from(args.events).unwrap()).max(1);
     let mut t = start_ms;
@@ -157,17 +169,17 @@ fn main() {
             batch.push(next_event(p, &mut rng, t));
             p.n += 1;
             if batch.len() == BATCH {
-                written += flush(&mut store, &mut batch, now);
+                written += flush(&store, &mut batch).await;
                 if progress {
                     eprint!("\rseed_store: {written} events");
                 }
             }
         }
     }
-    written += flush(&mut store, &mut batch, now);
-    // Write the per-account index now, as a clean shutdown does.
-    store.maintain(true).unwrap();
-    let last = store.last_seq().unwrap();
+    written += flush(&store, &mut batch).await;
+    let last = store.last_seq().await.unwrap();
+    // Writes the per-account index, as a clean shutdown does.
+    store.close().await.unwrap();
     eprintln!(
         "{}seed_store: {written} events for {} panels in {:.1} s (last seq {last}) into {}",
         if progress { "\r" } else { "" },
@@ -177,14 +189,10 @@ fn main() {
     );
 }
 
-fn flush(store: &mut SqliteStore, batch: &mut Vec<NewEvent>, now: i64) -> usize {
-    if batch.is_empty() {
-        return 0;
-    }
-    let out = store.append_batch(batch, now, DEDUP_WINDOW_MS).unwrap();
-    assert_eq!(out.len(), batch.len());
+async fn flush(store: &SqliteStore, batch: &mut Vec<NewEvent>) -> usize {
     let n = batch.len();
-    batch.clear();
+    let out = store.append(std::mem::take(batch)).await.unwrap();
+    assert_eq!(out.len(), n);
     n
 }
 
@@ -202,7 +210,12 @@ fn next_event(p: &mut Panel, rng: &mut Rng, t: i64) -> NewEvent {
             protocol: String::new(),
             frame_seq: String::new(),
             peer: p.peer.clone(),
-            detail: json!({ "reason": "first valid frame on a connection", "dialect": "hb" }),
+            facts: Facts {
+                dialect: Some(Dialect::Hb),
+                ..Facts::default()
+            },
+            detail: json!({ "reason": "first valid frame on a connection", "dialect": "hb" })
+                .into(),
             dedup_key: None,
         };
     }
@@ -238,11 +251,17 @@ fn next_event(p: &mut Panel, rng: &mut Rng, t: i64) -> NewEvent {
         protocol: "ADM-CID".into(),
         frame_seq: seq.clone(),
         peer: p.peer.clone(),
+        facts: Facts {
+            dialect: Some(Dialect::Hb),
+            ademco_id: Some(p.ademco_id),
+            ..Facts::default()
+        },
         detail: json!({
             "dialect": "hb",
             "ademco_id": p.ademco_id,
             "data_account": data_account,
-        }),
+        })
+        .into(),
         dedup_key: Some(fnv1a(&[
             p.account.as_bytes(),
             seq.as_bytes(),
@@ -250,10 +269,4 @@ fn next_event(p: &mut Panel, rng: &mut Rng, t: i64) -> NewEvent {
             raw.as_bytes(),
         ])),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use panel_proto::build::Command;
 use panel_proto::codes;
+use panel_proto::rules::Dialect;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::events::{NewEvent, Source};
+use crate::events::{ControlFacts, ControlOutcome, Facts, NewEvent, Source};
+use crate::metrics::names;
 use crate::registry::Registry;
-use crate::store::WriterHandle;
+use crate::store::Store;
 
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +35,17 @@ pub enum Outcome {
 impl Outcome {
     /// Stable name for events, metrics and the API.
     pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The kind, as the audit trail stores it.
+    pub fn kind(&self) -> ControlOutcome {
         match self {
-            Outcome::Done => "done",
-            Outcome::TimedOut => "timed_out",
-            Outcome::PanelOffline => "panel_offline",
-            Outcome::NotSupported(_) => "not_supported",
-            Outcome::BadRequest(_) => "bad_request",
+            Outcome::Done => ControlOutcome::Done,
+            Outcome::TimedOut => ControlOutcome::TimedOut,
+            Outcome::PanelOffline => ControlOutcome::PanelOffline,
+            Outcome::NotSupported(_) => ControlOutcome::NotSupported,
+            Outcome::BadRequest(_) => ControlOutcome::BadRequest,
         }
     }
 
@@ -135,7 +142,7 @@ pub struct Control {
     /// Panel state (type, online).
     pub registry: Arc<Registry>,
     /// Audit trail.
-    pub writer: WriterHandle,
+    pub store: Arc<dyn Store>,
     /// Per-account passwords from the configuration.
     pub config: Arc<crate::config::Config>,
 }
@@ -155,45 +162,8 @@ pub struct ControlRequest {
     pub requested_by: String,
 }
 
-/// Remote actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Arm away (3400).
-    ArmAway,
-    /// Arm stay (3456).
-    ArmStay,
-    /// Disarm (1400, password).
-    Disarm,
-    /// Emergency (1120).
-    Emergency,
-    /// Ask the host type (1798).
-    QueryType,
-}
-
-impl Action {
-    /// Parse the API / CLI name.
-    pub fn parse(s: &str) -> Option<Action> {
-        Some(match s {
-            "arm_away" | "arm" => Action::ArmAway,
-            "arm_stay" => Action::ArmStay,
-            "disarm" => Action::Disarm,
-            "emergency" => Action::Emergency,
-            "query_type" => Action::QueryType,
-            _ => return None,
-        })
-    }
-
-    /// Stable name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::ArmAway => "arm_away",
-            Action::ArmStay => "arm_stay",
-            Action::Disarm => "disarm",
-            Action::Emergency => "emergency",
-            Action::QueryType => "query_type",
-        }
-    }
-}
+/// Remote actions (the audit trail's vocabulary, kept with the events).
+pub use crate::events::ControlAction as Action;
 
 impl Control {
     /// Check the request against what is known of the panel.
@@ -208,7 +178,7 @@ impl Control {
         let Some(panel) = panel else {
             return Err(Outcome::PanelOffline);
         };
-        if panel.dialect.as_deref() == Some("dc09") {
+        if panel.dialect == Some(Dialect::Dc09) {
             return Err(Outcome::NotSupported(
                 "remote control needs a Hengbo host; this panel speaks plain DC-09".into(),
             ));
@@ -268,32 +238,32 @@ impl Control {
             Err(o) => o,
             Ok(cmd) => self.send(&req, cmd).await,
         };
-        metrics::counter!("alarmhub_control_commands_total", "action" => req.action.as_str(), "outcome" => outcome.as_str()).increment(1);
+        metrics::counter!(names::CONTROL_COMMANDS_TOTAL, "action" => req.action.as_str(), "outcome" => outcome.as_str()).increment(1);
         tracing::info!(account = %req.account, action = req.action.as_str(), section = req.section,
             outcome = outcome.as_str(), by = %req.requested_by, "control command");
-        let code = match req.action {
-            Action::ArmAway => 3400,
-            Action::ArmStay => 3456,
-            Action::Disarm => 1400,
-            Action::Emergency => 1120,
-            Action::QueryType => 1798,
-        };
         let ev = NewEvent {
             account: req.account.clone(),
             source: Source::Control,
-            code,
+            code: req.action.code(),
             sia_code: None,
             group: u16::from(req.section),
             zone: 99,
-            received_at_ms: now_ms(),
+            received_at_ms: crate::clock::now_ms(),
             panel_time: None,
             protocol: String::new(),
             frame_seq: String::new(),
             peer: req.requested_by.clone(),
-            detail: json!({ "action": req.action.as_str(), "outcome": outcome.as_str(), "message": outcome.message() }),
+            facts: Facts {
+                control: Some(ControlFacts {
+                    action: req.action,
+                    outcome: outcome.kind(),
+                }),
+                ..Facts::default()
+            },
+            detail: json!({ "action": req.action.as_str(), "outcome": outcome.as_str(), "message": outcome.message() }).into(),
             dedup_key: None,
         };
-        if let Err(e) = self.writer.append(ev).await {
+        if let Err(e) = self.store.append_one(ev).await {
             tracing::error!(account = %req.account, error = %e, "could not store control audit event");
         }
         outcome
@@ -316,12 +286,4 @@ impl Control {
         }
         rx.await.unwrap_or(Outcome::PanelOffline)
     }
-}
-
-/// Wall clock, Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

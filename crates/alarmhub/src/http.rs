@@ -1,5 +1,6 @@
 //! The HTTP side endpoint: `/healthz` (the process answers), `/readyz` (listeners bound and
-//! the store accepts a write; 503 otherwise), `/metrics` (Prometheus text). With
+//! the store accepts a write; 503 otherwise), `/metrics` (Prometheus text, with `# HELP`
+//! for every series from [`crate::metrics`]). With
 //! `ALARMHUB_TEST_HOOKS=1` also `POST /debug/stall-writer?secs=N`, which the tests use to
 //! prove the watchdog stops when the writer is stuck.
 
@@ -15,16 +16,17 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 
+use crate::metrics::names;
 use crate::registry::Registry;
-use crate::store::WriterHandle;
+use crate::store::Store;
 
 /// What the endpoints look at.
 #[derive(Clone)]
 pub struct HttpState {
     /// Prometheus recorder handle.
     pub metrics: Option<PrometheusHandle>,
-    /// Store writer.
-    pub writer: WriterHandle,
+    /// The event store (readiness probe, queue depth, the stall hook).
+    pub store: Arc<dyn Store>,
     /// Panels (for gauges refreshed at scrape time).
     pub registry: Arc<Registry>,
     /// Set once every listener is bound.
@@ -54,7 +56,7 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
             "not ready: listeners not bound\n".to_string(),
         );
     }
-    match tokio::time::timeout(Duration::from_secs(2), s.writer.check_writable()).await {
+    match tokio::time::timeout(Duration::from_secs(2), s.store.check_writable()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -69,12 +71,12 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let (total, online) = s.registry.counts();
-    metrics::gauge!("alarmhub_panels", "state" => "online").set(online as f64);
-    metrics::gauge!("alarmhub_panels", "state" => "offline").set((total - online) as f64);
-    metrics::gauge!("alarmhub_store_queue_depth").set(s.writer.queue_depth() as f64);
+    metrics::gauge!(names::PANELS, "state" => "online").set(online as f64);
+    metrics::gauge!(names::PANELS, "state" => "offline").set((total - online) as f64);
+    metrics::gauge!(names::STORE_QUEUE_DEPTH).set(s.store.queue_depth() as f64);
     if let Some(bus) = &s.bus {
         // Every live WatchEvents stream and Subscribe group holds one bus receiver.
-        metrics::gauge!("alarmhub_grpc_subscribers").set(bus.receivers() as f64);
+        metrics::gauge!(names::GRPC_SUBSCRIBERS).set(bus.receivers() as f64);
     }
     match &s.metrics {
         Some(h) => (
@@ -99,7 +101,7 @@ async fn stall(State(s): State<HttpState>, Query(a): Query<StallArgs>) -> impl I
     let d = Duration::from_secs(a.secs.min(600));
     // `stall` returns once the request is queued, so every store request made after this
     // answer (a readiness probe, an append) waits behind the stall.
-    match s.writer.stall(d).await {
+    match s.store.stall(d).await {
         Ok(()) => (
             StatusCode::ACCEPTED,
             format!("writer stalled for {}s\n", d.as_secs()),

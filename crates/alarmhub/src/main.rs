@@ -215,16 +215,16 @@ fn serve(a: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let r = rt.block_on(alarmhub::server::serve(
+    let r = rt.block_on(alarmhub::daemon::serve(
         config,
-        alarmhub::server::shutdown_signal(),
+        alarmhub::daemon::shutdown_signal(),
         |_, _| {},
     ));
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("alarmhub: {e:#}");
+            tracing::error!("{e}");
+            eprintln!("alarmhub: {e}");
             ExitCode::from(1)
         }
     }

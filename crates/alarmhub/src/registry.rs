@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
-use panel_proto::codes::{self, Class};
+use panel_proto::codes::{self, code, Class};
+use panel_proto::rules::Dialect;
 use serde::{Deserialize, Serialize};
 
-use crate::events::{codes as ev, Source, StoredEvent};
+use crate::events::{dialect_serde, Source, StoredEvent};
 
 /// Sections tracked per host: 0 = whole host, 1..=3 for three-section hosts.
 pub const SECTIONS: usize = 4;
@@ -42,6 +43,14 @@ pub struct LastAlarm {
     pub source: Source,
     /// Store sequence number of the event.
     pub seq: i64,
+    /// Dialect of the event, which decides the table naming its code (absent in snapshots
+    /// written before it was kept: named by the panel's dialect then).
+    #[serde(
+        default,
+        with = "dialect_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dialect: Option<Dialect>,
 }
 
 /// Live state of one panel. Fields added in later versions default when an older snapshot
@@ -53,8 +62,9 @@ pub struct PanelState {
     pub account: String,
     /// Hengbo Ademco ID when known.
     pub ademco_id: Option<u32>,
-    /// `"hb"` or `"dc09"` once seen.
-    pub dialect: Option<String>,
+    /// Hengbo or plain DC-09, once seen (`"hb"` / `"dc09"` in snapshots).
+    #[serde(with = "dialect_serde")]
+    pub dialect: Option<Dialect>,
     /// HB machine type number, -1 unknown.
     pub machine_type: i32,
     /// HB status per section (index 0 = whole host), -1 unknown.
@@ -137,20 +147,19 @@ impl PanelState {
             .unwrap_or(-1)
     }
 
-    /// Apply one committed event.
+    /// Apply one committed event (its typed facts; the display detail is never read).
     pub fn apply(&mut self, e: &StoredEvent) {
         let ev_ = &e.event;
+        let facts = &ev_.facts;
         self.last_event_seq = e.seq;
         let before = (self.online, self.machine_type, self.status);
-        if let Some(id) = ev_.detail.get("ademco_id").and_then(|v| v.as_u64()) {
-            self.ademco_id = u32::try_from(id).ok();
+        if let Some(id) = facts.ademco_id {
+            self.ademco_id = Some(id);
         }
-        if let Some(d) = ev_.detail.get("dialect").and_then(|v| v.as_str()) {
-            if self.dialect.as_deref() != Some(d) {
-                self.dialect = Some(d.to_string());
-            }
+        if let Some(d) = facts.dialect {
+            self.dialect = Some(d);
         }
-        if ev_.detail.get("unknown_account").and_then(|v| v.as_bool()) == Some(true) {
+        if facts.unknown_account {
             self.unknown_account = true;
         }
         match ev_.source {
@@ -161,12 +170,12 @@ impl PanelState {
                     self.remote_addr.clone_from(&ev_.peer);
                 }
             }
-            Source::Receiver if ev_.code == ev::ONLINE => {
+            Source::Receiver if ev_.code == code::ONLINE => {
                 self.online = true;
                 self.last_seen_ms = self.last_seen_ms.max(ev_.received_at_ms);
                 self.remote_addr.clone_from(&ev_.peer);
             }
-            Source::Receiver if ev_.code == ev::OFFLINE => self.online = false,
+            Source::Receiver if ev_.code == code::OFFLINE => self.online = false,
             _ => {}
         }
         if matches!(ev_.source, Source::Panel | Source::Ingest) {
@@ -179,7 +188,9 @@ impl PanelState {
 
     fn apply_panel_event(&mut self, e: &StoredEvent) {
         let ev_ = &e.event;
-        if let Some(t) = codes::machine_type_from_event(ev_.code) {
+        // Type reports are Hengbo private codes: a plain DC-09 panel's 1737 is not one.
+        let hengbo = ev_.facts.dialect != Some(Dialect::Dc09);
+        if let Some(t) = codes::machine_type_from_event(ev_.code).filter(|_| hengbo) {
             self.machine_type = t;
         }
         if let Some(s) = codes::status_from_event(ev_.code) {
@@ -192,12 +203,12 @@ impl PanelState {
                 }
             }
         }
-        if ev_.code == 1799 {
-            if let Some(s) = ev_.detail.get("signal_strength").and_then(|v| v.as_u64()) {
-                self.signal_strength = u8::try_from(s).ok();
+        if ev_.code == code::SIGNAL_STRENGTH {
+            if let Some(s) = ev_.facts.signal_strength {
+                self.signal_strength = Some(s);
             }
         }
-        match event_class(ev_.code, ev_.sia_code.as_deref()) {
+        match ev_.class() {
             Some(Class::Alarm) => {
                 self.active_alarms.insert(
                     ev_.zone,
@@ -214,6 +225,7 @@ impl PanelState {
                     time_ms: ev_.received_at_ms,
                     source: ev_.source,
                     seq: e.seq,
+                    dialect: ev_.facts.dialect,
                 });
                 self.alarm_version += 1;
                 self.version += 1;
@@ -224,16 +236,6 @@ impl PanelState {
             _ => {}
         }
     }
-}
-
-/// Class of an event code (Contact ID first, SIA when the event has only a SIA code).
-pub fn event_class(code: u16, sia: Option<&str>) -> Option<Class> {
-    if code != 0 {
-        if let Some(i) = codes::event_info(code) {
-            return Some(i.class);
-        }
-    }
-    sia.and_then(codes::sia_code).map(|i| i.class)
 }
 
 /// All panels, behind one lock (reads are short copies; writes come from the store writer
@@ -402,77 +404,5 @@ impl Registry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::NewEvent;
-    use std::sync::Arc;
-
-    fn ev(seq: i64, account: &str, code: u16, zone: u16) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
-            seq,
-            event: NewEvent {
-                account: account.into(),
-                source: Source::Panel,
-                code,
-                sia_code: None,
-                group: 0,
-                zone,
-                received_at_ms: seq,
-                panel_time: None,
-                protocol: "HENG-BO".into(),
-                frame_seq: "0001".into(),
-                peer: "127.0.0.1:1".into(),
-                detail: serde_json::json!({}),
-                dedup_key: None,
-            },
-        })
-    }
-
-    #[test]
-    fn changed_count_follows_every_mutation() {
-        let r = Registry::new();
-        r.apply_all(&[ev(1, "A", 1737, 0), ev(2, "B", 1400, 0)]);
-        assert_eq!(r.changed_count(), 2);
-        let a = r.get("A").unwrap();
-        r.mark_synced(
-            "A",
-            SyncToken {
-                version: a.version,
-                alarm_version: a.alarm_version,
-            },
-        );
-        assert_eq!(r.changed_count(), 1);
-        r.apply_all(&[ev(3, "A", 1130, 5)]);
-        assert_eq!(r.changed_count(), 2);
-        r.mark_all_offline();
-        assert_eq!(r.changed_count(), 2);
-        let (_, rows) = r.snapshot();
-        let r2 = Registry::new();
-        assert!(r2.restore(&rows).is_empty());
-        assert_eq!(r2.changed_count(), 2);
-        assert_eq!(r2.changed_count(), r2.list(|p| p.changed()).len());
-    }
-
-    #[test]
-    fn alarms_stay_active_until_their_restore() {
-        let r = Registry::new();
-        r.apply_all(&[
-            ev(1, "A", 1130, 5),
-            ev(2, "A", 1110, 7),
-            ev(3, "A", 3130, 5),
-        ]);
-        let p = r.get("A").unwrap();
-        assert_eq!(p.active_alarms.keys().copied().collect::<Vec<_>>(), vec![7]);
-        assert_eq!(p.last_alarm.unwrap().code, 1110);
-    }
-
-    #[test]
-    fn an_old_snapshot_row_without_new_fields_still_loads() {
-        let r = Registry::new();
-        assert!(r
-            .restore(&[("A".into(), r#"{"account":"A","machine_type":6}"#.into())])
-            .is_empty());
-        assert_eq!(r.get("A").unwrap().machine_type, 6);
-        assert_eq!(r.get("A").unwrap().status, [-1; SECTIONS]);
-    }
-}
+#[path = "registry_tests.rs"]
+mod tests;

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use alarmhub::api::v1::V1Service;
+use alarmhub::api::ApiState;
 use alarmhub::config::Config;
+use alarmhub::daemon::{serve, Bound, DaemonError};
 use alarmhub::events::{NewEvent, Source};
 use alarmhub::proto::v1 as pb;
-use alarmhub::server::{serve, Bound, Handles};
-use alarmhub::store::Store;
 use panel_proto::build::{ack, contact_id, encode, panel_frame, AckStyle};
 use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
 use panel_proto::timestamp::Timestamp;
@@ -38,12 +38,12 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
 
 struct Hub {
     bound: Bound,
-    handles: Handles,
+    handles: ApiState,
     api: SocketAddr,
     api_stop: CancellationToken,
     api_task: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
 }
 
 impl Hub {
@@ -62,7 +62,7 @@ impl Hub {
             async move {
                 let _ = srx.await;
             },
-            move |b: &Bound, h: &Handles| {
+            move |b: &Bound, h: &ApiState| {
                 let _ = btx.send((b.clone(), h.clone()));
             },
         ));
@@ -113,10 +113,14 @@ impl Hub {
             protocol: "HENG-BO".into(),
             frame_seq: String::new(),
             peer: "test".into(),
-            detail: serde_json::json!({}),
+            facts: Default::default(),
+            detail: Default::default(),
             dedup_key: None,
         };
-        within(self.handles.writer.append(ev)).await.unwrap().seq()
+        within(self.handles.store.append_one(ev))
+            .await
+            .unwrap()
+            .seq()
     }
 
     /// Stop the API (streams end, groups write their cursors), then the receiver.
@@ -626,7 +630,7 @@ async fn watchers_and_group_cursors_resume_after_a_restart() {
     assert_eq!(seqs(&got), vec![1, 2, 3, 4, 5]);
     m.ack(vec![1, 3, 2]).await; // 4 and 5 stay unacknowledged
                                 // The cursor is written within the flush interval (200 ms).
-    let reader = alarmhub::store::SqliteStore::open_reader(dir.path()).unwrap();
+    let reader = alarmhub::store::SqliteReader::open(dir.path()).unwrap();
     let t0 = std::time::Instant::now();
     while reader.cursor("persist").unwrap() != Some(3) {
         assert!(t0.elapsed() < Duration::from_secs(5), "cursor not written");
@@ -901,7 +905,7 @@ async fn watch_latency_at_a_thousand_events_per_second() {
     let mut w = watch(&mut c, -1, "").await;
     replay(&mut w).await;
     let n = 3000;
-    let writer = hub.handles.writer.clone();
+    let store = hub.handles.store.clone();
     // Each append's own duration is the commit (fsync) part of the latency.
     let producer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -920,13 +924,14 @@ async fn watch_latency_at_a_thousand_events_per_second() {
                 protocol: String::new(),
                 frame_seq: String::new(),
                 peer: String::new(),
-                detail: serde_json::json!({ "sent_ns": since_epoch_ns() }),
+                facts: Default::default(),
+                detail: serde_json::json!({ "sent_ns": since_epoch_ns() }).into(),
                 dedup_key: None,
             };
-            let w = writer.clone();
+            let w = store.clone();
             appends.push(tokio::spawn(async move {
                 let t0 = since_epoch_ns();
-                w.append(ev).await.unwrap();
+                w.append_one(ev).await.unwrap();
                 since_epoch_ns() - t0
             }));
         }

@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alarmhub::events::Source;
-use alarmhub::store::{SqliteStore, Store};
+use alarmhub::store::SqliteReader;
 use panel_proto::build::{contact_id, encode, panel_frame};
 use panel_proto::framing::{Decoded, Decoder};
 use panel_proto::timestamp::Timestamp;
@@ -484,7 +484,7 @@ fn every_acked_event_survives_kill_9_exactly_once() {
     };
 
     // What the store holds, by (account, seq, zone), panel events only.
-    let reader = SqliteStore::open_reader(&data).unwrap();
+    let reader = SqliteReader::open(&data).unwrap();
     let stored = reader.events_after(0, 0).unwrap();
     let mut count: HashMap<EventId, (usize, u16)> = HashMap::new();
     let mut received_at: HashMap<EventId, i64> = HashMap::new();

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alarmhub::api::ApiState;
 use alarmhub::config::Config;
 use alarmhub::control::{Action, ControlRequest, Outcome};
-use alarmhub::server::{serve, Bound, Handles};
+use alarmhub::daemon::{serve, Bound, DaemonError};
 use panel_proto::build::{ack, contact_id, encode, panel_frame, AckStyle};
 use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
 use panel_proto::timestamp::Timestamp;
@@ -18,15 +19,14 @@ use tokio::sync::oneshot;
 
 struct Running {
     bound: Bound,
-    handles: Handles,
+    handles: ApiState,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
     _dir: tempfile::TempDir,
 }
 
 impl Running {
-    /// Stop the receiver. The test's handles go first: the store writer exits once every
-    /// handle to it is gone.
+    /// Stop the receiver (the test's handles go first; the daemon closes the store itself).
     async fn stop(self) {
         let Running {
             stop,
@@ -59,7 +59,7 @@ async fn start(panel_extra: &str, extra: &str) -> Running {
         async move {
             let _ = srx.await;
         },
-        move |b: &Bound, h: &Handles| {
+        move |b: &Bound, h: &ApiState| {
             let _ = btx.send((b.clone(), h.clone()));
         },
     ));
@@ -263,24 +263,42 @@ async fn arm_and_disarm_are_confirmed_by_the_host_and_the_new_status_is_tracked(
     assert_eq!(disarm.await.unwrap(), Outcome::Done);
 
     // The audit trail holds every command with its outcome.
-    use alarmhub::store::Store;
-    let reader =
-        alarmhub::store::SqliteStore::open_reader(&r.handles.config.store.data_dir).unwrap();
-    let audit: Vec<(u16, String)> = reader
+    let reader = alarmhub::store::SqliteReader::open(&r.handles.config.store.data_dir).unwrap();
+    let control: Vec<_> = reader
         .events_after(0, 1000)
         .unwrap()
         .into_iter()
         .filter(|e| e.event.source == alarmhub::events::Source::Control)
+        .collect();
+    let audit: Vec<(u16, String)> = control
+        .iter()
         .map(|e| {
             (
                 e.event.code,
-                e.event.detail["outcome"].as_str().unwrap().to_string(),
+                e.event.detail.to_value()["outcome"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
             )
         })
         .collect();
     assert_eq!(
         audit,
         vec![(3400, "done".to_string()), (1400, "done".to_string())]
+    );
+    // The same, as the typed facts the store keeps in columns.
+    let typed: Vec<_> = control
+        .iter()
+        .map(|e| {
+            e.event
+                .facts
+                .control
+                .map(|c| (c.action.as_str(), c.outcome.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        typed,
+        vec![Some(("arm_away", "done")), Some(("disarm", "done"))]
     );
     r.stop().await;
 }

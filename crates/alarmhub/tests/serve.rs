@@ -43,7 +43,8 @@ fn hb_event_is_acked_with_same_seq_and_timestamp_after_it_is_stored() {
     assert_eq!(codes, vec![1946, 1130], "ONLINE then the burglary");
     assert_eq!(evs[1].event.zone, 5);
     assert_eq!(evs[1].event.frame_seq, "0002");
-    assert_eq!(evs[1].event.detail["ademco_id"], 0x123);
+    assert_eq!(evs[1].event.detail.to_value()["ademco_id"], 0x123);
+    assert_eq!(evs[1].event.facts.ademco_id, Some(0x123));
 }
 
 #[test]
@@ -223,7 +224,8 @@ fn flagged_unknown_accounts_are_stored_with_the_flag() {
         .into_iter()
         .find(|e| e.event.code == 1130)
         .unwrap();
-    assert_eq!(e.event.detail["unknown_account"], true);
+    assert_eq!(e.event.detail.to_value()["unknown_account"], true);
+    assert!(e.event.facts.unknown_account);
 }
 
 #[test]
@@ -250,7 +252,10 @@ fn closing_the_connection_stores_offline() {
         .into_iter()
         .find(|e| e.event.code == 1944)
         .unwrap();
-    assert_eq!(off.event.detail["reason"], "connection closed by panel");
+    assert_eq!(
+        off.event.detail.to_value()["reason"],
+        "connection closed by panel"
+    );
 }
 
 #[test]
@@ -274,8 +279,7 @@ fn sigterm_finishes_in_flight_work_and_exits_zero() {
     p.recv(S).unwrap();
     let dir = d.data_dir();
     assert_eq!(d.stop(), Some(0));
-    use alarmhub::store::Store;
-    let r = alarmhub::store::SqliteStore::open_reader(&dir).unwrap();
+    let r = alarmhub::store::SqliteReader::open(&dir).unwrap();
     assert!(
         r.load_snapshot().unwrap().is_some(),
         "registry snapshot written at shutdown"

@@ -52,21 +52,13 @@
 //!
 //! # `IsNeedSync` cost
 //!
-//! [`Registry::changed_count`] scans every panel (about 1.5 ms for 100k panels), far too
-//! slow to run on each of tens of thousands of calls per second. So the count is cached: a
-//! scan is reused for 20 times as long as it took (at most [`COUNT_REUSE_MAX`]), so
-//! scanning costs at most ~5% of a core; a full `Sync` that confirmed replies makes the
-//! next call scan again once the stream ends (before the client sees its end), so the
-//! worker's `IsNeedSync` right after its `Sync` is exact; and while one caller scans,
-//! concurrent callers get the previous count instead of scanning too. For small
-//! registries a scan takes microseconds, so the answer is effectively live; with 100k
-//! panels a new change shows up within ~30 ms.
+//! [`Registry::changed_count`] is a counter the registry keeps up to date under its write
+//! lock, so `IsNeedSync` reads one atomic: exact at every call, whatever the number of
+//! panels or the call rate.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use futures::Stream;
 use tonic::{Request, Response, Status};
@@ -85,34 +77,22 @@ pub const ACCOUNT_MAX_CHARS: usize = 64;
 /// and confirmed.
 pub const CONFIRM_BATCH: usize = 64;
 
-/// Longest time a `changed_count` scan result is reused by `IsNeedSync`.
-pub const COUNT_REUSE_MAX: Duration = Duration::from_millis(50);
-
-/// A scan result is reused for this many times the scan's own duration (so scanning
-/// takes at most ~5% of one core however hard `IsNeedSync` is polled).
-const COUNT_REUSE_FACTOR: u32 = 20;
-
 /// The compat gRPC service.
 #[derive(Clone)]
 pub struct CompatService {
     registry: Arc<Registry>,
     config: Arc<Config>,
-    count: Arc<ChangedCount>,
 }
 
 impl CompatService {
-    /// The service over the running receiver's registry and configuration.
-    pub fn new(h: &crate::server::Handles) -> Self {
-        CompatService::from_parts(Arc::clone(&h.registry), Arc::clone(&h.config))
+    /// The service over the running daemon's registry and configuration.
+    pub fn new(state: &super::ApiState) -> Self {
+        CompatService::from_parts(Arc::clone(&state.registry), Arc::clone(&state.config))
     }
 
     /// The service over a registry and configuration (tests, tools).
     pub fn from_parts(registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        CompatService {
-            registry,
-            config,
-            count: Arc::new(ChangedCount::new(COUNT_REUSE_MAX)),
-        }
+        CompatService { registry, config }
     }
 
     /// The tonic service to add to a `Server` router.
@@ -120,9 +100,9 @@ impl CompatService {
         AlarmServerServer::new(self)
     }
 
-    /// Number of panels changed since the last full Sync (cached, see the module docs).
+    /// Number of panels changed since the last full Sync.
     pub fn changed_count(&self) -> usize {
-        self.count.get(&self.registry)
+        self.registry.changed_count()
     }
 
     /// The stream a `Sync` call returns, for `account` (empty: every changed panel).
@@ -135,7 +115,6 @@ impl CompatService {
                 config: Arc::clone(&self.config),
                 confirm: Some(Confirm {
                     registry: Arc::clone(&self.registry),
-                    count: Arc::clone(&self.count),
                     in_flight: Vec::with_capacity(CONFIRM_BATCH),
                     flushing: false,
                     confirmed: 0,
@@ -247,7 +226,6 @@ pub struct SyncStream {
 
 struct Confirm {
     registry: Arc<Registry>,
-    count: Arc<ChangedCount>,
     /// Replies returned since the last `Pending`, with what each delivered.
     in_flight: Vec<(String, SyncToken)>,
     /// The last poll returned `Pending` to let tonic flush `in_flight`.
@@ -266,12 +244,7 @@ impl Confirm {
 }
 
 impl Drop for Confirm {
-    /// The stream ended or was dropped: `IsNeedSync` scans again on its next call (not
-    /// after every batch, so a long Sync does not keep it rescanning).
     fn drop(&mut self) {
-        if self.confirmed > 0 {
-            self.count.invalidate();
-        }
         tracing::debug!(
             confirmed = self.confirmed,
             unconfirmed = self.in_flight.len(),
@@ -323,478 +296,6 @@ impl Stream for SyncStream {
     }
 }
 
-/// `IsNeedSync`'s cached count of changed panels (see the module docs).
-#[derive(Debug)]
-struct ChangedCount {
-    state: Mutex<CountState>,
-    /// A full Sync that confirmed replies ended (or was dropped) since the last scan started.
-    marked: AtomicBool,
-    reuse_max: Duration,
-}
-
-#[derive(Debug, Default)]
-struct CountState {
-    count: usize,
-    /// When the scan behind `count` started; `None` before the first.
-    at: Option<Instant>,
-    /// How long `count` may be reused.
-    reuse: Duration,
-    /// A caller is scanning now.
-    scanning: bool,
-}
-
-impl ChangedCount {
-    fn new(reuse_max: Duration) -> ChangedCount {
-        ChangedCount {
-            state: Mutex::new(CountState::default()),
-            marked: AtomicBool::new(false),
-            reuse_max,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, CountState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn invalidate(&self) {
-        self.marked.store(true, Ordering::Release);
-    }
-
-    fn get(&self, registry: &Registry) -> usize {
-        {
-            let mut s = self.lock();
-            if let Some(at) = s.at {
-                let fresh = at.elapsed() < s.reuse && !self.marked.load(Ordering::Acquire);
-                if fresh || s.scanning {
-                    return s.count;
-                }
-            }
-            s.scanning = true;
-        }
-        // Resets `scanning` even if the scan unwinds, so the count never freezes.
-        struct Scanning<'a>(&'a ChangedCount);
-        impl Drop for Scanning<'_> {
-            fn drop(&mut self) {
-                self.0.lock().scanning = false;
-            }
-        }
-        let _scanning = Scanning(self);
-        // Confirmations from here on are either seen by this scan or flag the next one.
-        self.marked.store(false, Ordering::Release);
-        let t0 = Instant::now();
-        let n = registry.changed_count();
-        let took = t0.elapsed();
-        let mut s = self.lock();
-        s.count = n;
-        s.at = Some(t0);
-        s.reuse = took.saturating_mul(COUNT_REUSE_FACTOR).min(self.reuse_max);
-        n
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::{NewEvent, Source, StoredEvent};
-    use futures::StreamExt;
-    use std::sync::atomic::AtomicI64;
-
-    static SEQ: AtomicI64 = AtomicI64::new(0);
-
-    fn event(account: &str, source: Source, code: u16, zone: u16, at_ms: i64) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
-            seq: SEQ.fetch_add(1, Ordering::Relaxed) + 1,
-            event: NewEvent {
-                account: account.to_string(),
-                source,
-                code,
-                sia_code: None,
-                group: 0,
-                zone,
-                received_at_ms: at_ms,
-                panel_time: None,
-                protocol: "HENG-BO".into(),
-                frame_seq: "0001".into(),
-                peer: "127.0.0.1:5000".into(),
-                detail: serde_json::json!({}),
-                dedup_key: None,
-            },
-        })
-    }
-
-    fn report(reg: &Registry, account: &str, code: u16, zone: u16, at_ms: i64) {
-        reg.apply_all(&[event(account, Source::Panel, code, zone, at_ms)]);
-    }
-
-    fn config(toml: &str) -> Arc<Config> {
-        Arc::new(Config::from_toml_str(toml, "<test>").unwrap())
-    }
-
-    /// A service whose count cache never reuses a scan, so every assertion is exact.
-    fn service(reg: &Arc<Registry>, cfg: Arc<Config>) -> CompatService {
-        let mut s = CompatService::from_parts(Arc::clone(reg), cfg);
-        s.count = Arc::new(ChangedCount::new(Duration::ZERO));
-        s
-    }
-
-    async fn collect(s: &CompatService, account: &str) -> Vec<MachineReply> {
-        s.sync_stream(account)
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-            .await
-    }
-
-    const ACCT: &str = "861234567890";
-    const T: i64 = 1_700_000_000_123;
-
-    fn wired_host(reg: &Registry) {
-        report(reg, ACCT, 1737, 0, T); // wired host: type 6
-        report(reg, ACCT, 1400, 0, T); // disarmed: status 2
-        report(reg, ACCT, 1130, 5, T + 1000); // burglary, zone 5
-    }
-
-    #[tokio::test]
-    async fn reply_maps_type_status_and_the_last_alarm() {
-        let reg = Arc::new(Registry::new());
-        wired_host(&reg);
-        let s = service(&reg, Arc::new(Config::default()));
-        let r = collect(&s, "").await;
-        assert_eq!(
-            r,
-            vec![MachineReply {
-                account: ACCT.into(),
-                online: true,
-                r#type: 6,
-                status: 2,
-                password: String::new(),
-                alarm_message: Some(AlarmMessage {
-                    valid: true,
-                    zone: 5,
-                    event: 1130,
-                    timestamp: 1_700_000_001,
-                    source: 0,
-                }),
-            }]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_panel_without_type_status_or_alarm_maps_to_unknowns_and_zeros() {
-        let reg = Arc::new(Registry::new());
-        reg.apply_all(&[event("555000", Source::Receiver, 1946, 0, T)]);
-        let s = service(&reg, Arc::new(Config::default()));
-        let r = collect(&s, "").await;
-        assert_eq!(r.len(), 1);
-        assert_eq!((r[0].online, r[0].r#type, r[0].status), (true, -1, -1));
-        assert_eq!(r[0].alarm_message, Some(AlarmMessage::default()));
-    }
-
-    #[tokio::test]
-    async fn password_is_served_only_when_the_config_allows_it() {
-        let accounts = "[[accounts]]\naccount = \"861234567890\"\npassword = \"123456\"\n";
-        let reg = Arc::new(Registry::new());
-        wired_host(&reg);
-        report(&reg, "555000", 1400, 0, T);
-        let hidden = service(&reg, config(accounts));
-        assert_eq!(collect(&hidden, ACCT).await[0].password, "");
-        let served = service(
-            &reg,
-            config(&format!("[grpc]\nserve_passwords = true\n{accounts}")),
-        );
-        assert_eq!(collect(&served, ACCT).await[0].password, "123456");
-        // Accounts without a configured password: empty either way.
-        assert_eq!(collect(&served, "555000").await[0].password, "");
-    }
-
-    #[tokio::test]
-    async fn a_full_sync_delivers_each_alarm_once_and_clears_the_change() {
-        let reg = Arc::new(Registry::new());
-        wired_host(&reg);
-        report(&reg, "555000", 1400, 0, T);
-        let s = service(&reg, Arc::new(Config::default()));
-        assert_eq!(s.changed_count(), 2);
-        let first = collect(&s, "").await;
-        let accounts: Vec<&str> = first.iter().map(|r| r.account.as_str()).collect();
-        assert_eq!(accounts, ["555000", ACCT], "sorted by account");
-        assert!(first[1].alarm_message.unwrap().valid);
-        assert!(!first[0].alarm_message.unwrap().valid, "no alarm at all");
-        assert_eq!(s.changed_count(), 0);
-        assert!(collect(&s, "").await.is_empty());
-        // The panel is still there for a single-account Sync, its alarm no longer valid.
-        let one = collect(&s, ACCT).await;
-        let a = one[0].alarm_message.unwrap();
-        assert_eq!((a.valid, a.zone, a.event), (false, 5, 1130));
-        // A new alarm: pending again, valid again, once.
-        report(&reg, ACCT, 1110, 3, T + 5000);
-        assert_eq!(s.changed_count(), 1);
-        let again = collect(&s, "").await;
-        let a = again[0].alarm_message.unwrap();
-        assert_eq!((a.valid, a.zone, a.event), (true, 3, 1110));
-        assert!(collect(&s, "").await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_change_racing_a_sync_stays_pending() {
-        let reg = Arc::new(Registry::new());
-        wired_host(&reg);
-        let s = service(&reg, Arc::new(Config::default()));
-        // The reply is built from the state at the call; the alarm lands before it is sent.
-        let stream = s.sync_stream("").unwrap();
-        report(&reg, ACCT, 1110, 3, T + 5000);
-        let r: Vec<_> = stream.map(|r| r.unwrap()).collect().await;
-        assert_eq!(r[0].alarm_message.unwrap().zone, 5);
-        let p = reg.get(ACCT).unwrap();
-        assert!(p.changed() && p.alarm_pending(), "{p:?}");
-        assert_eq!(s.changed_count(), 1);
-        let next = collect(&s, "").await;
-        let a = next[0].alarm_message.unwrap();
-        assert_eq!((a.valid, a.zone), (true, 3));
-        assert_eq!(s.changed_count(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_single_account_sync_does_not_clear_anything() {
-        let reg = Arc::new(Registry::new());
-        wired_host(&reg);
-        let s = service(&reg, Arc::new(Config::default()));
-        for _ in 0..2 {
-            let r = collect(&s, ACCT).await;
-            assert_eq!(r.len(), 1);
-            assert!(r[0].alarm_message.unwrap().valid);
-        }
-        assert_eq!(s.changed_count(), 1);
-        assert!(collect(&s, "unknown-account").await.is_empty());
-        // An unchanged panel is still streamed.
-        assert_eq!(collect(&s, "").await.len(), 1);
-        assert_eq!(collect(&s, ACCT).await.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn single_account_lookup_falls_back_to_the_configured_spelling() {
-        let reg = Arc::new(Registry::new());
-        report(&reg, "ABC123", 1400, 0, T);
-        let s = service(&reg, config("[[accounts]]\naccount = \"ABC123\"\n"));
-        assert_eq!(collect(&s, "abc123").await[0].account, "ABC123");
-    }
-
-    #[test]
-    fn bad_accounts_are_invalid_arguments_naming_the_field() {
-        let reg = Arc::new(Registry::new());
-        let s = service(&reg, Arc::new(Config::default()));
-        for bad in [
-            "x".repeat(65),
-            "12\n34".into(),
-            "12\u{7f}".into(),
-            "账户".into(),
-        ] {
-            let e = s.sync_stream(&bad).err().unwrap();
-            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad:?}");
-            assert!(e.message().starts_with("account: "), "{}", e.message());
-        }
-        assert!(s.sync_stream(&"x".repeat(64)).is_ok());
-        assert!(s.sync_stream("has space~").is_ok());
-    }
-
-    fn many(reg: &Registry, n: usize) {
-        let events: Vec<_> = (0..n)
-            .map(|i| event(&format!("{i:06}"), Source::Panel, 1130, 1, T))
-            .collect();
-        reg.apply_all(&events);
-    }
-
-    #[test]
-    fn replies_are_confirmed_only_after_the_stream_is_polled_past_a_yield() {
-        let reg = Arc::new(Registry::new());
-        many(&reg, 3);
-        let s = service(&reg, Arc::new(Config::default()));
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-
-        // Taken but never flushed (the client went away): nothing is confirmed.
-        let mut st = s.sync_stream("").unwrap();
-        for _ in 0..3 {
-            assert!(matches!(
-                st.poll_next_unpin(&mut cx),
-                Poll::Ready(Some(Ok(_)))
-            ));
-        }
-        assert!(st.poll_next_unpin(&mut cx).is_pending(), "yields to flush");
-        drop(st);
-        assert_eq!(s.changed_count(), 3);
-
-        // Polled again after the yield: the batch was handed on, so it is confirmed.
-        let mut st = s.sync_stream("").unwrap();
-        for _ in 0..3 {
-            assert!(matches!(
-                st.poll_next_unpin(&mut cx),
-                Poll::Ready(Some(Ok(_)))
-            ));
-        }
-        assert!(st.poll_next_unpin(&mut cx).is_pending());
-        assert_eq!(reg.changed_count(), 3, "not before the next poll");
-        assert!(matches!(st.poll_next_unpin(&mut cx), Poll::Ready(None)));
-        assert_eq!(s.changed_count(), 0);
-    }
-
-    #[test]
-    fn confirmation_goes_batch_by_batch() {
-        let reg = Arc::new(Registry::new());
-        many(&reg, CONFIRM_BATCH * 2 + 5);
-        let s = service(&reg, Arc::new(Config::default()));
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut st = s.sync_stream("").unwrap();
-        for _ in 0..CONFIRM_BATCH {
-            assert!(matches!(st.poll_next_unpin(&mut cx), Poll::Ready(Some(_))));
-        }
-        assert!(st.poll_next_unpin(&mut cx).is_pending());
-        // The next poll confirms the first batch and returns the first reply of the next.
-        assert!(matches!(st.poll_next_unpin(&mut cx), Poll::Ready(Some(_))));
-        drop(st);
-        assert_eq!(s.changed_count(), CONFIRM_BATCH + 5);
-    }
-
-    #[test]
-    fn the_count_is_reused_briefly_but_rescanned_after_a_sync_confirmed_replies() {
-        let reg = Arc::new(Registry::new());
-        many(&reg, 2);
-        let mut s = service(&reg, Arc::new(Config::default()));
-        s.count = Arc::new(ChangedCount::new(Duration::from_secs(3600)));
-        // Force a long reuse window whatever the scan took.
-        assert_eq!(s.changed_count(), 2);
-        s.count.lock().reuse = Duration::from_secs(3600);
-        many(&reg, 3); // "000002" is new; 0 and 1 change again
-        assert_eq!(s.changed_count(), 2, "reused within the window");
-        let r = futures::executor::block_on(collect(&s, ""));
-        assert_eq!(r.len(), 3);
-        assert_eq!(s.changed_count(), 0, "rescanned after the Sync");
-    }
-
-    /// The service over real HTTP/2: a client that reads one reply and hangs up leaves
-    /// most panels pending; a complete Sync clears them.
-    #[tokio::test]
-    async fn over_grpc_a_client_that_goes_away_leaves_unsent_panels_pending() {
-        use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
-        const N: usize = 20_000;
-        let reg = Arc::new(Registry::new());
-        many(&reg, N);
-        let s = service(&reg, Arc::new(Config::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(s.clone().into_server())
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        // Small HTTP/2 windows, as a slow client would leave them.
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .initial_stream_window_size(65_535)
-            .initial_connection_window_size(65_535)
-            .connect()
-            .await
-            .unwrap();
-        let mut c = AlarmServerClient::new(channel);
-        let need = c.is_need_sync(IsNeedSyncRequest::default()).await.unwrap();
-        assert_eq!(need.into_inner().changed_machine_count, N as i32);
-
-        let mut st = c
-            .sync(GetMachineRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(st.message().await.unwrap().is_some());
-        drop(st);
-        drop(c);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let left = s.changed_count();
-        eprintln!("{left} of {N} panels still pending after the client hung up");
-        // At most the flow-control window's worth went out unread.
-        assert!(left > N / 2 && left < N, "{left} of {N} still pending");
-
-        let mut c = AlarmServerClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap();
-        let mut st = c
-            .sync(GetMachineRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
-        let mut got = 0;
-        while let Some(r) = st.message().await.unwrap() {
-            assert!(r.alarm_message.unwrap().valid);
-            got += 1;
-        }
-        assert_eq!(got, left);
-        let need = c.is_need_sync(IsNeedSyncRequest::default()).await.unwrap();
-        assert_eq!(need.into_inner().changed_machine_count, 0);
-
-        let e = c
-            .sync(GetMachineRequest {
-                account: "x".repeat(65),
-            })
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(e.code(), tonic::Code::InvalidArgument);
-        server.abort();
-    }
-
-    /// `cargo test --release -p alarmhub --lib -- --ignored --nocapture is_need_sync_rate`
-    /// (env `BENCH_PANELS`, default 100000; `BENCH_CONNS` connections, default 4, each
-    /// with 16 calls in flight). Client and server share the machine's cores.
-    #[tokio::test(flavor = "multi_thread")]
-    #[ignore = "benchmark"]
-    async fn is_need_sync_rate() {
-        use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
-        let env = |k: &str, d: usize| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
-        let (panels, conns) = (env("BENCH_PANELS", 100_000), env("BENCH_CONNS", 4));
-        let reg = Arc::new(Registry::new());
-        many(&reg, panels);
-        let t0 = Instant::now();
-        let n = reg.changed_count();
-        eprintln!("one scan of {n} panels: {:?}", t0.elapsed());
-        let s = CompatService::from_parts(Arc::clone(&reg), Arc::new(Config::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(s.into_server())
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        let secs = 3.0;
-        let t0 = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..conns {
-            let c = AlarmServerClient::connect(format!("http://{addr}"))
-                .await
-                .unwrap();
-            for _ in 0..16 {
-                let mut c = c.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut n = 0u64;
-                    while t0.elapsed().as_secs_f64() < secs {
-                        c.is_need_sync(IsNeedSyncRequest::default()).await.unwrap();
-                        n += 1;
-                    }
-                    n
-                }));
-            }
-        }
-        let mut total = 0;
-        for t in tasks {
-            total += t.await.unwrap();
-        }
-        eprintln!(
-            "IsNeedSync, {panels} panels: {:.0} calls/s ({conns} connections x 16 in flight)",
-            total as f64 / t0.elapsed().as_secs_f64()
-        );
-        server.abort();
-    }
-}
+#[path = "compat_tests.rs"]
+mod tests;

@@ -1,23 +1,72 @@
 //! The gRPC server: the frozen compat service `alarm_server.AlarmServer`, the project's
 //! `alarmhub.v1.AlarmHub`, `grpc.health.v1` and server reflection (v1 and v1alpha, health
 //! descriptors included). Stops with the rest of the daemon.
+//!
+//! The API owns its state type, [`ApiState`]: the daemon builds one and passes it in, so
+//! nothing here depends on how the daemon is wired. Every store failure becomes a gRPC
+//! status through one function, [`status::store_status`].
 
 pub mod compat;
+pub mod status;
 pub mod v1;
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 
+use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::server::Handles;
+use crate::config::Config;
+use crate::control::Control;
+use crate::events::EventBus;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// What the gRPC services need from the running daemon.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Configuration (passwords for the compat API, ack timeouts, …).
+    pub config: Arc<Config>,
+    /// Live panel state.
+    pub registry: Arc<Registry>,
+    /// Committed events, live.
+    pub bus: EventBus,
+    /// The event store (reads, ingest, group cursors).
+    pub store: Arc<dyn Store>,
+    /// Remote control.
+    pub control: Control,
+    /// Where the API runs its background tasks (stream feeders, consumer groups), so the
+    /// daemon's shutdown waits for them — group cursors are written before the store closes.
+    pub tasks: TaskTracker,
+}
+
+/// Why the gRPC server could not run.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The reflection service could not be built from the descriptors.
+    #[error("building the gRPC reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The HTTP/2 server failed.
+    #[error("the gRPC server on {addr} failed: {source}")]
+    Transport {
+        /// Where it listened.
+        addr: String,
+        /// What tonic reported.
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
 
 /// Serve gRPC on `listener` until `cancel`.
 pub async fn serve(
     listener: TcpListener,
-    handles: Handles,
+    state: ApiState,
     cancel: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), ApiError> {
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -35,8 +84,8 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let compat = compat::CompatService::new(&handles).into_server();
-    let v1 = v1::V1Service::with_shutdown(&handles, cancel.clone()).into_server();
+    let compat = compat::CompatService::new(&state).into_server();
+    let v1 = v1::V1Service::with_shutdown(&state, cancel.clone()).into_server();
     let router = tonic::transport::Server::builder()
         .add_service(compat)
         .add_service(v1)
@@ -58,14 +107,6 @@ pub async fn serve(
     );
     router
         .serve_with_incoming_shutdown(incoming, async move { cancel.cancelled().await })
-        .await?;
-    Ok(())
-}
-
-/// Bind the gRPC listener (separately, so `serve` can report the address before serving).
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    use anyhow::Context;
-    TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding the gRPC listener on {addr}"))
+        .map_err(|source| ApiError::Transport { addr, source })
 }

@@ -9,10 +9,10 @@
 //! * [`control`]: `Control` (the daemon's control path).
 //! * [`ingest`]: `Ingest` (another system pushes events in).
 //!
-//! Store reads run on a small pool of read-only connections inside `spawn_blocking`
-//! ([`reader`]), so they never block the runtime and, thanks to WAL, never block the writer.
-//! Streams use one bounded channel per client and stop as soon as the client is gone or the
-//! service's shutdown token is cancelled.
+//! Store reads and writes go through the [`crate::store::Store`] trait (the backend keeps
+//! them off the runtime's threads and never lets reads block the writer). Streams use one
+//! bounded channel per client and stop as soon as the client is gone or the service's
+//! shutdown token is cancelled; their tasks run on the daemon's task tracker.
 
 mod control;
 mod convert;
@@ -22,7 +22,6 @@ mod group_state;
 mod groups;
 mod ingest;
 mod machines;
-mod reader;
 mod subscribe;
 mod watch;
 
@@ -33,10 +32,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::ApiState;
 use crate::proto::v1 as pb;
-use crate::server::Handles;
-use crate::store::StoreError;
 use pb::alarm_hub_server::{AlarmHub, AlarmHubServer};
+
+pub(crate) use super::status::store_status;
 
 /// Default `page_size` of the list calls.
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -49,13 +49,11 @@ pub struct V1Service {
     ctx: Arc<Ctx>,
 }
 
-/// What every call needs: the daemon's handles, the read pool, the consumer groups and the
-/// shutdown token that ends every stream.
+/// What every call needs: the daemon's state, the consumer groups and the shutdown token
+/// that ends every stream.
 pub(crate) struct Ctx {
-    /// Config, registry, bus, writer, control.
-    pub(crate) h: Handles,
-    /// Read-only store connections.
-    pub(crate) reader: Arc<reader::Reader>,
+    /// Config, registry, bus, store, control, task tracker.
+    pub(crate) h: ApiState,
     /// Subscribe consumer groups alive in this process.
     pub(crate) groups: groups::Groups,
     /// Cancelled when the server shuts down: streams end, groups flush their cursors.
@@ -63,22 +61,20 @@ pub(crate) struct Ctx {
 }
 
 impl V1Service {
-    /// The service over a running receiver's handles. Streams end when their clients go away;
+    /// The service over a running daemon's state. Streams end when their clients go away;
     /// use [`V1Service::with_shutdown`] to also end them when the server stops.
-    pub fn new(h: &Handles) -> V1Service {
+    pub fn new(h: &ApiState) -> V1Service {
         V1Service::with_shutdown(h, CancellationToken::new())
     }
 
     /// Like [`V1Service::new`], and every stream (`WatchEvents`, `Subscribe`) ends with
     /// `UNAVAILABLE` once `shutdown` is cancelled, after consumer groups have written their
     /// cursors — so a graceful gRPC shutdown does not wait on endless streams.
-    pub fn with_shutdown(h: &Handles, shutdown: CancellationToken) -> V1Service {
-        let reader = Arc::new(reader::Reader::new(h.config.store.data_dir.clone()));
+    pub fn with_shutdown(h: &ApiState, shutdown: CancellationToken) -> V1Service {
         V1Service {
             ctx: Arc::new(Ctx {
                 h: h.clone(),
                 groups: groups::Groups::default(),
-                reader,
                 shutdown,
             }),
         }
@@ -172,17 +168,6 @@ fn page_size(n: i32) -> Result<usize, Status> {
         _ => Err(Status::invalid_argument(format!(
             "page_size {n} is out of range (1..={MAX_PAGE_SIZE}, or 0 for {DEFAULT_PAGE_SIZE})"
         ))),
-    }
-}
-
-/// A store failure as a gRPC status: a damaged or too-new database is `INTERNAL` (retrying
-/// will not help), anything else `UNAVAILABLE`. `what` says what the call was doing.
-pub(crate) fn store_status(what: &str, e: &StoreError) -> Status {
-    match e {
-        StoreError::NotADatabase { .. } | StoreError::SchemaVersion { .. } => {
-            Status::internal(format!("{what}: {e}"))
-        }
-        _ => Status::unavailable(format!("{what}: {e}")),
     }
 }
 

@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::control::Connections;
 use crate::registry::Registry;
-use crate::store::WriterHandle;
+use crate::store::Store;
 
 /// What every session shares.
 pub struct Shared {
     /// Configuration.
     pub config: Arc<Config>,
-    /// Store writer (ACK after commit).
-    pub writer: WriterHandle,
+    /// The event store (ACK after commit).
+    pub store: Arc<dyn Store>,
     /// Live panel state.
     pub registry: Arc<Registry>,
     /// Accounts → sessions, for control.
@@ -41,7 +41,7 @@ impl Shared {
     /// Everything a session needs.
     pub fn new(
         config: Arc<Config>,
-        writer: WriterHandle,
+        store: Arc<dyn Store>,
         registry: Arc<Registry>,
         connections: Arc<Connections>,
         shutdown: CancellationToken,
@@ -52,7 +52,7 @@ impl Shared {
         });
         Arc::new(Shared {
             config,
-            writer,
+            store,
             registry,
             connections,
             decoder,

@@ -20,6 +20,7 @@ use super::frame_event::{event_from_frame, receiver_event};
 use super::Shared;
 use crate::control::{CommandRequest, Outcome, SessionHandle};
 use crate::events::codes;
+use crate::metrics::names;
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +175,7 @@ impl Session {
                 Decoded::Invalid { error, consumed } => {
                     let n = consumed.clamp(1, self.buf.len().max(1)).min(self.buf.len());
                     let _ = self.buf.split_to(n);
-                    metrics::counter!("alarmhub_frames_total", "id" => "invalid", "outcome" => "dropped").increment(1);
+                    metrics::counter!(names::FRAMES_TOTAL, "id" => "invalid", "outcome" => "dropped").increment(1);
                     tracing::warn!(peer = %self.peer, account = self.accounts.first().map(String::as_str).unwrap_or("-"),
                         reason = %error, "frame dropped");
                 }
@@ -194,7 +195,7 @@ impl Session {
         let mut events = Vec::new();
         for frame in frames {
             if let Some(wait) = self.bucket.take(Instant::now()) {
-                metrics::counter!("alarmhub_rate_limited_total").increment(1);
+                metrics::counter!(names::RATE_LIMITED_TOTAL).increment(1);
                 tokio::time::sleep(wait).await;
             }
             if let Some((plan, evs)) = self.prepare(frame) {
@@ -203,8 +204,13 @@ impl Session {
                 plans.push((plan, first..events.len()));
             }
         }
-        let writer = &self.shared.writer;
-        let results = futures::future::join_all(events.into_iter().map(|e| writer.append(e))).await;
+        // One store call for every event of this read: one request, one commit, one reply.
+        let n = events.len();
+        let results: Vec<Result<crate::events::Appended, crate::store::StoreError>> =
+            match self.shared.store.append(events).await {
+                Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e); n],
+            };
         // Supervision counts from the moment the frame is handled (stored, answered), so a
         // slow commit never eats into the panel's interval.
         if std::mem::take(&mut self.refresh_supervision) {
@@ -214,20 +220,22 @@ impl Session {
         for (plan, range) in plans {
             if let Some(e) = results[range.clone()].iter().find_map(|r| r.as_ref().err()) {
                 tracing::error!(peer = %self.peer, error = %e, "event not stored; not ACKed (the panel will retry)");
-                metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "store_error").increment(1);
+                metrics::counter!(names::FRAMES_TOTAL, "id" => "event", "outcome" => "store_error")
+                    .increment(1);
                 continue;
             }
             if results[range]
                 .iter()
                 .any(|r| matches!(r, Ok(crate::events::Appended::Duplicate(_))))
             {
-                metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "duplicate").increment(1);
+                metrics::counter!(names::FRAMES_TOTAL, "id" => "event", "outcome" => "duplicate")
+                    .increment(1);
             }
             let acks = matches!(plan, Plan::Ack(..));
             self.write_reply(plan, now, out);
             if acks {
                 // Frame decoded → ACK ready to write (includes the durable commit).
-                metrics::histogram!("alarmhub_ack_seconds").record(started.elapsed().as_secs_f64());
+                metrics::histogram!(names::ACK_SECONDS).record(started.elapsed().as_secs_f64());
             }
         }
         self.ask_type_if_unknown(out);
@@ -323,8 +331,8 @@ impl Session {
                 .timestamp
                 .and_then(|t| t.to_unix())
                 .map(|t| t - i64::from(tz));
-            if let Err(skew) = window.check(t, crate::control::now_ms() / 1000) {
-                metrics::counter!("alarmhub_frames_total", "id" => id.clone(), "outcome" => "nak")
+            if let Err(skew) = window.check(t, crate::clock::now_ms() / 1000) {
+                metrics::counter!(names::FRAMES_TOTAL, "id" => id.clone(), "outcome" => "nak")
                     .increment(1);
                 tracing::warn!(peer = %self.peer, account = %account, ?skew, "timestamp outside the window: NAK");
                 return Some((Plan::Nak, Vec::new()));
@@ -334,11 +342,12 @@ impl Session {
         match reply_for(&frame) {
             Reply::Nothing => {
                 self.complete_command(&frame);
-                metrics::counter!("alarmhub_frames_total", "id" => id, "outcome" => "reply_received").increment(1);
+                metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "reply_received")
+                    .increment(1);
                 Some((Plan::Silent, events))
             }
             Reply::Duh => {
-                metrics::counter!("alarmhub_frames_total", "id" => "other", "outcome" => "duh")
+                metrics::counter!(names::FRAMES_TOTAL, "id" => "other", "outcome" => "duh")
                     .increment(1);
                 tracing::info!(peer = %self.peer, account = %account, id = %id, "unknown ID token: DUH");
                 Some((Plan::Duh(frame), events))
@@ -350,13 +359,13 @@ impl Session {
                         event_from_frame(&frame, &account, &self.peer_text, dialect, tz, unknown);
                     log_event(&ev, &self.peer_text);
                     events.push(ev);
-                    metrics::counter!("alarmhub_frames_total", "id" => id, "outcome" => "acked")
+                    metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")
                         .increment(1);
                 } else {
                     shared
                         .registry
-                        .touch(&account, crate::control::now_ms(), &self.peer_text);
-                    metrics::counter!("alarmhub_frames_total", "id" => id, "outcome" => "acked")
+                        .touch(&account, crate::clock::now_ms(), &self.peer_text);
+                    metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")
                         .increment(1);
                 }
                 Some((Plan::Ack(frame, frame_key), events))
@@ -365,7 +374,7 @@ impl Session {
     }
 
     fn drop_frame(&self, id: &str, account: &str, why: &str) {
-        metrics::counter!("alarmhub_frames_total", "id" => id.to_string(), "outcome" => "dropped")
+        metrics::counter!(names::FRAMES_TOTAL, "id" => id.to_string(), "outcome" => "dropped")
             .increment(1);
         tracing::warn!(peer = %self.peer, account = %account, id = %id, reason = %why, "frame dropped");
     }
@@ -397,7 +406,7 @@ impl Session {
             },
         );
         tracing::info!(peer = %self.peer, account = %account, "panel online");
-        let dialect = self.dialect.map_or("dc09", |d| d.as_str());
+        let dialect = self.dialect.unwrap_or(Dialect::Dc09);
         vec![receiver_event(
             account,
             codes::ONLINE,
@@ -535,7 +544,7 @@ impl Session {
                 && reason != CloseReason::Shutdown
             {
                 tracing::info!(peer = %self.peer, account = %a, reason = reason.as_str(), "panel offline");
-                let dialect = self.dialect.map_or("dc09", |d| d.as_str());
+                let dialect = self.dialect.unwrap_or(Dialect::Dc09);
                 events.push(receiver_event(
                     a,
                     codes::OFFLINE,
@@ -545,17 +554,14 @@ impl Session {
                 ));
             }
         }
-        let writer = &self.shared.writer;
-        for r in futures::future::join_all(events.into_iter().map(|e| writer.append(e))).await {
-            if let Err(e) = r {
-                tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
-            }
+        if let Err(e) = self.shared.store.append(events).await {
+            tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
         }
     }
 }
 
 fn log_event(ev: &crate::events::NewEvent, peer: &str) {
-    let class = crate::registry::event_class(ev.code, ev.sia_code.as_deref());
+    let class = ev.class();
     if matches!(class, Some(panel_proto::codes::Class::Alarm)) {
         tracing::warn!(account = %ev.account, peer = %peer, code = ev.code, sia = ev.sia_code.as_deref().unwrap_or(""),
             zone = ev.zone, group = ev.group, "ALARM");
@@ -575,5 +581,5 @@ pub async fn sleep_until(deadline: Option<Instant>) {
 
 /// The receiver's clock as a frame timestamp, shifted by `offset_secs` (the panel's zone).
 pub fn now_timestamp(offset_secs: i32) -> Timestamp {
-    Timestamp::from_unix(crate::control::now_ms() / 1000 + i64::from(offset_secs))
+    Timestamp::from_unix(crate::clock::now_ms() / 1000 + i64::from(offset_secs))
 }

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use super::session::{CloseReason, Session};
 use super::Shared;
+use crate::metrics::names;
 
 /// Open connections per remote IP.
 #[derive(Default)]
@@ -66,8 +67,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             },
         };
         if !per_ip.try_add(peer.ip(), cfg.max_connections_per_ip) {
-            metrics::counter!("alarmhub_connections_refused_total", "reason" => "per_ip")
-                .increment(1);
+            metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => "per_ip").increment(1);
             tracing::warn!(peer = %peer, limit = cfg.max_connections_per_ip, "connection refused: too many from this address");
             drop(stream);
             continue;
@@ -75,11 +75,11 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
         let shared = Arc::clone(&shared);
         let per_ip = Arc::clone(&per_ip);
         tracker.spawn(async move {
-            metrics::gauge!("alarmhub_connections_open").increment(1.0);
+            metrics::gauge!(names::CONNECTIONS_OPEN).increment(1.0);
             tracing::info!(peer = %peer, "connection opened");
             let reason = serve_connection(stream, peer, Arc::clone(&shared)).await;
             tracing::info!(peer = %peer, reason = reason.as_str(), "connection closed");
-            metrics::gauge!("alarmhub_connections_open").decrement(1.0);
+            metrics::gauge!(names::CONNECTIONS_OPEN).decrement(1.0);
             per_ip.remove(peer.ip());
             drop(permit);
         });

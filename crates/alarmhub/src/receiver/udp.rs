@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::session::{CloseReason, Session};
 use super::Shared;
+use crate::metrics::names;
 
 /// Receive datagrams on `socket` until shutdown.
 pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
@@ -31,7 +32,7 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
         let datagram = buf[..n].to_vec();
         if let Some(tx) = peers.get(&peer) {
             if tx.try_send(datagram).is_err() {
-                metrics::counter!("alarmhub_frames_total", "id" => "udp", "outcome" => "dropped")
+                metrics::counter!(names::FRAMES_TOTAL, "id" => "udp", "outcome" => "dropped")
                     .increment(1);
                 tracing::warn!(peer = %peer, "udp peer is flooding; datagram dropped");
             }

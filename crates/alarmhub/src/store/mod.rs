@@ -1,127 +1,67 @@
-//! Durable event storage: the [`Store`] trait (what the rest of the daemon may ask of the
-//! database), its SQLite implementation ([`SqliteStore`]) and the group-commit writer
-//! thread ([`spawn_writer`]) that owns the one writing connection.
+//! Durable event storage: the [`Store`] trait — everything the daemon and the APIs may ask
+//! of the database — and its backends. SQLite ([`SqliteStore`], one file, one group-commit
+//! writer thread plus a pool of read-only connections) is the only one today; the next,
+//! PostgreSQL with several nodes on one database, is one more module implementing the same
+//! trait and passing the same conformance suite (`tests/store/conformance.rs`).
 //!
-//! Contract (DESIGN.md §1–2): an event is reported stored only after its transaction has
-//! committed with `synchronous=FULL`, every stored event gets a strictly increasing sequence
-//! number, and retransmissions inside the dedup window are answered with the original seq.
-//! The trait exists so a PostgreSQL implementation can be added without touching callers.
+//! # Contract (DESIGN.md §1–2; the conformance suite checks each point)
+//!
+//! * [`Store::append`] returns only once its events are committed durably (SQLite:
+//!   `synchronous=FULL`). Events of one call are committed together, in order; calls from
+//!   many callers are group-committed, but each call gets one answer.
+//! * Every stored event gets a sequence number: strictly increasing, no gaps in commit order.
+//! * An event whose `dedup_key` matches one received within the dedup window (earlier in the
+//!   same call, in an earlier call, or before a restart) is not stored again; it is answered
+//!   [`Appended::Duplicate`] with the original seq. Events without a key never are.
+//! * The `on_commit` hook given when the store is opened sees the newly stored events of each
+//!   commit, in seq order, before any caller of that commit is answered (the registry and the
+//!   event bus are fed from it, so an ACK never precedes the live state).
+//! * Reads ([`Store::events_after`], [`Store::query_events`] …) see every committed event and
+//!   never block appends.
+//! * After [`Store::close`] nothing more is accepted; everything answered before it is on
+//!   disk, and reopening the same database continues where it stopped.
+//!
+//! # Growing the trait
+//!
+//! Later issues add tokens, users and audit rows, alarm records with atomic take/close,
+//! per-output cursors and a notification outbox written in the same transaction as its
+//! event. They fit this shape: rows derived from an event (alarm changes, outbox) are added
+//! by the backend inside the commit of [`Store::append`] through a hook given at open, like
+//! `on_commit`, so `append` keeps its signature; the rest are new methods (atomic ones named
+//! for what they do, e.g. `take_alarm`), each added to the conformance suite. Cursors are
+//! already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
-mod account_index;
-mod checkpoint;
-mod dedup;
-mod query;
-mod schema;
-mod sqlite;
-mod writer;
+mod error;
+pub mod sqlite;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use thiserror::Error;
+use async_trait::async_trait;
 
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
 
-pub use sqlite::{SqliteStore, DB_FILE};
-pub use writer::{spawn_writer, OnCommit, WriterConfig, WriterHandle};
+pub use error::StoreError;
+pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 
-/// What went wrong in the store, always naming the database or directory involved.
-///
-/// `Clone` because one failed group commit is reported to every request in the batch;
-/// underlying errors are shared through `Arc` for that reason.
-#[derive(Debug, Clone, Error)]
-pub enum StoreError {
-    /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: Arc<std::io::Error>,
-    },
-    /// The data directory (or the database file in it) cannot be written.
-    #[error("{path} is not writable: {reason}")]
-    NotWritable {
-        /// The directory or file.
-        path: PathBuf,
-        /// Why (the OS error text, or what SQLite reported).
-        reason: String,
-    },
-    /// The file exists but is not an SQLite database, or is damaged.
-    #[error("{path} is not a usable alarmhub database (corrupt or not SQLite): {source}")]
-    NotADatabase {
-        /// The database file.
-        path: PathBuf,
-        /// What SQLite reported.
-        #[source]
-        source: Arc<rusqlite::Error>,
-    },
-    /// The database was written by a newer alarmhub with a schema this build does not know.
-    #[error("{path} has schema version {found}; this build supports up to {supported}")]
-    SchemaVersion {
-        /// The database file.
-        path: PathBuf,
-        /// Version found in the `meta` table.
-        found: i64,
-        /// Highest version this build understands.
-        supported: i64,
-    },
-    /// Any other SQLite failure: `op` says what the store was doing.
-    #[error("{op} failed on {path}: {source}")]
-    Sqlite {
-        /// What the store was doing ("open", "append events", "read events" …).
-        op: &'static str,
-        /// The database file.
-        path: PathBuf,
-        /// What SQLite reported.
-        #[source]
-        source: Arc<rusqlite::Error>,
-    },
-    /// The writer thread could not be started.
-    #[error("cannot start the store writer thread: {source}")]
-    Spawn {
-        /// The OS error.
-        #[source]
-        source: Arc<std::io::Error>,
-    },
-    /// The writer thread has stopped (shut down or panicked); nothing was stored.
-    #[error("the store writer has stopped; the request was not stored")]
-    WriterClosed,
+/// Called with the newly stored events (no duplicates) of each commit, in seq order, before
+/// any caller of that commit is answered. Runs on the store's writer; must be quick and
+/// must not panic.
+pub type OnCommit = Box<dyn FnMut(&[Arc<StoredEvent>]) + Send>;
+
+/// A registry snapshot: the seq it was taken at and one JSON state per panel account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Every event up to this seq is reflected in `panels`.
+    pub last_seq: i64,
+    /// `(account, JSON state)`, ordered by account when loaded.
+    pub panels: Vec<(String, String)>,
 }
-
-impl StoreError {
-    /// Wrap a SQLite error, telling a damaged/non-database file and a read-only medium apart
-    /// from everything else so operators get an actionable message.
-    pub(crate) fn sqlite(op: &'static str, path: &Path, err: rusqlite::Error) -> StoreError {
-        use rusqlite::ErrorCode;
-        match err.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::NotADatabase {
-                    path: path.to_path_buf(),
-                    source: Arc::new(err),
-                }
-            }
-            Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => StoreError::NotWritable {
-                path: path.to_path_buf(),
-                reason: format!("{op}: {err}"),
-            },
-            _ => StoreError::Sqlite {
-                op,
-                path: path.to_path_buf(),
-                source: Arc::new(err),
-            },
-        }
-    }
-}
-
-/// A registry snapshot: the seq it was taken at, and `(account, JSON state)` per panel.
-pub type Snapshot = (i64, Vec<(String, String)>);
 
 /// Filters for [`Store::query_events`]. All filters are optional and combine with AND.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
     /// Only this panel account.
     pub account: Option<String>,
@@ -141,73 +81,114 @@ pub struct EventQuery {
     pub newest_first: bool,
 }
 
-/// Durable event storage. Implementations are used from one thread at a time (the writer
-/// thread owns the writing instance); reads may use a separate read-only instance.
-pub trait Store: Send {
-    /// Append a batch in one transaction. An event whose `dedup_key` matches an event
-    /// (stored earlier or earlier in this batch) received within the window
-    /// (`received_at_ms > now_ms - dedup_window_ms`) is not stored and is answered with
-    /// [`Appended::Duplicate`] carrying the original seq. Returns one outcome per event, in
-    /// batch order. On error nothing of the batch is stored.
-    fn append_batch(
-        &mut self,
-        batch: &[NewEvent],
-        now_ms: i64,
-        dedup_window_ms: i64,
-    ) -> Result<Vec<Appended>, StoreError>;
+/// How a store behaves, whatever the backend.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Retransmission window for dedup, ms.
+    pub dedup_window_ms: i64,
+    /// Requests that may wait for the writer before callers are held back (back-pressure).
+    pub queue: usize,
+    /// Most events taken into one commit (one call's events are never split).
+    pub max_batch: usize,
+    /// "Now" for the dedup window and for snapshot and cursor stamps.
+    pub clock: Clock,
+}
 
-    /// Highest stored seq, 0 when the store is empty.
-    fn last_seq(&self) -> Result<i64, StoreError>;
-
-    /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
-    fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
-
-    /// Events matching `q`.
-    fn query_events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
-
-    /// Replace the whole registry snapshot atomically: taken at `last_seq`, one JSON state per
-    /// panel account.
-    fn save_snapshot(
-        &mut self,
-        last_seq: i64,
-        panels: &[(String, String)],
-    ) -> Result<(), StoreError>;
-
-    /// The latest snapshot (its `last_seq` and panels ordered by account), if any.
-    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
-
-    /// Last acknowledged seq of a push-API consumer group.
-    fn cursor(&self, group: &str) -> Result<Option<i64>, StoreError>;
-
-    /// Record the last acknowledged seq of a consumer group.
-    fn set_cursor(&mut self, group: &str, seq: i64) -> Result<(), StoreError>;
-
-    /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
-    fn check_writable(&mut self) -> Result<(), StoreError>;
-
-    /// Background upkeep the writer runs when its queue is idle (for SQLite: write the
-    /// per-account index entries still held in memory, when they are due). With `finish`
-    /// (at shutdown, or after a bulk load) everything pending is written now. Nothing by
-    /// default.
-    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
-        let _ = finish;
-        Ok(())
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            dedup_window_ms: 300_000,
+            queue: 10_000,
+            max_batch: 1024,
+            clock: Clock::system(),
+        }
     }
 }
 
-/// Wall-clock now, Unix ms (dedup cutoff, snapshot and cursor timestamps).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+impl StoreOptions {
+    /// The options `[store]` and `[panel] dedup_window_secs` ask for.
+    pub fn from_config(config: &Config) -> StoreOptions {
+        StoreOptions {
+            dedup_window_ms: i64::try_from(config.panel.dedup_window_secs)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            queue: config.store.queue,
+            max_batch: config.store.max_batch,
+            clock: Clock::system(),
+        }
+    }
 }
 
-/// Open (creating if needed) the SQLite store in `dir` and start the writer thread on it.
-pub fn open_default_writer(
-    dir: &Path,
-    cfg: WriterConfig,
-    on_commit: OnCommit,
-) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
-    let store = SqliteStore::open(dir)?;
-    spawn_writer(store, cfg, on_commit)
+/// Durable event storage, shared as `Arc<dyn Store>` by the receiver, the control path, the
+/// registry restore and the APIs. See the module docs for the contract.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Store `events` durably in one commit; one outcome per event, in order. On error
+    /// nothing of the call is stored. An empty call returns at once.
+    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError>;
+
+    /// Highest stored seq, 0 when the store is empty.
+    async fn last_seq(&self) -> Result<i64, StoreError>;
+
+    /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
+    async fn events_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Events matching `query`.
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Replace the registry snapshot as a whole, atomically.
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError>;
+
+    /// The latest registry snapshot, panels ordered by account.
+    async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+
+    /// The stored cursor (last acknowledged seq) named `name`: a consumer group today,
+    /// outputs later.
+    async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Record the cursor named `name`.
+    async fn set_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
+
+    /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
+    async fn check_writable(&self) -> Result<(), StoreError>;
+
+    /// Write requests waiting for the writer (a gauge; back-pressure shows here first).
+    fn queue_depth(&self) -> usize;
+
+    /// The writer is running and was alive within `max_silence` (the systemd watchdog).
+    fn is_healthy(&self, max_silence: Duration) -> bool;
+
+    /// Test hook (`/debug/stall-writer`): make the writer stop for `duration` once it reaches
+    /// this request, as a hung disk would. Returns once queued.
+    async fn stall(&self, duration: Duration) -> Result<(), StoreError> {
+        let _ = duration;
+        Err(StoreError::Unsupported {
+            what: "stalling the writer",
+        })
+    }
+
+    /// Finish what was queued, write what upkeep holds back, and stop: later calls fail
+    /// with [`StoreError::Closed`]. The daemon calls this last, after every other task.
+    async fn close(&self) -> Result<(), StoreError>;
+
+    /// [`Store::append`] for one event.
+    async fn append_one(&self, event: NewEvent) -> Result<Appended, StoreError> {
+        let mut out = self.append(vec![event]).await?;
+        out.pop().ok_or(StoreError::Closed)
+    }
+}
+
+/// Open the store the configuration names (today: SQLite in `[store] data_dir`), with
+/// `on_commit` fed every commit.
+pub fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = SqliteStore::open(
+        &config.store.data_dir,
+        StoreOptions::from_config(config),
+        on_commit,
+    )?;
+    Ok(store)
 }

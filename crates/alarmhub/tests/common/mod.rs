@@ -133,8 +133,7 @@ impl Daemon {
 
     /// Events in the store.
     pub fn events(&self) -> Vec<alarmhub::events::StoredEvent> {
-        use alarmhub::store::Store;
-        let r = alarmhub::store::SqliteStore::open_reader(&self.data_dir()).unwrap();
+        let r = alarmhub::store::SqliteReader::open(&self.data_dir()).unwrap();
         r.events_after(0, 1_000_000).unwrap()
     }
 

@@ -1,22 +1,19 @@
 //! Daemon records → `alarmhub.v1` messages: stored events (with names and classes from the
 //! code tables) and live panel state.
 
-use panel_proto::codes::{event_info, machine_type, sia_code, MachineStatus};
+use panel_proto::codes::{machine_type, MachineStatus};
 
+use crate::events::naming::{code_table, meaning, Meaning};
 use crate::events::StoredEvent;
 use crate::proto::v1 as pb;
 use crate::registry::{LastAlarm, PanelState};
 
-/// Name and class of an event: the Contact ID / Hengbo table for a non-zero code, the SIA
-/// table otherwise; empty strings when neither knows it.
-fn name_and_class(code: u16, sia: Option<&str>) -> (String, String) {
-    if code != 0 {
-        if let Some(i) = event_info(code) {
-            return (i.name.to_string(), i.class.as_str().to_string());
-        }
-    }
-    match sia.and_then(sia_code) {
-        Some(i) => (sia_name(i.description), i.class.as_str().to_string()),
+/// Name and class of an event (see [`crate::events::naming`] for which table); empty
+/// strings when no table knows it.
+fn name_and_class(m: Option<Meaning>) -> (String, String) {
+    match m {
+        Some(Meaning::Code(i)) => (i.name.to_string(), i.class.as_str().to_string()),
+        Some(Meaning::Sia(i)) => (sia_name(i.description), i.class.as_str().to_string()),
         None => (String::new(), String::new()),
     }
 }
@@ -42,7 +39,7 @@ fn sia_name(description: &str) -> String {
 /// A stored event as the API's `Event`.
 pub(crate) fn event(e: &StoredEvent) -> pb::Event {
     let ev = &e.event;
-    let (name, event_class) = name_and_class(ev.code, ev.sia_code.as_deref());
+    let (name, event_class) = name_and_class(ev.meaning());
     pb::Event {
         seq: e.seq,
         account: ev.account.clone(),
@@ -58,13 +55,16 @@ pub(crate) fn event(e: &StoredEvent) -> pb::Event {
         peer: ev.peer.clone(),
         name,
         event_class,
-        detail_json: serde_json::to_string(&ev.detail).unwrap_or_default(),
+        detail_json: ev.detail.as_str().to_string(),
     }
 }
 
-/// The registry's last alarm as an `Event` (the fields the registry keeps).
-fn last_alarm(account: &str, a: &LastAlarm) -> pb::Event {
-    let (name, event_class) = name_and_class(a.code, a.sia_code.as_deref());
+/// The registry's last alarm as an `Event` (the fields the registry keeps), named in the
+/// table of its own dialect (or, from an older snapshot, the panel's).
+fn last_alarm(p: &PanelState, a: &LastAlarm) -> pb::Event {
+    let account = p.account.as_str();
+    let table = code_table(a.source, a.dialect.or(p.dialect));
+    let (name, event_class) = name_and_class(meaning(a.code, a.sia_code.as_deref(), table));
     pb::Event {
         seq: a.seq,
         account: account.to_string(),
@@ -92,7 +92,10 @@ pub(crate) fn machine(p: &PanelState) -> pb::Machine {
         status_name: MachineStatus::from_number(status).name().to_string(),
         section_status: p.status.get(1..).unwrap_or_default().to_vec(),
         ademco_id: p.ademco_id.unwrap_or(0),
-        dialect: p.dialect.clone().unwrap_or_default(),
+        dialect: p
+            .dialect
+            .map(|d| d.as_str().to_string())
+            .unwrap_or_default(),
         remote_addr: p.remote_addr.clone(),
         last_seen_ms: p.last_seen_ms,
         signal_strength: p.signal_strength.map_or(-1, i32::from),
@@ -106,7 +109,7 @@ pub(crate) fn machine(p: &PanelState) -> pb::Machine {
                 since_ms: a.since_ms,
             })
             .collect(),
-        last_alarm: p.last_alarm.as_ref().map(|a| last_alarm(&p.account, a)),
+        last_alarm: p.last_alarm.as_ref().map(|a| last_alarm(p, a)),
         unknown_account: p.unknown_account,
     }
 }
@@ -114,7 +117,8 @@ pub(crate) fn machine(p: &PanelState) -> pb::Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{NewEvent, Source};
+    use crate::events::{Facts, NewEvent, Source};
+    use panel_proto::rules::Dialect;
 
     fn stored(code: u16, sia: Option<&str>) -> StoredEvent {
         StoredEvent {
@@ -131,7 +135,8 @@ mod tests {
                 protocol: "ADM-CID".into(),
                 frame_seq: "0001".into(),
                 peer: "1.2.3.4:5".into(),
-                detail: serde_json::json!({"k": 1}),
+                facts: Facts::default(),
+                detail: serde_json::json!({"k": 1}).into(),
                 dedup_key: None,
             },
         }
@@ -161,6 +166,38 @@ mod tests {
             sia_name("automatic closing (auto-armed)"),
             "AUTOMATIC_CLOSING"
         );
+    }
+
+    #[test]
+    fn code_1134_is_named_by_the_table_of_the_panels_dialect() {
+        let mut e = stored(1134, None);
+        e.event.facts.dialect = Some(Dialect::Dc09);
+        let dc09 = event(&e);
+        assert_eq!(
+            (dc09.name.as_str(), dc09.event_class.as_str()),
+            ("ENTRY_EXIT", "alarm")
+        );
+        e.event.facts.dialect = Some(Dialect::Hb);
+        let hb = event(&e);
+        assert_eq!(
+            (hb.name.as_str(), hb.event_class.as_str()),
+            ("DOOR_RING", "info")
+        );
+        // A DC-09 panel's last alarm in GetMachine is named the same way.
+        let mut p = PanelState::new("A1");
+        p.dialect = Some(Dialect::Dc09);
+        p.last_alarm = Some(LastAlarm {
+            zone: 3,
+            code: 1134,
+            sia_code: None,
+            time_ms: 1,
+            source: Source::Panel,
+            seq: 9,
+            dialect: None,
+        });
+        let m = machine(&p);
+        assert_eq!(m.dialect, "dc09");
+        assert_eq!(m.last_alarm.map(|a| a.name), Some("ENTRY_EXIT".to_string()));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 
 use tonic::Status;
 
-use super::{convert, page_size, Ctx};
+use super::{convert, page_size, store_status, Ctx};
 use crate::proto::v1 as pb;
-use crate::store::{EventQuery, Store};
+use crate::store::EventQuery;
 
 /// Prefix that marks an events page token.
 const TOKEN_PREFIX: &str = "e:";
@@ -76,9 +76,11 @@ pub(crate) async fn list(
 ) -> Result<pb::ListEventsReply, Status> {
     let (q, size) = query(&req)?;
     let mut events = ctx
-        .reader
-        .run("listing events".into(), move |s| s.query_events(&q))
-        .await?;
+        .h
+        .store
+        .query_events(&q)
+        .await
+        .map_err(|e| store_status("listing events", &e))?;
     let more = events.len() > size;
     events.truncate(size);
     let next_page_token = match (more, events.last()) {

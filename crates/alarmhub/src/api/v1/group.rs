@@ -22,10 +22,10 @@ use tonic::Status;
 
 use super::group_state::{GroupState, MemberId};
 use super::groups::{MemberSpec, Msg, ReplyTx};
-use super::{convert, Ctx};
+use super::{convert, store_status, Ctx};
 use crate::events::StoredEvent;
+use crate::metrics::names;
 use crate::proto::v1 as pb;
-use crate::store::Store;
 
 /// Longest a changed cursor waits before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -91,21 +91,18 @@ pub(crate) async fn run(
 
 /// The group's cursor; a new group starts at the store's end, recorded right away.
 async fn load_cursor(ctx: &Arc<Ctx>, name: &str) -> Result<i64, Status> {
-    let group = name.to_string();
-    let (saved, last) = ctx
-        .reader
-        .run(format!("loading the cursor of group {name:?}"), move |s| {
-            Ok((s.cursor(&group)?, s.last_seq()?))
-        })
-        .await?;
+    let store = &ctx.h.store;
+    let loading = |e| store_status(&format!("loading the cursor of group {name:?}"), &e);
+    let saved = store.cursor(name).await.map_err(loading)?;
+    // Read before a new group's cursor is written, so it starts at the end as of now.
+    let last = store.last_seq().await.map_err(loading)?;
     if let Some(c) = saved {
         return Ok(c);
     }
-    ctx.h
-        .writer
-        .set_cursor(name.to_string(), last)
+    store
+        .set_cursor(name, last)
         .await
-        .map_err(|e| super::store_status(&format!("creating group {name:?}"), &e))?;
+        .map_err(|e| store_status(&format!("creating group {name:?}"), &e))?;
     Ok(last)
 }
 
@@ -208,7 +205,7 @@ impl Actor {
     async fn on_tick(&mut self) {
         let n = self.state.expire(Instant::now(), self.timeout);
         if n > 0 {
-            metrics::counter!("alarmhub_api_redeliveries_total").increment(n as u64);
+            metrics::counter!(names::API_REDELIVERIES_TOTAL).increment(n as u64);
         }
         self.state.unstall();
         if self.last_flush.elapsed() >= FLUSH_EVERY {
@@ -223,13 +220,14 @@ impl Actor {
         };
         let ctx = Arc::clone(&self.ctx);
         let me = self.me.clone();
-        tokio::spawn(async move {
+        let tasks = self.ctx.h.tasks.clone();
+        tasks.spawn(async move {
             let page = ctx
-                .reader
-                .run(format!("reading events after seq {after}"), move |s| {
-                    s.events_after(after, REFILL_PAGE)
-                })
-                .await;
+                .h
+                .store
+                .events_after(after, REFILL_PAGE)
+                .await
+                .map_err(|e| store_status(&format!("reading events after seq {after}"), &e));
             if page.is_err() {
                 // Do not spin on a failing store.
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -269,13 +267,7 @@ impl Actor {
         if through <= self.persisted {
             return;
         }
-        match self
-            .ctx
-            .h
-            .writer
-            .set_cursor(self.name.clone(), through)
-            .await
-        {
+        match self.ctx.h.store.set_cursor(&self.name, through).await {
             Ok(()) => self.persisted = through,
             Err(e) => {
                 tracing::warn!(group = %self.name, cursor = through, error = %e, "could not write the group cursor")

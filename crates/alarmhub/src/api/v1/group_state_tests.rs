@@ -2,7 +2,7 @@
 //! when the store must be read.
 
 use super::*;
-use crate::events::{NewEvent, Source};
+use crate::events::{Detail, Facts, NewEvent, Source};
 
 fn ev(seq: i64, account: &str) -> StoredEvent {
     StoredEvent {
@@ -19,7 +19,8 @@ fn ev(seq: i64, account: &str) -> StoredEvent {
             protocol: String::new(),
             frame_seq: String::new(),
             peer: String::new(),
-            detail: serde_json::json!({}),
+            facts: Facts::default(),
+            detail: Detail::empty(),
             dedup_key: None,
         },
     }

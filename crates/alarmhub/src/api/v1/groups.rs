@@ -113,7 +113,7 @@ pub(crate) async fn attach(
                     let (tx, rx) = mpsc::channel(INBOX);
                     g.live.insert(group.to_string(), tx.clone());
                     let seen = g.seen.get(group).copied().unwrap_or(0);
-                    tokio::spawn(group::run(
+                    ctx.h.tasks.spawn(group::run(
                         Arc::clone(ctx),
                         group.to_string(),
                         tx.clone(),

@@ -13,9 +13,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tonic::{Status, Streaming};
 
 use super::{store_status, Ctx};
-use crate::events::{fnv1a, Appended, NewEvent, Source};
+use crate::events::{fnv1a, Appended, Detail, Facts, NewEvent, Source};
 use crate::proto::v1 as pb;
-use crate::store::{StoreError, WriterHandle};
+use crate::store::{Store, StoreError};
 
 /// Events read ahead of their commit (running and queued behind their account).
 const WINDOW: usize = 256;
@@ -58,10 +58,10 @@ fn new_event(e: pb::IngestEvent, peer: &str, now_ms: i64) -> Result<NewEvent, St
         ));
     }
     let detail = if e.detail_json.trim().is_empty() {
-        serde_json::json!({})
+        Detail::empty()
     } else {
         match serde_json::from_str::<serde_json::Value>(&e.detail_json) {
-            Ok(v) if v.is_object() => v,
+            Ok(v) if v.is_object() => Detail::from(v),
             Ok(_) => return Err("detail_json is not a JSON object".into()),
             Err(err) => return Err(format!("detail_json is not a JSON object: {err}")),
         }
@@ -85,6 +85,7 @@ fn new_event(e: pb::IngestEvent, peer: &str, now_ms: i64) -> Result<NewEvent, St
         protocol: String::new(),
         frame_seq: String::new(),
         peer: peer.to_string(),
+        facts: Facts::default(),
         detail,
         dedup_key,
     })
@@ -94,7 +95,7 @@ type Running<'a> = FuturesUnordered<BoxFuture<'a, (String, Result<Appended, Stor
 
 /// Appends in flight: at most one per account, later events of that account queued.
 struct Pipeline<'a> {
-    writer: &'a WriterHandle,
+    store: &'a dyn Store,
     running: Running<'a>,
     behind: HashMap<String, VecDeque<NewEvent>>,
     queued: usize,
@@ -112,10 +113,10 @@ impl<'a> Pipeline<'a> {
     }
 
     fn start(&mut self, ev: NewEvent) {
-        let writer = self.writer;
+        let store = self.store;
         self.running.push(Box::pin(async move {
             let account = ev.account.clone();
-            (account, writer.append(ev).await)
+            (account, store.append_one(ev).await)
         }));
     }
 
@@ -184,7 +185,7 @@ pub(crate) async fn run(
     peer: String,
 ) -> Result<pb::IngestReply, Status> {
     let mut pipe = Pipeline {
-        writer: &ctx.h.writer,
+        store: ctx.h.store.as_ref(),
         running: FuturesUnordered::new(),
         behind: HashMap::new(),
         queued: 0,
@@ -203,7 +204,7 @@ pub(crate) async fn run(
             msg = inbound.message(), if room => match msg {
                 Ok(Some(e)) => {
                     index += 1;
-                    match new_event(e, &peer, crate::control::now_ms()) {
+                    match new_event(e, &peer, crate::clock::now_ms()) {
                         Ok(ev) => pipe.push(ev),
                         Err(why) => break Some(Status::invalid_argument(format!("event {index}: {why}"))),
                     }
@@ -213,7 +214,7 @@ pub(crate) async fn run(
             },
         }
     };
-    // Everything already handed to the writer is counted before replying, error or not.
+    // Everything already handed to the store is counted before replying, error or not.
     while let Some(r) = pipe.next().await {
         tally.add(r);
     }
@@ -256,7 +257,7 @@ mod tests {
             (e.source, e.code, e.zone, e.received_at_ms, e.peer.as_str()),
             (Source::Ingest, 1130, 3, 5, "grpc:p")
         );
-        assert_eq!(e.detail, serde_json::json!({"x": 1}));
+        assert_eq!(e.detail, Detail::from(serde_json::json!({"x": 1})));
         assert_eq!(e.dedup_key, Some(fnv1a(&[b"ingest", b"A1", b"k1"])));
         assert_eq!(new_event(ev(), "", 0).unwrap().dedup_key, None);
         let sia = new_event(

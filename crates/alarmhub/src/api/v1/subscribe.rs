@@ -90,7 +90,9 @@ pub(crate) async fn start(
     };
     let membership = groups::attach(ctx, &start.group, spec).await?;
     tracing::debug!(group = %start.group, member = membership.id, "subscriber joined");
-    tokio::spawn(forward_acks(Arc::clone(ctx), inbound, membership, tx));
+    ctx.h
+        .tasks
+        .spawn(forward_acks(Arc::clone(ctx), inbound, membership, tx));
     Ok(ReceiverStream::new(rx))
 }
 

@@ -16,11 +16,12 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::{convert, Ctx};
+use super::{convert, store_status, Ctx};
 use crate::events::StoredEvent;
+use crate::metrics::names;
 use crate::proto::v1 as pb;
 use crate::proto::v1::watch_events_reply::Item;
-use crate::store::{EventQuery, Store};
+use crate::store::{EventQuery, StoreError};
 
 /// Replies buffered per client before the watcher waits for it.
 const CHANNEL: usize = 1024;
@@ -56,7 +57,7 @@ pub(crate) fn start(
         tx,
         last: 0,
     };
-    tokio::spawn(w.run(bus, req.from_seq));
+    ctx.h.tasks.spawn(w.run(bus, req.from_seq));
     Ok(ReceiverStream::new(rx))
 }
 
@@ -70,12 +71,12 @@ struct Watcher {
 
 impl Watcher {
     async fn run(mut self, bus: broadcast::Receiver<Arc<StoredEvent>>, from_seq: i64) {
-        metrics::gauge!("alarmhub_api_watchers").increment(1.0);
+        metrics::gauge!(names::API_WATCHERS).increment(1.0);
         if let Err(Stop::Fail(status)) = self.watch(bus, from_seq).await {
             // Best effort: the client may be gone too.
             let _ = self.tx.try_send(Err(status));
         }
-        metrics::gauge!("alarmhub_api_watchers").decrement(1.0);
+        metrics::gauge!(names::API_WATCHERS).decrement(1.0);
     }
 
     async fn watch(
@@ -85,10 +86,11 @@ impl Watcher {
     ) -> Result<(), Stop> {
         let top = self
             .ctx
-            .reader
-            .run("reading the last seq".into(), |s| s.last_seq())
+            .h
+            .store
+            .last_seq()
             .await
-            .map_err(Stop::Fail)?;
+            .map_err(|e| Stop::Fail(store_status("reading the last seq", &e)))?;
         // -1: live only. A cursor beyond the store (a new or restored database) has nothing
         // to replay; go live from the store's end so new events are not mistaken for old.
         self.last = if from_seq < 0 { top } else { from_seq.min(top) };
@@ -115,7 +117,7 @@ impl Watcher {
                 // A hole before this event: the store has it all.
                 Ok(_) => self.replay().await?,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    metrics::counter!("alarmhub_api_watch_lagged_total").increment(1);
+                    metrics::counter!(names::API_WATCH_LAGGED_TOTAL).increment(1);
                     tracing::debug!(
                         skipped = n,
                         last = self.last,
@@ -137,14 +139,12 @@ impl Watcher {
     /// Tell the client when events right after its cursor are no longer stored.
     async fn check_gap(&mut self) -> Result<(), Stop> {
         let after = self.last;
-        let first = self
-            .ctx
-            .reader
-            .run(format!("reading events after seq {after}"), move |s| {
-                s.events_after(after, 1)
-            })
-            .await
-            .map_err(Stop::Fail)?;
+        let first = self.ctx.h.store.events_after(after, 1).await.map_err(|e| {
+            Stop::Fail(store_status(
+                &format!("reading events after seq {after}"),
+                &e,
+            ))
+        })?;
         if let Some(first) = first.first().filter(|e| e.seq > after + 1) {
             let gap = pb::Gap {
                 from_seq: after + 1,
@@ -162,25 +162,12 @@ impl Watcher {
     async fn replay(&mut self) -> Result<(), Stop> {
         loop {
             let after = self.last;
-            let account = self.account.clone();
-            let (top, page) = self
-                .ctx
-                .reader
-                .run(format!("replaying events after seq {after}"), move |s| {
-                    let top = s.last_seq()?;
-                    let page = match account {
-                        None => s.events_after(after, REPLAY_PAGE)?,
-                        Some(account) => s.query_events(&EventQuery {
-                            account: Some(account),
-                            after_seq: Some(after),
-                            limit: REPLAY_PAGE,
-                            ..EventQuery::default()
-                        })?,
-                    };
-                    Ok((top, page))
-                })
-                .await
-                .map_err(Stop::Fail)?;
+            let (top, page) = self.read_page(after).await.map_err(|e| {
+                Stop::Fail(store_status(
+                    &format!("replaying events after seq {after}"),
+                    &e,
+                ))
+            })?;
             let full = page.len() == REPLAY_PAGE;
             for ev in &page {
                 self.send(Item::Event(convert::event(ev))).await?;
@@ -192,6 +179,26 @@ impl Watcher {
                 return Ok(());
             }
         }
+    }
+
+    /// The store's last seq, then the next page after `after` (matching the filter): events
+    /// up to that last seq that the page does not hold do not match.
+    async fn read_page(&self, after: i64) -> Result<(i64, Vec<StoredEvent>), StoreError> {
+        let store = &self.ctx.h.store;
+        let top = store.last_seq().await?;
+        let page = match &self.account {
+            None => store.events_after(after, REPLAY_PAGE).await?,
+            Some(account) => {
+                let q = EventQuery {
+                    account: Some(account.clone()),
+                    after_seq: Some(after),
+                    limit: REPLAY_PAGE,
+                    ..EventQuery::default()
+                };
+                store.query_events(&q).await?
+            }
+        };
+        Ok((top, page))
     }
 
     async fn send(&self, item: Item) -> Result<(), Stop> {

@@ -1,9 +1,22 @@
 //! The event record every part of the daemon shares: what a session (or the supervisor,
 //! the control path, `Ingest`) hands to the store, and what the store hands back with its
 //! sequence number. Also the in-process bus that fans committed events out.
+//!
+//! An event carries its typed [`Facts`] (dialect, Ademco ID, signal strength, unknown-account
+//! flag, control action and outcome), which the store keeps in columns of their own and the
+//! registry reads on apply and replay, and a [`Detail`] JSON object that is for display only
+//! (API `detail_json`, logs) and never read back by the daemon. [`naming`] says which code
+//! table names an event (HB private codes only for Hengbo hosts).
+
+mod detail;
+mod facts;
+pub mod naming;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+pub use detail::Detail;
+pub use facts::{dialect_serde, parse_dialect, ControlAction, ControlFacts, ControlOutcome, Facts};
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,18 +65,14 @@ impl Source {
     }
 }
 
-/// Event codes the receiver writes itself (HB private codes, protocol.md §3.4).
+/// Event codes the receiver writes itself (HB private codes, protocol.md §3.4), named in
+/// `panel_proto::codes::code`.
 pub mod codes {
-    /// Panel went offline (connection closed or supervision expired).
-    pub const OFFLINE: u16 = 1944;
-    /// Panel came online (first valid frame on a connection).
-    pub const ONLINE: u16 = 1946;
-    /// Heartbeat; never stored as an event, listed for completeness.
-    pub const NULL: u16 = 0;
+    pub use panel_proto::codes::code::{OFFLINE, ONLINE};
 }
 
 /// An event before it is stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     /// Panel account (header account, or data account when the header has none).
     pub account: String,
@@ -89,20 +98,22 @@ pub struct NewEvent {
     pub frame_seq: String,
     /// Remote address of the panel or client.
     pub peer: String,
-    /// Free-form JSON detail (xdata meaning, control outcome, Ademco ID, dialect …).
-    pub detail: serde_json::Value,
+    /// Typed facts the registry (and later the alarm and audit layers) read; stored in
+    /// columns of their own.
+    pub facts: Facts,
+    /// Display-only JSON detail (xdata meaning, control message, reason …).
+    pub detail: Detail,
     /// Retransmission key: same account + seq + payload within the window is a duplicate.
     /// `None` for events that are never deduplicated (receiver, control).
     pub dedup_key: Option<u64>,
 }
 
 /// An event as stored, with its sequence number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     /// Store sequence number: strictly increasing, gap-free per commit order.
     pub seq: i64,
     /// The event.
-    #[serde(flatten)]
     pub event: NewEvent,
 }
 

@@ -1,11 +1,15 @@
-//! The group-commit writer: one OS thread owns the writing [`Store`] and turns everything
-//! queued into one transaction (one fsync), then tells the rest of the daemon (`on_commit`)
-//! and only after that answers each caller — so an ACK never precedes durability or the
-//! registry/bus update (DESIGN.md §1).
+//! The group-commit writer: one OS thread owns the writing connection ([`WriteConn`]) and
+//! turns everything queued into one transaction (one fsync), then tells the rest of the
+//! daemon (`on_commit`) and only after that answers each caller — so an ACK never precedes
+//! durability or the registry/bus update (DESIGN.md §1).
 //!
+//! A caller's batch is one request with one reply, however many events it holds; the
+//! writer takes requests until it has `max_batch` events (never splitting a request).
 //! Back-pressure is the bounded queue: when the writer falls behind, [`WriterHandle::append`]
 //! waits for space; nothing is dropped. The thread runs a tiny current-thread tokio runtime
-//! only to wait on the queue with a timeout, so it can record a heartbeat while idle.
+//! only to wait on the queue with a timeout, so it can record a heartbeat and do upkeep
+//! while idle. A [`WriterHandle::close`] (or the last handle dropped) drains the queue,
+//! finishes the upkeep and ends the thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,55 +19,52 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{now_ms, Store, StoreError};
+use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
+use crate::metrics::names;
+use crate::store::{OnCommit, Snapshot, StoreError};
 
-/// Called on the writer thread with the newly stored events (no duplicates) of each commit,
-/// in seq order, before any caller is answered. Must be quick and must not panic.
-pub type OnCommit = Box<dyn FnMut(&[Arc<StoredEvent>]) + Send>;
+/// What the writer thread needs from a database connection (SQLite's [`super::conn`];
+/// tests substitute a failing one).
+pub(crate) trait WriteConn: Send {
+    /// Append a batch in one transaction, dedup against the window (events received after
+    /// `now_ms - dedup_window_ms`, and earlier events of the batch). One outcome per event;
+    /// on error nothing of the batch is stored.
+    fn append_batch(
+        &mut self,
+        batch: &[NewEvent],
+        now_ms: i64,
+        dedup_window_ms: i64,
+    ) -> Result<Vec<Appended>, StoreError>;
+    /// Replace the registry snapshot atomically.
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
+    /// Record a named cursor.
+    fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
+    /// A cheap real write.
+    fn check_writable(&mut self) -> Result<(), StoreError>;
+    /// Upkeep while idle; with `finish`, everything pending now.
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError>;
+}
 
 /// Longest the writer waits on an empty queue before recording a heartbeat.
 const IDLE_TICK: Duration = Duration::from_millis(500);
-
-/// Writer tuning.
-#[derive(Debug, Clone)]
-pub struct WriterConfig {
-    /// Requests that may wait in the queue before callers are held back.
-    pub queue: usize,
-    /// Most requests taken into one transaction.
-    pub max_batch: usize,
-    /// Retransmission window for dedup, ms.
-    pub dedup_window_ms: i64,
-}
-
-impl Default for WriterConfig {
-    fn default() -> Self {
-        WriterConfig {
-            queue: 10_000,
-            max_batch: 1024,
-            dedup_window_ms: 300_000,
-        }
-    }
-}
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// What callers ask of the writer thread.
 enum Request {
-    Append(NewEvent, Reply<Appended>),
-    Snapshot {
-        last_seq: i64,
-        panels: Vec<(String, String)>,
-        reply: Reply<()>,
-    },
+    Append(Vec<NewEvent>, Reply<Vec<Appended>>),
+    Snapshot(Snapshot, Reply<()>),
     SetCursor {
-        group: String,
+        name: String,
         seq: i64,
         reply: Reply<()>,
     },
     CheckWritable(Reply<()>),
     /// Test hook: the thread sleeps, as a hung disk would make it.
     Stall(Duration),
+    /// Commit what is pending, finish upkeep, answer, stop.
+    Close(Reply<()>),
 }
 
 /// State shared between the handles and the thread.
@@ -87,7 +88,7 @@ impl Shared {
 /// Cheap, cloneable access to the writer thread. When every handle is dropped the thread
 /// drains the queue, commits and exits.
 #[derive(Clone)]
-pub struct WriterHandle {
+pub(crate) struct WriterHandle {
     tx: mpsc::Sender<Request>,
     shared: Arc<Shared>,
 }
@@ -102,65 +103,59 @@ impl std::fmt::Debug for WriterHandle {
 }
 
 impl WriterHandle {
-    /// Store one event durably. Waits for queue space when the writer is behind, then for
-    /// the commit; `Ok` means committed with fsync (or a known duplicate).
-    pub async fn append(&self, ev: NewEvent) -> Result<Appended, StoreError> {
-        self.call(|reply| Request::Append(ev, reply)).await
+    /// Store a batch durably: waits for queue space when the writer is behind, then for the
+    /// commit; `Ok` means committed with fsync (duplicates answered with their seq).
+    pub(crate) async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.call(|reply| Request::Append(events, reply)).await
     }
 
-    /// Replace the registry snapshot, taken at `last_seq`.
-    pub async fn snapshot(
-        &self,
-        last_seq: i64,
-        panels: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
-        self.call(|reply| Request::Snapshot {
-            last_seq,
-            panels,
-            reply,
-        })
-        .await
+    /// Replace the registry snapshot.
+    pub(crate) async fn snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.call(|reply| Request::Snapshot(snapshot, reply)).await
     }
 
-    /// Record a consumer group's cursor.
-    pub async fn set_cursor(&self, group: String, seq: i64) -> Result<(), StoreError> {
-        self.call(|reply| Request::SetCursor { group, seq, reply })
+    /// Record a named cursor.
+    pub(crate) async fn set_cursor(&self, name: String, seq: i64) -> Result<(), StoreError> {
+        self.call(|reply| Request::SetCursor { name, seq, reply })
             .await
     }
 
     /// A real write through the writer (for `/readyz`).
-    pub async fn check_writable(&self) -> Result<(), StoreError> {
+    pub(crate) async fn check_writable(&self) -> Result<(), StoreError> {
         self.call(Request::CheckWritable).await
     }
 
     /// Test hook: make the writer thread sleep for `d` once it reaches this request.
     /// Returns when the request is queued, not when the stall ends.
-    pub async fn stall(&self, d: Duration) -> Result<(), StoreError> {
+    pub(crate) async fn stall(&self, d: Duration) -> Result<(), StoreError> {
         self.tx
             .send(Request::Stall(d))
             .await
-            .map_err(|_| StoreError::WriterClosed)
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Commit what was queued before this, finish upkeep and stop the thread.
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        self.call(Request::Close).await
     }
 
     /// Requests queued (or being queued) and not yet taken by the writer.
-    pub fn queue_depth(&self) -> usize {
+    pub(crate) fn queue_depth(&self) -> usize {
         self.tx.max_capacity().saturating_sub(self.tx.capacity())
     }
 
-    /// Last time the writer thread was seen alive (after a batch, or an idle tick).
-    pub fn heartbeat(&self) -> Instant {
+    /// The thread is running and was alive within `max_silence`.
+    pub(crate) fn is_healthy(&self, max_silence: Duration) -> bool {
         let ms = self.shared.heartbeat_ms.load(Ordering::Relaxed);
-        self.shared.start + Duration::from_millis(ms)
-    }
-
-    /// The thread is running and was alive within `max_silence` (for the systemd watchdog).
-    pub fn is_healthy(&self, max_silence: Duration) -> bool {
-        !self.tx.is_closed()
-            && Instant::now().saturating_duration_since(self.heartbeat()) <= max_silence
+        let heartbeat = self.shared.start + Duration::from_millis(ms);
+        !self.tx.is_closed() && Instant::now().saturating_duration_since(heartbeat) <= max_silence
     }
 
     /// Append transactions attempted so far (group-commit effectiveness, tests).
-    pub fn batches(&self) -> u64 {
+    pub(crate) fn batches(&self) -> u64 {
         self.shared.batches.load(Ordering::Relaxed)
     }
 
@@ -169,16 +164,29 @@ impl WriterHandle {
         self.tx
             .send(make(reply))
             .await
-            .map_err(|_| StoreError::WriterClosed)?;
-        answer.await.map_err(|_| StoreError::WriterClosed)?
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-/// Start the writer thread ("alarmhub-writer") owning `store`.
+/// Writer tuning.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterConfig {
+    /// Requests that may wait in the queue before callers are held back.
+    pub(crate) queue: usize,
+    /// Events taken into one transaction at most (a request is never split).
+    pub(crate) max_batch: usize,
+    /// Retransmission window for dedup, ms.
+    pub(crate) dedup_window_ms: i64,
+    /// "Now" for the dedup window.
+    pub(crate) clock: Clock,
+}
+
+/// Start the writer thread ("alarmhub-writer") owning `conn`.
 ///
 /// Returns an error only if the thread (or its small runtime) cannot be created.
-pub fn spawn_writer<S: Store + 'static>(
-    store: S,
+pub(crate) fn spawn<W: WriteConn + 'static>(
+    conn: W,
     cfg: WriterConfig,
     on_commit: OnCommit,
 ) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
@@ -197,12 +205,15 @@ pub fn spawn_writer<S: Store + 'static>(
         batches: AtomicU64::new(0),
     });
     let writer = Writer {
-        store,
+        conn,
         max_batch: cfg.max_batch.max(1),
         dedup_window_ms: cfg.dedup_window_ms,
+        clock: cfg.clock,
         on_commit,
         shared: Arc::clone(&shared),
-        pending: Vec::new(),
+        events: Vec::new(),
+        replies: Vec::new(),
+        closing: None,
     };
     let join = std::thread::Builder::new()
         .name("alarmhub-writer".into())
@@ -212,23 +223,28 @@ pub fn spawn_writer<S: Store + 'static>(
 }
 
 /// The thread side.
-struct Writer<S> {
-    store: S,
+struct Writer<W> {
+    conn: W,
     max_batch: usize,
     dedup_window_ms: i64,
+    clock: Clock,
     on_commit: OnCommit,
     shared: Arc<Shared>,
-    /// Appends taken from the queue and not yet committed.
-    pending: Vec<(NewEvent, Reply<Appended>)>,
+    /// Events of the appends taken and not yet committed, in request order.
+    events: Vec<NewEvent>,
+    /// One reply per pending append request, with how many of `events` are its own.
+    replies: Vec<(usize, Reply<Vec<Appended>>)>,
+    /// A close was asked for; answered once everything before it is done.
+    closing: Option<Reply<()>>,
 }
 
-impl<S: Store> Writer<S> {
+impl<W: WriteConn> Writer<W> {
     fn run(mut self, rt: &tokio::runtime::Runtime, mut rx: mpsc::Receiver<Request>) {
         tracing::debug!("store writer started");
-        loop {
+        while self.closing.is_none() {
             // After every batch and every idle tick.
             self.shared.beat();
-            gauge!("alarmhub_store_queue_depth").set(rx.len() as f64);
+            gauge!(names::STORE_QUEUE_DEPTH).set(rx.len() as f64);
             // The timer must be created inside the runtime, hence the async block.
             let first = match rt
                 .block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await })
@@ -237,28 +253,36 @@ impl<S: Store> Writer<S> {
                 // Every handle dropped and the queue drained.
                 Ok(None) => break,
                 Err(_idle) => {
-                    if let Err(e) = self.store.maintain(false) {
+                    if let Err(e) = self.conn.maintain(false) {
                         tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
                     }
                     continue;
                 }
             };
             self.take(first);
-            let mut taken = 1;
-            while taken < self.max_batch {
+            while self.events.len() < self.max_batch && self.closing.is_none() {
                 match rx.try_recv() {
-                    Ok(req) => {
-                        self.take(req);
-                        taken += 1;
-                    }
+                    Ok(req) => self.take(req),
                     Err(_) => break,
                 }
             }
             self.commit_pending();
         }
-        // A clean stop leaves nothing for the next start to catch up on.
-        if let Err(e) = self.store.maintain(true) {
+        self.stop(&mut rx);
+    }
+
+    /// Refuse whatever is still queued, finish the upkeep (a clean stop leaves nothing for
+    /// the next start to catch up on), and answer a close.
+    fn stop(mut self, rx: &mut mpsc::Receiver<Request>) {
+        rx.close();
+        // Dropped replies answer their callers `Closed`.
+        while rx.try_recv().is_ok() {}
+        let finished = self.conn.maintain(true);
+        if let Err(e) = &finished {
             tracing::warn!(error = %e, "store upkeep at shutdown failed; redone at the next start");
+        }
+        if let Some(reply) = self.closing.take() {
+            let _ = reply.send(finished);
         }
         tracing::debug!("store writer stopped");
     }
@@ -269,47 +293,46 @@ impl<S: Store> Writer<S> {
         // Alive now; beating here (not only at the loop top) means a caller answered after a
         // stall never sees a stale heartbeat.
         self.shared.beat();
+        if let Request::Append(events, reply) = req {
+            self.replies.push((events.len(), reply));
+            self.events.extend(events);
+            return;
+        }
+        self.commit_pending();
         match req {
-            Request::Append(ev, reply) => self.pending.push((ev, reply)),
-            Request::Snapshot {
-                last_seq,
-                panels,
-                reply,
-            } => {
-                self.commit_pending();
-                let _ = reply.send(self.store.save_snapshot(last_seq, &panels));
+            Request::Append(..) => {}
+            Request::Snapshot(snapshot, reply) => {
+                let _ = reply.send(self.conn.save_snapshot(&snapshot));
             }
-            Request::SetCursor { group, seq, reply } => {
-                self.commit_pending();
-                let _ = reply.send(self.store.set_cursor(&group, seq));
+            Request::SetCursor { name, seq, reply } => {
+                let _ = reply.send(self.conn.set_cursor(&name, seq));
             }
             Request::CheckWritable(reply) => {
-                self.commit_pending();
-                let _ = reply.send(self.store.check_writable());
+                let _ = reply.send(self.conn.check_writable());
             }
             Request::Stall(d) => {
-                self.commit_pending();
                 tracing::warn!(?d, "store writer stalling (test hook)");
                 std::thread::sleep(d);
                 self.shared.beat();
             }
+            Request::Close(reply) => self.closing = Some(reply),
         }
     }
 
     /// Commit the pending appends in one transaction, publish, then answer. A failed commit
     /// answers every request with the error (nothing may be ACKed); the next batch retries.
     fn commit_pending(&mut self) {
-        if self.pending.is_empty() {
+        if self.replies.is_empty() {
             return;
         }
-        let (events, replies): (Vec<NewEvent>, Vec<Reply<Appended>>) =
-            self.pending.drain(..).unzip();
+        let events = std::mem::take(&mut self.events);
+        let replies = std::mem::take(&mut self.replies);
         let started = Instant::now();
         let result = self
-            .store
-            .append_batch(&events, now_ms(), self.dedup_window_ms);
-        histogram!("alarmhub_store_commit_seconds").record(started.elapsed().as_secs_f64());
-        histogram!("alarmhub_store_batch_size").record(events.len() as f64);
+            .conn
+            .append_batch(&events, self.clock.now_ms(), self.dedup_window_ms);
+        histogram!(names::STORE_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        histogram!(names::STORE_BATCH_SIZE).record(events.len() as f64);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         self.shared.beat();
         match result {
@@ -317,9 +340,9 @@ impl<S: Store> Writer<S> {
             Err(e) => {
                 tracing::error!(error = %e, events = events.len(),
                     "store commit failed; the batch is not acknowledged");
-                counter!("alarmhub_store_events_total", "outcome" => "error")
+                counter!(names::STORE_EVENTS_TOTAL, "outcome" => "error")
                     .increment(events.len() as u64);
-                for reply in replies {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
@@ -329,7 +352,7 @@ impl<S: Store> Writer<S> {
     fn publish_and_answer(
         &mut self,
         events: Vec<NewEvent>,
-        replies: Vec<Reply<Appended>>,
+        replies: Vec<(usize, Reply<Vec<Appended>>)>,
         outcomes: Vec<Appended>,
     ) {
         let mut stored: Vec<Arc<StoredEvent>> = events
@@ -342,17 +365,20 @@ impl<S: Store> Writer<S> {
             .collect();
         stored.sort_by_key(|e| e.seq);
         let duplicates = outcomes.len() - stored.len();
-        counter!("alarmhub_store_events_total", "outcome" => "stored")
-            .increment(stored.len() as u64);
-        counter!("alarmhub_store_events_total", "outcome" => "duplicate")
-            .increment(duplicates as u64);
+        counter!(names::STORE_EVENTS_TOTAL, "outcome" => "stored").increment(stored.len() as u64);
+        counter!(names::STORE_EVENTS_TOTAL, "outcome" => "duplicate").increment(duplicates as u64);
         if !stored.is_empty() {
             (self.on_commit)(&stored);
         }
         // A reply whose caller went away is fine: the event is stored, the panel will
         // retransmit and be answered as a duplicate.
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(Ok(outcome));
+        let mut outcomes = outcomes.into_iter();
+        for (n, reply) in replies {
+            let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
         }
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

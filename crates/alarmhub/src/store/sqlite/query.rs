@@ -1,16 +1,58 @@
-//! Reading events back: the column list, the row → [`StoredEvent`] mapping and the SQL
-//! built for an [`EventQuery`]. Pure functions over `rusqlite` types so they are testable
-//! without a database file.
+//! An event row: the column list, the [`NewEvent`] → row insert, the row → [`StoredEvent`]
+//! mapping and the SQL built for an [`EventQuery`]. Pure functions over `rusqlite` types so
+//! they are testable without a database file.
+//!
+//! Reading is on the restore path (a cold start replays every event), so it allocates only
+//! what the event keeps: the typed facts are read as borrowed text or integers, and the
+//! display detail stays JSON text, never parsed.
 
-use rusqlite::types::{Type, Value};
-use rusqlite::Row;
+use rusqlite::types::{Type, Value, ValueRef};
+use rusqlite::{params, CachedStatement, Row};
 
-use super::EventQuery;
-use crate::events::{NewEvent, Source, StoredEvent};
+use crate::events::{
+    parse_dialect, ControlAction, ControlFacts, ControlOutcome, Detail, Facts, NewEvent, Source,
+    StoredEvent,
+};
+use crate::store::EventQuery;
 
-/// Columns selected for an event, in the order [`event_from_row`] reads them.
+/// Columns selected for an event, in the order [`event_from_row`] reads them (`seq` first:
+/// the account query renames it).
 pub(crate) const EVENT_COLUMNS: &str = "seq, account, source, code, sia_code, grp, zone, \
-     received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key";
+     received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key, \
+     dialect, ademco_id, signal_strength, unknown_account, control_action, control_outcome";
+
+/// Insert one event; the parameters are bound by [`insert_event`].
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (account, source, code, sia_code, \
+     grp, zone, received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key, \
+     dialect, ademco_id, signal_strength, unknown_account, control_action, control_outcome) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+/// Run [`INSERT_EVENT`] for `ev`.
+pub(crate) fn insert_event(stmt: &mut CachedStatement<'_>, ev: &NewEvent) -> rusqlite::Result<()> {
+    let f = &ev.facts;
+    stmt.execute(params![
+        ev.account,
+        ev.source.as_str(),
+        ev.code,
+        ev.sia_code,
+        ev.group,
+        ev.zone,
+        ev.received_at_ms,
+        ev.panel_time,
+        ev.protocol,
+        ev.frame_seq,
+        ev.peer,
+        ev.detail.as_str(),
+        ev.dedup_key.map(dedup_to_sql),
+        f.dialect.map(|d| d.as_str()),
+        f.ademco_id,
+        f.signal_strength,
+        f.unknown_account,
+        f.control.map(|c| c.action.as_str()),
+        f.control.map(|c| c.outcome.as_str()),
+    ])?;
+    Ok(())
+}
 
 /// SQLite's "no limit" for `LIMIT ?`.
 const NO_LIMIT: i64 = -1;
@@ -35,20 +77,10 @@ pub(crate) fn dedup_from_sql(key: i64) -> u64 {
 }
 
 /// A row selected with [`EVENT_COLUMNS`] as a [`StoredEvent`]. A row that does not decode
-/// (unknown source, invalid JSON detail, code out of range) is a conversion error naming
-/// the column, not a panic.
+/// (unknown source or fact, code out of range) is a conversion error naming the column, not
+/// a panic.
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
-    let source_text: String = row.get(2)?;
-    let source = Source::parse(&source_text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            2,
-            Type::Text,
-            format!("unknown event source {source_text:?}").into(),
-        )
-    })?;
-    let detail_text: String = row.get(12)?;
-    let detail = serde_json::from_str(&detail_text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(12, Type::Text, Box::new(e)))?;
+    let source = parse_text(row, 2, Source::parse, "event source")?;
     let dedup_key: Option<i64> = row.get(13)?;
     Ok(StoredEvent {
         seq: row.get(0)?,
@@ -64,10 +96,57 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
             protocol: row.get(9)?,
             frame_seq: row.get(10)?,
             peer: row.get(11)?,
-            detail,
+            facts: facts_from_row(row)?,
+            detail: Detail::from_stored(row.get(12)?),
             dedup_key: dedup_key.map(dedup_from_sql),
         },
     })
+}
+
+/// The typed facts of a row (columns 14..=19).
+fn facts_from_row(row: &Row<'_>) -> rusqlite::Result<Facts> {
+    let action = parse_opt_text(row, 18, ControlAction::parse, "control action")?;
+    let outcome = parse_opt_text(row, 19, ControlOutcome::parse, "control outcome")?;
+    Ok(Facts {
+        dialect: parse_opt_text(row, 14, parse_dialect, "dialect")?,
+        ademco_id: row.get(15)?,
+        signal_strength: row.get(16)?,
+        unknown_account: row.get(17)?,
+        control: action
+            .zip(outcome)
+            .map(|(action, outcome)| ControlFacts { action, outcome }),
+    })
+}
+
+/// A non-null text column mapped by `parse` without allocating; `what` names it in errors.
+fn parse_text<T>(
+    row: &Row<'_>,
+    i: usize,
+    parse: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> rusqlite::Result<T> {
+    parse_opt_text(row, i, parse, what)?.ok_or_else(|| conversion(i, format!("{what} is missing")))
+}
+
+/// A nullable text column mapped by `parse` without allocating.
+fn parse_opt_text<T>(
+    row: &Row<'_>,
+    i: usize,
+    parse: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> rusqlite::Result<Option<T>> {
+    let text = match row.get_ref(i)? {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| conversion(i, e.to_string()))?,
+        other => return Err(conversion(i, format!("{what} is not text: {other:?}"))),
+    };
+    parse(text)
+        .map(Some)
+        .ok_or_else(|| conversion(i, format!("unknown {what} {text:?}")))
+}
+
+fn conversion(i: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, Type::Text, msg.into())
 }
 
 /// SQL text and positional parameters for `q`. Only the filters that are set appear in the

@@ -1,70 +1,30 @@
-//! The SQLite layout (tables, indexes, pragmas) and its version check. Everything that
-//! knows table names for DDL lives here; queries live in `sqlite.rs` and `query.rs`.
+//! The SQLite layout (tables, indexes, pragmas), its numbered migrations
+//! (`migrations/NNN_*.sql`) and the version check. Everything that knows table names for
+//! DDL lives here; queries live in `query.rs`, `read.rs`, `conn.rs` and `state.rs`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Schema version this build writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
-/// Version 1 layout. `IF NOT EXISTS` everywhere so opening an existing database is a no-op.
-///
-/// Events by account live in `account_events`, written in bulk by the writer
-/// (`account_index.rs`); the `events_account_seq` index of earlier builds is dropped.
-/// Retransmissions are matched in memory (`dedup.rs`), rebuilt through `events_received_at`
-/// at start; the `events_dedup` index of earlier builds put every insert on a random page
-/// and is dropped (an older build opening the file simply creates it again).
-const DDL_V1: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    account        TEXT NOT NULL,
-    source         TEXT NOT NULL,
-    code           INTEGER NOT NULL,
-    sia_code       TEXT,
-    grp            INTEGER NOT NULL,
-    zone           INTEGER NOT NULL,
-    received_at_ms INTEGER NOT NULL,
-    panel_time     INTEGER,
-    protocol       TEXT NOT NULL,
-    frame_seq      TEXT NOT NULL,
-    peer           TEXT NOT NULL,
-    detail         TEXT NOT NULL,
-    dedup_key      INTEGER
-);
-DROP INDEX IF EXISTS events_account_seq;
-CREATE TABLE IF NOT EXISTS account_events (
-    acct   TEXT NOT NULL,
-    ev_seq INTEGER NOT NULL,
-    PRIMARY KEY (acct, ev_seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_received_at ON events(received_at_ms);
-DROP INDEX IF EXISTS events_dedup;
-CREATE TABLE IF NOT EXISTS snapshot (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    last_seq    INTEGER NOT NULL,
-    taken_at_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS snapshot_panels (
-    account TEXT PRIMARY KEY,
-    state   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS consumer_groups (
-    name          TEXT PRIMARY KEY,
-    cursor        INTEGER NOT NULL,
-    updated_at_ms INTEGER NOT NULL
-);
-";
+/// The numbered migrations: version `n` is reached by running `MIGRATIONS[n - 1]`.
+/// Version 1 is idempotent and runs at every open (see its file); later ones run once.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_typed_facts.sql"),
+];
+
+/// The migrations, for tests that build a database as an older build left it.
+#[cfg(test)]
+pub(super) const MIGRATIONS_FOR_TESTS: [&str; 2] = MIGRATIONS;
 
 /// Pragmas for the writing connection: WAL so readers never block the writer, FULL sync so
 /// a commit is on disk before anything is ACKed.
@@ -104,30 +64,33 @@ pub(crate) fn apply_read_pragmas(conn: &Connection, path: &Path) -> Result<(), S
     Ok(())
 }
 
-/// Create the tables if missing and record the schema version, refusing a newer database.
+/// Bring the database to [`SCHEMA_VERSION`] in one transaction (a crash mid-way leaves the
+/// old version), refusing a newer database.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |e| StoreError::sqlite("create schema", path, e);
+    let err = |e| StoreError::sqlite("migrate schema", path, e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    match stored_version(&tx, path)? {
-        Some(found) if found > SCHEMA_VERSION => {
-            return Err(StoreError::SchemaVersion {
-                path: path.to_path_buf(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        Some(_) => tx.execute_batch(DDL_V1).map_err(err)?,
-        None => {
-            tx.execute_batch(DDL_V1).map_err(err)?;
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
-                [SCHEMA_VERSION],
-            )
-            .map_err(err)?;
+    let found = stored_version(&tx, path)?.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaVersion {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    tx.execute_batch(MIGRATIONS[0]).map_err(err)?;
+    for (version, sql) in (1..).zip(MIGRATIONS).skip(1) {
+        if version > found {
+            tracing::info!(path = %path.display(), from = found, to = version, "migrating the store schema");
+            tx.execute_batch(sql).map_err(err)?;
         }
     }
+    tx.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(err)?;
     // A file from a build without `account_events` starts with nothing indexed; the writer
     // indexes every event above the mark when it opens.
     tx.execute(
@@ -138,13 +101,19 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     tx.commit().map_err(err)
 }
 
-/// Refuse (read-only) a database whose schema is newer than this build.
+/// Refuse to read a database whose schema is not this build's: a newer one, or an older one
+/// not migrated yet (only the writer migrates).
 pub(crate) fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     match stored_version(conn, path)? {
         Some(found) if found > SCHEMA_VERSION => Err(StoreError::SchemaVersion {
             path: path.to_path_buf(),
             found,
             supported: SCHEMA_VERSION,
+        }),
+        Some(found) if found < SCHEMA_VERSION => Err(StoreError::SchemaOutdated {
+            path: path.to_path_buf(),
+            found,
+            expected: SCHEMA_VERSION,
         }),
         _ => Ok(()),
     }

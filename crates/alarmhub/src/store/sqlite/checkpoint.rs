@@ -81,7 +81,7 @@ fn run(conn: &Connection, path: &Path, stopped: &mpsc::Receiver<()>) {
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
         match result {
             Ok(wal_pages) => {
-                metrics::gauge!("alarmhub_store_wal_pages").set(wal_pages as f64);
+                metrics::gauge!(crate::metrics::names::STORE_WAL_PAGES).set(wal_pages as f64);
                 if failing {
                     tracing::info!(path = %path.display(), "WAL checkpoints work again");
                     failing = false;

@@ -1,0 +1,430 @@
+//! `alarmhub serve`: the daemon in named steps — [`open_store`], [`restore`], [`bind`],
+//! [`spawn`], [`shut_down`] — wiring the store, registry, receiver, control, HTTP side
+//! endpoint, gRPC API and systemd notifications together.
+//!
+//! Every task runs under one [`TaskTracker`] and one [`CancellationToken`] tree (a child
+//! token per component). Shutdown keeps the order the contracts need: stop accepting, let
+//! sessions finish the frames they hold (and API streams and consumer groups write their
+//! cursors), take the registry snapshot, and close the store last.
+
+mod restore;
+mod systemd;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use thiserror::Error;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::ApiState;
+use crate::config::Config;
+use crate::control::{Connections, Control};
+use crate::events::EventBus;
+use crate::metrics::names;
+use crate::registry::Registry;
+use crate::store::{Snapshot, Store, StoreError};
+
+pub use restore::{restore, Restored};
+
+/// Longest shutdown waits for tasks (sessions, streams, groups) before closing the store.
+const TASKS_GRACE: Duration = Duration::from_secs(10);
+/// Longest shutdown waits for the store to finish its queue and upkeep.
+const STORE_CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// Live events kept by the bus for slow receivers.
+const BUS_CAPACITY: usize = 65_536;
+
+/// Why the daemon could not start (it stops cleanly once started).
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// The store could not be opened.
+    #[error("opening the store in {dir}: {source}")]
+    OpenStore {
+        /// The data directory.
+        dir: PathBuf,
+        /// What the store reported (it names the file).
+        #[source]
+        source: StoreError,
+    },
+    /// The registry could not be read back from the store.
+    #[error("restoring the registry from the store: {0}")]
+    Restore(#[source] StoreError),
+    /// A listener could not be bound.
+    #[error("binding the {what} on {addr}: {source}")]
+    Bind {
+        /// Which listener ("panel TCP listener" …).
+        what: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Addresses actually bound (port 0 resolved), for tests and logs.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    /// Panel TCP (and UDP) address.
+    pub panel: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// gRPC address.
+    pub grpc: SocketAddr,
+}
+
+/// The store and what it feeds on every commit.
+struct Core {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    bus: EventBus,
+}
+
+/// Every listener, bound.
+struct Listeners {
+    panel_tcp: TcpListener,
+    panel_udp: Option<UdpSocket>,
+    http: TcpListener,
+    grpc: TcpListener,
+    bound: Bound,
+}
+
+/// A running daemon: what shutdown needs.
+struct Running {
+    core: Core,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    api: ApiState,
+}
+
+/// Run until `shutdown` resolves. `on_bound` is called once every listener is bound, with
+/// the state the API layers (and in-process tests) use.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_bound: impl FnOnce(&Bound, &ApiState),
+) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    let prometheus = install_metrics();
+    let core = open_store(&config)?;
+    let t0 = Instant::now();
+    let restored = restore(&core.store, &core.registry)
+        .await
+        .map_err(DaemonError::Restore)?;
+    let restore_secs = t0.elapsed().as_secs_f64();
+    metrics::gauge!(names::STARTUP_RESTORE_SECONDS).set(restore_secs);
+    tracing::info!(panels = restored.panels, replayed_events = restored.replayed,
+        seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
+    let listeners = bind(&config).await?;
+    let bound = listeners.bound.clone();
+    let running = spawn(&config, core, listeners, prometheus);
+    tracing::info!(panel = %bound.panel, http = %bound.http, grpc = %bound.grpc,
+        udp = config.panel.udp, version = env!("CARGO_PKG_VERSION"), "alarmhub ready");
+    on_bound(&bound, &running.api);
+    systemd::notify_ready();
+    shutdown.await;
+    shut_down(running).await;
+    Ok(())
+}
+
+/// Install the Prometheus recorder (once per process; a second daemon in the same test
+/// process serves no metrics) and describe every series.
+fn install_metrics() -> Option<PrometheusHandle> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+        ])
+        .ok()
+        .and_then(|b| b.install_recorder().ok());
+    crate::metrics::describe();
+    handle
+}
+
+/// Step 1: open the store; every commit feeds the registry, then the bus.
+fn open_store(config: &Config) -> Result<Core, DaemonError> {
+    let registry = Arc::new(Registry::new());
+    let bus = EventBus::new(BUS_CAPACITY);
+    let on_commit = {
+        let (registry, bus) = (Arc::clone(&registry), bus.clone());
+        Box::new(move |events: &[Arc<crate::events::StoredEvent>]| {
+            registry.apply_all(events);
+            for e in events {
+                bus.publish(Arc::clone(e));
+            }
+        })
+    };
+    let store = crate::store::open(config, on_commit).map_err(|source| DaemonError::OpenStore {
+        dir: config.store.data_dir.clone(),
+        source,
+    })?;
+    Ok(Core {
+        store,
+        registry,
+        bus,
+    })
+}
+
+/// Step 3: bind every listener (port 0 is resolved here, before anything is served).
+async fn bind(config: &Config) -> Result<Listeners, DaemonError> {
+    let bind_err = |what, addr| move |source| DaemonError::Bind { what, addr, source };
+    let panel_addr = config.panel.listen;
+    let panel_tcp = TcpListener::bind(panel_addr)
+        .await
+        .map_err(bind_err("panel TCP listener", panel_addr))?;
+    let panel = panel_tcp
+        .local_addr()
+        .map_err(bind_err("panel TCP listener", panel_addr))?;
+    let panel_udp = match config.panel.udp {
+        true => Some(
+            UdpSocket::bind(panel)
+                .await
+                .map_err(bind_err("panel UDP socket", panel))?,
+        ),
+        false => None,
+    };
+    let http_addr = config.http.listen;
+    let http = TcpListener::bind(http_addr)
+        .await
+        .map_err(bind_err("HTTP listener", http_addr))?;
+    let grpc_addr = config.grpc.listen;
+    let grpc = TcpListener::bind(grpc_addr)
+        .await
+        .map_err(bind_err("gRPC listener", grpc_addr))?;
+    let bound = Bound {
+        panel,
+        http: http
+            .local_addr()
+            .map_err(bind_err("HTTP listener", http_addr))?,
+        grpc: grpc
+            .local_addr()
+            .map_err(bind_err("gRPC listener", grpc_addr))?,
+    };
+    Ok(Listeners {
+        panel_tcp,
+        panel_udp,
+        http,
+        grpc,
+        bound,
+    })
+}
+
+/// Step 4: start every task under one tracker and one cancellation tree.
+fn spawn(
+    config: &Arc<Config>,
+    core: Core,
+    listeners: Listeners,
+    prometheus: Option<PrometheusHandle>,
+) -> Running {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let connections = Arc::new(Connections::default());
+    let api = ApiState {
+        config: Arc::clone(config),
+        registry: Arc::clone(&core.registry),
+        bus: core.bus.clone(),
+        store: Arc::clone(&core.store),
+        control: Control {
+            connections: Arc::clone(&connections),
+            registry: Arc::clone(&core.registry),
+            store: Arc::clone(&core.store),
+            config: Arc::clone(config),
+        },
+        tasks: tracker.clone(),
+    };
+    spawn_panel_listeners(
+        config,
+        &core,
+        connections,
+        listeners.panel_tcp,
+        listeners.panel_udp,
+        &tracker,
+        &cancel,
+    );
+    spawn_http(
+        &core,
+        listeners.http,
+        prometheus,
+        &tracker,
+        cancel.child_token(),
+    );
+    spawn_grpc(listeners.grpc, api.clone(), &tracker, cancel.child_token());
+    let every = Duration::from_secs(config.store.snapshot_secs.max(1));
+    tracker.spawn(snapshot_loop(
+        Arc::clone(&core.registry),
+        Arc::clone(&core.store),
+        every,
+        cancel.child_token(),
+    ));
+    tracker.spawn(systemd::watchdog_loop(
+        Arc::clone(&core.store),
+        cancel.child_token(),
+    ));
+    Running {
+        core,
+        cancel,
+        tracker,
+        api,
+    }
+}
+
+/// The panel TCP listener and UDP socket; their sessions run on the same tracker.
+fn spawn_panel_listeners(
+    config: &Arc<Config>,
+    core: &Core,
+    connections: Arc<Connections>,
+    tcp: TcpListener,
+    udp: Option<UdpSocket>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) {
+    let shared = crate::receiver::Shared::new(
+        Arc::clone(config),
+        Arc::clone(&core.store),
+        Arc::clone(&core.registry),
+        connections,
+        cancel.child_token(),
+    );
+    tracker.spawn(crate::receiver::tcp::run(
+        tcp,
+        Arc::clone(&shared),
+        tracker.clone(),
+    ));
+    if let Some(udp) = udp {
+        tracker.spawn(crate::receiver::udp::run(udp, shared, tracker.clone()));
+    }
+}
+
+/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
+/// every listener is bound by then.
+fn spawn_http(
+    core: &Core,
+    listener: TcpListener,
+    metrics: Option<PrometheusHandle>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    let state = crate::http::HttpState {
+        metrics,
+        store: Arc::clone(&core.store),
+        registry: Arc::clone(&core.registry),
+        // Every listener is bound before this runs.
+        listeners_bound: Arc::new(AtomicBool::new(true)),
+        test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
+        bus: Some(core.bus.clone()),
+    };
+    tracker.spawn(async move {
+        let app = crate::http::router(state);
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+}
+
+/// The gRPC services (compat, v1, health, reflection).
+fn spawn_grpc(
+    listener: TcpListener,
+    api: ApiState,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(async move {
+        if let Err(e) = crate::api::serve(listener, api, cancel).await {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+}
+
+/// Step 5: stop accepting; wait (bounded) for sessions to finish their frames and for API
+/// streams and groups to end; snapshot the registry; close the store last.
+async fn shut_down(running: Running) {
+    let Running {
+        core,
+        cancel,
+        tracker,
+        api,
+    } = running;
+    tracing::info!("shutting down: no new connections; finishing frames in flight");
+    systemd::notify_stopping();
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(TASKS_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            tasks = tracker.len(),
+            "some sessions or streams did not finish within 10 s"
+        );
+    }
+    drop(api);
+    let (last_seq, panels) = core.registry.snapshot();
+    if let Err(e) = core
+        .store
+        .save_snapshot(Snapshot { last_seq, panels })
+        .await
+    {
+        tracing::warn!(error = %e, "final snapshot failed (events replay at next start)");
+    }
+    match tokio::time::timeout(STORE_CLOSE_GRACE, core.store.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "closing the store failed"),
+        Err(_) => tracing::warn!(
+            "the store did not close within 10 s; exiting anyway (every ACKed event is durable)"
+        ),
+    }
+    tracing::info!("stopped");
+}
+
+/// Save a registry snapshot every `every` (events after it replay at the next start).
+async fn snapshot_loop(
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (last_seq, panels) = registry.snapshot();
+        if last_seq == 0 {
+            continue;
+        }
+        if let Err(e) = store.save_snapshot(Snapshot { last_seq, panels }).await {
+            tracing::warn!(error = %e, "registry snapshot failed");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

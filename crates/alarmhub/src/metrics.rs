@@ -1,0 +1,112 @@
+//! Every Prometheus series the daemon exports, named once, with its help text.
+//!
+//! Code records a series through its constant (`metrics::counter!(names::FRAMES_TOTAL, …)`),
+//! so a name is spelled in one place; [`describe`] registers the `# HELP` line of every
+//! series with the installed recorder. The names are a contract with dashboards and tests:
+//! never rename one.
+
+use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+
+/// The series names.
+pub mod names {
+    /// Frame decoded → ACK ready to write, including the durable commit (histogram, s).
+    pub const ACK_SECONDS: &str = "alarmhub_ack_seconds";
+    /// Frames handled, by ID token (`id`) and what happened (`outcome`).
+    pub const FRAMES_TOTAL: &str = "alarmhub_frames_total";
+    /// Frames delayed by a panel's rate limit.
+    pub const RATE_LIMITED_TOTAL: &str = "alarmhub_rate_limited_total";
+    /// Panel TCP connections open now.
+    pub const CONNECTIONS_OPEN: &str = "alarmhub_connections_open";
+    /// Panel connections refused, by `reason` (global or per-IP cap).
+    pub const CONNECTIONS_REFUSED_TOTAL: &str = "alarmhub_connections_refused_total";
+    /// Panels known, by `state` (online / offline), refreshed at scrape time.
+    pub const PANELS: &str = "alarmhub_panels";
+    /// Remote commands, by `action` and `outcome`.
+    pub const CONTROL_COMMANDS_TOTAL: &str = "alarmhub_control_commands_total";
+    /// Events handed to the store, by `outcome` (stored / duplicate / error).
+    pub const STORE_EVENTS_TOTAL: &str = "alarmhub_store_events_total";
+    /// Time of one group commit, fsync included (histogram, s).
+    pub const STORE_COMMIT_SECONDS: &str = "alarmhub_store_commit_seconds";
+    /// Events per group commit (histogram).
+    pub const STORE_BATCH_SIZE: &str = "alarmhub_store_batch_size";
+    /// Requests waiting for the store writer.
+    pub const STORE_QUEUE_DEPTH: &str = "alarmhub_store_queue_depth";
+    /// Pages in the SQLite write-ahead log after the last checkpoint.
+    pub const STORE_WAL_PAGES: &str = "alarmhub_store_wal_pages";
+    /// Seconds the registry restore took at start.
+    pub const STARTUP_RESTORE_SECONDS: &str = "alarmhub_startup_restore_seconds";
+    /// Live gRPC streams and consumer groups (bus receivers).
+    pub const GRPC_SUBSCRIBERS: &str = "alarmhub_grpc_subscribers";
+    /// `WatchEvents` streams open now.
+    pub const API_WATCHERS: &str = "alarmhub_api_watchers";
+    /// `WatchEvents` streams that fell behind the bus and resumed from the store.
+    pub const API_WATCH_LAGGED_TOTAL: &str = "alarmhub_api_watch_lagged_total";
+    /// `Subscribe` events redelivered after their ack timeout.
+    pub const API_REDELIVERIES_TOTAL: &str = "alarmhub_api_redeliveries_total";
+}
+
+/// Every series with its kind and help text, for [`describe`] and the tests. (No units: the
+/// exporter could append them to the names.)
+#[rustfmt::skip]
+const SERIES: &[(Kind, &str, &str)] = {
+    use names::*;
+    use Kind::{Counter as C, Gauge as G, Histogram as H};
+    &[
+        (H, ACK_SECONDS, "Frame decoded to ACK ready to write, durable commit included"),
+        (C, FRAMES_TOTAL, "Panel frames handled, by ID token and outcome"),
+        (C, RATE_LIMITED_TOTAL, "Panel frames delayed by the per-connection rate limit"),
+        (G, CONNECTIONS_OPEN, "Panel TCP connections open"),
+        (C, CONNECTIONS_REFUSED_TOTAL, "Panel connections refused, by reason"),
+        (G, PANELS, "Panels known, by state (online, offline)"),
+        (C, CONTROL_COMMANDS_TOTAL, "Remote commands, by action and outcome"),
+        (C, STORE_EVENTS_TOTAL, "Events handed to the store, by outcome (stored, duplicate, error)"),
+        (H, STORE_COMMIT_SECONDS, "Duration of one group commit, fsync included"),
+        (H, STORE_BATCH_SIZE, "Events per group commit"),
+        (G, STORE_QUEUE_DEPTH, "Requests waiting for the store writer"),
+        (G, STORE_WAL_PAGES, "Pages in the SQLite write-ahead log after the last checkpoint"),
+        (G, STARTUP_RESTORE_SECONDS, "Seconds the registry restore took at start"),
+        (G, GRPC_SUBSCRIBERS, "Live gRPC streams and consumer groups"),
+        (G, API_WATCHERS, "WatchEvents streams open"),
+        (C, API_WATCH_LAGGED_TOTAL, "WatchEvents streams that fell behind and resumed from the store"),
+        (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout"),
+    ]
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Register the help text of every series with the installed recorder (call once, after
+/// installing it; series without a recorded value still get no sample).
+pub fn describe() {
+    for &(kind, name, help) in SERIES {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            Kind::Histogram => describe_histogram!(name, help),
+        }
+    }
+}
+
+/// Every series name, for tests that check `/metrics`.
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    SERIES.iter().map(|s| s.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_is_named_once_and_prefixed() {
+        let mut seen = std::collections::HashSet::new();
+        for name in all_names() {
+            assert!(name.starts_with("alarmhub_"), "{name}");
+            assert!(seen.insert(name), "{name} listed twice");
+        }
+        assert_eq!(seen.len(), 17);
+    }
+}

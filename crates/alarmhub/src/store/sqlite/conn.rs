@@ -1,0 +1,275 @@
+//! [`SqliteWriter`]: the one read-write connection to `<data dir>/alarmhub.db`, owned by the
+//! writer thread (the only writer, so dedup checks inside its transaction are exact). It
+//! implements the writer's [`WriteConn`] interface: append a batch, save a snapshot, set a
+//! cursor, probe writability, and upkeep (the per-account index, see `account_index.rs`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use super::account_index::CHUNK;
+use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
+use super::query::{insert_event, INSERT_EVENT};
+use super::schema::{apply_write_pragmas, migrate};
+use super::state::WriterState;
+use super::writer::WriteConn;
+use super::{DB_FILE, STATEMENT_CACHE};
+use crate::clock::Clock;
+use crate::events::{Appended, NewEvent};
+use crate::store::{Snapshot, StoreError};
+
+/// Name of the short-lived file used to prove the data directory is writable.
+const PROBE_FILE: &str = ".alarmhub-write-probe";
+
+/// The writing connection and what it keeps in memory.
+#[derive(Debug)]
+pub(crate) struct SqliteWriter {
+    /// The WAL checkpoint thread. Declared first so it is dropped (and stopped) first: the
+    /// writing connection then closes last and runs SQLite's final checkpoint.
+    _checkpointer: Option<Checkpointer>,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+    clock: Clock,
+    /// The dedup window and pending index, loaded on the first append.
+    writing: Option<WriterState>,
+}
+
+impl SqliteWriter {
+    /// Open the read-write store in `dir`, creating the directory, the database file and
+    /// the schema (migrating an older one) as needed. Fails with an error naming the path
+    /// when the directory is not writable, the file is not a database, or its schema is
+    /// newer than this build.
+    pub(crate) fn open(dir: &Path, clock: Clock) -> Result<SqliteWriter, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source: Arc::new(e),
+        })?;
+        probe_dir_writable(dir)?;
+        let path = dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::sqlite("open", &path, e))?;
+        // SQLite silently falls back to read-only for a write-protected file; say so now
+        // rather than on the first append.
+        let read_only = conn
+            .is_readonly("main")
+            .map_err(|e| StoreError::sqlite("open", &path, e))?;
+        if read_only {
+            return Err(StoreError::NotWritable {
+                path,
+                reason: "the database file is write-protected".into(),
+            });
+        }
+        apply_write_pragmas(&conn, &path)?;
+        migrate(&mut conn, &path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let checkpointer = Checkpointer::start(&path);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+                .map_err(|e| StoreError::sqlite("set pragmas", &path, e))?;
+        }
+        Ok(SqliteWriter {
+            _checkpointer: checkpointer,
+            conn,
+            path,
+            clock,
+            writing: None,
+        })
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| StoreError::sqlite(op, &self.path, e)
+    }
+}
+
+/// Start a write transaction (taking the write lock now, so it cannot fail halfway on a
+/// busy database).
+fn begin<'c>(
+    conn: &'c mut Connection,
+    path: &Path,
+    op: &'static str,
+) -> Result<Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| StoreError::sqlite(op, path, e))
+}
+
+/// Create and remove a file in `dir`: the clearest way to tell "directory not writable"
+/// apart from SQLite's generic "unable to open database file".
+fn probe_dir_writable(dir: &Path) -> Result<(), StoreError> {
+    let probe = dir.join(PROBE_FILE);
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| StoreError::NotWritable {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+/// Insert the events of `batch` that are not retransmissions (earlier events of the batch
+/// are in the window too, so duplicates inside one batch are caught by the same lookup),
+/// then the next slice of the account index, all inside `tx`.
+fn insert_batch(
+    tx: &Transaction<'_>,
+    state: &mut WriterState,
+    batch: &[NewEvent],
+    cutoff_ms: i64,
+) -> rusqlite::Result<(Vec<Appended>, Option<super::account_index::Written>)> {
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        for ev in batch {
+            if let Some(seq) = ev.dedup_key.and_then(|k| state.dedup.find(k, cutoff_ms)) {
+                out.push(Appended::Duplicate(seq));
+                continue;
+            }
+            insert_event(&mut insert, ev)?;
+            let seq = tx.last_insert_rowid();
+            if let Some(key) = ev.dedup_key {
+                state.dedup.insert(key, seq, ev.received_at_ms);
+            }
+            state.index.push(&ev.account, seq);
+            out.push(Appended::Stored(seq));
+        }
+    }
+    // The next slice of the account index rides along with this commit; at least twice
+    // this batch, so the index keeps up whatever `store.max_batch` is.
+    let slice = CHUNK.max(batch.len().saturating_mul(2));
+    let written = state.index.write(tx, slice)?;
+    Ok((out, written))
+}
+
+impl WriteConn for SqliteWriter {
+    fn append_batch(
+        &mut self,
+        batch: &[NewEvent],
+        now_ms: i64,
+        dedup_window_ms: i64,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cutoff = now_ms.saturating_sub(dedup_window_ms);
+        let mut state = match self.writing.take() {
+            Some(state) => state,
+            None => WriterState::load(&self.conn, &self.path, cutoff)?,
+        };
+        state.dedup.expire(cutoff);
+        state.index.maybe_freeze(false);
+        let marks = (state.dedup.mark(), state.index.mark());
+        let path = &self.path;
+        let result = begin(&mut self.conn, path, "append events").and_then(|tx| {
+            let err = |e| StoreError::sqlite("append events", path, e);
+            let (out, written) = insert_batch(&tx, &mut state, batch, cutoff).map_err(err)?;
+            // On failure the dropped transaction rolls back: nothing of the batch is stored.
+            tx.commit().map_err(err)?;
+            Ok((out, written))
+        });
+        let result = match result {
+            Ok((out, written)) => {
+                if let Some(written) = written {
+                    state.index.committed(written);
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                // Nothing of the batch is stored, so nothing of it may match a
+                // retransmission or be indexed.
+                state.dedup.rollback(marks.0);
+                state.index.rollback(marks.1);
+                Err(e)
+            }
+        };
+        self.writing = Some(state);
+        result
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "save snapshot")?;
+        let err = |e| StoreError::sqlite("save snapshot", path, e);
+        tx.execute("DELETE FROM snapshot_panels", []).map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO snapshot_panels (account, state) VALUES (?1, ?2)")
+                .map_err(err)?;
+            for (account, state) in &snapshot.panels {
+                insert.execute(params![account, state]).map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot (id, last_seq, taken_at_ms) VALUES (1, ?1, ?2)",
+            params![snapshot.last_seq, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let err = self.err("save cursor");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO consumer_groups (name, cursor, updated_at_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(name) DO UPDATE SET cursor = excluded.cursor, \
+                 updated_at_ms = excluded.updated_at_ms",
+            )
+            .map_err(&err)?;
+        stmt.execute(params![name, seq, now]).map_err(&err)?;
+        Ok(())
+    }
+
+    fn check_writable(&mut self) -> Result<(), StoreError> {
+        // A real committed write, so a full disk or a remount read-only shows up here.
+        let now = self.clock.now_ms();
+        let err = self.err("write probe");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('writable_probe_ms', ?1)",
+            )
+            .map_err(&err)?;
+        stmt.execute([now]).map_err(&err)?;
+        Ok(())
+    }
+
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
+        let Some(mut state) = self.writing.take() else {
+            return Ok(());
+        };
+        let result = self.write_index(&mut state, finish);
+        self.writing = Some(state);
+        result
+    }
+}
+
+impl SqliteWriter {
+    /// Idle upkeep: the frozen index generation in one transaction; then (when finishing)
+    /// whatever was collected since.
+    fn write_index(&mut self, state: &mut WriterState, finish: bool) -> Result<(), StoreError> {
+        for _ in 0..2 {
+            state.index.maybe_freeze(finish);
+            if !state.index.writing() {
+                break;
+            }
+            let path = &self.path;
+            let tx = begin(&mut self.conn, path, "write account index")?;
+            let err = |e| StoreError::sqlite("write account index", path, e);
+            let written = state.index.write(&tx, usize::MAX).map_err(err)?;
+            tx.commit().map_err(err)?;
+            if let Some(written) = written {
+                state.index.committed(written);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! The SQLite backend: [`SqliteStore`], the [`Store`] on one file (`<data dir>/alarmhub.db`,
+//! WAL, `synchronous=FULL`).
+//!
+//! Writes go to one OS thread that owns the only read-write connection and group-commits
+//! whatever is queued (`writer.rs` over `conn.rs`); reads run on a pool of read-only
+//! connections inside `spawn_blocking` (`read.rs`), which WAL lets run beside the writer
+//! without blocking it. The rest is what makes the writer fast: the dedup window is kept in
+//! memory (`dedup.rs`, rebuilt at open by `state.rs`), the per-account index is written in
+//! sorted bulk (`account_index.rs`), WAL checkpoints run on their own thread
+//! (`checkpoint.rs`). `schema.rs` owns the layout and its migrations; `query.rs` the SQL
+//! for reading and writing an event row.
+
+mod account_index;
+mod checkpoint;
+mod conn;
+mod dedup;
+mod query;
+mod read;
+mod schema;
+mod state;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
+use crate::events::{Appended, NewEvent, StoredEvent};
+use conn::SqliteWriter;
+use read::ReadPool;
+use writer::{WriterConfig, WriterHandle};
+
+pub use read::SqliteReader;
+
+/// Database file name inside the data directory.
+pub const DB_FILE: &str = "alarmhub.db";
+
+/// Prepared statements kept per connection: the fixed statements plus every filter
+/// combination the event query can produce (2^6 × 2 orders).
+const STATEMENT_CACHE: usize = 160;
+
+/// The SQLite store: the writer thread's handle plus the read pool.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: WriterHandle,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    reads: Arc<ReadPool>,
+    closed: AtomicBool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Open (creating or migrating as needed) the store in `dir` and start its writer thread;
+    /// `on_commit` sees every commit. Fails with an error naming the path when the directory
+    /// is not writable, the file is not a database, or its schema is newer than this build.
+    pub fn open(
+        dir: &Path,
+        opts: StoreOptions,
+        on_commit: OnCommit,
+    ) -> Result<Arc<SqliteStore>, StoreError> {
+        let conn = SqliteWriter::open(dir, opts.clock.clone())?;
+        let path = conn.path().to_path_buf();
+        let cfg = WriterConfig {
+            queue: opts.queue,
+            max_batch: opts.max_batch,
+            dedup_window_ms: opts.dedup_window_ms,
+            clock: opts.clock,
+        };
+        let (writer, thread) = writer::spawn(conn, cfg, on_commit)?;
+        Ok(Arc::new(SqliteStore {
+            writer,
+            thread: Mutex::new(Some(thread)),
+            reads: Arc::new(ReadPool::new(dir.to_path_buf())),
+            closed: AtomicBool::new(false),
+            path,
+        }))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append transactions attempted so far (group-commit effectiveness, tests).
+    pub fn batches(&self) -> u64 {
+        self.writer.batches()
+    }
+
+    /// Run a read on the pool, unless the store is closed.
+    async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SqliteReader) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        self.reads.run(op, f).await
+    }
+
+    /// Wait for the writer thread to end (it ends once closed).
+    async fn join_writer(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            if let Ok(Err(_)) = tokio::task::spawn_blocking(move || thread.join()).await {
+                tracing::error!(path = %self.path.display(), "the store writer thread panicked");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        self.writer.append(events).await
+    }
+
+    async fn last_seq(&self) -> Result<i64, StoreError> {
+        self.read("read last seq", |r| r.last_seq()).await
+    }
+
+    async fn events_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read("read events", move |r| r.events_after(after_seq, limit))
+            .await
+    }
+
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let query = query.clone();
+        self.read("query events", move |r| r.query_events(&query))
+            .await
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.writer.snapshot(snapshot).await
+    }
+
+    async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        self.read("load snapshot", |r| r.load_snapshot()).await
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let name = name.to_owned();
+        self.read("read cursor", move |r| r.cursor(&name)).await
+    }
+
+    async fn set_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError> {
+        self.writer.set_cursor(name.to_owned(), seq).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        self.writer.check_writable().await
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.writer.queue_depth()
+    }
+
+    fn is_healthy(&self, max_silence: Duration) -> bool {
+        self.writer.is_healthy(max_silence)
+    }
+
+    async fn stall(&self, duration: Duration) -> Result<(), StoreError> {
+        self.writer.stall(duration).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
+        let result = match self.writer.close().await {
+            // Closed twice: the first close did the work.
+            Err(StoreError::Closed) => Ok(()),
+            other => other,
+        };
+        self.reads.clear();
+        self.join_writer().await;
+        result
+    }
+}

@@ -1,0 +1,117 @@
+//! The writer thread over a connection whose commits fail (a full or read-only disk):
+//! every caller of the failed commit gets the error, nothing is published, and the writer
+//! carries on with the next batch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{spawn, WriteConn, WriterConfig};
+use crate::clock::Clock;
+use crate::events::{Appended, Facts, NewEvent, Source, StoredEvent};
+use crate::store::sqlite::conn::SqliteWriter;
+use crate::store::{Snapshot, StoreError};
+
+/// Appends fail while `fail` is set.
+struct FlakyConn {
+    inner: SqliteWriter,
+    fail: Arc<AtomicBool>,
+}
+
+impl WriteConn for FlakyConn {
+    fn append_batch(
+        &mut self,
+        batch: &[NewEvent],
+        now_ms: i64,
+        window: i64,
+    ) -> Result<Vec<Appended>, StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::NotWritable {
+                path: self.inner.path().to_path_buf(),
+                reason: "disk full (simulated)".into(),
+            });
+        }
+        self.inner.append_batch(batch, now_ms, window)
+    }
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot)
+    }
+    fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        self.inner.set_cursor(name, seq)
+    }
+    fn check_writable(&mut self) -> Result<(), StoreError> {
+        self.inner.check_writable()
+    }
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
+        self.inner.maintain(finish)
+    }
+}
+
+fn event() -> NewEvent {
+    NewEvent {
+        account: "1".into(),
+        source: Source::Panel,
+        code: 1130,
+        sia_code: None,
+        group: 1,
+        zone: 3,
+        received_at_ms: crate::clock::now_ms(),
+        panel_time: None,
+        protocol: "ADM-CID".into(),
+        frame_seq: "0001".into(),
+        peer: "127.0.0.1:40000".into(),
+        facts: Facts::default(),
+        detail: Default::default(),
+        dedup_key: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_commit_answers_every_request_with_the_error_and_the_writer_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = Arc::new(AtomicBool::new(true));
+    let conn = FlakyConn {
+        inner: SqliteWriter::open(dir.path(), Clock::system()).unwrap(),
+        fail: Arc::clone(&fail),
+    };
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let cfg = WriterConfig {
+        queue: 100,
+        max_batch: 1024,
+        dedup_window_ms: 300_000,
+        clock: Clock::system(),
+    };
+    let (handle, _join) = spawn(
+        conn,
+        cfg,
+        Box::new(move |evs: &[Arc<StoredEvent>]| {
+            sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
+        }),
+    )
+    .unwrap();
+    handle.stall(Duration::from_millis(50)).await.unwrap();
+    let tasks: Vec<_> = (0..5)
+        .map(|i| {
+            let h = handle.clone();
+            // One request of several events, and single ones: all in one failed commit.
+            let events = vec![event(); if i == 0 { 3 } else { 1 }];
+            tokio::spawn(async move { h.append(events).await })
+        })
+        .collect();
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+
+    fail.store(false, Ordering::SeqCst);
+    let a = handle.append(vec![event()]).await.unwrap();
+    assert_eq!(a, vec![Appended::Stored(1)]);
+    assert_eq!(*seen.lock().unwrap(), vec![1]);
+    handle.close().await.unwrap();
+    assert!(matches!(
+        handle.append(vec![event()]).await,
+        Err(StoreError::Closed)
+    ));
+}
