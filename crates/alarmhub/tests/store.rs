@@ -1,12 +1,12 @@
 #![allow(clippy::unwrap_used)]
 //! The durable store on real SQLite files: the shared conformance suite (the contract every
-//! backend passes, `store/conformance.rs`) instantiated for SQLite, the group-commit writer
+//! backend passes, `store/conformance/`) instantiated for SQLite, the group-commit writer
 //! (batching, back-pressure, ordering, shutdown, heartbeat; `store/writer.rs`), and what is
 //! SQLite's own: open errors naming the file. SQLite internals (account index, migrations,
 //! query plans) are unit-tested in `src/store/sqlite/tests.rs`.
 
 #[macro_use]
-#[path = "store/conformance.rs"]
+#[path = "store/conformance/mod.rs"]
 mod conformance;
 #[path = "store/writer.rs"]
 mod writer;

@@ -1,13 +1,13 @@
 //! `alarmhub.v1.AlarmHub`: the project's own gRPC API (proto/alarmhub/v1/alarmhub.proto).
 //!
 //! [`V1Service`] owns nothing but shared handles; each call lives in its own submodule:
-//! * [`machines`]: `ListMachines`, `GetMachine` (live state from the registry).
-//! * [`events`]: `ListEvents` (store queries with seq paging tokens).
-//! * [`watch`]: `WatchEvents` (replay from the store by seq, then live from the bus).
-//! * [`subscribe`] with [`groups`], [`group`] and [`group_state`]: `Subscribe`, consumer groups with
+//! * `machines`: `ListMachines`, `GetMachine` (live state from the registry).
+//! * `events`: `ListEvents` (store queries with seq paging tokens).
+//! * `watch`: `WatchEvents` (replay from the store by seq, then live from the bus).
+//! * `subscribe` with `groups`, `group` and `group_state`: `Subscribe`, consumer groups with
 //!   acks, redelivery and persistent cursors.
-//! * [`control`]: `Control` (the daemon's control path).
-//! * [`ingest`]: `Ingest` (another system pushes events in).
+//! * `control`: `Control` (the daemon's control path).
+//! * `ingest`: `Ingest` (another system pushes events in).
 //!
 //! Store reads and writes go through the [`crate::store::Store`] trait (the backend keeps
 //! them off the runtime's threads and never lets reads block the writer). Streams use one

@@ -1,5 +1,5 @@
-//! `alarmhub serve`: the daemon in named steps — [`open_store`], [`restore`], [`bind`],
-//! [`spawn`], [`shut_down`] — wiring the store, registry, receiver, control, HTTP side
+//! `alarmhub serve`: the daemon in named steps — `open_store`, [`restore`], `bind`,
+//! `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
 //! endpoint, gRPC API and systemd notifications together.
 //!
 //! Every task runs under one [`TaskTracker`] and one [`CancellationToken`] tree (a child
@@ -9,10 +9,10 @@
 
 mod restore;
 mod systemd;
+mod tasks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,13 +24,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::ApiState;
 use crate::config::Config;
-use crate::control::{Connections, Control};
 use crate::events::EventBus;
 use crate::metrics::names;
 use crate::registry::Registry;
 use crate::store::{Snapshot, Store, StoreError};
 
 pub use restore::{restore, Restored};
+use tasks::spawn;
 
 /// Longest shutdown waits for tasks (sessions, streams, groups) before closing the store.
 const TASKS_GRACE: Duration = Duration::from_secs(10);
@@ -213,135 +213,6 @@ async fn bind(config: &Config) -> Result<Listeners, DaemonError> {
     })
 }
 
-/// Step 4: start every task under one tracker and one cancellation tree.
-fn spawn(
-    config: &Arc<Config>,
-    core: Core,
-    listeners: Listeners,
-    prometheus: Option<PrometheusHandle>,
-) -> Running {
-    let cancel = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let connections = Arc::new(Connections::default());
-    let api = ApiState {
-        config: Arc::clone(config),
-        registry: Arc::clone(&core.registry),
-        bus: core.bus.clone(),
-        store: Arc::clone(&core.store),
-        control: Control {
-            connections: Arc::clone(&connections),
-            registry: Arc::clone(&core.registry),
-            store: Arc::clone(&core.store),
-            config: Arc::clone(config),
-        },
-        tasks: tracker.clone(),
-    };
-    spawn_panel_listeners(
-        config,
-        &core,
-        connections,
-        listeners.panel_tcp,
-        listeners.panel_udp,
-        &tracker,
-        &cancel,
-    );
-    spawn_http(
-        &core,
-        listeners.http,
-        prometheus,
-        &tracker,
-        cancel.child_token(),
-    );
-    spawn_grpc(listeners.grpc, api.clone(), &tracker, cancel.child_token());
-    let every = Duration::from_secs(config.store.snapshot_secs.max(1));
-    tracker.spawn(snapshot_loop(
-        Arc::clone(&core.registry),
-        Arc::clone(&core.store),
-        every,
-        cancel.child_token(),
-    ));
-    tracker.spawn(systemd::watchdog_loop(
-        Arc::clone(&core.store),
-        cancel.child_token(),
-    ));
-    Running {
-        core,
-        cancel,
-        tracker,
-        api,
-    }
-}
-
-/// The panel TCP listener and UDP socket; their sessions run on the same tracker.
-fn spawn_panel_listeners(
-    config: &Arc<Config>,
-    core: &Core,
-    connections: Arc<Connections>,
-    tcp: TcpListener,
-    udp: Option<UdpSocket>,
-    tracker: &TaskTracker,
-    cancel: &CancellationToken,
-) {
-    let shared = crate::receiver::Shared::new(
-        Arc::clone(config),
-        Arc::clone(&core.store),
-        Arc::clone(&core.registry),
-        connections,
-        cancel.child_token(),
-    );
-    tracker.spawn(crate::receiver::tcp::run(
-        tcp,
-        Arc::clone(&shared),
-        tracker.clone(),
-    ));
-    if let Some(udp) = udp {
-        tracker.spawn(crate::receiver::udp::run(udp, shared, tracker.clone()));
-    }
-}
-
-/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
-/// every listener is bound by then.
-fn spawn_http(
-    core: &Core,
-    listener: TcpListener,
-    metrics: Option<PrometheusHandle>,
-    tracker: &TaskTracker,
-    cancel: CancellationToken,
-) {
-    let state = crate::http::HttpState {
-        metrics,
-        store: Arc::clone(&core.store),
-        registry: Arc::clone(&core.registry),
-        // Every listener is bound before this runs.
-        listeners_bound: Arc::new(AtomicBool::new(true)),
-        test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
-        bus: Some(core.bus.clone()),
-    };
-    tracker.spawn(async move {
-        let app = crate::http::router(state);
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
-}
-
-/// The gRPC services (compat, v1, health, reflection).
-fn spawn_grpc(
-    listener: TcpListener,
-    api: ApiState,
-    tracker: &TaskTracker,
-    cancel: CancellationToken,
-) {
-    tracker.spawn(async move {
-        if let Err(e) = crate::api::serve(listener, api, cancel).await {
-            tracing::error!(error = %e, "gRPC server failed");
-        }
-    });
-}
-
 /// Step 5: stop accepting; wait (bounded) for sessions to finish their frames and for API
 /// streams and groups to end; snapshot the registry; close the store last.
 async fn shut_down(running: Running) {
@@ -381,30 +252,6 @@ async fn shut_down(running: Running) {
         ),
     }
     tracing::info!("stopped");
-}
-
-/// Save a registry snapshot every `every` (events after it replay at the next start).
-async fn snapshot_loop(
-    registry: Arc<Registry>,
-    store: Arc<dyn Store>,
-    every: Duration,
-    cancel: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let (last_seq, panels) = registry.snapshot();
-        if last_seq == 0 {
-            continue;
-        }
-        if let Err(e) = store.save_snapshot(Snapshot { last_seq, panels }).await {
-            tracing::warn!(error = %e, "registry snapshot failed");
-        }
-    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

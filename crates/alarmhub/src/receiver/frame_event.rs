@@ -36,36 +36,7 @@ pub fn event_from_frame(
     if unknown_account {
         detail.insert("unknown_account".into(), json!(true));
     }
-    let (event_code, group, zone, sia) = match &frame.data {
-        Data::ContactId(c) => {
-            facts.ademco_id = c.ademco_id();
-            if let Some(id) = facts.ademco_id {
-                detail.insert("ademco_id".into(), json!(id));
-            }
-            if let Some(a) = &c.account {
-                detail.insert("data_account".into(), json!(a.as_str()));
-            }
-            (c.event_code(), u16::from(c.group), c.zone, None)
-        }
-        Data::Sia(s) => {
-            detail.insert("sia_body".into(), json!(s.body.as_str()));
-            if let Some(t) = &s.text {
-                detail.insert("text".into(), json!(t.as_str()));
-            }
-            let g = s.area.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
-            let z = s
-                .number
-                .as_deref()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or(0);
-            (0, g, z, s.code.as_ref().map(|c| c.to_string()))
-        }
-        Data::Other(s) => {
-            detail.insert("data_raw".into(), json!(s.as_str()));
-            (0, 0, 0, None)
-        }
-        Data::Empty | Data::Encrypted(_) => (0, 0, 0, None),
-    };
+    let (event_code, group, zone, sia) = data_fields(&frame.data, &mut facts, &mut detail);
     // Never keep a disarm password that a host might echo.
     let secret = matches!(event_code, code::DISARM | code::ARM_AWAY);
     if !frame.xdata.is_empty() && !secret {
@@ -97,6 +68,41 @@ pub fn event_from_frame(
         facts,
         detail: detail.into(),
         dedup_key: Some(dedup),
+    }
+}
+
+/// Code, group, zone and SIA code of the frame's data block; its Ademco ID goes into the
+/// facts, what a person needs (data account, SIA body and text, raw data) into the detail.
+fn data_fields(
+    data: &Data,
+    facts: &mut Facts,
+    detail: &mut Map<String, Value>,
+) -> (u16, u16, u16, Option<String>) {
+    match data {
+        Data::ContactId(c) => {
+            facts.ademco_id = c.ademco_id();
+            if let Some(id) = facts.ademco_id {
+                detail.insert("ademco_id".into(), json!(id));
+            }
+            if let Some(a) = &c.account {
+                detail.insert("data_account".into(), json!(a.as_str()));
+            }
+            (c.event_code(), u16::from(c.group), c.zone, None)
+        }
+        Data::Sia(s) => {
+            detail.insert("sia_body".into(), json!(s.body.as_str()));
+            if let Some(t) = &s.text {
+                detail.insert("text".into(), json!(t.as_str()));
+            }
+            let number = |f: &Option<_>| f.as_deref().and_then(|a: &str| a.parse().ok());
+            let (g, z) = (number(&s.area).unwrap_or(0), number(&s.number).unwrap_or(0));
+            (0, g, z, s.code.as_ref().map(|c| c.to_string()))
+        }
+        Data::Other(s) => {
+            detail.insert("data_raw".into(), json!(s.as_str()));
+            (0, 0, 0, None)
+        }
+        Data::Empty | Data::Encrypted(_) => (0, 0, 0, None),
     }
 }
 

@@ -1,18 +1,18 @@
 //! `alarmhub simulate`: many virtual alarm panels in one process, for load tests and
 //! end-to-end checks of a receiver.
 //!
-//! Each panel behaves like a real host (see [`panel`]): it connects, reports its status
+//! Each panel behaves like a real host (see `panel`): it connects, reports its status
 //! (and, Hengbo, its type), sends heartbeats and a realistic mix of events, waits for the
 //! ACK with the same seq and retransmits the same frame when none comes, answers commands
 //! from the receiver, and reconnects with backoff. One small tokio task per panel; shared
-//! atomic counters and a fixed log-linear latency histogram ([`stats`]).
+//! atomic counters and a fixed log-linear latency histogram (`stats`).
 //!
-//! * [`settings`]: the checked command-line settings.
-//! * [`events`]: the event mix and frame writing (HB, DC-09 Contact ID / SIA, encryption).
-//! * [`panel`]: the transport-independent protocol state of one panel.
-//! * [`tcp`] / [`udp`]: the transports.
-//! * [`limits`]: open-file limit and ephemeral ports.
-//! * [`report`]: progress line and summary.
+//! * `settings`: the checked command-line settings.
+//! * `events`: the event mix and frame writing (HB, DC-09 Contact ID / SIA, encryption).
+//! * `panel`: the transport-independent protocol state of one panel.
+//! * `tcp` / `udp`: the transports.
+//! * `limits`: open-file limit and ephemeral ports.
+//! * `report`: progress line and summary.
 
 use std::process::ExitCode;
 use std::sync::Arc;

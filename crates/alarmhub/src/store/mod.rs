@@ -2,7 +2,7 @@
 //! of the database — and its backends. SQLite ([`SqliteStore`], one file, one group-commit
 //! writer thread plus a pool of read-only connections) is the only one today; the next,
 //! PostgreSQL with several nodes on one database, is one more module implementing the same
-//! trait and passing the same conformance suite (`tests/store/conformance.rs`).
+//! trait and passing the same conformance suite (`tests/store/conformance/`).
 //!
 //! # Contract (DESIGN.md §1–2; the conformance suite checks each point)
 //!

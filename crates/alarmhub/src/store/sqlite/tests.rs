@@ -2,7 +2,7 @@
 //! "crashes" happen exactly when a test says): query plans, the per-account index across
 //! its mark, reopen after a crash, idle and finishing upkeep, rows that do not decode, the
 //! schema version checks and the migration to typed columns. The behaviour every backend
-//! shares is in the conformance suite (`tests/store/conformance.rs`).
+//! shares is in the conformance suite (`tests/store/conformance/`).
 
 use std::path::Path;
 

@@ -1,0 +1,183 @@
+//! Step 4 of `serve`: start every long-running task — panel listeners (whose sessions
+//! join the same tracker), HTTP, gRPC, the snapshot loop and the systemd watchdog — under
+//! the daemon's one [`TaskTracker`], each with a child of its one cancellation token.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{systemd, Core, Listeners, Running};
+use crate::api::ApiState;
+use crate::config::Config;
+use crate::control::{Connections, Control};
+use crate::registry::Registry;
+use crate::store::{Snapshot, Store};
+
+/// Step 4: start every task under one tracker and one cancellation tree.
+pub(super) fn spawn(
+    config: &Arc<Config>,
+    core: Core,
+    listeners: Listeners,
+    prometheus: Option<PrometheusHandle>,
+) -> Running {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let connections = Arc::new(Connections::default());
+    let api = api_state(config, &core, Arc::clone(&connections), &tracker);
+    spawn_panel_listeners(
+        config,
+        &core,
+        connections,
+        listeners.panel_tcp,
+        listeners.panel_udp,
+        &tracker,
+        &cancel,
+    );
+    spawn_http(
+        &core,
+        listeners.http,
+        prometheus,
+        &tracker,
+        cancel.child_token(),
+    );
+    spawn_grpc(listeners.grpc, api.clone(), &tracker, cancel.child_token());
+    let every = Duration::from_secs(config.store.snapshot_secs.max(1));
+    tracker.spawn(snapshot_loop(
+        Arc::clone(&core.registry),
+        Arc::clone(&core.store),
+        every,
+        cancel.child_token(),
+    ));
+    tracker.spawn(systemd::watchdog_loop(
+        Arc::clone(&core.store),
+        cancel.child_token(),
+    ));
+    Running {
+        core,
+        cancel,
+        tracker,
+        api,
+    }
+}
+
+/// What the gRPC services (and in-process tests) get: the daemon's parts, and its tracker
+/// for their stream tasks.
+fn api_state(
+    config: &Arc<Config>,
+    core: &Core,
+    connections: Arc<Connections>,
+    tracker: &TaskTracker,
+) -> ApiState {
+    ApiState {
+        config: Arc::clone(config),
+        registry: Arc::clone(&core.registry),
+        bus: core.bus.clone(),
+        store: Arc::clone(&core.store),
+        control: Control {
+            connections,
+            registry: Arc::clone(&core.registry),
+            store: Arc::clone(&core.store),
+            config: Arc::clone(config),
+        },
+        tasks: tracker.clone(),
+    }
+}
+
+/// The panel TCP listener and UDP socket; their sessions run on the same tracker.
+fn spawn_panel_listeners(
+    config: &Arc<Config>,
+    core: &Core,
+    connections: Arc<Connections>,
+    tcp: TcpListener,
+    udp: Option<UdpSocket>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) {
+    let shared = crate::receiver::Shared::new(
+        Arc::clone(config),
+        Arc::clone(&core.store),
+        Arc::clone(&core.registry),
+        connections,
+        cancel.child_token(),
+    );
+    tracker.spawn(crate::receiver::tcp::run(
+        tcp,
+        Arc::clone(&shared),
+        tracker.clone(),
+    ));
+    if let Some(udp) = udp {
+        tracker.spawn(crate::receiver::udp::run(udp, shared, tracker.clone()));
+    }
+}
+
+/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
+/// every listener is bound by then.
+fn spawn_http(
+    core: &Core,
+    listener: TcpListener,
+    metrics: Option<PrometheusHandle>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    let state = crate::http::HttpState {
+        metrics,
+        store: Arc::clone(&core.store),
+        registry: Arc::clone(&core.registry),
+        // Every listener is bound before this runs.
+        listeners_bound: Arc::new(AtomicBool::new(true)),
+        test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
+        bus: Some(core.bus.clone()),
+    };
+    tracker.spawn(async move {
+        let app = crate::http::router(state);
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+}
+
+/// The gRPC services (compat, v1, health, reflection).
+fn spawn_grpc(
+    listener: TcpListener,
+    api: ApiState,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(async move {
+        if let Err(e) = crate::api::serve(listener, api, cancel).await {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+}
+
+/// Save a registry snapshot every `every` (events after it replay at the next start).
+async fn snapshot_loop(
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (last_seq, panels) = registry.snapshot();
+        if last_seq == 0 {
+            continue;
+        }
+        if let Err(e) = store.save_snapshot(Snapshot { last_seq, panels }).await {
+            tracing::warn!(error = %e, "registry snapshot failed");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The append contract: events read back unchanged (typed facts and detail included), seqs
+//! strictly increasing and gap-free (also across a reopen and under concurrency), dedup in
+//! one call, in a later call, after the window and across a reopen, and `on_commit`.
+
+use std::sync::Arc;
+
+use super::*;
+use alarmhub::events::{Appended, ControlAction, ControlFacts, ControlOutcome, Facts, Source};
+use panel_proto::rules::Dialect;
+
+pub async fn appended_events_read_back_unchanged(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    assert_eq!(s.store.last_seq().await.unwrap(), 0);
+    let mut rich = event("1234", 1130, NOW, Some(u64::MAX));
+    rich.sia_code = Some("BA".into());
+    rich.panel_time = Some(1_699_999_999);
+    rich.source = Source::Ingest;
+    rich.detail = serde_json::json!({"ademco_id": 42, "dialect": "dc09", "list": [1, 2]}).into();
+    rich.facts = Facts {
+        dialect: Some(Dialect::Dc09),
+        ademco_id: Some(u32::MAX),
+        signal_strength: Some(31),
+        unknown_account: true,
+        control: None,
+    };
+    let mut command = event("5678", 3400, NOW + 1, None);
+    command.source = Source::Control;
+    command.facts.control = Some(ControlFacts {
+        action: ControlAction::ArmAway,
+        outcome: ControlOutcome::TimedOut,
+    });
+    let batch = vec![rich, command, event("5678", 1400, NOW + 2, None)];
+
+    let out = s.append(batch.clone()).await;
+
+    assert_eq!(
+        out,
+        vec![
+            Appended::Stored(1),
+            Appended::Stored(2),
+            Appended::Stored(3)
+        ]
+    );
+    let back = s.all().await;
+    assert_eq!(back.len(), 3);
+    for (stored, original) in back.iter().zip(&batch) {
+        assert_eq!(&stored.event, original);
+    }
+    assert_eq!(s.store.last_seq().await.unwrap(), 3);
+}
+
+pub async fn an_empty_append_stores_nothing(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    assert_eq!(s.append(Vec::new()).await, Vec::new());
+    assert_eq!(s.store.last_seq().await.unwrap(), 0);
+}
+
+pub async fn seqs_strictly_increase_without_gaps_across_batches_and_reopen(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    for batch in 0..5 {
+        let events = (0..7)
+            .map(|i| event("1", 1130, NOW + batch * 10 + i, None))
+            .collect();
+        s.append(events).await;
+    }
+    s.close().await;
+    let s = Open::at(b, NOW).await;
+    s.append(vec![event("1", 1130, NOW, None)]).await;
+    assert_eq!(seqs(&s.all().await), (1..=36).collect::<Vec<_>>());
+    assert_eq!(s.store.last_seq().await.unwrap(), 36);
+}
+
+pub async fn concurrent_appends_get_distinct_gap_free_seqs(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|t| {
+            let store = Arc::clone(&s.store);
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..10 {
+                    // Single events and pairs, as sessions send them.
+                    let n = 1 + i % 2;
+                    let events = vec![event(&format!("acct{t}"), 1130, NOW, None); n];
+                    got.extend(store.append(events).await.unwrap());
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        for a in t.await.unwrap() {
+            assert!(matches!(a, Appended::Stored(_)), "{a:?}");
+            all.push(a.seq());
+        }
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=300).collect::<Vec<_>>());
+    assert_eq!(*s.committed.lock().unwrap(), (1..=300).collect::<Vec<_>>());
+}
+
+pub async fn duplicate_within_one_batch_is_stored_once(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let ev = event("1234", 1130, NOW, Some(7));
+    let out = s
+        .append(vec![ev.clone(), event("1234", 1131, NOW, Some(8)), ev])
+        .await;
+    assert_eq!(
+        out,
+        vec![
+            Appended::Stored(1),
+            Appended::Stored(2),
+            Appended::Duplicate(1)
+        ]
+    );
+    assert_eq!(s.all().await.len(), 2);
+}
+
+pub async fn duplicate_in_a_later_batch_within_the_window_returns_the_original_seq(
+    b: &dyn Backend,
+) {
+    let s = Open::at(b, NOW).await;
+    s.append(vec![event("1234", 1130, NOW, Some(7))]).await;
+    let later = NOW + WINDOW - 1;
+    s.clock.set_ms(later);
+    let out = s.append(vec![event("1234", 1130, later, Some(7))]).await;
+    assert_eq!(out, vec![Appended::Duplicate(1)]);
+    assert_eq!(s.all().await.len(), 1);
+}
+
+pub async fn same_key_after_the_window_is_stored_again(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    s.append(vec![event("1234", 1130, NOW, Some(7))]).await;
+    let later = NOW + WINDOW;
+    s.clock.set_ms(later);
+    let out = s.append(vec![event("1234", 1130, later, Some(7))]).await;
+    assert_eq!(out, vec![Appended::Stored(2)]);
+    // And the new copy is now the one retransmissions match.
+    s.clock.set_ms(later + 1);
+    let out = s.append(vec![event("1234", 1130, later, Some(7))]).await;
+    assert_eq!(out, vec![Appended::Duplicate(2)]);
+}
+
+pub async fn events_without_a_dedup_key_are_never_duplicates(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let ev = event("1234", 1946, NOW, None);
+    let out = s.append(vec![ev.clone(), ev.clone()]).await;
+    assert_eq!(out, vec![Appended::Stored(1), Appended::Stored(2)]);
+    assert_eq!(s.append(vec![ev]).await, vec![Appended::Stored(3)]);
+}
+
+pub async fn dedup_survives_reopen(b: &dyn Backend) {
+    let key = Some(0xdead_beef_0000_0001);
+    let s = Open::at(b, NOW).await;
+    s.append(vec![event("1234", 1130, NOW, key)]).await;
+    s.close().await;
+    let s = Open::at(b, NOW + 10).await;
+    let out = s.append(vec![event("1234", 1130, NOW + 5, key)]).await;
+    assert_eq!(out, vec![Appended::Duplicate(1)]);
+}
+
+pub async fn on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let tasks: Vec<_> = (0..20u64)
+        .map(|i| {
+            let (store, seen) = (Arc::clone(&s.store), Arc::clone(&s.committed));
+            tokio::spawn(async move {
+                // Every key sent twice: one copy stored, one duplicate.
+                for _ in 0..2 {
+                    let out = store
+                        .append(vec![event("1", 1130, NOW, Some(i))])
+                        .await
+                        .unwrap();
+                    let seq = out[0].seq();
+                    assert!(
+                        seen.lock().unwrap().contains(&seq),
+                        "answered before on_commit"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Duplicates are not published again.
+    assert_eq!(*s.committed.lock().unwrap(), (1..=20).collect::<Vec<_>>());
+}

@@ -1,0 +1,152 @@
+//! The store contract, written once against `Arc<dyn Store>`: every backend must pass it.
+//!
+//! A backend provides a [`Backend`] (a fresh, empty database per test, which `open` opens —
+//! again and again, for the reopen tests) and instantiates the suite in its own test file:
+//!
+//! ```ignore
+//! #[macro_use]
+//! #[path = "store/conformance/mod.rs"]
+//! mod conformance;
+//! mod postgres_conformance {
+//!     conformance_suite!(crate::postgres_backend);   // async fn() -> impl Backend
+//! }
+//! ```
+//!
+//! Time is a manual [`Clock`] handed to the store, so the dedup window is crossed by
+//! setting the clock, not by waiting. Nothing here knows how a backend stores things;
+//! backend internals are tested next to the backend.
+
+mod appends;
+mod reads;
+mod state;
+
+use std::sync::{Arc, Mutex};
+
+use alarmhub::clock::Clock;
+use alarmhub::events::{Appended, Detail, Facts, NewEvent, Source, StoredEvent};
+use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
+use async_trait::async_trait;
+
+pub use appends::*;
+pub use reads::*;
+pub use state::*;
+
+/// "Now" for every test: events are received around it.
+pub const NOW: i64 = 1_700_000_000_000;
+/// The dedup window every test store uses.
+pub const WINDOW: i64 = 300_000;
+
+/// How the suite gets at one backend's database.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Open the test's database (the same one on every call) with `opts`, feeding
+    /// `on_commit`.
+    async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store>;
+}
+
+/// A store open on `backend`, the clock it reads, and what its `on_commit` saw.
+pub struct Open {
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    pub committed: Arc<Mutex<Vec<i64>>>,
+}
+
+impl Open {
+    /// Open `backend` with its clock at `now`.
+    pub async fn at(backend: &dyn Backend, now: i64) -> Open {
+        let clock = Clock::manual(now);
+        let committed: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let sink = Arc::clone(&committed);
+        let opts = StoreOptions {
+            dedup_window_ms: WINDOW,
+            clock: clock.clone(),
+            ..StoreOptions::default()
+        };
+        let on_commit: OnCommit = Box::new(move |evs: &[Arc<StoredEvent>]| {
+            sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
+        });
+        Open {
+            store: backend.open(opts, on_commit).await,
+            clock,
+            committed,
+        }
+    }
+
+    /// Close the store (as at shutdown) so the database can be opened again.
+    pub async fn close(self) {
+        self.store.close().await.unwrap();
+    }
+
+    pub async fn append(&self, events: Vec<NewEvent>) -> Vec<Appended> {
+        self.store.append(events).await.unwrap()
+    }
+
+    pub async fn all(&self) -> Vec<StoredEvent> {
+        self.store.events_after(0, 0).await.unwrap()
+    }
+
+    pub async fn query(&self, q: EventQuery) -> Vec<i64> {
+        seqs(&self.store.query_events(&q).await.unwrap())
+    }
+}
+
+pub fn event(account: &str, code: u16, received_at_ms: i64, dedup_key: Option<u64>) -> NewEvent {
+    NewEvent {
+        account: account.into(),
+        source: Source::Panel,
+        code,
+        sia_code: None,
+        group: 1,
+        zone: 3,
+        received_at_ms,
+        panel_time: None,
+        protocol: "ADM-CID".into(),
+        frame_seq: "0001".into(),
+        peer: "127.0.0.1:40000".into(),
+        facts: Facts::default(),
+        detail: Detail::empty(),
+        dedup_key,
+    }
+}
+
+pub fn seqs(events: &[StoredEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+/// One `#[tokio::test]` per contract, on the backend `$backend()` (an async fn returning a
+/// [`Backend`] over a fresh database).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:path) => {
+        $crate::conformance_suite!(@tests $backend;
+            appended_events_read_back_unchanged,
+            an_empty_append_stores_nothing,
+            seqs_strictly_increase_without_gaps_across_batches_and_reopen,
+            concurrent_appends_get_distinct_gap_free_seqs,
+            duplicate_within_one_batch_is_stored_once,
+            duplicate_in_a_later_batch_within_the_window_returns_the_original_seq,
+            same_key_after_the_window_is_stored_again,
+            events_without_a_dedup_key_are_never_duplicates,
+            dedup_survives_reopen,
+            on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered,
+            events_after_pages_in_seq_order,
+            query_filters_by_account_time_range_and_code,
+            query_pages_with_after_and_before_seq_in_both_orders,
+            account_queries_page_across_many_commits_in_both_orders_and_after_reopen,
+            a_large_batch_is_one_call_with_one_outcome_per_event,
+            snapshot_round_trips_and_a_new_one_replaces_it_whole,
+            cursors_survive_reopen,
+            check_writable_succeeds_on_a_healthy_store,
+            a_closed_store_refuses_work,
+        );
+    };
+    (@tests $backend:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let backend = $backend().await;
+                $crate::conformance::$name(&backend).await;
+            }
+        )*
+    };
+}
