@@ -20,6 +20,42 @@ fn metric(body: &str, name: &str) -> f64 {
 }
 
 #[test]
+fn every_series_on_metrics_has_help_text_and_a_name_from_the_metrics_module() {
+    let d = Daemon::start("", "");
+    let mut p = d.connect();
+    p.send_text(F16);
+    p.recv(S).unwrap();
+    p.send_text(F16);
+    p.recv(S).unwrap();
+    let (code, body) = d.http_get("/metrics");
+    assert_eq!(code, 200);
+    let known: Vec<&str> = alarmhub::metrics::all_names().collect();
+    let mut families = std::collections::BTreeSet::new();
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| known.contains(f)))
+            .unwrap_or(name);
+        families.insert(family.to_string());
+    }
+    assert!(families.len() >= 8, "{body}");
+    for f in &families {
+        assert!(
+            known.contains(&f.as_str()),
+            "{f} is not named in metrics.rs"
+        );
+        assert!(
+            body.contains(&format!("# HELP {f} ")),
+            "no HELP line for {f}:\n{body}"
+        );
+    }
+}
+
+#[test]
 fn health_readiness_and_metrics_answer_and_metrics_move_when_panels_report() {
     let d = Daemon::start("", "");
     assert_eq!(d.http_get("/healthz"), (200, "ok\n".into()));
