@@ -109,3 +109,20 @@ async fn a_reader_sees_what_the_store_committed() {
     assert_eq!(reader.events_after(0, 0).unwrap().len(), 1);
     store.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_close_leaves_no_write_ahead_log_behind_even_after_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default(), no_op()).unwrap();
+    let now = alarmhub::clock::now_ms();
+    let events = (0..100)
+        .map(|i| conformance::event("1", 1130, now + i, None))
+        .collect();
+    store.append(events).await.unwrap();
+    // Reads leave pooled read-only connections open until the close.
+    assert_eq!(store.last_seq().await.unwrap(), 100);
+    assert_eq!(store.events_after(0, 0).await.unwrap().len(), 100);
+    store.close().await.unwrap();
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert!(!wal.exists(), "{} left behind", wal.display());
+}

@@ -176,12 +176,13 @@ impl Store for SqliteStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
+        // Readers first, so the writer's connection closes last (see `ReadPool::close`).
+        self.reads.close();
         let result = match self.writer.close().await {
             // Closed twice: the first close did the work.
             Err(StoreError::Closed) => Ok(()),
             other => other,
         };
-        self.reads.clear();
         self.join_writer().await;
         result
     }

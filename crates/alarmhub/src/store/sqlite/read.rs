@@ -5,6 +5,7 @@
 //! in parallel, and reusing connections keeps the prepared-statement caches warm.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
@@ -127,6 +128,8 @@ impl SqliteReader {
 pub(crate) struct ReadPool {
     dir: PathBuf,
     idle: Mutex<Vec<SqliteReader>>,
+    /// Set once the store closes: connections are no longer kept.
+    closed: AtomicBool,
 }
 
 impl ReadPool {
@@ -134,6 +137,7 @@ impl ReadPool {
         ReadPool {
             dir,
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -143,13 +147,17 @@ impl ReadPool {
 
     fn give_back(&self, conn: SqliteReader) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
+        if idle.len() < MAX_IDLE && !self.closed.load(Ordering::Acquire) {
             idle.push(conn);
         }
     }
 
-    /// Close the idle connections (the store is closing).
-    pub(crate) fn clear(&self) {
+    /// Close every idle connection and keep none from now on. Called before the writer
+    /// closes, so the writer's connection is the last one: only the last connection to a
+    /// database checkpoints the WAL into the file and removes it (a read-only one cannot),
+    /// and the next start then has no WAL to read.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
