@@ -2,6 +2,7 @@
 //! event each one results in. The host ACKs the command first (in `panel`); this module
 //! only decides what it reports afterwards.
 
+use panel_proto::codes::code;
 use panel_proto::{Frame, Xdata};
 
 use super::events::{Ev, Mix};
@@ -20,12 +21,12 @@ pub(crate) fn result(
     let c = frame.contact_id()?;
     let section = c.group;
     match c.event_code() {
-        1798 => Some(Mix::type_event(index)),
-        code @ (3400 | 3456) => {
+        code::WHAT_IS_YOUR_TYPE => Some(Mix::type_event(index)),
+        arm @ (code::ARM_AWAY | code::ARM_STAY) => {
             mix.armed = true;
-            Some(Ev::private(code, section, BY_RECEIVER))
+            Some(Ev::private(arm, section, BY_RECEIVER))
         }
-        1400 => {
+        code::DISARM => {
             let given = frame.xdata.iter().find_map(|x| match x {
                 Xdata::HbBinary(p) | Xdata::HbHex4(p) => Some(p.as_slice()),
                 Xdata::Dc09 { .. } => None,
@@ -37,14 +38,14 @@ pub(crate) fn result(
             };
             if ok {
                 mix.armed = false;
-                Some(Ev::private(1400, section, BY_RECEIVER))
+                Some(Ev::private(code::DISARM, section, BY_RECEIVER))
             } else {
                 // DISARM_PWD_ERR
                 Some(Ev::private(1701, section, BY_RECEIVER))
             }
         }
-        1120 => Some(Ev::private(1120, section, BY_RECEIVER)),
-        code @ (2704 | 3704) => Some(Ev::private(code, 0, 0)),
+        code::EMERGENCY => Some(Ev::private(code::EMERGENCY, section, BY_RECEIVER)),
+        mode @ (code::ENTER_SET_MODE | code::EXIT_SET_MODE) => Some(Ev::private(mode, 0, 0)),
         _ => None,
     }
 }

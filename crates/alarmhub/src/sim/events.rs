@@ -7,9 +7,9 @@
 //! the chosen dialect, encrypted when a key is set.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use panel_proto::build::{contact_id, encode, encode_encrypted, panel_frame, sia_data};
+use panel_proto::codes::code;
 use panel_proto::crypto::Key;
 use panel_proto::timestamp::Timestamp;
 use panel_proto::{Data, Id, Xdata};
@@ -85,8 +85,8 @@ impl Mix {
     /// DC-09 Contact ID 3401/1401 (close/open by user 1).
     pub(crate) fn status_event(&self) -> Ev {
         match (self.dialect, self.armed) {
-            (Dialect::Hb, true) => Ev::private(3400, 0, 0),
-            (Dialect::Hb, false) => Ev::private(1400, 0, 0),
+            (Dialect::Hb, true) => Ev::private(code::ARM_AWAY, 0, 0),
+            (Dialect::Hb, false) => Ev::private(code::DISARM, 0, 0),
             (_, true) => Ev::new(3401, 1, 1),
             (_, false) => Ev::new(1401, 1, 1),
         }
@@ -127,7 +127,7 @@ impl Mix {
                 let s: u8 = rng.random_range(10..=31);
                 Ev {
                     signal: Some((s / 10) << 4 | (s % 10)),
-                    ..Ev::private(1799, 0, 0)
+                    ..Ev::private(code::SIGNAL_STRENGTH, 0, 0)
                 }
             }
             90..=94 => Ev::new(1602, 0, 0),
@@ -136,12 +136,16 @@ impl Mix {
                 // Arm / disarm by a user: HB zone = operation source (0 keypad, 1..3 fob,
                 // 1xx phone app); DC-09 zone = user number.
                 self.armed = !self.armed;
-                let code = if self.armed { 3400 } else { 1400 };
+                let status = if self.armed {
+                    code::ARM_AWAY
+                } else {
+                    code::DISARM
+                };
                 if hb {
                     let zone = [0, 1, 2, 3, 101, 156][rng.random_range(0..6)];
-                    Ev::private(code, 0, zone)
+                    Ev::private(status, 0, zone)
                 } else {
-                    Ev::new(code + 1, group, rng.random_range(1..=8))
+                    Ev::new(status + 1, group, rng.random_range(1..=8))
                 }
             }
         }
@@ -172,16 +176,10 @@ pub(crate) fn sia_code(code: u16) -> &'static str {
     }
 }
 
-/// Seconds since the Unix epoch (wall clock: only for frame timestamps, never for timing).
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
-}
-
-/// The current UTC time as a frame timestamp.
+/// The current UTC time as a frame timestamp (wall clock: only for frame timestamps, never
+/// for timing).
 pub(crate) fn now_timestamp() -> Timestamp {
-    Timestamp::from_unix(unix_now())
+    Timestamp::from_unix(crate::clock::now_ms() / 1000)
 }
 
 /// Writes one panel's frames.
