@@ -78,7 +78,5 @@ async fn serve(mut stream: TcpStream) {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+    alarmhub::clock::now_ms() / 1000
 }
