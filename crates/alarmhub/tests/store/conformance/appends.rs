@@ -68,6 +68,11 @@ pub async fn seqs_strictly_increase_without_gaps_across_batches_and_reopen(b: &d
     s.append(vec![event("1", 1130, NOW, None)]).await;
     assert_eq!(seqs(&s.all().await), (1..=36).collect::<Vec<_>>());
     assert_eq!(s.store.last_seq().await.unwrap(), 36);
+    assert_eq!(s.store.events_after(30, 3).await.unwrap().len(), 3);
+    assert_eq!(
+        seqs(&s.store.events_after(33, 0).await.unwrap()),
+        vec![34, 35, 36]
+    );
 }
 
 pub async fn concurrent_appends_get_distinct_gap_free_seqs(b: &dyn Backend) {
