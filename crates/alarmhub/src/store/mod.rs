@@ -178,6 +178,7 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::append`] for one event.
     async fn append_one(&self, event: NewEvent) -> Result<Appended, StoreError> {
         let mut out = self.append(vec![event]).await?;
+        // A backend answers one outcome per event; none would mean nothing was stored.
         out.pop().ok_or(StoreError::Closed)
     }
 }
