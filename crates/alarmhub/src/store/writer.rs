@@ -51,6 +51,8 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// What callers ask of the writer thread.
 enum Request {
     Append(NewEvent, Reply<Appended>),
+    /// Several events with one answer (a receiver's read pass).
+    AppendBatch(Vec<NewEvent>, Reply<Vec<Appended>>),
     Snapshot {
         last_seq: i64,
         panels: Vec<(String, String)>,
@@ -106,6 +108,16 @@ impl WriterHandle {
     /// the commit; `Ok` means committed with fsync (or a known duplicate).
     pub async fn append(&self, ev: NewEvent) -> Result<Appended, StoreError> {
         self.call(|reply| Request::Append(ev, reply)).await
+    }
+
+    /// Store several events durably in the same group commit, with one hand-off and one
+    /// answer (outcomes in the order given). Either all are committed or the error is
+    /// returned for all. An empty batch is answered at once.
+    pub async fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.call(|reply| Request::AppendBatch(events, reply)).await
     }
 
     /// Replace the registry snapshot, taken at `last_seq`.
@@ -203,6 +215,7 @@ pub fn spawn_writer<S: Store + 'static>(
         on_commit,
         shared: Arc::clone(&shared),
         pending: Vec::new(),
+        waiters: Vec::new(),
     };
     let join = std::thread::Builder::new()
         .name("alarmhub-writer".into())
@@ -218,8 +231,16 @@ struct Writer<S> {
     dedup_window_ms: i64,
     on_commit: OnCommit,
     shared: Arc<Shared>,
-    /// Appends taken from the queue and not yet committed.
-    pending: Vec<(NewEvent, Reply<Appended>)>,
+    /// Appends taken from the queue and not yet committed, in order.
+    pending: Vec<NewEvent>,
+    /// Who waits for them: each waiter answers for the next events of `pending`.
+    waiters: Vec<Waiter>,
+}
+
+/// A caller waiting for pending events.
+enum Waiter {
+    One(Reply<Appended>),
+    Batch(usize, Reply<Vec<Appended>>),
 }
 
 impl<S: Store> Writer<S> {
@@ -270,7 +291,14 @@ impl<S: Store> Writer<S> {
         // stall never sees a stale heartbeat.
         self.shared.beat();
         match req {
-            Request::Append(ev, reply) => self.pending.push((ev, reply)),
+            Request::Append(ev, reply) => {
+                self.pending.push(ev);
+                self.waiters.push(Waiter::One(reply));
+            }
+            Request::AppendBatch(evs, reply) => {
+                self.waiters.push(Waiter::Batch(evs.len(), reply));
+                self.pending.extend(evs);
+            }
             Request::Snapshot {
                 last_seq,
                 panels,
@@ -302,8 +330,8 @@ impl<S: Store> Writer<S> {
         if self.pending.is_empty() {
             return;
         }
-        let (events, replies): (Vec<NewEvent>, Vec<Reply<Appended>>) =
-            self.pending.drain(..).unzip();
+        let events: Vec<NewEvent> = std::mem::take(&mut self.pending);
+        let replies: Vec<Waiter> = std::mem::take(&mut self.waiters);
         let started = Instant::now();
         let result = self
             .store
@@ -319,8 +347,11 @@ impl<S: Store> Writer<S> {
                     "store commit failed; the batch is not acknowledged");
                 counter!("alarmhub_store_events_total", "outcome" => "error")
                     .increment(events.len() as u64);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
+                for waiter in replies {
+                    match waiter {
+                        Waiter::One(reply) => drop(reply.send(Err(e.clone()))),
+                        Waiter::Batch(_, reply) => drop(reply.send(Err(e.clone()))),
+                    }
                 }
             }
         }
@@ -329,7 +360,7 @@ impl<S: Store> Writer<S> {
     fn publish_and_answer(
         &mut self,
         events: Vec<NewEvent>,
-        replies: Vec<Reply<Appended>>,
+        replies: Vec<Waiter>,
         outcomes: Vec<Appended>,
     ) {
         let mut stored: Vec<Arc<StoredEvent>> = events
@@ -351,8 +382,18 @@ impl<S: Store> Writer<S> {
         }
         // A reply whose caller went away is fine: the event is stored, the panel will
         // retransmit and be answered as a duplicate.
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(Ok(outcome));
+        let mut outcomes = outcomes.into_iter();
+        for waiter in replies {
+            match waiter {
+                Waiter::One(reply) => {
+                    if let Some(outcome) = outcomes.next() {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+                Waiter::Batch(n, reply) => {
+                    let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+                }
+            }
         }
     }
 }

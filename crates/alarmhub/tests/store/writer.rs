@@ -276,3 +276,61 @@ async fn failed_commit_answers_every_request_with_the_error_and_the_writer_carri
     assert_eq!(a, Appended::Stored(1));
     assert_eq!(*seen.lock().unwrap(), vec![1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_committed_with_the_appends_beside_it_and_answered_in_its_own_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, _join, seen) = recording_writer(dir.path(), WriterConfig::default());
+    assert_eq!(handle.append_batch(Vec::new()).await.unwrap(), vec![]);
+    // Queue everything behind a stall so it all lands in one transaction.
+    handle.stall(Duration::from_millis(100)).await.unwrap();
+    let before = handle.batches();
+    let single = {
+        let h = handle.clone();
+        tokio::spawn(async move { h.append(now_event("1", None)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let batch = vec![
+        now_event("2", Some(7)),
+        now_event("2", None),
+        now_event("2", Some(7)),
+    ];
+    let got = handle.append_batch(batch).await.unwrap();
+    assert_eq!(single.await.unwrap().unwrap(), Appended::Stored(1));
+    assert_eq!(
+        got,
+        vec![
+            Appended::Stored(2),
+            Appended::Stored(3),
+            Appended::Duplicate(2)
+        ]
+    );
+    assert_eq!(
+        handle.batches() - before,
+        1,
+        "one group commit for both requests"
+    );
+    assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = Arc::new(AtomicBool::new(true));
+    let store = FlakyStore {
+        inner: open(dir.path()),
+        fail: Arc::clone(&fail),
+    };
+    let (handle, _join) = spawn_writer(store, WriterConfig::default(), Box::new(|_| {})).unwrap();
+    let err = handle
+        .append_batch(vec![now_event("1", None), now_event("1", None)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    fail.store(false, Ordering::SeqCst);
+    let ok = handle
+        .append_batch(vec![now_event("1", None)])
+        .await
+        .unwrap();
+    assert_eq!(ok, vec![Appended::Stored(1)]);
+}

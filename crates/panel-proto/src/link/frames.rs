@@ -3,9 +3,7 @@
 
 use compact_str::CompactString;
 
-use super::output::{
-    DropReason, Dropped, EventRecord, FrameRef, Output, Record, Reply, ReplyKind,
-};
+use super::output::{DropReason, Dropped, EventRecord, FrameRef, Output, Record, Reply, ReplyKind};
 use super::policy::{AccountPolicy, Admission, Policies};
 use super::{Link, Now, Served};
 use crate::build;

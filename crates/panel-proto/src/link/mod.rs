@@ -244,7 +244,11 @@ impl Link {
             &mut bytes,
         );
         if let Err(e) = built {
-            out.push(finished_now(request, req, Outcome::BadRequest(e.to_string())));
+            out.push(finished_now(
+                request,
+                req,
+                Outcome::BadRequest(e.to_string()),
+            ));
             return;
         }
         let started = Started {

@@ -50,7 +50,10 @@ impl Timers {
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<u64> {
-        [self.first_frame, self.supervision].into_iter().flatten().min()
+        [self.first_frame, self.supervision]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether a deadline has passed at `now_ms`, and which.

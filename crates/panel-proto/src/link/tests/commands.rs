@@ -72,14 +72,25 @@ fn a_command_gets_the_next_seq_and_the_hosts_ack_with_that_seq_completes_it() {
     let cmd = decoded(&s.bytes);
     let c = cmd.contact_id().unwrap();
     assert_eq!(
-        (cmd.id.clone(), cmd.seq.as_str(), c.event_code(), c.group, c.account.as_deref()),
+        (
+            cmd.id.clone(),
+            cmd.seq.as_str(),
+            c.event_code(),
+            c.group,
+            c.account.as_deref()
+        ),
         (Id::HengBo, "0001", 3400, 0, Some("000123")),
         "the Ademco ID comes from the host's own frames"
     );
     assert_eq!(cmd.timestamp, Some(Timestamp::from_unix(UNIX0 + 8 * 3600)));
     let answer = feed(&mut l, &host_answer(&s.bytes, Id::Ack), at(500), &acc);
-    assert_eq!(shape(&answer), ["finished arm_away done", "answer ACK 0001"]);
-    let Output::Finished(f) = &answer[0] else { panic!() };
+    assert_eq!(
+        shape(&answer),
+        ["finished arm_away done", "answer ACK 0001"]
+    );
+    let Output::Finished(f) = &answer[0] else {
+        panic!()
+    };
     assert_eq!(f.request, Some(42));
     assert_eq!(
         l.next_deadline(),
@@ -134,8 +145,17 @@ fn a_duh_or_nak_to_a_command_finishes_it_as_not_supported() {
         let acc = Accounts::new();
         let mut l = online_host(&acc);
         let out = issue(&mut l, arm(HB, 1), at(0), &acc);
-        let answer = feed(&mut l, &host_answer(&sent(&out)[0].bytes, id.clone()), at(1), &acc);
-        assert_eq!(shape(&answer)[0], "finished arm_away not_supported", "{id:?}");
+        let answer = feed(
+            &mut l,
+            &host_answer(&sent(&out)[0].bytes, id.clone()),
+            at(1),
+            &acc,
+        );
+        assert_eq!(
+            shape(&answer)[0],
+            "finished arm_away not_supported",
+            "{id:?}"
+        );
     }
 }
 
@@ -178,8 +198,18 @@ fn malformed_commands_are_bad_requests_and_send_nothing() {
     let acc = Accounts::new();
     let mut l = online_host(&acc);
     for (command, section) in [
-        (Command::Disarm { password: "12ab".into() }, 0),
-        (Command::Disarm { password: String::new() }, 0),
+        (
+            Command::Disarm {
+                password: "12ab".into(),
+            },
+            0,
+        ),
+        (
+            Command::Disarm {
+                password: String::new(),
+            },
+            0,
+        ),
         (Command::ArmAway, 4),
     ] {
         let req = CommandRequest {
@@ -232,17 +262,30 @@ fn a_hengbo_host_of_unknown_type_is_asked_with_1798_once() {
         if caller_knows {
             acc.types_known.push(HB);
         }
-        let mut l = Link::new(LinkConfig { type_query, ..config() }, at(0));
+        let mut l = Link::new(
+            LinkConfig {
+                type_query,
+                ..config()
+            },
+            at(0),
+        );
         let out = feed(&mut l, input, at(0), &acc);
         let queries: Vec<String> = shape(&out)
             .into_iter()
             .filter(|s| s.starts_with("send"))
             .collect();
-        let want: &[&str] = if asked { &["send query_type 0001 #0"] } else { &[] };
+        let want: &[&str] = if asked {
+            &["send query_type 0001 #0"]
+        } else {
+            &[]
+        };
         assert_eq!(queries, want, "{what}");
         if asked {
             assert_eq!(sent(&out)[0].request, None, "the link's own query");
-            assert!(matches!(out.last(), Some(Output::Send(_))), "after every reply");
+            assert!(
+                matches!(out.last(), Some(Output::Send(_))),
+                "after every reply"
+            );
             let again = feed(&mut l, input, at(1), &acc);
             assert!(sent(&again).is_empty(), "asked once per connection");
             let mut t = Vec::new();

@@ -55,8 +55,15 @@ fn supervision_counts_interval_plus_grace_from_when_the_frame_was_handled() {
     feed(&mut l, &heartbeat(), at(1_000), &acc);
     assert_eq!(l.next_deadline(), Some(at(91_000).mono_ms), "armed at read");
     l.handled(at(1_500));
-    assert_eq!(l.next_deadline(), Some(at(91_500).mono_ms), "pushed to handled");
-    assert!(tick(&mut l, at(91_499)).is_empty(), "first-frame timeout is gone too");
+    assert_eq!(
+        l.next_deadline(),
+        Some(at(91_500).mono_ms),
+        "pushed to handled"
+    );
+    assert!(
+        tick(&mut l, at(91_499)).is_empty(),
+        "first-frame timeout is gone too"
+    );
     assert_eq!(
         tick(&mut l, at(91_500)),
         ["close: supervision interval expired"]
@@ -96,12 +103,21 @@ fn a_nak_ed_frame_is_no_sign_of_life() {
         Some(crate::timestamp::Timestamp::from_unix(UNIX0 - 3600)),
     );
     let mut enc = Vec::new();
-    crate::build::encode_encrypted(&f, &crate::crypto::Key::from_bytes(&[7; 16]).unwrap(), &[b'p'; 16], &mut enc)
-        .unwrap();
+    crate::build::encode_encrypted(
+        &f,
+        &crate::crypto::Key::from_bytes(&[7; 16]).unwrap(),
+        &[b'p'; 16],
+        &mut enc,
+    )
+    .unwrap();
     let mut l = link();
     let out = feed(&mut l, &enc, at(0), &acc);
     assert_eq!(shape(&out), ["nak"]);
-    assert_eq!(l.next_deadline(), Some(at(30_000).mono_ms), "still the first-frame deadline");
+    assert_eq!(
+        l.next_deadline(),
+        Some(at(30_000).mono_ms),
+        "still the first-frame deadline"
+    );
 }
 
 #[test]

@@ -224,7 +224,10 @@ fn an_edited_policy_applies_to_the_live_link_after_invalidation() {
     assert_eq!(shape(&feed(&mut l, &f, at(0), &acc))[3], "ack 0000");
     acc.known.clear();
     acc.unknown = Admission::Refused;
-    assert_eq!(shape(&feed(&mut l, &f, at(0), &acc)), ["touch 1409", "ack 0000"]);
+    assert_eq!(
+        shape(&feed(&mut l, &f, at(0), &acc)),
+        ["touch 1409", "ack 0000"]
+    );
     l.invalidate_policies();
     assert_eq!(
         shape(&feed(&mut l, &f, at(0), &acc)),

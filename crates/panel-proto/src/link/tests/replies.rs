@@ -30,7 +30,12 @@ fn an_hb_event_is_stored_then_acked_with_a_timestamp_in_the_account_zone() {
     );
     let ack = decoded(&replies(&out)[0].bytes);
     assert_eq!(
-        (ack.id, ack.seq.as_str(), ack.receiver.as_deref(), ack.line.as_deref()),
+        (
+            ack.id,
+            ack.seq.as_str(),
+            ack.receiver.as_deref(),
+            ack.line.as_deref()
+        ),
         (Id::Ack, "0002", Some("123ABC"), Some("456DEF"))
     );
     assert_eq!(ack.account.as_deref(), Some(HB));
@@ -85,10 +90,17 @@ fn an_unknown_id_token_gets_duh_with_the_same_seq_and_header() {
     let out = feed(&mut l, &text(m11), at(0), &Accounts::new());
     assert_eq!(
         shape(&out),
-        ["online 861234567890", "store ONLINE 861234567890", "duh 0013"]
+        [
+            "online 861234567890",
+            "store ONLINE 861234567890",
+            "duh 0013"
+        ]
     );
     let duh = decoded(&replies(&out)[0].bytes);
-    assert_eq!((duh.id, duh.seq.as_str(), duh.timestamp), (Id::Duh, "0013", None));
+    assert_eq!(
+        (duh.id, duh.seq.as_str(), duh.timestamp),
+        (Id::Duh, "0013", None)
+    );
     assert_eq!(duh.account.as_deref(), Some(HB));
 }
 
@@ -103,7 +115,15 @@ fn bytes_that_do_not_frame_get_silence_and_the_next_frame_is_answered() {
     let s = shape(&out);
     assert!(s[0].starts_with("dropped: bad CRC"), "{s:?}");
     assert!(s[1].starts_with("dropped: 4 bytes of garbage"), "{s:?}");
-    assert_eq!(&s[2..], ["online 861234567890", "store ONLINE 861234567890", "store 1130 0002", "ack 0002"]);
+    assert_eq!(
+        &s[2..],
+        [
+            "online 861234567890",
+            "store ONLINE 861234567890",
+            "store 1130 0002",
+            "ack 0002"
+        ]
+    );
 }
 
 #[test]

@@ -12,7 +12,11 @@ fn unknown_accounts_follow_the_accept_flag_and_drop_policies() {
     for (admission, want_shape, flagged) in [
         (Admission::Unknown, "ack 0001", Some(false)),
         (Admission::Flagged, "ack 0001", Some(true)),
-        (Admission::Refused, "dropped: unknown account (policy: drop)", None),
+        (
+            Admission::Refused,
+            "dropped: unknown account (policy: drop)",
+            None,
+        ),
     ] {
         let mut acc = Accounts::new();
         acc.unknown = admission;
@@ -111,7 +115,12 @@ fn an_encrypted_frame_in_the_window_gets_an_encrypted_ack_with_the_same_key() {
     let out = feed(&mut l, &encrypted_cid(&aes_key(), UNIX0), at(0), &acc);
     assert_eq!(
         shape(&out),
-        ["online 12345A", "store ONLINE 12345A", "store 1130 0011", "*ack 0011"]
+        [
+            "online 12345A",
+            "store ONLINE 12345A",
+            "store 1130 0011",
+            "*ack 0011"
+        ]
     );
     let Output::Store(Record::Event(e)) = &out[2] else {
         panic!()
@@ -120,11 +129,19 @@ fn an_encrypted_frame_in_the_window_gets_an_encrypted_ack_with_the_same_key() {
     let mut ack = decoded(&replies(&out)[0].bytes);
     assert!(ack.encrypted);
     assert_eq!(
-        (ack.seq.as_str(), ack.receiver.as_deref(), ack.line.as_deref()),
+        (
+            ack.seq.as_str(),
+            ack.receiver.as_deref(),
+            ack.line.as_deref()
+        ),
         ("0011", Some("579BDF"), Some("789ABC"))
     );
     decrypt(&mut ack, &aes_key()).unwrap();
-    assert_eq!(ack.timestamp, Some(Timestamp::from_unix(UNIX0)), "receiver GMT");
+    assert_eq!(
+        ack.timestamp,
+        Some(Timestamp::from_unix(UNIX0)),
+        "receiver GMT"
+    );
 }
 
 #[test]
@@ -151,10 +168,20 @@ fn the_encrypted_frame_window_is_minus_past_plus_future_and_outside_it_gets_a_na
     ] {
         let acc = keyed(Window::default(), tz);
         let mut l = link();
-        let out = feed(&mut l, &encrypted_cid(&aes_key(), UNIX0 + skew), at(0), &acc);
+        let out = feed(
+            &mut l,
+            &encrypted_cid(&aes_key(), UNIX0 + skew),
+            at(0),
+            &acc,
+        );
         assert_eq!(shape(&out).last().unwrap(), answered, "skew {skew} tz {tz}");
         if answered == "nak" {
-            assert_eq!(shape(&out).len(), 1, "a NAK stores nothing: {:?}", shape(&out));
+            assert_eq!(
+                shape(&out).len(),
+                1,
+                "a NAK stores nothing: {:?}",
+                shape(&out)
+            );
             let nak = decoded(&replies(&out)[0].bytes);
             assert_eq!(
                 (nak.id, nak.seq.as_str(), nak.account.as_deref()),
@@ -170,16 +197,27 @@ fn a_nak_says_how_far_off_the_frame_was() {
     let acc = keyed(Window::default(), 0);
     let mut l = link();
     let out = feed(&mut l, &encrypted_cid(&aes_key(), UNIX0 - 100), at(0), &acc);
-    assert_eq!(replies(&out)[0].kind, ReplyKind::Nak(WindowError::Skew(-100)));
+    assert_eq!(
+        replies(&out)[0].kind,
+        ReplyKind::Nak(WindowError::Skew(-100))
+    );
 }
 
 #[test]
 fn an_encrypted_frame_with_a_wrong_key_or_no_key_gets_silence() {
     let wrong = Key::parse("00000000000000000000000000000000", KeyFormat::Hex).unwrap();
     let mut l = link();
-    let out = feed(&mut l, &encrypted_cid(&wrong, UNIX0), at(0), &keyed(Window::default(), 0));
+    let out = feed(
+        &mut l,
+        &encrypted_cid(&wrong, UNIX0),
+        at(0),
+        &keyed(Window::default(), 0),
+    );
     let s = shape(&out);
-    assert!(s.len() == 1 && s[0].starts_with("dropped: decryption failed"), "{s:?}");
+    assert!(
+        s.len() == 1 && s[0].starts_with("dropped: decryption failed"),
+        "{s:?}"
+    );
     let no_key = Accounts::new();
     let mut l = link();
     let out = feed(&mut l, &encrypted_cid(&aes_key(), UNIX0), at(0), &no_key);
