@@ -13,6 +13,14 @@ use crate::frame::{Frame, Id};
 use crate::parse::decrypt;
 use crate::rules::{detect_dialect, reply_for, Dialect, Reply as Rule};
 
+/// A frame that passed admission: its account, that account's policy, and the key it was
+/// decrypted with (when it was encrypted).
+struct Admitted {
+    account: CompactString,
+    policy: AccountPolicy,
+    key: Option<Key>,
+}
+
 impl Link {
     /// Decide everything about one decoded frame and append the outputs.
     pub(super) fn handle_frame(
@@ -22,39 +30,14 @@ impl Link {
         policies: &dyn Policies,
         out: &mut Vec<Output>,
     ) {
-        let Some(account) = frame.panel_account().map(CompactString::from) else {
-            out.push(dropped(&frame, None, DropReason::NoAccount));
+        let Some(Admitted {
+            account,
+            policy,
+            key,
+        }) = self.admit(&mut frame, now, policies, out)
+        else {
             return;
         };
-        let policy = self.policies.get(&account, policies);
-        if policy.admission == Admission::Refused {
-            out.push(dropped(&frame, Some(account), DropReason::UnknownAccount));
-            return;
-        }
-        if !policy.quirks.allows(&frame.quirks) {
-            let reason = DropReason::QuirksNotAllowed(frame.quirks);
-            out.push(dropped(&frame, Some(account), reason));
-            return;
-        }
-        let mut key = None;
-        if frame.encrypted {
-            match open(&mut frame, &policy, now) {
-                Opened::Ok(k) => key = Some(k),
-                Opened::Dropped(reason) => {
-                    out.push(dropped(&frame, Some(account), reason));
-                    return;
-                }
-                Opened::OutsideWindow(skew) => {
-                    let mut bytes = Vec::with_capacity(48);
-                    // The NAK has no variable field that could make it fail to build.
-                    let _ = build::nak(now.timestamp(0), &mut bytes);
-                    let to = frame_ref(&frame, &account);
-                    let kind = ReplyKind::Nak(skew);
-                    out.push(Output::Reply(Reply { kind, to, bytes }));
-                    return;
-                }
-            }
-        }
         self.saw_valid_frame(&account, &frame, &policy, now, out);
         match reply_for(&frame) {
             Rule::Nothing => {
@@ -67,6 +50,60 @@ impl Link {
                 push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
             }
             Rule::Ack => self.ack(frame, account, &policy, key, now, out),
+        }
+    }
+
+    /// The account's rules applied before a frame counts: it must name an account that is
+    /// admitted, use only quirks the account allows, and (when encrypted) decrypt with the
+    /// account's key and carry a timestamp inside its window. `None`: the frame was
+    /// dropped or NAKed (the output is appended).
+    fn admit(
+        &mut self,
+        frame: &mut Frame,
+        now: Now,
+        policies: &dyn Policies,
+        out: &mut Vec<Output>,
+    ) -> Option<Admitted> {
+        let Some(account) = frame.panel_account().map(CompactString::from) else {
+            out.push(dropped(frame, None, DropReason::NoAccount));
+            return None;
+        };
+        let policy = self.policies.get(&account, policies);
+        if policy.admission == Admission::Refused {
+            out.push(dropped(frame, Some(account), DropReason::UnknownAccount));
+            return None;
+        }
+        if !policy.quirks.allows(&frame.quirks) {
+            let reason = DropReason::QuirksNotAllowed(frame.quirks);
+            out.push(dropped(frame, Some(account), reason));
+            return None;
+        }
+        if !frame.encrypted {
+            return Some(Admitted {
+                account,
+                policy,
+                key: None,
+            });
+        }
+        match open(frame, &policy, now) {
+            Opened::Ok(key) => Some(Admitted {
+                account,
+                policy,
+                key: Some(key),
+            }),
+            Opened::Dropped(reason) => {
+                out.push(dropped(frame, Some(account), reason));
+                None
+            }
+            Opened::OutsideWindow(skew) => {
+                let mut bytes = Vec::with_capacity(48);
+                // The NAK has no variable field that could make it fail to build.
+                let _ = build::nak(now.timestamp(0), &mut bytes);
+                let to = frame_ref(frame, &account);
+                let kind = ReplyKind::Nak(skew);
+                out.push(Output::Reply(Reply { kind, to, bytes }));
+                None
+            }
         }
     }
 
