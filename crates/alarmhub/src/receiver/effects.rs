@@ -78,7 +78,7 @@ impl Session {
                 tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
             }
         }
-        self.write(writes, &stored, out, started);
+        write(&self.peer_text, writes, &stored, out, started);
         closing
     }
 
@@ -192,44 +192,45 @@ impl Session {
             tracing::warn!(peer = %self.peer, account, id, reason = %d.reason, "frame dropped");
         }
     }
+}
 
-    /// Append the writes whose stores committed; count the rest.
-    fn write(
-        &self,
-        writes: Vec<Write>,
-        stored: &Result<Vec<Appended>, StoreError>,
-        out: &mut Vec<u8>,
-        started: std::time::Instant,
-    ) {
-        for w in writes {
-            let (reply, guard) = match w {
-                Write::Command(bytes) => {
-                    out.extend_from_slice(&bytes);
+/// Append to `out` the writes whose stores committed, in order; a reply whose events did
+/// not commit is withheld (the panel retries) and counted.
+fn write(
+    peer: &str,
+    writes: Vec<Write>,
+    stored: &Result<Vec<Appended>, StoreError>,
+    out: &mut Vec<u8>,
+    started: std::time::Instant,
+) {
+    for w in writes {
+        let (reply, guard) = match w {
+            Write::Command(bytes) => {
+                out.extend_from_slice(&bytes);
+                continue;
+            }
+            Write::Reply(r, guard) => (r, guard),
+        };
+        if !guard.is_empty() {
+            match stored {
+                Err(e) => {
+                    tracing::error!(peer = %peer, account = %reply.to.account, error = %e,
+                        "event not stored; not ACKed (the panel will retry)");
+                    metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "store_error").increment(1);
                     continue;
                 }
-                Write::Reply(r, guard) => (r, guard),
-            };
-            if !guard.is_empty() {
-                match stored {
-                    Err(e) => {
-                        tracing::error!(peer = %self.peer, account = %reply.to.account, error = %e,
-                            "event not stored; not ACKed (the panel will retry)");
-                        metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "store_error").increment(1);
-                        continue;
-                    }
-                    Ok(results) => {
-                        let results = results.get(guard).unwrap_or_default();
-                        if results.iter().any(|r| matches!(r, Appended::Duplicate(_))) {
-                            metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "duplicate").increment(1);
-                        }
+                Ok(results) => {
+                    let results = results.get(guard).unwrap_or_default();
+                    if results.iter().any(|r| matches!(r, Appended::Duplicate(_))) {
+                        metrics::counter!("alarmhub_frames_total", "id" => "event", "outcome" => "duplicate").increment(1);
                     }
                 }
             }
-            out.extend_from_slice(&reply.bytes);
-            if matches!(reply.kind, ReplyKind::Ack { .. }) {
-                // Frame decoded → ACK ready to write (includes the durable commit).
-                metrics::histogram!("alarmhub_ack_seconds").record(started.elapsed().as_secs_f64());
-            }
+        }
+        out.extend_from_slice(&reply.bytes);
+        if matches!(reply.kind, ReplyKind::Ack { .. }) {
+            // Frame decoded → ACK ready to write (includes the durable commit).
+            metrics::histogram!("alarmhub_ack_seconds").record(started.elapsed().as_secs_f64());
         }
     }
 }
@@ -277,5 +278,65 @@ fn log_event(ev: &NewEvent, peer: &str) {
             zone = ev.zone, group = ev.group, "ALARM");
     } else {
         tracing::debug!(account = %ev.account, code = ev.code, zone = ev.zone, "event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use panel_proto::link::FrameRef;
+
+    use super::*;
+
+    fn ack(seq: &str) -> Reply {
+        Reply {
+            kind: ReplyKind::Ack { encrypted: false },
+            to: FrameRef {
+                id: Id::AdmCid,
+                seq: seq.into(),
+                account: "1409".into(),
+            },
+            bytes: seq.as_bytes().to_vec(),
+        }
+    }
+
+    /// Two replies guarding an event each, one guarding nothing, and a command frame.
+    fn writes() -> Vec<Write> {
+        vec![
+            Write::Reply(ack("A1"), 0..1),
+            Write::Reply(ack("B2"), 1..2),
+            Write::Reply(ack("C3"), 2..2),
+            Write::Command(b"cmd".to_vec()),
+        ]
+    }
+
+    #[test]
+    fn replies_are_written_in_order_when_their_stores_committed() {
+        let mut out = Vec::new();
+        let stored = Ok(vec![Appended::Stored(1), Appended::Duplicate(1)]);
+        write(
+            "peer",
+            writes(),
+            &stored,
+            &mut out,
+            std::time::Instant::now(),
+        );
+        assert_eq!(out, b"A1B2C3cmd");
+    }
+
+    #[test]
+    fn a_failed_store_withholds_exactly_the_replies_it_guarded() {
+        let mut out = Vec::new();
+        let stored = Err(StoreError::WriterClosed);
+        write(
+            "peer",
+            writes(),
+            &stored,
+            &mut out,
+            std::time::Instant::now(),
+        );
+        assert_eq!(
+            out, b"C3cmd",
+            "the heartbeat ACK and the command still go out"
+        );
     }
 }
