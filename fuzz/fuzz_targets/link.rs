@@ -44,12 +44,23 @@ impl Setup {
             "0123456789ABCDEF0123456789ABCDEF"
         };
         Setup {
-            unknown: [Admission::Unknown, Admission::Flagged, Admission::Refused, Admission::Configured]
-                [usize::from(b & 3)],
+            unknown: [
+                Admission::Unknown,
+                Admission::Flagged,
+                Admission::Refused,
+                Admission::Configured,
+            ][usize::from(b & 3)],
             key: (b & 0x04 != 0).then(|| Key::parse(key_text, KeyFormat::Hex).expect("valid key")),
-            quirks: if b & 0x10 != 0 { Quirks::ALL } else { Quirks::default() },
+            quirks: if b & 0x10 != 0 {
+                Quirks::ALL
+            } else {
+                Quirks::default()
+            },
             window: if b & 0x20 != 0 {
-                Window { past_secs: u32::MAX, future_secs: u32::MAX }
+                Window {
+                    past_secs: u32::MAX,
+                    future_secs: u32::MAX,
+                }
             } else {
                 Window::default()
             },
@@ -62,7 +73,11 @@ impl Policies for Setup {
     fn policy(&self, account: &str) -> AccountPolicy {
         let known = KNOWN.contains(&account);
         AccountPolicy {
-            admission: if known { Admission::Configured } else { self.unknown },
+            admission: if known {
+                Admission::Configured
+            } else {
+                self.unknown
+            },
             key: self.key.clone(),
             quirks: self.quirks,
             tz_offset_secs: if known { 0 } else { 3600 },
@@ -94,13 +109,22 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let setup = Setup::new(data[0]);
-    let now = Now { mono_ms: 0, unix_ms: 1_717_200_000_000 };
+    let now = Now {
+        mono_ms: 0,
+        unix_ms: 1_717_200_000_000,
+    };
     let cfg = LinkConfig {
-        decoder: DecoderConfig { max_frame_len: 1024, quirks: Quirks::ALL },
+        decoder: DecoderConfig {
+            max_frame_len: 1024,
+            quirks: Quirks::ALL,
+        },
         first_frame_timeout_ms: 30_000,
         rate_per_sec: u32::from(data[1] & 0x0F) + 1,
         rate_burst: u32::from(data[1] >> 4) + 1,
-        type_query: (data[0] & 0x40 != 0).then_some(Retry { timeout_ms: 1_000, retries: 1 }),
+        type_query: (data[0] & 0x40 != 0).then_some(Retry {
+            timeout_ms: 1_000,
+            retries: 1,
+        }),
         seed: u64::from(data[1]),
     };
     let mut h = Harness {
@@ -111,7 +135,10 @@ fuzz_target!(|data: &[u8]| {
         outstanding: HashSet::new(),
         next_request: 1,
         closed: false,
-        redecode: Decoder::new(DecoderConfig { max_frame_len: 1 << 20, quirks: Quirks::ALL }),
+        redecode: Decoder::new(DecoderConfig {
+            max_frame_len: 1 << 20,
+            quirks: Quirks::ALL,
+        }),
     };
     let mut ops = &data[2..];
     while let Some((&op, rest)) = ops.split_first() {
@@ -133,7 +160,9 @@ impl Harness {
             }
             // Advance both clocks by a 16-bit amount scaled by a power of two.
             0xC0..=0xCF => {
-                let Some((v, rest)) = take::<2>(rest) else { return &[] };
+                let Some((v, rest)) = take::<2>(rest) else {
+                    return &[];
+                };
                 let ms = u64::from(u16::from_le_bytes(v)) << (op & 0x0F);
                 self.now.mono_ms = self.now.mono_ms.saturating_add(ms);
                 self.now.unix_ms = self.now.unix_ms.saturating_add(ms as i64);
@@ -156,7 +185,9 @@ impl Harness {
             }
             // Jump the wall clock (but not the monotonic one): hits the encrypted window.
             0xF0..=0xF7 => {
-                let Some((v, rest)) = take::<4>(rest) else { return &[] };
+                let Some((v, rest)) = take::<4>(rest) else {
+                    return &[];
+                };
                 self.now.unix_ms = 1_717_200_000_000 + i64::from(i32::from_le_bytes(v)) * 1000;
                 rest
             }
@@ -187,8 +218,10 @@ impl Harness {
         self.check(&out);
     }
 
-    fn command(&mut self, op: u8, rest: &[u8]) -> &[u8] {
-        let Some(([sel, t], rest)) = take::<2>(rest) else { return &[] };
+    fn command<'a>(&mut self, op: u8, rest: &'a [u8]) -> &'a [u8] {
+        let Some(([sel, t], rest)) = take::<2>(rest) else {
+            return &[];
+        };
         let account = match sel & 3 {
             0 => self.link.accounts().next().unwrap_or("861234567890").into(),
             1 => "861234567890".into(),
@@ -196,7 +229,13 @@ impl Harness {
         };
         let command = match (sel >> 2) & 3 {
             0 => Command::ArmAway,
-            1 => Command::Disarm { password: if sel & 0x10 != 0 { "123456".into() } else { "12ab".into() } },
+            1 => Command::Disarm {
+                password: if sel & 0x10 != 0 {
+                    "123456".into()
+                } else {
+                    "12ab".into()
+                },
+            },
             2 => Command::QueryType,
             _ => Command::Passthrough(vec![0xEB, 0xAB, 0x3F, 0xA0, 0x75]),
         };
@@ -208,7 +247,10 @@ impl Harness {
             account,
             command,
             section: sel >> 5,
-            retry: Retry { timeout_ms: u64::from(t) * 100, retries: u32::from(op & 3) },
+            retry: Retry {
+                timeout_ms: u64::from(t) * 100,
+                retries: u32::from(op & 3),
+            },
             ademco_id: (sel & 0x80 != 0).then_some(0x123),
         };
         let mut out = Vec::new();
@@ -222,7 +264,11 @@ impl Harness {
         self.link.close(reason, &mut out);
         self.check(&out);
         self.closed = true;
-        assert!(self.outstanding.is_empty(), "requests never finished: {:?}", self.outstanding);
+        assert!(
+            self.outstanding.is_empty(),
+            "requests never finished: {:?}",
+            self.outstanding
+        );
         assert_eq!(self.link.next_deadline(), None);
     }
 
@@ -242,18 +288,24 @@ impl Harness {
                         assert_eq!(reply.seq, r.to.seq, "the ACK echoes the seq");
                         if r.to.id.carries_event() {
                             let key = (r.to.account.to_string(), r.to.seq.to_string());
-                            assert!(group.contains(&key), "ACK to an unstored event {key:?}: {out:?}");
+                            assert!(
+                                group.contains(&key),
+                                "ACK to an unstored event {key:?}: {out:?}"
+                            );
                         }
                     }
                     group.clear();
                 }
                 Output::Send(s) => {
                     let f = self.decode(&s.bytes);
-                    assert_eq!((f.id, f.seq_number()), (Id::HengBo, Some(s.seq)));
+                    assert_eq!((f.seq_number(), f.id), (Some(s.seq), Id::HengBo));
                 }
                 Output::Finished(f) => {
                     if let Some(id) = f.request {
-                        assert!(self.outstanding.remove(&id), "request {id} finished twice or never issued");
+                        assert!(
+                            self.outstanding.remove(&id),
+                            "request {id} finished twice or never issued"
+                        );
                     }
                 }
                 Output::Throttle { ms } => assert!(*ms >= 1),
