@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the panel-proto fuzz targets (fuzz/, a cargo-fuzz crate outside the main workspace).
 #
-#   .ci/fuzz-build.sh                  build decode, decrypt and unescape
+#   .ci/fuzz-build.sh                  build decode, decrypt, unescape and link
 #   FUZZ_SECONDS=60 .ci/fuzz-build.sh  build, then fuzz each target for 60 s
 #
 # Toolchain choice, in order:
@@ -18,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-targets=(decode decrypt unescape)
+targets=(decode decrypt unescape link)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -61,7 +61,7 @@ if [[ -z "${FUZZ_SECONDS:-}" ]]; then
 fi
 
 # Seeds: fuzz/seeds (committed frames, read-only here) for decode; generated working corpora
-# under fuzz/corpus/ (gitignored) for all three. New inputs go to fuzz/corpus/<target>.
+# under fuzz/corpus/ (gitignored) for every target. New inputs go to fuzz/corpus/<target>.
 fuzz/gen-seeds.sh --all >/dev/null
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t"
@@ -70,7 +70,7 @@ done
 if [[ "$mode" == plain ]]; then
     log "uninstrumented build: replaying the seed inputs once instead of fuzzing"
     fuzz/target/release/decode fuzz/seeds/*
-    for t in decrypt unescape; do
+    for t in decrypt unescape link; do
         "fuzz/target/release/$t" "fuzz/corpus/$t"/*
     done
     exit 0

@@ -3,8 +3,8 @@
 #
 #   fuzz/gen-seeds.sh          writes fuzz/seeds/*.bin (committed: raw frame bytes, one
 #                              example per file; the `decode` target's seeds)
-#   fuzz/gen-seeds.sh --all    also seeds fuzz/corpus/decrypt and fuzz/corpus/unescape
-#                              (gitignored working corpora of the other two targets)
+#   fuzz/gen-seeds.sh --all    also seeds fuzz/corpus/decrypt, fuzz/corpus/unescape and
+#                              fuzz/corpus/link (gitignored working corpora of the others)
 #
 # Frames are written below in the document notation: <LF>, <CR>, <XX> = one raw byte.
 set -euo pipefail
@@ -81,5 +81,28 @@ if [[ "${1:-}" == "--all" ]]; then
         >"$d/plain-ack-aes256.bin"
     printf '%b' '\x0Ak24k24k24k24k24k24k24k24ABCDEFGHIJKLMNOP|#1111|1130 01 015][\x00\x02hi]_10:20:30,06-01-2024' \
         >"$d/plain-adm-cid-aes192.bin"
-    echo "seeded $u and $d"
+    # link: each committed seed as a connection's input, in 64-byte reads with a timer tick
+    # after each (ops: 0x00-0x3F = feed len+1 bytes, 0xD0 = tick; see fuzz_targets/link.rs),
+    # under three setups: byte 0 = 0x14 (key 000102…, all quirks), 0x3C (key 0123…, all
+    # quirks, wide window), 0x41 (flag unknown accounts, ask Hengbo hosts their type); byte
+    # 1 = 0xFF (16 frames/s, burst 16).
+    k="$here/corpus/link"
+    mkdir -p "$k"
+    chunks="$(mktemp -d)"
+    trap 'rm -rf "$chunks"' EXIT
+    for f in "$seeds"/*.bin; do
+        rm -f "$chunks"/*
+        split -b 64 "$f" "$chunks/c."
+        for setup in 14 3C 41; do
+            out="$k/$(basename "$f" .bin)-$setup.bin"
+            printf '%b' "\\x$setup\\xFF" >"$out"
+            for c in "$chunks"/c.*; do
+                n=$(stat -c %s "$c")
+                printf '%b' "\\x$(printf %02X $((n - 1)))" >>"$out"
+                cat "$c" >>"$out"
+                printf '%b' '\xD0' >>"$out"
+            done
+        done
+    done
+    echo "seeded $u, $d and $k"
 fi

@@ -1,77 +1,47 @@
-//! Remote control of Hengbo hosts: find the panel's connection, hand the command to its
-//! session (which owns the seq counter, the ACK wait and the retries), store the command
-//! and its outcome as events (the audit trail).
+//! Remote control of Hengbo hosts: check the request against what the registry knows,
+//! find the panel's connection, hand the command to it (its link owns the seq counter, the
+//! ACK wait and the retries), and store the command and its outcome as events (the audit
+//! trail).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use panel_proto::build::Command;
 use panel_proto::codes;
+use panel_proto::link;
 use panel_proto::rules::Dialect;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::events::{ControlFacts, ControlOutcome, Facts, NewEvent, Source};
+use crate::events::{ControlAction, ControlFacts, ControlOutcome, Facts, NewEvent, Source};
 use crate::metrics::names;
 use crate::registry::Registry;
 use crate::store::Store;
 
-/// How a command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The host ACKed the command.
-    Done,
-    /// No ACK after every retry.
-    TimedOut,
-    /// The panel has no connection (or lost it while the command was pending).
-    PanelOffline,
-    /// The panel's type or dialect cannot do this.
-    NotSupported(String),
-    /// The request itself is wrong (bad section, missing password …).
-    BadRequest(String),
-}
+/// How a command ended; decided by the connection's link, named for the API.
+pub use panel_proto::link::Outcome;
 
-impl Outcome {
-    /// Stable name for events, metrics and the API.
-    pub fn as_str(&self) -> &'static str {
-        self.kind().as_str()
-    }
+/// Ids for commands handed to connections (echoed back with the outcome).
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
-    /// The kind, as the audit trail stores it.
-    pub fn kind(&self) -> ControlOutcome {
-        match self {
-            Outcome::Done => ControlOutcome::Done,
-            Outcome::TimedOut => ControlOutcome::TimedOut,
-            Outcome::PanelOffline => ControlOutcome::PanelOffline,
-            Outcome::NotSupported(_) => ControlOutcome::NotSupported,
-            Outcome::BadRequest(_) => ControlOutcome::BadRequest,
-        }
-    }
-
-    /// Human text.
-    pub fn message(&self) -> String {
-        match self {
-            Outcome::Done => "the host confirmed the command".into(),
-            Outcome::TimedOut => "the host did not confirm the command in time".into(),
-            Outcome::PanelOffline => "the panel is offline".into(),
-            Outcome::NotSupported(m) | Outcome::BadRequest(m) => m.clone(),
-        }
+/// The kind of an outcome, as the audit trail stores it.
+pub fn outcome_kind(o: &Outcome) -> ControlOutcome {
+    match o {
+        Outcome::Done => ControlOutcome::Done,
+        Outcome::TimedOut => ControlOutcome::TimedOut,
+        Outcome::PanelOffline => ControlOutcome::PanelOffline,
+        Outcome::NotSupported(_) => ControlOutcome::NotSupported,
+        Outcome::BadRequest(_) => ControlOutcome::BadRequest,
     }
 }
 
-/// A command handed to a session.
+/// A command handed to a connection's task.
 #[derive(Debug)]
 pub struct CommandRequest {
-    /// What to send.
-    pub command: Command,
-    /// Section (gg): 0 whole host, 1..=3.
-    pub section: u8,
-    /// Wait for the ACK this long per attempt.
-    pub timeout: Duration,
-    /// Resend this many times after the first attempt.
-    pub retries: u32,
-    /// Where the session reports the outcome.
+    /// What the link sends and how long it waits.
+    pub request: link::CommandRequest,
+    /// Where the connection reports the outcome.
     pub reply: oneshot::Sender<Outcome>,
 }
 
@@ -152,30 +122,49 @@ pub struct Control {
 pub struct ControlRequest {
     /// Panel account.
     pub account: String,
-    /// `arm_away`, `arm_stay`, `disarm`, `emergency`, `query_type`.
-    pub action: Action,
+    /// What to do ([`remote_command`] names). A disarm with an empty password uses the
+    /// account's configured one.
+    pub command: Command,
     /// 0 whole host, 1..=3 section.
     pub section: u8,
-    /// Disarm password (falls back to the account's configured password).
-    pub password: Option<String>,
     /// Who asked (for the audit trail): gRPC peer, CLI …
     pub requested_by: String,
 }
 
-/// Remote actions (the audit trail's vocabulary, kept with the events).
-pub use crate::events::ControlAction as Action;
+/// The command the API or CLI names (`arm_away`/`arm`, `arm_stay`, `disarm`, `emergency`,
+/// `query_type`); the receiver's own commands (setting mode, pass-through) are not offered.
+pub fn remote_command(name: &str) -> Option<Command> {
+    Command::from_name(name).filter(is_remote)
+}
+
+fn is_remote(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::ArmAway
+            | Command::ArmStay
+            | Command::Disarm { .. }
+            | Command::Emergency
+            | Command::QueryType
+    )
+}
 
 impl Control {
-    /// Check the request against what is known of the panel.
-    fn check(&self, req: &ControlRequest) -> Result<Command, Outcome> {
+    /// Check the request against what is known of the panel; returns the command to send
+    /// (a disarm's password filled in) and the host's Ademco ID.
+    fn check(&self, req: &ControlRequest) -> Result<(Command, Option<u32>), Outcome> {
+        if !is_remote(&req.command) {
+            return Err(Outcome::BadRequest(format!(
+                "{} is not a remote-control command",
+                req.command.name()
+            )));
+        }
         if req.section > 3 {
             return Err(Outcome::BadRequest(format!(
                 "section {} (use 0 for the whole host or 1..3)",
                 req.section
             )));
         }
-        let panel = self.registry.get(&req.account);
-        let Some(panel) = panel else {
+        let Some(panel) = self.registry.get(&req.account) else {
             return Err(Outcome::PanelOffline);
         };
         if panel.dialect == Some(Dialect::Dc09) {
@@ -183,68 +172,81 @@ impl Control {
                 "remote control needs a Hengbo host; this panel speaks plain DC-09".into(),
             ));
         }
-        let t = codes::machine_type(panel.machine_type);
-        if panel.machine_type >= 0 {
-            let ok = match req.action {
-                Action::ArmStay => t.arm_stay,
-                Action::QueryType => true,
-                _ => t.arm_disarm,
-            };
-            if !ok {
-                return Err(Outcome::NotSupported(format!(
-                    "{} is not supported by host type {} ({})",
-                    req.action.as_str(),
-                    t.number,
-                    t.name
-                )));
-            }
-            if req.section > 0 && t.sections == 0 {
-                return Err(Outcome::NotSupported(format!(
-                    "sections need a three-section host; this one is type {} ({})",
-                    t.number, t.name
-                )));
-            }
+        self.check_type(req, panel.machine_type)?;
+        let command = match &req.command {
+            Command::Disarm { password } => Command::Disarm {
+                password: self.disarm_password(req, password)?,
+            },
+            other => other.clone(),
+        };
+        Ok((command, panel.ademco_id))
+    }
+
+    /// Whether a host of `machine_type` (-1 unknown: anything goes) can do the request.
+    fn check_type(&self, req: &ControlRequest, machine_type: i32) -> Result<(), Outcome> {
+        if machine_type < 0 {
+            return Ok(());
         }
-        Ok(match req.action {
-            Action::ArmAway => Command::ArmAway,
-            Action::ArmStay => Command::ArmStay,
-            Action::Emergency => Command::Emergency,
-            Action::QueryType => Command::QueryType,
-            Action::Disarm => {
-                let pw = req.password.clone().or_else(|| {
-                    self.config
-                        .account(&req.account)
-                        .and_then(|a| a.password.as_ref())
-                        .map(|s| s.expose().to_string())
-                });
-                let Some(pw) = pw else {
-                    return Err(Outcome::BadRequest(
-                        "disarm needs the host password (--password, or `password` in the account's configuration)".into(),
-                    ));
-                };
-                if !(6..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Outcome::BadRequest(
-                        "the password must be 6 to 8 digits".into(),
-                    ));
-                }
-                Command::Disarm { password: pw }
-            }
-        })
+        let t = codes::machine_type(machine_type);
+        let ok = match req.command {
+            Command::ArmStay => t.arm_stay,
+            Command::QueryType => true,
+            _ => t.arm_disarm,
+        };
+        if !ok {
+            return Err(Outcome::NotSupported(format!(
+                "{} is not supported by host type {} ({})",
+                req.command.name(),
+                t.number,
+                t.name
+            )));
+        }
+        if req.section > 0 && t.sections == 0 {
+            return Err(Outcome::NotSupported(format!(
+                "sections need a three-section host; this one is type {} ({})",
+                t.number, t.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The caller's password, else the account's configured one; 6 to 8 digits.
+    fn disarm_password(&self, req: &ControlRequest, given: &str) -> Result<String, Outcome> {
+        let pw = if given.is_empty() {
+            self.config
+                .account(&req.account)
+                .and_then(|a| a.password.as_ref())
+                .map(|s| s.expose().to_string())
+        } else {
+            Some(given.to_string())
+        };
+        let Some(pw) = pw else {
+            return Err(Outcome::BadRequest(
+                "disarm needs the host password (--password, or `password` in the account's configuration)".into(),
+            ));
+        };
+        if !(6..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Outcome::BadRequest(
+                "the password must be 6 to 8 digits".into(),
+            ));
+        }
+        Ok(pw)
     }
 
     /// Run a command to completion and store it with its outcome.
     pub async fn execute(&self, req: ControlRequest) -> Outcome {
         let outcome = match self.check(&req) {
             Err(o) => o,
-            Ok(cmd) => self.send(&req, cmd).await,
+            Ok((cmd, ademco_id)) => self.send(&req, cmd, ademco_id).await,
         };
-        metrics::counter!(names::CONTROL_COMMANDS_TOTAL, "action" => req.action.as_str(), "outcome" => outcome.as_str()).increment(1);
-        tracing::info!(account = %req.account, action = req.action.as_str(), section = req.section,
+        let action = req.command.name();
+        metrics::counter!(names::CONTROL_COMMANDS_TOTAL, "action" => action, "outcome" => outcome.as_str()).increment(1);
+        tracing::info!(account = %req.account, action, section = req.section,
             outcome = outcome.as_str(), by = %req.requested_by, "control command");
         let ev = NewEvent {
             account: req.account.clone(),
             source: Source::Control,
-            code: req.action.code(),
+            code: req.command.event_code(),
             sia_code: None,
             group: u16::from(req.section),
             zone: 99,
@@ -254,13 +256,13 @@ impl Control {
             frame_seq: String::new(),
             peer: req.requested_by.clone(),
             facts: Facts {
-                control: Some(ControlFacts {
-                    action: req.action,
-                    outcome: outcome.kind(),
+                control: ControlAction::of(&req.command).map(|action| ControlFacts {
+                    action,
+                    outcome: outcome_kind(&outcome),
                 }),
                 ..Facts::default()
             },
-            detail: json!({ "action": req.action.as_str(), "outcome": outcome.as_str(), "message": outcome.message() }).into(),
+            detail: json!({ "action": action, "outcome": outcome.as_str(), "message": outcome.message() }).into(),
             dedup_key: None,
         };
         if let Err(e) = self.store.append_one(ev).await {
@@ -269,16 +271,29 @@ impl Control {
         outcome
     }
 
-    async fn send(&self, req: &ControlRequest, command: Command) -> Outcome {
+    async fn send(
+        &self,
+        req: &ControlRequest,
+        command: Command,
+        ademco_id: Option<u32>,
+    ) -> Outcome {
         let Some(h) = self.connections.get(&req.account) else {
             return Outcome::PanelOffline;
         };
         let (tx, rx) = oneshot::channel();
+        let c = &self.config.control;
         let r = CommandRequest {
-            command,
-            section: req.section,
-            timeout: Duration::from_secs(self.config.control.timeout_secs),
-            retries: self.config.control.retries,
+            request: link::CommandRequest {
+                id: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
+                account: req.account.as_str().into(),
+                command,
+                section: req.section,
+                retry: link::Retry {
+                    timeout_ms: c.timeout_secs.saturating_mul(1000),
+                    retries: c.retries,
+                },
+                ademco_id,
+            },
             reply: tx,
         };
         if h.tx.send(r).await.is_err() {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use alarmhub::api::ApiState;
 use alarmhub::config::Config;
-use alarmhub::control::{Action, ControlRequest, Outcome};
+use alarmhub::control::{ControlRequest, Outcome};
 use alarmhub::daemon::{serve, Bound, DaemonError};
-use panel_proto::build::{ack, contact_id, encode, panel_frame, AckStyle};
+use panel_proto::build::{ack, contact_id, encode, panel_frame, AckStyle, Command};
 use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
 use panel_proto::timestamp::Timestamp;
 use panel_proto::{Data, Frame, Id, Xdata};
@@ -48,7 +48,7 @@ async fn start(panel_extra: &str, extra: &str) -> Running {
     alarmhub::logging::init(alarmhub::config::LogFormat::Text, "debug");
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
-        "[panel]\nlisten = \"127.0.0.1:0\"\nudp = false\n{panel_extra}\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\nsnapshot_secs = 86400\n{extra}",
+        "[panel]\nlisten = \"127.0.0.1:0\"\nudp = false\n{panel_extra}\n[http]\nlisten = \"127.0.0.1:0\"\n[grpc]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\nsnapshot_secs = 86400\n{extra}",
         dir.path().display()
     );
     let config = Config::from_toml_str(&toml, "<test>").unwrap();
@@ -177,13 +177,19 @@ impl Host {
     }
 }
 
-fn request(action: Action, section: u8, password: Option<&str>) -> ControlRequest {
+fn request(command: Command, section: u8) -> ControlRequest {
     ControlRequest {
         account: ACCT.into(),
-        action,
+        command,
         section,
-        password: password.map(Into::into),
         requested_by: "test".into(),
+    }
+}
+
+/// A disarm; `None` leaves the password to the account's configuration.
+fn disarm(password: Option<&str>) -> Command {
+    Command::Disarm {
+        password: password.unwrap_or_default().into(),
     }
 }
 
@@ -235,7 +241,7 @@ async fn arm_and_disarm_are_confirmed_by_the_host_and_the_new_status_is_tracked(
     );
 
     let control = r.handles.control.clone();
-    let arm = tokio::spawn(async move { control.execute(request(Action::ArmAway, 0, None)).await });
+    let arm = tokio::spawn(async move { control.execute(request(Command::ArmAway, 0)).await });
     let cmd = h.recv().await.unwrap();
     let c = cmd.contact_id().unwrap();
     assert_eq!(
@@ -254,8 +260,7 @@ async fn arm_and_disarm_are_confirmed_by_the_host_and_the_new_status_is_tracked(
 
     // Disarm: the configured password travels in binary-length xdata.
     let control = r.handles.control.clone();
-    let disarm =
-        tokio::spawn(async move { control.execute(request(Action::Disarm, 0, None)).await });
+    let disarm = tokio::spawn(async move { control.execute(request(disarm(None), 0)).await });
     let cmd = h.recv().await.unwrap();
     assert_eq!(cmd.contact_id().unwrap().event_code(), 1400);
     assert_eq!(cmd.xdata, vec![Xdata::HbBinary(b"123456".to_vec())]);
@@ -309,7 +314,7 @@ async fn an_unanswered_command_is_resent_with_the_same_seq_then_times_out() {
     let mut h = Host::connect(&r).await;
     h.report(1737, 0, 0).await;
     let control = r.handles.control.clone();
-    let arm = tokio::spawn(async move { control.execute(request(Action::ArmAway, 0, None)).await });
+    let arm = tokio::spawn(async move { control.execute(request(Command::ArmAway, 0)).await });
     let first = h.recv().await.unwrap();
     let second = h.recv().await.unwrap();
     assert_eq!(first.seq, second.seq, "a retry keeps its seq");
@@ -322,32 +327,32 @@ async fn commands_to_offline_unsupported_or_malformed_targets_are_refused_clearl
     let r = start("", "").await;
     let c = r.handles.control.clone();
     assert_eq!(
-        c.execute(request(Action::ArmAway, 0, None)).await,
+        c.execute(request(Command::ArmAway, 0)).await,
         Outcome::PanelOffline
     );
     let mut h = Host::connect(&r).await;
     h.report(1737, 0, 0).await; // wired host: no arm stay, no sections
     assert!(matches!(
-        c.execute(request(Action::ArmStay, 0, None)).await,
+        c.execute(request(Command::ArmStay, 0)).await,
         Outcome::NotSupported(_)
     ));
     assert!(matches!(
-        c.execute(request(Action::ArmAway, 2, None)).await,
+        c.execute(request(Command::ArmAway, 2)).await,
         Outcome::NotSupported(_)
     ));
     assert!(matches!(
-        c.execute(request(Action::ArmAway, 7, None)).await,
+        c.execute(request(Command::ArmAway, 7)).await,
         Outcome::BadRequest(_)
     ));
     assert!(
         matches!(
-            c.execute(request(Action::Disarm, 0, None)).await,
+            c.execute(request(disarm(None), 0)).await,
             Outcome::BadRequest(_)
         ),
         "no password anywhere"
     );
     assert!(matches!(
-        c.execute(request(Action::Disarm, 0, Some("12ab"))).await,
+        c.execute(request(disarm(Some("12ab")), 0)).await,
         Outcome::BadRequest(_)
     ));
     drop((h, c));
@@ -360,7 +365,7 @@ async fn a_three_section_host_is_armed_per_section_and_tracks_each_section() {
     let mut h = Host::connect(&r).await;
     h.report(1757, 0, 0).await; // three-section host (type 8)
     let control = r.handles.control.clone();
-    let arm = tokio::spawn(async move { control.execute(request(Action::ArmAway, 2, None)).await });
+    let arm = tokio::spawn(async move { control.execute(request(Command::ArmAway, 2)).await });
     let cmd = h.recv().await.unwrap();
     assert_eq!(cmd.contact_id().unwrap().group, 2);
     h.ack(&cmd).await;

@@ -275,6 +275,24 @@ impl Command {
         }
     }
 
+    /// Parse a command name as [`Command::name`] writes it (`arm` also means `arm_away`).
+    /// `disarm` comes back with an empty password for the caller to fill in; `passthrough`,
+    /// which needs its bytes, has no name form.
+    pub fn from_name(name: &str) -> Option<Command> {
+        Some(match name {
+            "arm_away" | "arm" => Command::ArmAway,
+            "arm_stay" => Command::ArmStay,
+            "disarm" => Command::Disarm {
+                password: String::new(),
+            },
+            "emergency" => Command::Emergency,
+            "query_type" => Command::QueryType,
+            "enter_set_mode" => Command::EnterSetMode,
+            "exit_set_mode" => Command::ExitSetMode,
+            _ => return None,
+        })
+    }
+
     /// A short name for logs and the audit trail (`arm_away`, `disarm`, …).
     pub fn name(&self) -> &'static str {
         match self {

@@ -10,6 +10,9 @@
 //! * [`crypto`]: DC-09 AES-CBC encryption with hex or ASCII keys.
 //! * [`codes`]: Contact ID, HB and SIA event tables, machine types and statuses.
 //! * [`timestamp`]: DC-09 timestamps and the replay window.
+//! * [`rules`]: the stateless per-frame rules (dialect, which reply).
+//! * [`link`]: the per-connection state machine (replies, events to store, commands,
+//!   deadlines, rate limit) that a receiver drives.
 #![deny(missing_docs)]
 
 pub mod build;
@@ -20,6 +23,7 @@ pub mod error;
 pub mod escape;
 pub mod frame;
 pub mod framing;
+pub mod link;
 pub mod parse;
 pub mod rules;
 pub mod timestamp;

@@ -218,3 +218,23 @@ fn dialect_follows_heng_bo_and_placeholder_tokens() {
         Dialect::Dc09
     );
 }
+
+#[test]
+fn command_names_parse_back_to_the_commands_they_name() {
+    for c in [
+        Command::ArmAway,
+        Command::ArmStay,
+        Command::Disarm {
+            password: String::new(),
+        },
+        Command::Emergency,
+        Command::QueryType,
+        Command::EnterSetMode,
+        Command::ExitSetMode,
+    ] {
+        assert_eq!(Command::from_name(c.name()), Some(c.clone()), "{c:?}");
+    }
+    assert_eq!(Command::from_name("arm"), Some(Command::ArmAway));
+    assert_eq!(Command::from_name("passthrough"), None, "needs its bytes");
+    assert_eq!(Command::from_name("explode"), None);
+}

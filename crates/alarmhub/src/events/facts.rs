@@ -47,6 +47,20 @@ pub enum ControlAction {
 }
 
 impl ControlAction {
+    /// The audit vocabulary's name for a remote command (`None` for the receiver's own
+    /// commands, which are not offered to callers).
+    pub fn of(command: &panel_proto::build::Command) -> Option<ControlAction> {
+        use panel_proto::build::Command;
+        Some(match command {
+            Command::ArmAway => ControlAction::ArmAway,
+            Command::ArmStay => ControlAction::ArmStay,
+            Command::Disarm { .. } => ControlAction::Disarm,
+            Command::Emergency => ControlAction::Emergency,
+            Command::QueryType => ControlAction::QueryType,
+            _ => return None,
+        })
+    }
+
     /// Parse the API / CLI name (`arm` is accepted for `arm_away`).
     pub fn parse(s: &str) -> Option<ControlAction> {
         Some(match s {

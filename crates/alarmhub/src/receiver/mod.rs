@@ -1,22 +1,29 @@
-//! Panel listeners and sessions: `tcp` accepts connections (caps, backoff), `udp` turns
-//! datagrams into per-peer sessions, `session` holds the protocol rules both share, and
-//! `frame_event` maps frames to stored events.
+//! Panel listeners and the connection driver around the pure link
+//! ([`panel_proto::link`]): `tcp` accepts connections (caps, backoff), `udp` turns
+//! datagrams into per-peer sessions, `session` drives one link (buffer, clock, commands,
+//! deadlines), `effects` carries out the link's outputs (store, write, registry, metrics,
+//! logs), `policy` turns configuration into the link's account policies, and `frame_event`
+//! maps frames to stored events. Protocol decisions live in the link, not here.
 
+mod effects;
 pub mod frame_event;
+pub mod policy;
 pub mod session;
 pub mod tcp;
 pub mod udp;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use panel_proto::framing::{Decoder, DecoderConfig};
+use panel_proto::link::{LinkConfig, Retry};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::control::Connections;
+use crate::events::{Appended, NewEvent};
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// What every session shares.
 pub struct Shared {
@@ -33,6 +40,9 @@ pub struct Shared {
     pub decoder: Decoder,
     /// Connection ids.
     pub next_conn_id: AtomicU64,
+    /// Bumped when account settings change; each session then drops its links' cached
+    /// policies before the next frame or command.
+    pub policy_epoch: AtomicU64,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
 }
@@ -57,7 +67,36 @@ impl Shared {
             connections,
             decoder,
             next_conn_id: AtomicU64::new(1),
+            policy_epoch: AtomicU64::new(0),
             shutdown,
         })
+    }
+
+    /// The store hand-off of the receiver: every event of one read pass (or one close) in
+    /// one group-commit request, answered once, outcomes in order.
+    pub async fn store_events(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        self.store.append(events).await
+    }
+
+    /// Account settings changed: live links look their policies up again.
+    pub fn accounts_changed(&self) {
+        self.policy_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The settings of a new connection's link; `seed` feeds its `*ACK` pads.
+    pub fn link_config(&self, seed: u64) -> LinkConfig {
+        let p = &self.config.panel;
+        let c = &self.config.control;
+        LinkConfig {
+            decoder: *self.decoder.config(),
+            first_frame_timeout_ms: p.first_frame_timeout_secs.saturating_mul(1000),
+            rate_per_sec: p.rate_limit_per_sec,
+            rate_burst: p.rate_limit_burst,
+            type_query: Some(Retry {
+                timeout_ms: c.timeout_secs.saturating_mul(1000),
+                retries: c.retries,
+            }),
+            seed,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! TCP panel listener: accept with a global connection cap and a per-IP cap, back off on
 //! accept errors, and run one session task per connection until it closes or the receiver
-//! shuts down. Every select branch is cancel-safe: the session owns its buffer.
+//! shuts down. Every select branch is cancel-safe: the session owns its buffer. The replies
+//! of one read pass go out in one write, bounded by the write timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use super::session::{CloseReason, Session};
+use super::session::{CloseReason, Session, Transport};
 use super::Shared;
 use crate::metrics::names;
 
@@ -94,30 +95,25 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let write_timeout = Duration::from_secs(shared.config.panel.write_timeout_secs);
-    let max_buf = shared.config.panel.max_frame_len * 2 + 4096;
-    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx);
+    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
     let mut out = Vec::with_capacity(256);
     let reason = loop {
-        let sleep = super::session::sleep_until(session.next_deadline());
+        let sleep = super::session::sleep_until(session.next_wake());
         if session.buf.capacity() - session.buf.len() < 512 {
             session.buf.reserve(1024);
         }
+        // While the link asks for a pause the socket is not read: the panel's own
+        // buffers fill and it slows down (back-pressure), and nothing is dropped.
+        let reading = session.reading();
         let closing = tokio::select! {
             _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
-            r = stream.read_buf(&mut session.buf) => match r {
+            r = stream.read_buf(&mut session.buf), if reading => match r {
                 Ok(0) => Some(CloseReason::ClosedByPeer),
-                Ok(_) => {
-                    session.process_buffer(&mut out).await;
-                    if session.buf.len() > max_buf {
-                        // Cannot happen with the length-driven decoder; a guard, not a path.
-                        session.buf.clear();
-                    }
-                    None
-                }
+                Ok(_) => { session.process_buffer(&mut out).await; None }
                 Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
             },
-            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out); None }
-            _ = sleep => session.on_timer(&mut out),
+            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
+            _ = sleep => session.on_wake(&mut out).await,
         };
         if !out.is_empty() {
             match tokio::time::timeout(write_timeout, stream.write_all(&out)).await {

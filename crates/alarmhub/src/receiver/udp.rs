@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::session::{CloseReason, Session};
+use super::session::{CloseReason, Session, Transport};
 use super::Shared;
 use crate::metrics::names;
 
@@ -63,24 +63,25 @@ async fn serve_peer(
     shared: Arc<Shared>,
 ) -> CloseReason {
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
-    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx);
+    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Datagram);
     let mut out = Vec::with_capacity(256);
     let reason = loop {
-        let sleep = super::session::sleep_until(session.next_deadline());
+        let sleep = super::session::sleep_until(session.next_wake());
+        // A paused peer's datagrams wait in its queue (and are dropped when it is full).
+        let reading = session.reading();
         let closing = tokio::select! {
             _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
-            d = rx.recv() => match d {
+            d = rx.recv(), if reading => match d {
                 Some(d) => {
                     session.buf.clear();
                     session.buf.extend_from_slice(&d);
                     session.process_buffer(&mut out).await;
-                    session.buf.clear();
                     None
                 }
                 None => Some(CloseReason::Shutdown),
             },
-            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out); None }
-            _ = sleep => session.on_timer(&mut out),
+            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
+            _ = sleep => session.on_wake(&mut out).await,
         };
         if !out.is_empty() {
             if let Err(e) = socket.send_to(&out, peer).await {

@@ -234,3 +234,39 @@ async fn dropping_the_store_drains_the_queue_too() {
         10
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_committed_with_the_appends_beside_it_and_answered_in_its_own_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, seen) = recording_store(dir.path(), StoreOptions::default());
+    assert_eq!(store.append(Vec::new()).await.unwrap(), vec![]);
+    // Queue everything behind a stall so it all lands in one transaction.
+    store.stall(Duration::from_millis(100)).await.unwrap();
+    let before = store.batches();
+    let single = {
+        let s = Arc::clone(&store);
+        tokio::spawn(async move { s.append_one(now_event("1", None)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let batch = vec![
+        now_event("2", Some(7)),
+        now_event("2", None),
+        now_event("2", Some(7)),
+    ];
+    let got = store.append(batch).await.unwrap();
+    assert_eq!(single.await.unwrap().unwrap(), Appended::Stored(1));
+    assert_eq!(
+        got,
+        vec![
+            Appended::Stored(2),
+            Appended::Stored(3),
+            Appended::Duplicate(2)
+        ]
+    );
+    assert_eq!(
+        store.batches() - before,
+        1,
+        "one group commit for both requests"
+    );
+    assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3]);
+}

@@ -5,7 +5,9 @@
 use tonic::Status;
 
 use super::Ctx;
-use crate::control::{Action, ControlRequest};
+use panel_proto::build::Command;
+
+use crate::control::{remote_command, ControlRequest};
 use crate::proto::v1 as pb;
 
 /// The request as the control path takes it; bad arguments name their field.
@@ -13,7 +15,7 @@ fn request(req: pb::ControlRequest, requested_by: String) -> Result<ControlReque
     if req.account.is_empty() {
         return Err(Status::invalid_argument("account is empty"));
     }
-    let action = Action::parse(&req.action).ok_or_else(|| {
+    let command = remote_command(&req.action).ok_or_else(|| {
         Status::invalid_argument(format!(
             "action {:?} is unknown (arm_away, arm_stay, disarm, emergency, query_type)",
             req.action
@@ -28,11 +30,17 @@ fn request(req: pb::ControlRequest, requested_by: String) -> Result<ControlReque
                 req.section
             ))
         })?;
+    let command = match command {
+        // An empty password asks the control path for the account's configured one.
+        Command::Disarm { .. } => Command::Disarm {
+            password: req.password,
+        },
+        other => other,
+    };
     Ok(ControlRequest {
         account: req.account,
-        action,
+        command,
         section,
-        password: (!req.password.is_empty()).then_some(req.password),
         requested_by,
     })
 }
@@ -69,8 +77,19 @@ mod tests {
     fn requests_map_to_the_control_path() {
         let r = request(req("arm_stay", 2), "grpc:x".into()).unwrap();
         assert_eq!(
-            (r.action, r.section, r.password, r.requested_by.as_str()),
-            (Action::ArmStay, 2, None, "grpc:x")
+            (r.command, r.section, r.requested_by.as_str()),
+            (Command::ArmStay, 2, "grpc:x")
+        );
+        let disarm = pb::ControlRequest {
+            password: "123456".into(),
+            ..req("disarm", 0)
+        };
+        let r = request(disarm, String::new()).unwrap();
+        assert_eq!(
+            r.command,
+            Command::Disarm {
+                password: "123456".into()
+            }
         );
     }
 
@@ -78,6 +97,7 @@ mod tests {
     fn bad_arguments_name_their_field() {
         for (r, field) in [
             (req("explode", 0), "action"),
+            (req("enter_set_mode", 0), "action"),
             (req("arm_away", 4), "section"),
             (req("arm_away", -1), "section"),
             (

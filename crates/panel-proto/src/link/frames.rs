@@ -1,0 +1,258 @@
+//! One decoded frame through the link: admission, quirk gating, decryption, the timestamp
+//! window, then the reply protocol.md §2.1 asks for, with the events to store before it.
+
+use compact_str::CompactString;
+
+use super::output::{DropReason, Dropped, EventRecord, FrameRef, Output, Record, Reply, ReplyKind};
+use super::policy::{AccountPolicy, Admission, Policies};
+use super::{Link, Now, Served};
+use crate::build;
+use crate::codes::machine_type_from_event;
+use crate::crypto::Key;
+use crate::frame::{Frame, Id};
+use crate::parse::decrypt;
+use crate::rules::{detect_dialect, reply_for, Dialect, Reply as Rule};
+
+/// A frame that passed admission: its account, that account's policy, and the key it was
+/// decrypted with (when it was encrypted).
+struct Admitted {
+    account: CompactString,
+    policy: AccountPolicy,
+    key: Option<Key>,
+}
+
+impl Link {
+    /// Decide everything about one decoded frame and append the outputs.
+    pub(super) fn handle_frame(
+        &mut self,
+        mut frame: Frame,
+        now: Now,
+        policies: &dyn Policies,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(Admitted {
+            account,
+            policy,
+            key,
+        }) = self.admit(&mut frame, now, policies, out)
+        else {
+            return;
+        };
+        self.saw_valid_frame(&account, &frame, &policy, now, out);
+        match reply_for(&frame) {
+            Rule::Nothing => {
+                self.commands.answered(&frame, &account, out);
+                out.push(Output::PanelAnswer(frame_ref(&frame, &account)));
+            }
+            Rule::Duh => {
+                let mut bytes = Vec::with_capacity(64);
+                let built = build::duh(&frame, &mut bytes);
+                push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
+            }
+            Rule::Ack => self.ack(frame, account, &policy, key, now, out),
+        }
+    }
+
+    /// The account's rules applied before a frame counts: it must name an account that is
+    /// admitted, use only quirks the account allows, and (when encrypted) decrypt with the
+    /// account's key and carry a timestamp inside its window. `None`: the frame was
+    /// dropped or NAKed (the output is appended).
+    fn admit(
+        &mut self,
+        frame: &mut Frame,
+        now: Now,
+        policies: &dyn Policies,
+        out: &mut Vec<Output>,
+    ) -> Option<Admitted> {
+        let Some(account) = frame.panel_account().map(CompactString::from) else {
+            out.push(dropped(frame, None, DropReason::NoAccount));
+            return None;
+        };
+        let policy = self.policies.get(&account, policies);
+        if policy.admission == Admission::Refused {
+            out.push(dropped(frame, Some(account), DropReason::UnknownAccount));
+            return None;
+        }
+        if !policy.quirks.allows(&frame.quirks) {
+            let reason = DropReason::QuirksNotAllowed(frame.quirks);
+            out.push(dropped(frame, Some(account), reason));
+            return None;
+        }
+        if !frame.encrypted {
+            return Some(Admitted {
+                account,
+                policy,
+                key: None,
+            });
+        }
+        match open(frame, &policy, now) {
+            Opened::Ok(key) => Some(Admitted {
+                account,
+                policy,
+                key: Some(key),
+            }),
+            Opened::Dropped(reason) => {
+                out.push(dropped(frame, Some(account), reason));
+                None
+            }
+            Opened::OutsideWindow(skew) => {
+                let mut bytes = Vec::with_capacity(48);
+                // The NAK has no variable field that could make it fail to build.
+                let _ = build::nak(now.timestamp(0), &mut bytes);
+                let to = frame_ref(frame, &account);
+                let kind = ReplyKind::Nak(skew);
+                out.push(Output::Reply(Reply { kind, to, bytes }));
+                None
+            }
+        }
+    }
+
+    /// Store the event (if the frame carries one) or touch the panel, then ACK. An ACK
+    /// that cannot be built still leaves the event stored: what was received is kept.
+    fn ack(
+        &mut self,
+        frame: Frame,
+        account: CompactString,
+        policy: &AccountPolicy,
+        key: Option<Key>,
+        now: Now,
+        out: &mut Vec<Output>,
+    ) {
+        let mut bytes = Vec::with_capacity(96);
+        let built = match &key {
+            Some(key) => {
+                let pad = self.rng.pad();
+                build::ack_encrypted(&frame, key, now.timestamp(0), &pad, &mut bytes)
+            }
+            None => {
+                let dialect = self.dialect.unwrap_or_else(|| detect_dialect(&frame));
+                let ts = now.timestamp(policy.tz_offset_secs);
+                build::ack(&frame, dialect.ack_style(), ts, &mut bytes)
+            }
+        };
+        let to = frame_ref(&frame, &account);
+        let kind = ReplyKind::Ack {
+            encrypted: key.is_some(),
+        };
+        if frame.id.carries_event() {
+            out.push(Output::Store(Record::Event(Box::new(EventRecord {
+                frame,
+                account,
+                dialect: self.dialect.unwrap_or(Dialect::Dc09),
+                tz_offset_secs: policy.tz_offset_secs,
+                unknown_account: policy.admission == Admission::Flagged,
+            }))));
+        } else {
+            out.push(Output::Touch { account });
+        }
+        match built {
+            Ok(()) => out.push(Output::Reply(Reply { kind, to, bytes })),
+            Err(e) => out.push(Output::Dropped(Dropped {
+                id: Some(to.id),
+                account: Some(to.account),
+                reason: DropReason::ReplyNotBuilt(e),
+            })),
+        }
+    }
+
+    /// A valid frame from `account`: deadlines, the dialect, what the host told about
+    /// itself, and on the account's first frame on this connection, ONLINE.
+    fn saw_valid_frame(
+        &mut self,
+        account: &str,
+        frame: &Frame,
+        policy: &AccountPolicy,
+        now: Now,
+        out: &mut Vec<Output>,
+    ) {
+        self.timers
+            .valid_frame(now.mono_ms, policy.supervision_deadline_ms());
+        if self.dialect.is_none() || frame.id == Id::HengBo {
+            self.dialect = Some(detect_dialect(frame));
+        }
+        let i = match self.served.iter().position(|s| s.account == account) {
+            Some(i) => i,
+            None => {
+                let dialect = self.dialect.unwrap_or(Dialect::Dc09);
+                self.served.push(Served {
+                    account: account.into(),
+                    ademco_id: None,
+                    type_known: false,
+                });
+                let account = CompactString::from(account);
+                out.push(Output::Online {
+                    account: account.clone(),
+                    dialect,
+                });
+                out.push(Output::Store(Record::Online { account, dialect }));
+                self.served.len() - 1
+            }
+        };
+        if let Some(c) = frame.contact_id() {
+            let s = &mut self.served[i];
+            s.ademco_id = c.ademco_id().or(s.ademco_id);
+            s.type_known |= machine_type_from_event(c.event_code()).is_some();
+        }
+    }
+}
+
+/// The result of opening an encrypted frame.
+enum Opened {
+    /// Decrypted with this key and inside the window.
+    Ok(Key),
+    /// No key, or it does not decrypt: silence (DC-09 §5.6.2.2).
+    Dropped(DropReason),
+    /// Decrypted, but the timestamp is outside the window (or missing): NAK.
+    OutsideWindow(crate::timestamp::WindowError),
+}
+
+/// Decrypt `frame` in place with the account's key and check its timestamp against `now`.
+fn open(frame: &mut Frame, policy: &AccountPolicy, now: Now) -> Opened {
+    let Some(key) = policy.key.clone() else {
+        return Opened::Dropped(DropReason::NoKey);
+    };
+    if let Err(e) = decrypt(frame, &key) {
+        return Opened::Dropped(DropReason::Decrypt(e));
+    }
+    let t = frame
+        .timestamp
+        .and_then(|t| t.to_unix())
+        .map(|t| t - i64::from(policy.tz_offset_secs));
+    match policy.window.check(t, now.unix_secs()) {
+        Ok(()) => Opened::Ok(key),
+        Err(skew) => Opened::OutsideWindow(skew),
+    }
+}
+
+fn frame_ref(frame: &Frame, account: &str) -> FrameRef {
+    FrameRef {
+        id: frame.id.clone(),
+        seq: frame.seq.clone(),
+        account: account.into(),
+    }
+}
+
+fn dropped(frame: &Frame, account: Option<CompactString>, reason: DropReason) -> Output {
+    Output::Dropped(Dropped {
+        id: Some(frame.id.clone()),
+        account,
+        reason,
+    })
+}
+
+fn push_reply(
+    out: &mut Vec<Output>,
+    frame: &Frame,
+    account: &str,
+    kind: ReplyKind,
+    built: crate::Result<Vec<u8>>,
+) {
+    out.push(match built {
+        Ok(bytes) => Output::Reply(Reply {
+            kind,
+            to: frame_ref(frame, account),
+            bytes,
+        }),
+        Err(e) => dropped(frame, Some(account.into()), DropReason::ReplyNotBuilt(e)),
+    });
+}
