@@ -9,6 +9,7 @@
 //! * [`control`]: remote commands to Hengbo hosts.
 //! * [`server`]: wiring everything together for `alarmhub serve`.
 //! * [`decode`]: `alarmhub decode`.
+//! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod decode;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod outputs;
 pub mod proto;
 pub mod receiver;
 pub mod registry;
