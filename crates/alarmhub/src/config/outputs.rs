@@ -208,6 +208,10 @@ fn check_mqtt(m: &MqttConfig, p: &mut Vec<Problem>) {
             "mqtt.ca_file",
             "is only used with an mqtts:// url",
         )),
+        Ok(b) if b.tls && m.ca_file.is_none() => p.push(Problem::new(
+            "mqtt.ca_file",
+            "mqtts:// needs the PEM file of the CA that signed the broker's certificate",
+        )),
         Ok(_) => {}
     }
     if m.password.is_some() && m.username.is_none() {

@@ -90,6 +90,27 @@ impl Feed {
         }
     }
 
+    /// Take the head off the queue without confirming it (a peer that confirms later, by
+    /// [`Feed::confirm_through`]).
+    pub fn advance(&mut self) -> Option<Arc<StoredEvent>> {
+        self.queue.pop_front()
+    }
+
+    /// Everything up to `seq` is confirmed.
+    pub fn confirm_through(&mut self, seq: i64) {
+        if seq > self.confirmed {
+            self.unsaved += 1;
+            self.confirmed = seq;
+        }
+    }
+
+    /// Forget what was read but not confirmed: the next [`Feed::head`] reads again from the
+    /// confirmed position (after a reconnect, when unconfirmed deliveries are lost).
+    pub fn rewind(&mut self) {
+        self.queue.clear();
+        self.read_pos = self.confirmed;
+    }
+
     /// Save the cursor if it is due (`idle`: nothing else to deliver right now).
     pub async fn save_if_due(&mut self, idle: bool) -> Result<(), SourceError> {
         let due = self.unsaved >= SAVE_EVERY || self.last_save.elapsed() >= SAVE_INTERVAL;

@@ -19,7 +19,7 @@ use crate::config::{AutomationKind, Config};
 pub mod backoff;
 pub mod feed;
 pub mod memory;
-// pub mod mqtt;
+pub mod mqtt;
 pub mod source;
 pub mod surgard;
 
@@ -46,6 +46,8 @@ pub struct Sources {
 pub struct Running {
     /// One per `[[automation]]` Sur-Gard output, in configuration order.
     pub surgard: Vec<surgard::StatusWatch>,
+    /// The MQTT bridge, when `[mqtt]` is configured.
+    pub mqtt: Option<mqtt::StatusWatch>,
 }
 
 /// Start every output `config` asks for on `tracker`; they stop when `cancel` fires (saving
@@ -87,6 +89,19 @@ pub fn spawn(
             }
         }
     }
-    /*MQTT*/
+    if let Some(m) = &config.mqtt {
+        let names = config
+            .accounts
+            .iter()
+            .filter_map(|a| Some((a.account.to_ascii_lowercase(), a.name.clone()?)))
+            .collect();
+        running.mqtt = Some(mqtt::spawn(
+            m.clone(),
+            names,
+            sources,
+            cancel.child_token(),
+            tracker,
+        ));
+    }
     running
 }

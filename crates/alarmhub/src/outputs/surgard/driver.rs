@@ -90,7 +90,9 @@ impl SurgardOutput {
                 }
             }
         };
-        tracing::info!(output = %self.config.name, listen = %self.config.listen, "sur-gard output waiting for the central station");
+        let bound = listener.local_addr().unwrap_or(self.config.listen);
+        self.reporter.listening(bound);
+        tracing::info!(output = %self.config.name, listen = %bound, "sur-gard output waiting for the central station");
         let mut next: Option<(TcpStream, String)> = None;
         loop {
             let (stream, peer) = match next.take() {

@@ -41,6 +41,8 @@ pub struct LinkStatus {
     pub name: String,
     /// Link state.
     pub state: LinkState,
+    /// The address the output listens on (`mode = "listen"`), once bound.
+    pub listening: Option<String>,
     /// The connected central station, when one is.
     pub peer: Option<String>,
     /// Events stored but not yet ACKed.
@@ -66,6 +68,7 @@ impl Reporter {
         let status = LinkStatus {
             name: name.to_string(),
             state: initial,
+            listening: None,
             peer: None,
             backlog: 0,
             acked_seq: 0,
@@ -94,6 +97,12 @@ impl Reporter {
         });
         let up = if state == LinkState::Up { 1.0 } else { 0.0 };
         metrics::gauge!("alarmhub_automation_link_up", "output" => self.name.clone()).set(up);
+    }
+
+    /// The listener is bound.
+    pub fn listening(&self, addr: std::net::SocketAddr) {
+        self.tx
+            .send_modify(|s| s.listening = Some(addr.to_string()));
     }
 
     /// A message (event, resend or heartbeat) was written.
