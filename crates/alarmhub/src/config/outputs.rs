@@ -198,7 +198,33 @@ pub(crate) fn check(c: &Config, p: &mut Vec<Problem>) {
             ));
         }
     }
+    check_listeners(c, p);
     check_cms_accounts(c, p);
+}
+
+/// A listening output must not take another listener's port.
+fn check_listeners(c: &Config, p: &mut Vec<Problem>) {
+    let mut taken = vec![
+        ("panel.listen".to_string(), c.panel.listen),
+        ("grpc.listen".to_string(), c.grpc.listen),
+        ("http.listen".to_string(), c.http.listen),
+    ];
+    for (i, a) in c.automation.iter().enumerate() {
+        if a.mode != AutomationMode::Listen {
+            continue;
+        }
+        let name = format!("automation[{i}].listen");
+        let clash = taken
+            .iter()
+            .find(|(_, o)| super::validate::overlaps(*o, a.listen));
+        if let Some((other, addr)) = clash {
+            p.push(Problem::new(
+                &name,
+                format!("{} overlaps {other} = {addr}; use another port", a.listen),
+            ));
+        }
+        taken.push((name, a.listen));
+    }
 }
 
 fn check_mqtt(m: &MqttConfig, p: &mut Vec<Problem>) {
