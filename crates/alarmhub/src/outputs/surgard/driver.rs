@@ -201,7 +201,8 @@ impl SurgardOutput {
             if let Err(why) = self.apply(&mut stream, feed, out).await {
                 return End::Closed(why);
             }
-            if let Err(e) = feed.save_if_due(idle || !link.ready()).await {
+            // While a backlog drains the save is coalesced; once idle it is immediate.
+            if let Err(e) = feed.save_if_due(idle).await {
                 tracing::warn!(output = %self.config.name, error = %e, "sur-gard cursor not saved; will retry");
             }
             let wait_log = idle && link.ready();
