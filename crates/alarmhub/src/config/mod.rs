@@ -26,6 +26,7 @@ use serde::Deserialize;
 mod account;
 mod error;
 mod outputs;
+mod outputs_check;
 mod sections;
 mod validate;
 

@@ -30,7 +30,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
         check_account(i, account, &mut p);
     }
     check_duplicates(&config.accounts, &mut p);
-    super::outputs::check(config, &mut p);
+    super::outputs_check::check(config, &mut p);
     p
 }
 

@@ -14,6 +14,8 @@ use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod mqtt;
+
 /// A panel event with a Contact ID code.
 pub fn cid(account: &str, code: u16, group: u16, zone: u16) -> NewEvent {
     NewEvent {

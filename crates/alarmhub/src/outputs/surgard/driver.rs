@@ -182,29 +182,16 @@ impl SurgardOutput {
         tracing::info!(output = %self.config.name, peer = %peer, "central station connected");
         self.reporter.state(LinkState::Up, Some(peer));
         let mut link = Link::new(self.timing(), now());
-        let header = self.header();
         let mut buf = [0u8; 256];
         let mut source_retry: Option<Instant> = None;
         loop {
-            let mut out = Vec::new();
-            let mut idle = false;
-            if link.ready() && source_retry.is_none() {
-                match self.next_message(&header, feed, &mut link).await {
-                    Ok(Some(actions)) => out = actions,
-                    Ok(None) => idle = true,
-                    Err(e) => {
-                        tracing::warn!(output = %self.config.name, error = %e, "cannot read the event log; retrying in 1 s");
-                        source_retry = Some(Instant::now() + Duration::from_secs(1));
-                    }
-                }
-            }
-            if let Err(why) = self.apply(&mut stream, feed, out).await {
-                return End::Closed(why);
-            }
-            // While a backlog drains the save is coalesced; once idle it is immediate.
-            if let Err(e) = feed.save_if_due(idle).await {
-                tracing::warn!(output = %self.config.name, error = %e, "sur-gard cursor not saved; will retry");
-            }
+            let idle = match self
+                .feed_link(&mut stream, feed, &mut link, &mut source_retry)
+                .await
+            {
+                Ok(idle) => idle,
+                Err(why) => return End::Closed(why),
+            };
             let wait_log = idle && link.ready();
             let actions = tokio::select! {
                 _ = cancel.cancelled() => return End::Shutdown,
@@ -231,6 +218,35 @@ impl SurgardOutput {
                 return End::Closed(why);
             }
         }
+    }
+
+    /// Give the link the next event when it is ready, write what it says, save the cursor
+    /// when due. `Ok(true)`: nothing left to send.
+    async fn feed_link(
+        &self,
+        stream: &mut TcpStream,
+        feed: &mut Feed,
+        link: &mut Link,
+        source_retry: &mut Option<Instant>,
+    ) -> Result<bool, String> {
+        let mut out = Vec::new();
+        let mut idle = false;
+        if link.ready() && source_retry.is_none() {
+            match self.next_message(&self.header(), feed, link).await {
+                Ok(Some(actions)) => out = actions,
+                Ok(None) => idle = true,
+                Err(e) => {
+                    tracing::warn!(output = %self.config.name, error = %e, "cannot read the event log; retrying in 1 s");
+                    *source_retry = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        }
+        self.apply(stream, feed, out).await?;
+        // While a backlog drains the save is coalesced; once idle it is immediate.
+        if let Err(e) = feed.save_if_due(idle).await {
+            tracing::warn!(output = %self.config.name, error = %e, "sur-gard cursor not saved; will retry");
+        }
+        Ok(idle)
     }
 
     /// Send the head of the feed, skipping events the central station cannot take.
