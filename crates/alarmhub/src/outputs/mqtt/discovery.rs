@@ -19,7 +19,7 @@ use crate::outputs::source::PanelSnapshot;
 
 /// What Home Assistant's command template renders: action, code, and its clock.
 pub const COMMAND_TEMPLATE: &str =
-    r#"{"action": "{{ action }}", "code": "{{ code }}", "ts": {{ now().timestamp() }}}"#;
+    r#"{"action": "{{ action }}", "code": "{{ code }}", "ts": {{ as_timestamp(now()) }}}"#;
 
 fn origin() -> Value {
     json!({
@@ -149,6 +149,20 @@ mod tests {
         assert!(c["name"].is_null());
         let lcd = alarm_panel(&t, &panel(5), 0, None);
         assert_eq!(lcd["supported_features"], json!(["arm_away", "arm_home"]));
+    }
+
+    #[test]
+    fn the_command_template_renders_what_the_command_parser_reads() {
+        // As Home Assistant renders it: action, code (None when no code was asked), clock.
+        for (code, want) in [("123456", Some("123456")), ("None", None)] {
+            let rendered = COMMAND_TEMPLATE
+                .replace("{{ action }}", "DISARM")
+                .replace("{{ code }}", code)
+                .replace("{{ as_timestamp(now()) }}", "1700000000.123456");
+            let c = super::super::command::parse(rendered.as_bytes()).expect("parses");
+            assert_eq!(c.code.as_ref().map(|s| s.expose()), want);
+            assert_eq!(c.ts_ms, Some(1_700_000_000_123));
+        }
     }
 
     #[test]
