@@ -1,5 +1,5 @@
 //! The bridge task: owns the MQTT event loop, publishes from the event log by cursor,
-//! answers Home Assistant's commands through the [`Controller`], and republishes
+//! answers Home Assistant's commands through the [`Controller`](crate::outputs::Controller), and republishes
 //! everything after a reconnect or when Home Assistant comes online.
 //!
 //! Nothing here can slow a panel down: the bridge only reads the durable log, and while the
