@@ -269,6 +269,8 @@ async fn retained_stale_and_unlisted_commands_never_reach_the_panel() {
         ts_now()
     );
     ha.publish(&set, &cmd, true).await;
+    // Our own subscription echoes it once the broker stored it.
+    ha.expect(&set, |p| p == cmd).await;
     let host = ScriptedHost::new(mem.log.clone(), Duration::ZERO);
     let mut bridge = Bridge::start(&mem, host.clone(), config(&base, "mqtt://127.0.0.1:1883"));
     bridge.connected(true).await;
