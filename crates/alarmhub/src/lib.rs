@@ -16,6 +16,7 @@
 //!
 //! Dependencies point one way: `daemon` wires `store`, `registry`, `receiver`, `control`,
 //! `api` and `http`, none of which imports `daemon`.
+//! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 pub mod api;
 pub mod cli;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod events;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod outputs;
 pub mod proto;
 pub mod receiver;
 pub mod registry;

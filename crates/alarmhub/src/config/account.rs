@@ -46,6 +46,10 @@ pub struct AccountConfig {
     /// Overrides `[panel] time_window_future_secs` for this panel.
     #[serde(default)]
     pub time_window_future_secs: Option<u32>,
+    /// The account the central station knows this panel by, for `[[automation]]` outputs
+    /// whose account field the panel's own account does not fit (1 to 6 hex digits).
+    #[serde(default)]
+    pub cms_account: Option<String>,
 }
 
 impl AccountConfig {

@@ -25,11 +25,17 @@ use serde::Deserialize;
 
 mod account;
 mod error;
+mod outputs;
+mod outputs_check;
 mod sections;
 mod validate;
 
 pub use account::{AccountConfig, Quirk, Secret, Tz};
 pub use error::{ConfigError, Problem};
+pub use outputs::{
+    output_defaults, parse_broker_url, AutomationConfig, AutomationKind, AutomationMode, BrokerUrl,
+    MqttConfig,
+};
 pub use sections::{
     defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
     StoreConfig, UnknownAccountPolicy,
@@ -54,6 +60,10 @@ pub struct Config {
     pub control: ControlConfig,
     /// `[log]`: log output.
     pub log: LogConfig,
+    /// `[mqtt]`: the MQTT bridge (Home Assistant); absent = off.
+    pub mqtt: Option<MqttConfig>,
+    /// `[[automation]]`: central-station outputs (Sur-Gard).
+    pub automation: Vec<AutomationConfig>,
     /// `[[accounts]]`: known panels.
     pub accounts: Vec<AccountConfig>,
     /// Lower-case account → position in `accounts`.
@@ -155,6 +165,8 @@ impl PartialEq for Config {
             store,
             control,
             log,
+            mqtt,
+            automation,
             accounts,
             index: _,
         } = self;
@@ -164,6 +176,8 @@ impl PartialEq for Config {
             && *store == other.store
             && *control == other.control
             && *log == other.log
+            && *mqtt == other.mqtt
+            && *automation == other.automation
             && *accounts == other.accounts
     }
 }
@@ -180,6 +194,8 @@ impl fmt::Debug for Config {
             .field("store", &self.store)
             .field("control", &self.control)
             .field("log", &self.log)
+            .field("mqtt", &self.mqtt)
+            .field("automation", &self.automation)
             .field("accounts", &self.accounts)
             .finish()
     }

@@ -30,6 +30,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
         check_account(i, account, &mut p);
     }
     check_duplicates(&config.accounts, &mut p);
+    super::outputs_check::check(config, &mut p);
     p
 }
 
@@ -126,7 +127,7 @@ fn check_listeners(c: &Config, p: &mut Vec<Problem>) {
 }
 
 /// Same non-zero port, and the same IP or one of them is the wildcard.
-fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+pub(crate) fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0
         && a.port() == b.port()
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
