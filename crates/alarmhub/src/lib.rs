@@ -17,6 +17,7 @@ pub mod decode;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod notify;
 pub mod proto;
 pub mod receiver;
 pub mod registry;

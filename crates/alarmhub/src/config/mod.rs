@@ -54,6 +54,8 @@ pub struct Config {
     pub control: ControlConfig,
     /// `[log]`: log output.
     pub log: LogConfig,
+    /// `[notify]`: notification channels, rules and quiet periods.
+    pub notify: crate::notify::NotifyConfig,
     /// `[[accounts]]`: known panels.
     pub accounts: Vec<AccountConfig>,
     /// Lower-case account → position in `accounts`.
@@ -155,6 +157,7 @@ impl PartialEq for Config {
             store,
             control,
             log,
+            notify,
             accounts,
             index: _,
         } = self;
@@ -164,6 +167,7 @@ impl PartialEq for Config {
             && *store == other.store
             && *control == other.control
             && *log == other.log
+            && *notify == other.notify
             && *accounts == other.accounts
     }
 }
@@ -180,6 +184,7 @@ impl fmt::Debug for Config {
             .field("store", &self.store)
             .field("control", &self.control)
             .field("log", &self.log)
+            .field("notify", &self.notify)
             .field("accounts", &self.accounts)
             .finish()
     }

@@ -30,6 +30,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
         check_account(i, account, &mut p);
     }
     check_duplicates(&config.accounts, &mut p);
+    crate::notify::check::check(&config.notify, &mut p);
     p
 }
 
