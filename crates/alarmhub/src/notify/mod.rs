@@ -4,7 +4,7 @@
 //!
 //! The parts, each in its own module:
 //! * [`model`]: the [`Notification`] (what happened, to which panel, when) and its stable id;
-//! * [`template`]: the `{field}` texts, zh-CN and English defaults, digests;
+//! * [`template`]: the `{field}` texts; [`wording`]: zh-CN and English defaults, digests;
 //! * [`config`]: `[notify]` channels, rules and quiet periods (validated in `check`);
 //! * [`rules`]: the [`Router`] that turns a notification into outbox [`Target`]s;
 //! * [`reminder`], [`retry`], [`ratelimit`]: the pure timing decisions;
@@ -26,9 +26,11 @@ pub mod ratelimit;
 pub mod reminder;
 pub mod retry;
 pub mod rules;
+pub mod send;
 pub mod template;
 pub mod wording;
 
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use model::{EventClass, Notification, NotificationId, What};
 pub use rules::{Router, Target};
+pub use send::{Outcome, Sender};
