@@ -21,16 +21,22 @@
 pub(crate) mod check;
 pub mod config;
 mod datetime;
+pub mod dispatcher;
+mod metrics;
 pub mod model;
+pub mod outbox;
 pub mod ratelimit;
 pub mod reminder;
 pub mod retry;
+mod round;
 pub mod rules;
 pub mod send;
 pub mod template;
 pub mod wording;
 
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
+pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
 pub use model::{EventClass, Notification, NotificationId, What};
+pub use outbox::{Delivery, DeliveryRecord, MemoryOutbox, Outbox};
 pub use rules::{Router, Target};
 pub use send::{Outcome, Sender};
