@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{NotifyConfig, RateLimit};
 use super::metrics;
-use super::outbox::{Delivery, Outbox, OutboxError, Settlement};
+use super::outbox::{ChannelState, Delivery, Outbox, OutboxError, Settlement};
 use super::round::{self, plan_round, DISABLED_RECHECK_MS};
 use super::send::{Outcome, Sender, SenderError};
 
@@ -308,51 +308,14 @@ impl<O: Outbox> Inner<O> {
         let mut state = self.outbox.channel_state(&ch.name).await?;
         let was_disabled = state.disabled.is_some();
         let rows: HashMap<i64, Delivery> = claimed.iter().map(|d| (d.id, d.clone())).collect();
-        let mut settled = Vec::with_capacity(claimed.len());
-        let mut messages = Vec::new();
-        if !ch.enabled || was_disabled {
-            let note = state
-                .disabled
-                .clone()
-                .unwrap_or_else(|| "channel disabled".into());
-            settled.extend(claimed.iter().map(|d| {
-                let due_ms = now + DISABLED_RECHECK_MS;
-                (
-                    d.id,
-                    Settlement::Postpone {
-                        due_ms,
-                        note: note.clone(),
-                    },
-                )
-            }));
+        let (messages, mut settled) = if !ch.enabled || was_disabled {
+            (Vec::new(), hold_all(&claimed, &state, now))
         } else {
             let planned = plan_round(ch.limit, &mut state, claimed, now);
-            settled.extend(planned.postponed);
-            messages = planned.messages;
-        }
+            (planned.messages, planned.postponed)
+        };
         report.messages = messages.len();
-        let results: Vec<(round::Message, Outcome)> = stream::iter(messages)
-            .map(|m| async move {
-                let outcome = ch.sender.send(&m.out).await;
-                (m, outcome)
-            })
-            .buffer_unordered(ch.concurrency)
-            .collect()
-            .await;
-        let after = self.clock.now_ms();
-        for (m, outcome) in results {
-            log_outcome(&ch.name, &m, &outcome);
-            metrics::message(&ch.name, &outcome, m.out.is_digest());
-            let random: f64 = rand::random();
-            settled.extend(round::settle(
-                &outcome,
-                &m.members,
-                &mut state,
-                after,
-                self.give_up_after,
-                random,
-            ));
-        }
+        settled.extend(self.send_all(ch, messages, &mut state).await);
         if state.disabled.is_some() && !was_disabled {
             tracing::error!(channel = %ch.name, reason = state.disabled.as_deref().unwrap_or(""), "notification channel disabled by its endpoint; re-enable it once the endpoint is fixed");
         }
@@ -367,6 +330,60 @@ impl<O: Outbox> Inner<O> {
         self.outbox.settle(settled).await?;
         Ok(report)
     }
+
+    /// Send the planned messages, `concurrency` at a time, and settle their members.
+    async fn send_all(
+        &self,
+        ch: &Channel,
+        messages: Vec<round::Message>,
+        state: &mut ChannelState,
+    ) -> Vec<(i64, Settlement)> {
+        let results: Vec<(round::Message, Outcome)> = stream::iter(messages)
+            .map(|m| async move {
+                let outcome = ch.sender.send(&m.out).await;
+                (m, outcome)
+            })
+            .buffer_unordered(ch.concurrency)
+            .collect()
+            .await;
+        let after = self.clock.now_ms();
+        let mut settled = Vec::new();
+        for (m, outcome) in results {
+            log_outcome(&ch.name, &m, &outcome);
+            metrics::message(&ch.name, &outcome, m.out.is_digest());
+            let random: f64 = rand::random();
+            settled.extend(round::settle(
+                &outcome,
+                &m.members,
+                state,
+                after,
+                self.give_up_after,
+                random,
+            ));
+        }
+        settled
+    }
+}
+
+/// A disabled channel (by configuration or by its endpoint) keeps its rows, untouched.
+fn hold_all(claimed: &[Delivery], state: &ChannelState, now: i64) -> Vec<(i64, Settlement)> {
+    let note = state
+        .disabled
+        .clone()
+        .unwrap_or_else(|| "channel disabled".into());
+    claimed
+        .iter()
+        .map(|d| {
+            let due_ms = now + DISABLED_RECHECK_MS;
+            (
+                d.id,
+                Settlement::Postpone {
+                    due_ms,
+                    note: note.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 fn log_outcome(channel: &str, m: &round::Message, outcome: &Outcome) {

@@ -56,6 +56,11 @@ impl Window {
             .count()
     }
 
+    /// Sends still allowed in the window.
+    fn free(&self, history: &[i64], now_ms: i64) -> usize {
+        self.limit.saturating_sub(self.used(history, now_ms))
+    }
+
     /// Messages kept back for digests: the part of the limit above the singles budget.
     fn reserve(&self) -> usize {
         self.limit - self.limit / 2
@@ -104,44 +109,44 @@ pub fn plan(limit: RateLimit, history: &[i64], pending: usize, now_ms: i64) -> P
             next_ms: None,
         };
     }
-    let free = ws
-        .iter()
-        .map(|w| w.limit.saturating_sub(w.used(history, now_ms)));
-    if free.clone().min() == Some(0) {
-        let next = ws
-            .iter()
-            .filter(|w| w.used(history, now_ms) >= w.limit)
-            .map(|w| w.frees_at(history, now_ms))
-            .max();
+    if let Some(wait) = full_until(&ws, history, now_ms) {
         return Plan {
             singles: 0,
             digest: 0,
-            next_ms: next,
+            next_ms: Some(wait),
         };
     }
-    let singles_budget = ws
+    let singles = ws
         .iter()
-        .map(|w| {
-            w.limit
-                .saturating_sub(w.used(history, now_ms))
-                .saturating_sub(w.reserve())
-        })
+        .map(|w| w.free(history, now_ms).saturating_sub(w.reserve()))
         .min()
         .unwrap_or(0);
-    if pending <= singles_budget {
+    if pending <= singles {
         return Plan {
             singles: pending,
             digest: 0,
             next_ms: None,
         };
     }
-    let singles = singles_budget;
-    let rest = pending - singles;
-    // In a storm, digests are paced; sends planned now do not count against the pace.
+    storm(&ws, history, singles, pending - singles, now_ms)
+}
+
+/// When a full window (no free slot) frees up; `None` when every window has room.
+fn full_until(ws: &[Window], history: &[i64], now_ms: i64) -> Option<i64> {
+    ws.iter()
+        .filter(|w| w.free(history, now_ms) == 0)
+        .map(|w| w.frees_at(history, now_ms))
+        .max()
+}
+
+/// Past the singles budget: `singles` go alone, the `rest` wait for the digest pace.
+fn storm(ws: &[Window], history: &[i64], singles: usize, rest: usize, now_ms: i64) -> Plan {
+    // Digests are paced from the newest earlier send, in the windows that are in a storm;
+    // sends planned now do not count against the pace.
     let newest = history.iter().copied().filter(|&t| t <= now_ms).max();
     let paced_until = ws
         .iter()
-        .filter(|w| w.limit.saturating_sub(w.used(history, now_ms)) <= w.reserve())
+        .filter(|w| w.free(history, now_ms) <= w.reserve())
         .filter_map(|w| newest.map(|t| t + w.pace_ms()))
         .max()
         .unwrap_or(now_ms);
@@ -153,6 +158,7 @@ pub fn plan(limit: RateLimit, history: &[i64], pending: usize, now_ms: i64) -> P
         };
     }
     if rest == 1 {
+        // A lone leftover goes as itself, in place of a digest of one.
         return Plan {
             singles: singles + 1,
             digest: 0,

@@ -51,6 +51,40 @@ fn urgency(d: &Delivery) -> (u8, i64, DeliveryId) {
     )
 }
 
+/// Plan one recipient's deliveries (`key` empty: the channel has no recipients).
+fn plan_group(
+    limit: RateLimit,
+    history: &mut Vec<i64>,
+    key: String,
+    mut group: Vec<Delivery>,
+    now_ms: i64,
+    planned: &mut Planned,
+) {
+    group.sort_by_key(urgency);
+    let p = ratelimit::plan(limit, history, group.len(), now_ms);
+    let recipient = (!key.is_empty()).then_some(key);
+    let mut rest = group.into_iter();
+    for d in rest.by_ref().take(p.singles) {
+        history.push(now_ms);
+        let out = Outgoing::single(d.notification.clone(), recipient.clone(), now_ms);
+        planned.messages.push(Message {
+            out,
+            members: vec![d],
+        });
+    }
+    if p.digest > 0 {
+        let members: Vec<Delivery> = rest.by_ref().take(p.digest).collect();
+        history.push(now_ms);
+        let ns = members.iter().map(|d| d.notification.clone()).collect();
+        let out = Outgoing::digest(ns, recipient, now_ms);
+        planned.messages.push(Message { out, members });
+    }
+    let next = p.next_ms.unwrap_or(now_ms + 1_000);
+    planned
+        .postponed
+        .extend(rest.map(|d| postpone(&d, next, "rate limit")));
+}
+
 /// Decide what of `claimed` is sent now under `limit`, recording the sends in `state`.
 pub(crate) fn plan_round(
     limit: RateLimit,
@@ -73,32 +107,10 @@ pub(crate) fn plan_round(
         groups.entry(key).or_default().push(d);
     }
     let span = ratelimit::history_span_ms(limit);
-    for (key, mut group) in groups {
-        group.sort_by_key(urgency);
+    for (key, group) in groups {
         let history = state.sends.entry(key.clone()).or_default();
         history.retain(|t| *t > now_ms - span);
-        let p = ratelimit::plan(limit, history, group.len(), now_ms);
-        let recipient = (!key.is_empty()).then_some(key);
-        let mut rest = group.into_iter();
-        for d in rest.by_ref().take(p.singles) {
-            history.push(now_ms);
-            let out = Outgoing::single(d.notification.clone(), recipient.clone(), now_ms);
-            planned.messages.push(Message {
-                out,
-                members: vec![d],
-            });
-        }
-        if p.digest > 0 {
-            let members: Vec<Delivery> = rest.by_ref().take(p.digest).collect();
-            history.push(now_ms);
-            let ns = members.iter().map(|d| d.notification.clone()).collect();
-            let out = Outgoing::digest(ns, recipient.clone(), now_ms);
-            planned.messages.push(Message { out, members });
-        }
-        let next = p.next_ms.unwrap_or(now_ms + 1_000);
-        planned
-            .postponed
-            .extend(rest.map(|d| postpone(&d, next, "rate limit")));
+        plan_group(limit, history, key, group, now_ms, &mut planned);
     }
     state.sends.retain(|_, h| !h.is_empty());
     planned
@@ -114,66 +126,70 @@ pub(crate) fn settle(
     give_up_after: Duration,
     random: f64,
 ) -> Vec<(DeliveryId, Settlement)> {
-    let deadline = |d: &Delivery| {
-        d.queued_ms
-            .saturating_add(i64::try_from(give_up_after.as_millis()).unwrap_or(i64::MAX))
-    };
     members
         .iter()
         .map(|d| {
-            let attempts = d.attempts + 1;
-            let s = match outcome {
-                Outcome::Delivered => Settlement::Delivered {
-                    attempts,
-                    at_ms: now_ms,
-                },
-                Outcome::Retry { reason, after } => retry_or_dead(
-                    retry::next_attempt(
-                        attempts,
-                        d.queued_ms,
-                        now_ms,
-                        *after,
-                        random,
-                        give_up_after,
-                    ),
-                    attempts,
-                    now_ms,
-                    reason,
-                ),
-                Outcome::RateLimited {
-                    reason,
-                    after,
-                    whole_channel,
-                } => {
-                    let wait = after.unwrap_or(DEFAULT_PAUSE);
-                    let until =
-                        now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
-                    if *whole_channel {
-                        state.paused_until_ms = Some(state.paused_until_ms.unwrap_or(0).max(until));
-                    }
-                    let decision = if now_ms >= deadline(d) {
-                        RetryDecision::DeadLetter
-                    } else {
-                        RetryDecision::At(until.min(deadline(d)))
-                    };
-                    retry_or_dead(decision, attempts, now_ms, reason)
-                }
-                Outcome::Disabled { reason } => {
-                    state.disabled = Some(reason.clone());
-                    Settlement::Postpone {
-                        due_ms: now_ms + DISABLED_RECHECK_MS,
-                        note: reason.clone(),
-                    }
-                }
-                Outcome::Failed { reason } => Settlement::DeadLetter {
-                    attempts,
-                    at_ms: now_ms,
-                    error: reason.clone(),
-                },
-            };
+            let s = settle_one(outcome, d, state, now_ms, give_up_after, random);
             (d.id, s)
         })
         .collect()
+}
+
+fn settle_one(
+    outcome: &Outcome,
+    d: &Delivery,
+    state: &mut ChannelState,
+    now_ms: i64,
+    give_up_after: Duration,
+    random: f64,
+) -> Settlement {
+    let attempts = d.attempts + 1;
+    match outcome {
+        Outcome::Delivered => Settlement::Delivered {
+            attempts,
+            at_ms: now_ms,
+        },
+        Outcome::Retry { reason, after } => retry_or_dead(
+            retry::next_attempt(attempts, d.queued_ms, now_ms, *after, random, give_up_after),
+            attempts,
+            now_ms,
+            reason,
+        ),
+        Outcome::RateLimited {
+            reason,
+            after,
+            whole_channel,
+        } => {
+            let until = now_ms.saturating_add(millis(after.unwrap_or(DEFAULT_PAUSE)));
+            if *whole_channel {
+                state.paused_until_ms = Some(state.paused_until_ms.unwrap_or(0).max(until));
+            }
+            // Waiting for a rate limit does not stretch the backoff, but the deadline holds.
+            let deadline = d.queued_ms.saturating_add(millis(give_up_after));
+            let decision = if now_ms >= deadline {
+                RetryDecision::DeadLetter
+            } else {
+                RetryDecision::At(until.min(deadline))
+            };
+            retry_or_dead(decision, attempts, now_ms, reason)
+        }
+        Outcome::Disabled { reason } => {
+            state.disabled = Some(reason.clone());
+            Settlement::Postpone {
+                due_ms: now_ms + DISABLED_RECHECK_MS,
+                note: reason.clone(),
+            }
+        }
+        Outcome::Failed { reason } => Settlement::DeadLetter {
+            attempts,
+            at_ms: now_ms,
+            error: reason.clone(),
+        },
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn retry_or_dead(decision: RetryDecision, attempts: u32, now_ms: i64, reason: &str) -> Settlement {

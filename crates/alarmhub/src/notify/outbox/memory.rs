@@ -19,6 +19,18 @@ struct Row {
     delivered_ms: Option<i64>,
 }
 
+impl Row {
+    fn new(delivery: Delivery) -> Row {
+        Row {
+            delivery,
+            leased_until_ms: i64::MIN,
+            status: Status::Pending,
+            last_error: None,
+            delivered_ms: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     next_id: DeliveryId,
@@ -95,16 +107,7 @@ impl Outbox for MemoryOutbox {
                 queued_ms: now_ms,
                 due_ms: now_ms,
             };
-            g.rows.insert(
-                id,
-                Row {
-                    delivery,
-                    leased_until_ms: i64::MIN,
-                    status: Status::Pending,
-                    last_error: None,
-                    delivered_ms: None,
-                },
-            );
+            g.rows.insert(id, Row::new(delivery));
             ids.push(id);
         }
         Ok(ids)
