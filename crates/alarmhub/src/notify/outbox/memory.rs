@@ -1,7 +1,7 @@
 //! [`MemoryOutbox`]: the [`Outbox`] in memory, for tests and one-shot CLI use. It keeps
 //! every row (nothing is pruned), which is what tests want to inspect.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
@@ -35,6 +35,8 @@ impl Row {
 struct Inner {
     next_id: DeliveryId,
     rows: BTreeMap<DeliveryId, Row>,
+    /// Rows not yet delivered or dead: what claims and counts look at.
+    open: BTreeSet<DeliveryId>,
     keys: HashSet<(String, Target)>,
     channels: HashMap<String, ChannelState>,
 }
@@ -80,10 +82,6 @@ fn record(r: &Row) -> DeliveryRecord {
     }
 }
 
-fn open(r: &Row) -> bool {
-    matches!(r.status, Status::Pending | Status::Retrying)
-}
-
 impl Outbox for MemoryOutbox {
     async fn enqueue(
         &self,
@@ -108,6 +106,7 @@ impl Outbox for MemoryOutbox {
                 due_ms: now_ms,
             };
             g.rows.insert(id, Row::new(delivery));
+            g.open.insert(id);
             ids.push(id);
         }
         Ok(ids)
@@ -121,29 +120,31 @@ impl Outbox for MemoryOutbox {
         lease_ms: i64,
     ) -> Result<Vec<Delivery>, OutboxError> {
         let mut g = self.lock();
-        let mut due: Vec<&mut Row> = g
-            .rows
-            .values_mut()
+        let mut due: Vec<(i64, DeliveryId)> = g
+            .open
+            .iter()
+            .filter_map(|id| g.rows.get(id))
             .filter(|r| {
-                open(r)
-                    && r.delivery.target.channel == channel
+                r.delivery.target.channel == channel
                     && r.delivery.due_ms <= now_ms
                     && r.leased_until_ms <= now_ms
             })
+            .map(|r| (r.delivery.due_ms, r.delivery.id))
             .collect();
-        due.sort_by_key(|r| (r.delivery.due_ms, r.delivery.id));
-        Ok(due
-            .into_iter()
-            .take(limit)
-            .map(|r| {
+        due.sort_unstable();
+        let mut out = Vec::with_capacity(due.len().min(limit));
+        for (_, id) in due.into_iter().take(limit) {
+            if let Some(r) = g.rows.get_mut(&id) {
                 r.leased_until_ms = now_ms.saturating_add(lease_ms);
-                r.delivery.clone()
-            })
-            .collect())
+                out.push(r.delivery.clone());
+            }
+        }
+        Ok(out)
     }
 
     async fn settle(&self, settled: Vec<(DeliveryId, Settlement)>) -> Result<(), OutboxError> {
         let mut g = self.lock();
+        let mut closed = Vec::new();
         for (id, s) in settled {
             let Some(r) = g.rows.get_mut(&id) else {
                 return Err(OutboxError(format!("no delivery {id}")));
@@ -151,6 +152,7 @@ impl Outbox for MemoryOutbox {
             r.leased_until_ms = i64::MIN;
             match s {
                 Settlement::Delivered { attempts, at_ms } => {
+                    closed.push(id);
                     r.delivery.attempts = attempts;
                     r.status = Status::Delivered;
                     r.delivered_ms = Some(at_ms);
@@ -175,14 +177,18 @@ impl Outbox for MemoryOutbox {
                 Settlement::Postpone { due_ms, .. } => r.delivery.due_ms = due_ms,
             }
         }
+        for id in closed {
+            g.open.remove(&id);
+        }
         Ok(())
     }
 
     async fn next_due_ms(&self, channel: &str) -> Result<Option<i64>, OutboxError> {
         let g = self.lock();
-        Ok(g.rows
-            .values()
-            .filter(|r| open(r) && r.delivery.target.channel == channel)
+        Ok(g.open
+            .iter()
+            .filter_map(|id| g.rows.get(id))
+            .filter(|r| r.delivery.target.channel == channel)
             .map(|r| r.delivery.due_ms.max(r.leased_until_ms))
             .min())
     }
@@ -190,7 +196,7 @@ impl Outbox for MemoryOutbox {
     async fn backlog(&self) -> Result<BTreeMap<String, u64>, OutboxError> {
         let g = self.lock();
         let mut out = BTreeMap::new();
-        for r in g.rows.values().filter(|r| open(r)) {
+        for r in g.open.iter().filter_map(|id| g.rows.get(id)) {
             *out.entry(r.delivery.target.channel.clone()).or_insert(0) += 1;
         }
         Ok(out)
