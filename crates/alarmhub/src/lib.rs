@@ -28,6 +28,7 @@ pub mod events;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod outputs;
 pub mod proto;
 pub mod receiver;

@@ -35,6 +35,9 @@ enum Cmd {
     Config(ConfigCmd),
     /// Simulate panels against a receiver (load tests, deployment checks).
     Simulate(alarmhub::sim::SimArgs),
+    /// Notification helpers: send a test message through a channel.
+    #[command(subcommand)]
+    Notify(alarmhub::cli::notify::NotifyCmd),
     #[command(flatten)]
     Client(alarmhub::cli::ClientCmd),
 }
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Cmd::Client(c) => alarmhub::cli::main(cli.client, c),
         Cmd::Serve(a) => serve(a),
         Cmd::Simulate(a) => alarmhub::sim::main(a),
+        Cmd::Notify(c) => alarmhub::cli::notify::main(c, cli.client.json),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {
             print!("{}", alarmhub::config::Config::example());

@@ -6,6 +6,7 @@
 //! succeed (timed out, panel offline, not supported, bad request), 2 usage errors and an
 //! unreachable daemon.
 
+pub mod notify;
 mod output;
 
 use std::process::ExitCode;

@@ -64,6 +64,8 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     /// `[[automation]]`: central-station outputs (Sur-Gard).
     pub automation: Vec<AutomationConfig>,
+    /// `[notify]`: notification channels, rules and quiet periods.
+    pub notify: crate::notify::NotifyConfig,
     /// `[[accounts]]`: known panels.
     pub accounts: Vec<AccountConfig>,
     /// Lower-case account → position in `accounts`.
@@ -167,6 +169,7 @@ impl PartialEq for Config {
             log,
             mqtt,
             automation,
+            notify,
             accounts,
             index: _,
         } = self;
@@ -178,6 +181,7 @@ impl PartialEq for Config {
             && *log == other.log
             && *mqtt == other.mqtt
             && *automation == other.automation
+            && *notify == other.notify
             && *accounts == other.accounts
     }
 }
@@ -196,6 +200,7 @@ impl fmt::Debug for Config {
             .field("log", &self.log)
             .field("mqtt", &self.mqtt)
             .field("automation", &self.automation)
+            .field("notify", &self.notify)
             .field("accounts", &self.accounts)
             .finish()
     }

@@ -1,0 +1,42 @@
+//! Notifications: alarms reach people — webhook, WeCom, DingTalk, Feishu, WeChat, e-mail —
+//! durably, signed, within each service's rate limits, and repeated until someone takes
+//! the alarm.
+//!
+//! The parts, each in its own module:
+//! * [`model`]: the [`Notification`] (what happened, to which panel, when) and its stable id;
+//! * [`template`]: the `{field}` texts; [`wording`]: zh-CN and English defaults, digests;
+//! * [`config`]: `[notify]` channels, rules and quiet periods (validated in `check`);
+//! * [`rules`]: the [`Router`] that turns a notification into outbox [`Target`]s;
+//! * [`reminder`], [`retry`], [`ratelimit`]: the pure timing decisions;
+//! * [`send`]: one sender per service, classifying each answer as an [`Outcome`];
+//! * [`outbox`]: the [`Outbox`] trait the durable store implements, and a memory one;
+//! * [`dispatcher`]: the [`Dispatcher`] that delivers due notifications.
+//!
+//! How it fits the daemon: whoever changes an alarm builds the [`Notification`], asks the
+//! [`Router`] for its targets and writes both into the outbox in the same transaction, then
+//! wakes the dispatcher. The dispatcher claims due rows, sends, and settles each row as
+//! delivered, retried later or dead-lettered. A crash between commit and send loses
+//! nothing: the row is still due after restart, and carries the same id.
+
+pub(crate) mod check;
+pub mod config;
+mod datetime;
+pub mod dispatcher;
+mod metrics;
+pub mod model;
+pub mod outbox;
+pub mod ratelimit;
+pub mod reminder;
+pub mod retry;
+mod round;
+pub mod rules;
+pub mod send;
+pub mod template;
+pub mod wording;
+
+pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
+pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
+pub use model::{EventClass, Notification, NotificationId, What};
+pub use outbox::{Delivery, DeliveryRecord, MemoryOutbox, Outbox};
+pub use rules::{Router, Target};
+pub use send::{Outcome, Sender};

@@ -1,0 +1,239 @@
+//! [`MemoryOutbox`]: the [`Outbox`] in memory, for tests and one-shot CLI use. It keeps
+//! every row (nothing is pruned), which is what tests want to inspect.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    ChannelState, Delivery, DeliveryId, DeliveryRecord, Outbox, OutboxError, Settlement, Status,
+};
+use crate::notify::model::Notification;
+use crate::notify::rules::Target;
+
+#[derive(Debug, Clone)]
+struct Row {
+    delivery: Delivery,
+    leased_until_ms: i64,
+    status: Status,
+    last_error: Option<String>,
+    delivered_ms: Option<i64>,
+}
+
+impl Row {
+    fn new(delivery: Delivery) -> Row {
+        Row {
+            delivery,
+            leased_until_ms: i64::MIN,
+            status: Status::Pending,
+            last_error: None,
+            delivered_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: DeliveryId,
+    rows: BTreeMap<DeliveryId, Row>,
+    /// Rows not yet delivered or dead: what claims and counts look at.
+    open: BTreeSet<DeliveryId>,
+    keys: HashSet<(String, Target)>,
+    channels: HashMap<String, ChannelState>,
+}
+
+/// An in-memory outbox.
+#[derive(Debug, Default)]
+pub struct MemoryOutbox {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryOutbox {
+    /// An empty outbox.
+    pub fn new() -> MemoryOutbox {
+        MemoryOutbox::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves rows consistent (each update is one
+        // assignment), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every delivery with its status, in row order (for tests).
+    pub fn records(&self) -> Vec<DeliveryRecord> {
+        self.lock().rows.values().map(record).collect()
+    }
+}
+
+fn record(r: &Row) -> DeliveryRecord {
+    let d = &r.delivery;
+    DeliveryRecord {
+        id: d.id,
+        notification_id: d.notification.id.to_string(),
+        what: d.notification.what,
+        account: d.notification.account.clone(),
+        channel: d.target.channel.clone(),
+        recipient: d.target.recipient.clone(),
+        status: r.status,
+        attempts: d.attempts,
+        last_error: r.last_error.clone(),
+        queued_ms: d.queued_ms,
+        delivered_ms: r.delivered_ms,
+    }
+}
+
+impl Outbox for MemoryOutbox {
+    async fn enqueue(
+        &self,
+        n: &Notification,
+        targets: &[Target],
+        now_ms: i64,
+    ) -> Result<Vec<DeliveryId>, OutboxError> {
+        let mut g = self.lock();
+        let mut ids = Vec::new();
+        for t in targets {
+            if !g.keys.insert((n.id.to_string(), t.clone())) {
+                continue;
+            }
+            g.next_id += 1;
+            let id = g.next_id;
+            let delivery = Delivery {
+                id,
+                notification: n.clone(),
+                target: t.clone(),
+                attempts: 0,
+                queued_ms: now_ms,
+                due_ms: now_ms,
+            };
+            g.rows.insert(id, Row::new(delivery));
+            g.open.insert(id);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    async fn claim_due(
+        &self,
+        channel: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, OutboxError> {
+        let mut g = self.lock();
+        let mut due: Vec<(i64, DeliveryId)> = g
+            .open
+            .iter()
+            .filter_map(|id| g.rows.get(id))
+            .filter(|r| {
+                r.delivery.target.channel == channel
+                    && r.delivery.due_ms <= now_ms
+                    && r.leased_until_ms <= now_ms
+            })
+            .map(|r| (r.delivery.due_ms, r.delivery.id))
+            .collect();
+        due.sort_unstable();
+        let mut out = Vec::with_capacity(due.len().min(limit));
+        for (_, id) in due.into_iter().take(limit) {
+            if let Some(r) = g.rows.get_mut(&id) {
+                r.leased_until_ms = now_ms.saturating_add(lease_ms);
+                out.push(r.delivery.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn settle(&self, settled: Vec<(DeliveryId, Settlement)>) -> Result<(), OutboxError> {
+        let mut g = self.lock();
+        let mut closed = Vec::new();
+        for (id, s) in settled {
+            let Some(r) = g.rows.get_mut(&id) else {
+                return Err(OutboxError(format!("no delivery {id}")));
+            };
+            r.leased_until_ms = i64::MIN;
+            match s {
+                Settlement::Delivered { attempts, at_ms } => {
+                    closed.push(id);
+                    r.delivery.attempts = attempts;
+                    r.status = Status::Delivered;
+                    r.delivered_ms = Some(at_ms);
+                }
+                Settlement::Retry {
+                    attempts,
+                    due_ms,
+                    error,
+                } => {
+                    r.delivery.attempts = attempts;
+                    r.delivery.due_ms = due_ms;
+                    r.status = Status::Retrying;
+                    r.last_error = Some(error);
+                }
+                Settlement::DeadLetter {
+                    attempts, error, ..
+                } => {
+                    r.delivery.attempts = attempts;
+                    r.status = Status::DeadLetter;
+                    r.last_error = Some(error);
+                }
+                Settlement::Postpone { due_ms, .. } => r.delivery.due_ms = due_ms,
+            }
+        }
+        for id in closed {
+            g.open.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn next_due_ms(&self, channel: &str) -> Result<Option<i64>, OutboxError> {
+        let g = self.lock();
+        Ok(g.open
+            .iter()
+            .filter_map(|id| g.rows.get(id))
+            .filter(|r| r.delivery.target.channel == channel)
+            .map(|r| r.delivery.due_ms.max(r.leased_until_ms))
+            .min())
+    }
+
+    async fn backlog(&self) -> Result<BTreeMap<String, u64>, OutboxError> {
+        let g = self.lock();
+        let mut out = BTreeMap::new();
+        for r in g.open.iter().filter_map(|id| g.rows.get(id)) {
+            *out.entry(r.delivery.target.channel.clone()).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
+    async fn channel_state(&self, channel: &str) -> Result<ChannelState, OutboxError> {
+        Ok(self
+            .lock()
+            .channels
+            .get(channel)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save_channel_state(
+        &self,
+        channel: &str,
+        state: &ChannelState,
+    ) -> Result<(), OutboxError> {
+        self.lock()
+            .channels
+            .insert(channel.to_string(), state.clone());
+        Ok(())
+    }
+
+    async fn recent(
+        &self,
+        channel: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, OutboxError> {
+        let g = self.lock();
+        Ok(g.rows
+            .values()
+            .rev()
+            .filter(|r| channel.is_none_or(|c| r.delivery.target.channel == c))
+            .take(limit)
+            .map(record)
+            .collect())
+    }
+}
