@@ -7,9 +7,11 @@
 //! * [`registry`]: live state of every panel.
 //! * [`receiver`]: panel listeners (TCP, UDP) and sessions.
 //! * [`control`]: remote commands to Hengbo hosts.
+//! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
 //! * [`server`]: wiring everything together for `alarmhub serve`.
 //! * [`decode`]: `alarmhub decode`.
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;

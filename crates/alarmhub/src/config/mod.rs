@@ -24,11 +24,13 @@ use panel_proto::Quirks;
 use serde::Deserialize;
 
 mod account;
+mod auth;
 mod error;
 mod sections;
 mod validate;
 
 pub use account::{AccountConfig, Quirk, Secret, Tz};
+pub use auth::{AuthConfig, CompatAnonymous, Required, TlsConfig};
 pub use error::{ConfigError, Problem};
 pub use sections::{
     defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
@@ -54,6 +56,10 @@ pub struct Config {
     pub control: ControlConfig,
     /// `[log]`: log output.
     pub log: LogConfig,
+    /// `[auth]`: access control of the APIs.
+    pub auth: AuthConfig,
+    /// `[tls]`: TLS for the API listeners.
+    pub tls: TlsConfig,
     /// `[[accounts]]`: known panels.
     pub accounts: Vec<AccountConfig>,
     /// Lower-case account → position in `accounts`.
@@ -155,6 +161,8 @@ impl PartialEq for Config {
             store,
             control,
             log,
+            auth,
+            tls,
             accounts,
             index: _,
         } = self;
@@ -164,6 +172,8 @@ impl PartialEq for Config {
             && *store == other.store
             && *control == other.control
             && *log == other.log
+            && *auth == other.auth
+            && *tls == other.tls
             && *accounts == other.accounts
     }
 }
@@ -180,6 +190,8 @@ impl fmt::Debug for Config {
             .field("store", &self.store)
             .field("control", &self.control)
             .field("log", &self.log)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .field("accounts", &self.accounts)
             .finish()
     }
