@@ -22,6 +22,7 @@ pub mod logging;
 pub mod proto;
 pub mod receiver;
 pub mod registry;
+pub mod reload;
 pub mod server;
 pub mod sim;
 pub mod store;

@@ -89,6 +89,15 @@ pub async fn serve(
     on_bound: impl FnOnce(&Bound, &Handles),
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    // Before anything binds: an exposed API without TLS does not start at all.
+    crate::auth::exposure::check(&config).map_err(|e| anyhow::anyhow!(e))?;
+    let tls = if config.tls.enabled() {
+        Some(Arc::new(crate::auth::tls::Tls::load(&config.tls)?))
+    } else {
+        None
+    };
+    // From here on SIGHUP reloads instead of killing the daemon.
+    let sighup = crate::reload::Hangup::install()?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[
             0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -126,6 +135,10 @@ pub async fn serve(
 
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let auth = crate::auth::Auth::start(&config, cancel.clone())
+        .context("opening tokens, users and the audit trail")?;
+    crate::auth::exposure::announce(&config, cancel.clone());
+    sighup.run(crate::reload::Reload { tls: tls.clone() }, cancel.clone());
     let connections = Arc::new(Connections::default());
     let shared = crate::receiver::Shared::new(
         Arc::clone(&config),
@@ -178,10 +191,19 @@ pub async fn serve(
         listeners_bound: Arc::clone(&listeners_bound),
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
         bus: Some(bus.clone()),
+        auth: Arc::clone(&auth),
+    };
+    let http = match &tls {
+        Some(t) => crate::auth::listen::HttpListener::Tls {
+            ready: crate::auth::listen::tls_streams(http, Arc::clone(&t.http), cancel.clone()),
+            local: http_bound,
+        },
+        None => crate::auth::listen::HttpListener::Plain(http),
     };
     let http_cancel = cancel.clone();
     let http_task = tokio::spawn(async move {
-        let app = crate::http::router(http_state);
+        let app = crate::http::router(http_state)
+            .into_make_service_with_connect_info::<crate::auth::listen::PeerAddr>();
         let r = axum::serve(http, app)
             .with_graceful_shutdown(async move { http_cancel.cancelled().await })
             .await;
@@ -192,8 +214,9 @@ pub async fn serve(
 
     let grpc_task = {
         let (h, c) = (handles.clone(), cancel.clone());
+        let (a, t) = (Arc::clone(&auth), tls.as_ref().map(|t| Arc::clone(&t.grpc)));
         tokio::spawn(async move {
-            if let Err(e) = crate::api::serve(grpc, h, c).await {
+            if let Err(e) = crate::api::serve(grpc, h, a, t, c).await {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         })

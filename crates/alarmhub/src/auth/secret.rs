@@ -35,6 +35,14 @@ impl Sensitive {
     }
 }
 
+impl std::str::FromStr for Sensitive {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Sensitive, Self::Err> {
+        Ok(Sensitive::new(s))
+    }
+}
+
 impl fmt::Debug for Sensitive {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("****")
