@@ -308,7 +308,8 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
 /// Unix ms.
 pub fn parse_since(s: &str, now_ms: i64) -> Result<i64, String> {
     let bad = || format!("--since {s:?}: use 30m, 12h, 7d, 2026-01-31 or 2026-01-31T08:00:00Z");
-    if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+    let relative = s.len() > 1 && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if let Some(unit) = s.chars().last().filter(|_| relative) {
         let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
         let secs = match unit {
             's' => 1,
