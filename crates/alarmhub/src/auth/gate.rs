@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::audit::{fmt_addr, login_record, refusal_record};
 use super::cache::{Cache, FLUSH_EVERY};
 use super::identity::{Identity, Kind};
 use super::limiter::Limiter;
@@ -345,49 +346,6 @@ pub fn authorize(id: &Identity, rule: Rule) -> Result<(), Refusal> {
             need.describe(),
             Role::holders(need).join(" or ")
         )))
-    }
-}
-
-fn fmt_addr(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "-".into(), |a| a.to_string())
-}
-
-fn refusal_record(
-    action: &str,
-    addr: Option<SocketAddr>,
-    r: &Refusal,
-    had_token: bool,
-) -> AuditRecord {
-    AuditRecord {
-        at_ms: crate::store::now_ms(),
-        who: "-".into(),
-        role: "-".into(),
-        kind: if had_token { "token" } else { "anonymous" }.into(),
-        addr: fmt_addr(addr),
-        action: action.into(),
-        outcome: r.outcome().into(),
-        detail: serde_json::json!({ "reason": r.to_string() }).to_string(),
-        ..AuditRecord::default()
-    }
-}
-
-fn login_record(
-    name: &str,
-    addr: Option<SocketAddr>,
-    role: Option<Role>,
-    outcome: &str,
-) -> AuditRecord {
-    AuditRecord {
-        at_ms: crate::store::now_ms(),
-        who: name.into(),
-        role: role.map_or("-", Role::as_str).into(),
-        kind: "user".into(),
-        addr: fmt_addr(addr),
-        action: "login".into(),
-        target: name.into(),
-        outcome: outcome.into(),
-        detail: "{}".into(),
-        ..AuditRecord::default()
     }
 }
 

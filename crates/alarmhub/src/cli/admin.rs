@@ -174,7 +174,7 @@ fn taken_or(e: AuthStoreError) -> Result<ExitCode, String> {
 }
 
 fn time(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "never".into(), |ms| super::output::time_ms(ms))
+    ms.map_or_else(|| "never".into(), super::output::time_ms)
 }
 
 /// Run `alarmhub token …`.
