@@ -10,14 +10,22 @@
 # calling back to back (what a Rust client sees). h2load does not read gRPC trailers, so a
 # short verbose h2load run first checks that no call is answered with a gRPC error.
 # h2load comes from Debian's nghttp2-client; without it that row says "not measured".
+#
+# Access control (issue #11): a second daemon with `[auth] required = true` answers IsNeedSync
+# from h2load alternately without a token (anonymous compat caller on loopback) and with a
+# viewer token, ROUNDS times each, side by side, so the ratio shows what the token check costs
+# on this noisy shared machine. A third daemon serves TLS (certificate from examples/auth_bench);
+# fresh connection + TLS handshake + first IsNeedSync is timed against plain connect + first call.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 SECS="${SECONDS_PER_TEST:-10}"
 RATE="${RATE:-1000}"
-cargo build --release -q -p alarmhub --bin alarmhub --example grpc_bench
+ROUNDS="${ROUNDS:-3}"
+cargo build --release -q -p alarmhub --bin alarmhub --example grpc_bench --example auth_bench
 work="$(mktemp -d)"
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid= ; pid_auth= ; pid_tls=
+trap 'kill $pid $pid_auth $pid_tls 2>/dev/null || true; rm -rf "$work"' EXIT
 cat > "$work/alarmhub.toml" <<TOML
 [panel]
 listen = "127.0.0.1:0"
@@ -64,6 +72,47 @@ out="$(timeout $((SECS * 3 + 30)) target/release/examples/grpc_bench --grpc "$gr
 echo "$out"
 steal_pct="$(awk -v a="$steal0" -v b="$(steal)" -v t0="$t_start" -v t1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / (t1 - t0) / n }')"
 kill -TERM "$pid"; wait "$pid" || true
+
+# --- access control: token check cost, TLS handshake ---
+start_daemon() { # NAME EXTRA_TOML -> sets daemon_pid, daemon_grpc
+  local dir="$work/$1"; mkdir -p "$dir"
+  printf '[panel]\nlisten = "127.0.0.1:0"\n[grpc]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:0"\n[store]\ndata_dir = "%s/data"\n%b' "$dir" "$2" > "$dir/alarmhub.toml"
+  RUST_LOG=info target/release/alarmhub serve --config "$dir/alarmhub.toml" --log-format json 2> "$dir/log" &
+  daemon_pid=$!
+  for _ in $(seq 1 100); do grep -q '"alarmhub ready"' "$dir/log" && break; sleep 0.1; done
+  daemon_grpc="$(grep '"alarmhub ready"' "$dir/log" | sed -E 's/.*"grpc":"([^"]+)".*/\1/')"
+}
+mint() { target/release/alarmhub token create --name bench --role viewer --data-dir "$work/$1/data" 2>/dev/null | tail -1; }
+mkdir -p "$work/auth" "$work/tls"
+tok_auth="$(mint auth)"; tok_tls="$(mint tls)"
+start_daemon auth '[auth]\nrequired = true\n'; pid_auth=$daemon_pid; grpc_auth=$daemon_grpc
+target/release/examples/auth_bench certs "$work/tls/certs"
+start_daemon tls "[auth]\nrequired = true\n[tls]\ncert = \"$work/tls/certs/cert.pem\"\nkey = \"$work/tls/certs/key.pem\"\n"
+pid_tls=$daemon_pid; grpc_tls=$daemon_grpc
+anon_rates=(); token_rates=(); ratio=
+if command -v h2load >/dev/null; then
+  url="http://$grpc_auth/alarm_server.AlarmServer/IsNeedSync"
+  with_token=(-H "authorization: Bearer $tok_auth")
+  check="$(timeout 30 "${h2[@]}" "${with_token[@]}" -n 100 -c 1 -v "$url" 2>&1)"
+  if grep -qE 'grpc-status: [1-9]' <<<"$check" || ! grep -q '100 succeeded' <<<"$check"; then
+    echo "h2load token check failed:" >&2; echo "$check" | tail -20 >&2; exit 1
+  fi
+  per=$(( SECS > 6 ? SECS / 2 : 3 ))
+  for _ in $(seq 1 "$ROUNDS"); do
+    a="$(timeout $((per + 30)) "${h2[@]}" -D "$per" -c 4 -m 16 -t 1 "$url" 2>&1)"
+    b="$(timeout $((per + 30)) "${h2[@]}" "${with_token[@]}" -D "$per" -c 4 -m 16 -t 1 "$url" 2>&1)"
+    for o in "$a" "$b"; do grep -q ' 0 failed, 0 errored, 0 timeout' <<<"$o" || { echo "h2load saw failures" >&2; echo "$o" >&2; exit 1; }; done
+    anon_rates+=("$(awk '/finished in/ { printf "%.0f", $4 }' <<<"$a")")
+    token_rates+=("$(awk '/finished in/ { printf "%.0f", $4 }' <<<"$b")")
+  done
+  ratio="$(python3 -c "import sys; a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]; print(round(sum(b)/sum(a),3))" "${anon_rates[*]}" "${token_rates[*]}")"
+  echo "IsNeedSync anonymous: ${anon_rates[*]}  with token: ${token_rates[*]}  ratio $ratio"
+fi
+plain_conn="$(timeout 120 target/release/examples/auth_bench connect --grpc "$grpc_auth" --token "$tok_auth" --n 200)"
+tls_conn="$(timeout 120 target/release/examples/auth_bench connect --grpc "$grpc_tls" --ca "$work/tls/certs/ca.pem" --token "$tok_tls" --n 200)"
+echo "plain connect+call: $plain_conn"; echo "TLS connect+handshake+call: $tls_conn"
+kill -TERM "$pid_auth" "$pid_tls"; wait "$pid_auth" "$pid_tls" || true
+jf() { python3 -c "import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]],2))" "$1" "$2"; }
 j() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$out" "$1"; }
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 section="$(cat <<MD
@@ -95,6 +144,24 @@ Goals (issue): \`IsNeedSync\` ≥ 20,000 calls/s; panel event → \`WatchEvents\
 | WatchEvents latency max (ms) | $(python3 -c "print(round($(j watch_max_ms),2))") | | |
 | same run, panel's own ACK latency p50 / p99 (ms) — frame written → ACK read | $(python3 -c "print(round($(j ack_p50_ms),2))") / $(python3 -c "print(round($(j ack_p99_ms),2))") | | |
 | samples | $(j watch_samples) | | |
+
+### Access control (issue #11)
+
+Method: a second release daemon with \`[auth] required = true\` (no TLS); h2load as above (4 connections × 16
+streams, one thread) alternates $ROUNDS rounds of IsNeedSync without a token (anonymous compat caller on loopback:
+the access layer runs, no token to check) and with a viewer token (\`authorization: Bearer …\`: SHA-256 of the
+token, cache lookup, last-used stamp), each round $(( SECS > 6 ? SECS / 2 : 3 )) s, same daemon, side by side.
+Goal: the token check costs ≤ 5 % (ratio ≥ 0.95). Then 200 fresh connections one after another, each with one
+IsNeedSync: plain TCP against that daemon, TLS 1.3 (rustls, ECDSA P-256 certificate from \`examples/auth_bench\`)
+against a third.
+
+| measure | result | goal |
+|---|---:|---:|
+| IsNeedSync calls/s without token, per round | ${anon_rates[*]:-not measured (no h2load)} | |
+| IsNeedSync calls/s with token, per round | ${token_rates[*]:-not measured} | |
+| with token ÷ without (sum of rounds) | ${ratio:-—} | ≥ 0.95 |
+| plain connect + first call p50 / p99 (ms) | $(jf "$plain_conn" p50_ms) / $(jf "$plain_conn" p99_ms) | |
+| TLS connect + handshake + first call p50 / p99 (ms) | $(jf "$tls_conn" p50_ms) / $(jf "$tls_conn" p99_ms) | |
 <!-- grpc:end -->
 MD
 )"

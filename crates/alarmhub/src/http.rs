@@ -3,6 +3,10 @@
 //! for every series from [`crate::metrics`]). With
 //! `ALARMHUB_TEST_HOOKS=1` also `POST /debug/stall-writer?secs=N`, which the tests use to
 //! prove the watchdog stops when the writer is stuck.
+//!
+//! Every request passes the access check ([`crate::auth::http::check`]) with the route's
+//! rule from the one permission table: `/healthz` and `/readyz` stay open for load
+//! balancers, `/metrics` needs a token of any role once access control is on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +39,8 @@ pub struct HttpState {
     pub test_hooks: bool,
     /// Event bus (its receivers are the live gRPC streams and groups).
     pub bus: Option<crate::events::EventBus>,
+    /// Access control.
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 /// The router.
@@ -46,7 +52,12 @@ pub fn router(state: HttpState) -> Router {
     if state.test_hooks {
         r = r.route("/debug/stall-writer", post(stall));
     }
+    let auth = Arc::clone(&state.auth);
     r.with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            crate::auth::http::check,
+        ))
 }
 
 async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {

@@ -17,7 +17,9 @@
 //! Dependencies point one way: `daemon` wires `store`, `registry`, `receiver`, `control`,
 //! `api` and `http`, none of which imports `daemon`.
 //! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
+//! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -33,6 +35,7 @@ pub mod outputs;
 pub mod proto;
 pub mod receiver;
 pub mod registry;
+pub mod reload;
 pub mod sim;
 pub mod store;
 

@@ -38,6 +38,15 @@ enum Cmd {
     /// Notification helpers: send a test message through a channel.
     #[command(subcommand)]
     Notify(alarmhub::cli::notify::NotifyCmd),
+    /// API tokens for programs: create (printed once), list, revoke. Works on the data
+    /// directory, daemon running or not.
+    #[command(subcommand)]
+    Token(alarmhub::cli::admin::TokenCmd),
+    /// Users for people (the operator console): add, passwd, list, remove.
+    #[command(subcommand)]
+    User(alarmhub::cli::admin::UserCmd),
+    /// The audit trail: control commands, credential changes, logins, refused calls.
+    Audit(alarmhub::cli::admin::AuditArgs),
     #[command(flatten)]
     Client(alarmhub::cli::ClientCmd),
 }
@@ -62,6 +71,15 @@ struct ServeArgs {
     /// Log format: text (default) or json.
     #[arg(long, env = "ALARMHUB_LOG_FORMAT")]
     log_format: Option<LogFormatArg>,
+    /// TLS certificate chain (PEM) for the gRPC and HTTP listeners ([tls] cert).
+    #[arg(long, env = "ALARMHUB_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) ([tls] key).
+    #[arg(long, env = "ALARMHUB_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve a non-loopback API listener without TLS ([auth] insecure); warned about hourly.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -110,6 +128,9 @@ fn main() -> ExitCode {
         Cmd::Serve(a) => serve(a),
         Cmd::Simulate(a) => alarmhub::sim::main(a),
         Cmd::Notify(c) => alarmhub::cli::notify::main(c, cli.client.json),
+        Cmd::Token(c) => alarmhub::cli::admin::token(c, cli.client.json),
+        Cmd::User(c) => alarmhub::cli::admin::user(c, cli.client.json),
+        Cmd::Audit(a) => alarmhub::cli::admin::audit(a, cli.client.json),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {
             print!("{}", alarmhub::config::Config::example());
@@ -197,6 +218,13 @@ fn serve(a: ServeArgs) -> ExitCode {
     }
     if let Some(v) = a.data_dir {
         config.store.data_dir = v;
+    }
+    if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+    }
+    if a.insecure {
+        config.auth.insecure = true;
     }
     if let Some(f) = a.log_format {
         config.log.format = match f {

@@ -11,8 +11,8 @@ use alarmhub::notify::ChannelKind;
 fn example_with_notify() -> String {
     let example = Config::example();
     let start = example.find("# # Any HTTP endpoint").unwrap();
-    let end = example.find("# Known panels").unwrap();
-    let end = example[..end].rfind("# ----").unwrap();
+    // The notify examples end at the next section separator.
+    let end = start + example[start..].find("\n# ----").unwrap() + 1;
     let uncommented: String = example[start..end]
         .lines()
         .map(|l| l.strip_prefix("# ").unwrap_or(l))

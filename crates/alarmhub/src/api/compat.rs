@@ -21,7 +21,8 @@
 //! * `status`: the whole-host status in HB numbers: 0 armed away, 1 armed stay, 2
 //!   disarmed, 3 in settings mode, -1 unknown ([`PanelState::host_status`]).
 //! * `password`: the account's configured password only when `[grpc] serve_passwords =
-//!   true`; otherwise (and for accounts without one) empty.
+//!   true` and the caller is an admin (with access control off every caller is); otherwise
+//!   (and for accounts without one) empty.
 //! * `alarmMessage` is always present. `zone`, `event` (4-digit Contact ID code with its
 //!   qualifier, e.g. 1130; 0 for an alarm that came as SIA only), `timestamp` (Unix
 //!   seconds when the receiver got the alarm) and `source` describe the panel's last
@@ -105,14 +106,22 @@ impl CompatService {
         self.registry.changed_count()
     }
 
-    /// The stream a `Sync` call returns, for `account` (empty: every changed panel).
+    /// The stream a `Sync` call returns, for `account` (empty: every changed panel), to a
+    /// caller that may see passwords.
     pub fn sync_stream(&self, account: &str) -> Result<SyncStream, Status> {
+        self.sync_stream_for(account, true)
+    }
+
+    /// [`CompatService::sync_stream`]; `passwords` false keeps `password` empty whatever the
+    /// configuration says (the caller is not an admin).
+    pub fn sync_stream_for(&self, account: &str, passwords: bool) -> Result<SyncStream, Status> {
         if account.is_empty() {
             let panels = self.registry.list(PanelState::changed);
             tracing::debug!(panels = panels.len(), "compat Sync: changed panels");
             return Ok(SyncStream {
                 panels: panels.into_iter(),
                 config: Arc::clone(&self.config),
+                passwords,
                 confirm: Some(Confirm {
                     registry: Arc::clone(&self.registry),
                     in_flight: Vec::with_capacity(CONFIRM_BATCH),
@@ -132,6 +141,7 @@ impl CompatService {
         Ok(SyncStream {
             panels: panel.into_iter().collect::<Vec<_>>().into_iter(),
             config: Arc::clone(&self.config),
+            passwords,
             confirm: None,
         })
     }
@@ -155,8 +165,13 @@ impl AlarmServer for CompatService {
         &self,
         request: Request<GetMachineRequest>,
     ) -> Result<Response<Self::SyncStream>, Status> {
+        // No identity: a caller in this process without the access layer (tests, tools).
+        let passwords = request
+            .extensions()
+            .get::<crate::auth::Identity>()
+            .is_none_or(|id| id.role == crate::auth::Role::Admin);
         let account = request.into_inner().account;
-        Ok(Response::new(self.sync_stream(&account)?))
+        Ok(Response::new(self.sync_stream_for(&account, passwords)?))
     }
 }
 
@@ -182,7 +197,17 @@ fn check_account(account: &str) -> Result<(), Status> {
 
 /// The compat reply for one panel; `alarm_valid` becomes `alarmMessage.valid`.
 pub fn machine_reply(p: &PanelState, config: &Config, alarm_valid: bool) -> MachineReply {
-    let password = if config.grpc.serve_passwords {
+    machine_reply_for(p, config, alarm_valid, true)
+}
+
+/// [`machine_reply`] for a caller who may (`passwords`) or may not see passwords.
+pub fn machine_reply_for(
+    p: &PanelState,
+    config: &Config,
+    alarm_valid: bool,
+    passwords: bool,
+) -> MachineReply {
+    let password = if config.grpc.serve_passwords && passwords {
         config
             .account(&p.account)
             .and_then(|a| a.password.as_ref())
@@ -220,6 +245,8 @@ pub fn machine_reply(p: &PanelState, config: &Config, alarm_valid: bool) -> Mach
 pub struct SyncStream {
     panels: std::vec::IntoIter<PanelState>,
     config: Arc<Config>,
+    /// The caller may see passwords (when the configuration serves them).
+    passwords: bool,
     /// `Some` for a full Sync.
     confirm: Option<Confirm>,
 }
@@ -277,7 +304,7 @@ impl Stream for SyncStream {
             this.confirm = None;
             return Poll::Ready(None);
         };
-        let reply = machine_reply(&p, &this.config, p.alarm_pending());
+        let reply = machine_reply_for(&p, &this.config, p.alarm_pending(), this.passwords);
         if let Some(c) = &mut this.confirm {
             c.in_flight.push((
                 p.account,

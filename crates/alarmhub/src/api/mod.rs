@@ -5,6 +5,10 @@
 //! The API owns its state type, [`ApiState`]: the daemon builds one and passes it in, so
 //! nothing here depends on how the daemon is wired. Every store failure becomes a gRPC
 //! status through one function, [`status::store_status`].
+//!
+//! Every call passes the access layer ([`crate::auth::grpc::AuthLayer`]) first, which puts
+//! the caller's identity into the request's extensions; with TLS configured the listener
+//! speaks TLS only ([`crate::auth::listen`]).
 
 pub mod compat;
 pub mod status;
@@ -36,6 +40,8 @@ pub struct ApiState {
     pub store: Arc<dyn Store>,
     /// Remote control.
     pub control: Control,
+    /// Tokens, users, the access check and the audit trail.
+    pub auth: Arc<crate::auth::Auth>,
     /// Where the API runs its background tasks (stream feeders, consumer groups), so the
     /// daemon's shutdown waits for them — group cursors are written before the store closes.
     pub tasks: TaskTracker,
@@ -58,10 +64,12 @@ pub enum ApiError {
     },
 }
 
-/// Serve gRPC on `listener` until `cancel`.
+/// Serve gRPC on `listener` until `cancel`, every call checked by `auth`, over TLS when
+/// `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cancel: CancellationToken,
 ) -> Result<(), ApiError> {
     let addr = listener
@@ -86,11 +94,23 @@ pub async fn serve(
     let compat = compat::CompatService::new(&state).into_server();
     let v1 = v1::V1Service::with_shutdown(&state, cancel.clone()).into_server();
     let router = tonic::transport::Server::builder()
+        .layer(crate::auth::grpc::AuthLayer::new(Arc::clone(&state.auth)))
         .add_service(compat)
         .add_service(v1)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
+    if let Some(tls) = tls {
+        let ready = crate::auth::listen::tls_streams(listener, tls, cancel.clone());
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::ReceiverStream::new(ready),
+            Ok::<_, std::io::Error>,
+        );
+        return router
+            .serve_with_incoming_shutdown(incoming, async move { cancel.cancelled().await })
+            .await
+            .map_err(|source| ApiError::Transport { addr, source });
+    }
     // tonic ignores its own `tcp_nodelay` setting with `serve_with_incoming`: without this,
     // Nagle's algorithm held back small streamed replies (a WatchEvents event) until the
     // client's delayed ACK, ~40 ms.

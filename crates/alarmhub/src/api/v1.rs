@@ -8,12 +8,14 @@
 //!   acks, redelivery and persistent cursors.
 //! * `control`: `Control` (the daemon's control path).
 //! * `ingest`: `Ingest` (another system pushes events in).
+//! * `audit`: `ListAudit` (the audit trail; admins only, by the permission table).
 //!
 //! Store reads and writes go through the [`crate::store::Store`] trait (the backend keeps
 //! them off the runtime's threads and never lets reads block the writer). Streams use one
 //! bounded channel per client and stop as soon as the client is gone or the service's
 //! shutdown token is cancelled; their tasks run on the daemon's task tracker.
 
+mod audit;
 mod control;
 mod convert;
 mod events;
@@ -33,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::ApiState;
+use crate::auth::grpc::AuditNote;
+use crate::auth::{Identity, Kind};
 use crate::proto::v1 as pb;
 use pb::alarm_hub_server::{AlarmHub, AlarmHubServer};
 
@@ -135,10 +139,20 @@ impl AlarmHub for V1Service {
         &self,
         request: Request<pb::ControlRequest>,
     ) -> Result<Response<pb::ControlReply>, Status> {
-        let by = requested_by(request.remote_addr());
-        control::run(&self.ctx, request.into_inner(), by)
-            .await
-            .map(Response::new)
+        let identity = request.extensions().get::<Identity>().cloned();
+        let by = actor(identity.as_ref(), request.remote_addr());
+        let req = request.into_inner();
+        let (account, action, section) = (req.account.clone(), req.action.clone(), req.section);
+        let reply = control::run(&self.ctx, req, by).await?;
+        // The access layer writes the audit row with this outcome.
+        let mut resp = Response::new(reply);
+        let note = AuditNote {
+            target: account,
+            outcome: resp.get_ref().outcome.clone(),
+            detail: serde_json::json!({ "action": action, "section": section }).to_string(),
+        };
+        resp.extensions_mut().insert(note);
+        Ok(resp)
     }
 
     async fn ingest(
@@ -149,6 +163,25 @@ impl AlarmHub for V1Service {
         ingest::run(&self.ctx, request.into_inner(), peer)
             .await
             .map(Response::new)
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::ListAuditReply>, Status> {
+        audit::list(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}
+
+/// Who asked, for control events: `token:NAME grpc:<address>` when the access check named
+/// the caller, `grpc:<address>` for anonymous callers (access control off).
+fn actor(identity: Option<&Identity>, addr: Option<SocketAddr>) -> String {
+    let by = requested_by(addr);
+    match identity {
+        Some(id) if id.kind != Kind::Anonymous => format!("{} {by}", id.actor()),
+        _ => by,
     }
 }
 
@@ -195,5 +228,20 @@ mod tests {
         let a: SocketAddr = ([127, 0, 0, 1], 4000).into();
         assert_eq!(requested_by(Some(a)), "grpc:127.0.0.1:4000");
         assert_eq!(requested_by(None), "grpc:unknown");
+    }
+
+    #[test]
+    fn actor_names_the_token_and_the_address() {
+        let a: SocketAddr = ([127, 0, 0, 1], 4000).into();
+        let id = Identity {
+            name: "ops".into(),
+            role: crate::auth::Role::Operator,
+            kind: Kind::Token,
+            addr: Some(a),
+        };
+        assert_eq!(actor(Some(&id), Some(a)), "token:ops grpc:127.0.0.1:4000");
+        let anon = Identity::anonymous(crate::auth::Role::Admin, Some(a));
+        assert_eq!(actor(Some(&anon), Some(a)), "grpc:127.0.0.1:4000");
+        assert_eq!(actor(None, None), "grpc:unknown");
     }
 }

@@ -3,16 +3,25 @@
 //! human lines by default or JSON with `--json`.
 //!
 //! Exit status: 0 success (for control: the host confirmed), 1 the command ran but did not
-//! succeed (timed out, panel offline, not supported, bad request), 2 usage errors and an
-//! unreachable daemon.
+//! succeed (timed out, panel offline, not supported, bad request), 2 usage errors, an
+//! unreachable daemon, and a refused call ("unauthenticated": no or bad token; "permission
+//! denied": the token's role may not do this).
+//!
+//! Every command sends `--token` (or `ALARMHUB_TOKEN`) as `authorization: Bearer …`, and
+//! speaks TLS when `--ca FILE` is given or the address starts with `https://`. The
+//! `token`, `user` and `audit` commands ([`admin`]) work on the data directory instead.
 
+pub mod admin;
 pub mod notify;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::auth::Sensitive;
 
 use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
 use crate::proto::alarm_server::{GetMachineRequest, IsNeedSyncRequest};
@@ -33,7 +42,29 @@ pub struct ClientOpts {
     /// Print JSON (one object per line) instead of human text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// API token, sent as `authorization: Bearer …` (needed when access control is on).
+    #[arg(long, global = true, env = "ALARMHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<Sensitive>,
+    /// CA certificate (PEM) to verify the daemon's TLS certificate; turns TLS on.
+    #[arg(long, global = true, env = "ALARMHUB_CA")]
+    pub ca: Option<std::path::PathBuf>,
 }
+
+/// Adds the token to every call.
+#[derive(Clone)]
+pub struct TokenInterceptor(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for TokenInterceptor {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// The channel every client command uses.
+pub type Ch = InterceptedService<Channel, TokenInterceptor>;
 
 /// Client commands.
 #[derive(Subcommand, Debug, Clone)]
@@ -135,29 +166,66 @@ pub fn main(opts: ClientOpts, cmd: ClientCmd) -> ExitCode {
     }
 }
 
-async fn connect(addr: &str) -> Result<Channel, String> {
+/// Connect to the daemon: TLS with `--ca` (or an `https://` address), the token on every
+/// call.
+pub async fn connect(opts: &ClientOpts) -> Result<Ch, String> {
+    let addr = opts.grpc.as_str();
+    let tls = opts.ca.is_some() || addr.starts_with("https://");
     let url = if addr.starts_with("http://") || addr.starts_with("https://") {
         addr.to_string()
+    } else if tls {
+        format!("https://{addr}")
     } else {
         format!("http://{addr}")
     };
-    let ep = Endpoint::from_shared(url).map_err(|e| format!("--grpc {addr:?}: {e}"))?;
-    ep.connect_timeout(std::time::Duration::from_secs(3))
+    let mut ep = Endpoint::from_shared(url).map_err(|e| format!("--grpc {addr:?}: {e}"))?;
+    if tls {
+        let Some(ca) = &opts.ca else {
+            return Err(format!(
+                "--grpc {addr:?} is https: give the CA certificate with --ca FILE"
+            ));
+        };
+        let pem = std::fs::read(ca).map_err(|e| format!("--ca {}: {e}", ca.display()))?;
+        ep = ep
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            .map_err(|e| format!("--ca {}: {e}", ca.display()))?;
+    }
+    let ch = ep
+        .connect_timeout(std::time::Duration::from_secs(3))
         .connect()
         .await
         .map_err(|e| {
+            let detail = std::error::Error::source(&e).map_or_else(String::new, |s| format!(" ({s})"));
             format!(
-                "cannot reach alarmhub at {addr}: {e} — is `alarmhub serve` running (see --grpc)?"
+                "cannot reach alarmhub at {addr}: {e}{detail} — is `alarmhub serve` running (see --grpc)?"
             )
-        })
+        })?;
+    let header =
+        match &opts.token {
+            Some(t) => Some(format!("Bearer {}", t.expose()).parse().map_err(|_| {
+                "--token: not a valid header value (printable ASCII only)".to_string()
+            })?),
+            None => None,
+        };
+    Ok(InterceptedService::new(ch, TokenInterceptor(header)))
 }
 
+/// A failed call as the message the user sees. A refused call says which refusal it is,
+/// and how to fix it.
 fn status_err(what: &str, s: tonic::Status) -> String {
-    format!("{what}: {} ({:?})", s.message(), s.code())
+    match s.code() {
+        tonic::Code::Unauthenticated => format!(
+            "{what}: unauthenticated: {} — pass a token with --token or ALARMHUB_TOKEN",
+            s.message()
+        ),
+        tonic::Code::PermissionDenied => format!("{what}: permission denied: {}", s.message()),
+        tonic::Code::ResourceExhausted => format!("{what}: refused: {}", s.message()),
+        _ => format!("{what}: {} ({:?})", s.message(), s.code()),
+    }
 }
 
 async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
-    let ch = connect(&opts.grpc).await?;
+    let ch = connect(opts).await?;
     match cmd {
         ClientCmd::Machines { online, prefix } => machines(opts, ch, online, prefix).await,
         ClientCmd::Sync { account } => sync(opts, ch, account).await,
@@ -177,7 +245,7 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
 
 async fn machines(
     opts: &ClientOpts,
-    ch: Channel,
+    ch: Ch,
     online: Option<bool>,
     prefix: String,
 ) -> Result<ExitCode, String> {
@@ -205,7 +273,7 @@ async fn machines(
     }
 }
 
-async fn sync(opts: &ClientOpts, ch: Channel, account: Option<String>) -> Result<ExitCode, String> {
+async fn sync(opts: &ClientOpts, ch: Ch, account: Option<String>) -> Result<ExitCode, String> {
     let mut c = AlarmServerClient::new(ch);
     if account.is_none() && !opts.json {
         let n = c
@@ -233,7 +301,7 @@ async fn sync(opts: &ClientOpts, ch: Channel, account: Option<String>) -> Result
 
 async fn watch(
     opts: &ClientOpts,
-    ch: Channel,
+    ch: Ch,
     from: i64,
     group: Option<String>,
     account: Option<String>,
@@ -310,7 +378,7 @@ async fn watch(
 
 async fn events(
     opts: &ClientOpts,
-    ch: Channel,
+    ch: Ch,
     account: String,
     limit: i32,
 ) -> Result<ExitCode, String> {
@@ -332,7 +400,7 @@ async fn events(
 
 async fn control(
     opts: &ClientOpts,
-    ch: Channel,
+    ch: Ch,
     action: &str,
     a: ControlArgs,
 ) -> Result<ExitCode, String> {

@@ -24,6 +24,7 @@ use panel_proto::Quirks;
 use serde::Deserialize;
 
 mod account;
+mod auth;
 mod error;
 mod outputs;
 mod outputs_check;
@@ -31,6 +32,7 @@ mod sections;
 mod validate;
 
 pub use account::{AccountConfig, Quirk, Secret, Tz};
+pub use auth::{AuthConfig, CompatAnonymous, Required, TlsConfig};
 pub use error::{ConfigError, Problem};
 pub use outputs::{
     output_defaults, parse_broker_url, AutomationConfig, AutomationKind, AutomationMode, BrokerUrl,
@@ -66,6 +68,10 @@ pub struct Config {
     pub automation: Vec<AutomationConfig>,
     /// `[notify]`: notification channels, rules and quiet periods.
     pub notify: crate::notify::NotifyConfig,
+    /// `[auth]`: access control of the APIs.
+    pub auth: AuthConfig,
+    /// `[tls]`: TLS for the API listeners.
+    pub tls: TlsConfig,
     /// `[[accounts]]`: known panels.
     pub accounts: Vec<AccountConfig>,
     /// Lower-case account → position in `accounts`.
@@ -170,6 +176,8 @@ impl PartialEq for Config {
             mqtt,
             automation,
             notify,
+            auth,
+            tls,
             accounts,
             index: _,
         } = self;
@@ -182,6 +190,8 @@ impl PartialEq for Config {
             && *mqtt == other.mqtt
             && *automation == other.automation
             && *notify == other.notify
+            && *auth == other.auth
+            && *tls == other.tls
             && *accounts == other.accounts
     }
 }
@@ -201,6 +211,8 @@ impl fmt::Debug for Config {
             .field("mqtt", &self.mqtt)
             .field("automation", &self.automation)
             .field("notify", &self.notify)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .field("accounts", &self.accounts)
             .finish()
     }

@@ -26,6 +26,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
     let mut p = Vec::new();
     check_sections(config, &mut p);
     check_listeners(config, &mut p);
+    check_tls(config, &mut p);
     for (i, account) in config.accounts.iter().enumerate() {
         check_account(i, account, &mut p);
     }
@@ -124,6 +125,22 @@ fn check_listeners(c: &Config, p: &mut Vec<Problem>) {
                 format!("{addr} overlaps {other} = {other_addr}; use another port"),
             ));
         }
+    }
+}
+
+/// `[tls]`: cert and key come together; a client CA needs them.
+fn check_tls(c: &Config, p: &mut Vec<Problem>) {
+    let t = &c.tls;
+    match (&t.cert, &t.key) {
+        (Some(_), None) => p.push(Problem::new("tls.key", "is missing; tls.cert needs it")),
+        (None, Some(_)) => p.push(Problem::new("tls.cert", "is missing; tls.key needs it")),
+        _ => {}
+    }
+    if t.client_ca.is_some() && !t.enabled() {
+        p.push(Problem::new(
+            "tls.client_ca",
+            "needs tls.cert and tls.key (client certificates are checked during the TLS handshake)",
+        ));
     }
 }
 

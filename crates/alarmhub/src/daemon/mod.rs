@@ -1,5 +1,5 @@
-//! `alarmhub serve`: the daemon in named steps — `open_store`, [`restore`], `bind`,
-//! `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
+//! `alarmhub serve`: the daemon in named steps — `prepare_access`, `open_store`,
+//! [`restore`], `bind`, `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
 //! endpoint, gRPC API and systemd notifications together.
 //!
 //! Every task runs under one [`TaskTracker`] and one [`CancellationToken`] tree (a child
@@ -54,6 +54,18 @@ pub enum DaemonError {
     /// The registry could not be read back from the store.
     #[error("restoring the registry from the store: {0}")]
     Restore(#[source] StoreError),
+    /// An API listener would be exposed without TLS (the message names it and the fix).
+    #[error("{0}")]
+    Exposure(String),
+    /// The TLS certificate, key or client CA could not be loaded.
+    #[error("loading TLS: {0}")]
+    Tls(#[from] crate::auth::tls::TlsError),
+    /// The SIGHUP handler could not be installed.
+    #[error("installing the SIGHUP handler: {0}")]
+    Signal(#[source] std::io::Error),
+    /// Tokens, users or the audit trail could not be opened.
+    #[error("opening tokens, users and the audit trail: {0}")]
+    Auth(#[source] crate::auth::AuthStoreError),
     /// A listener could not be bound.
     #[error("binding the {what} on {addr}: {source}")]
     Bind {
@@ -94,6 +106,13 @@ struct Listeners {
     bound: Bound,
 }
 
+/// Access control prepared before anything binds: the exposure check passed, the TLS
+/// certificate loaded, and SIGHUP no longer terminates the process.
+struct Access {
+    tls: Option<Arc<crate::auth::tls::Tls>>,
+    hangup: crate::reload::Hangup,
+}
+
 /// A running daemon: what shutdown needs.
 struct Running {
     core: Core,
@@ -110,6 +129,7 @@ pub async fn serve(
     on_bound: impl FnOnce(&Bound, &ApiState),
 ) -> Result<(), DaemonError> {
     let config = Arc::new(config);
+    let access = prepare_access(&config)?;
     let prometheus = install_metrics();
     let core = open_store(&config)?;
     let t0 = Instant::now();
@@ -122,7 +142,10 @@ pub async fn serve(
         seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
     let listeners = bind(&config).await?;
     let bound = listeners.bound.clone();
-    let running = spawn(&config, core, listeners, prometheus);
+    let cancel = CancellationToken::new();
+    let auth =
+        crate::auth::Auth::start(&config, cancel.child_token()).map_err(DaemonError::Auth)?;
+    let running = spawn(&config, core, listeners, prometheus, access, auth, cancel);
     tracing::info!(panel = %bound.panel, http = %bound.http, grpc = %bound.grpc,
         udp = config.panel.udp, version = env!("CARGO_PKG_VERSION"), "alarmhub ready");
     on_bound(&bound, &running.api);
@@ -130,6 +153,18 @@ pub async fn serve(
     shutdown.await;
     shut_down(running).await;
     Ok(())
+}
+
+/// Step 0: before anything binds, refuse an exposed API without TLS, load the certificate,
+/// and take SIGHUP over (reload instead of exit).
+fn prepare_access(config: &Config) -> Result<Access, DaemonError> {
+    crate::auth::exposure::check(config).map_err(DaemonError::Exposure)?;
+    let tls = match config.tls.enabled() {
+        true => Some(Arc::new(crate::auth::tls::Tls::load(&config.tls)?)),
+        false => None,
+    };
+    let hangup = crate::reload::Hangup::install().map_err(DaemonError::Signal)?;
+    Ok(Access { tls, hangup })
 }
 
 /// Install the Prometheus recorder (once per process; a second daemon in the same test

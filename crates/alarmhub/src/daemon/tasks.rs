@@ -11,8 +11,10 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{systemd, Core, Listeners, Running};
+use super::{systemd, Access, Core, Listeners, Running};
 use crate::api::ApiState;
+use crate::auth::listen::{tls_streams, HttpListener, PeerAddr};
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::control::{Connections, Control};
 use crate::registry::Registry;
@@ -24,11 +26,18 @@ pub(super) fn spawn(
     core: Core,
     listeners: Listeners,
     prometheus: Option<PrometheusHandle>,
+    access: Access,
+    auth: Arc<Auth>,
+    cancel: CancellationToken,
 ) -> Running {
-    let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let connections = Arc::new(Connections::default());
-    let api = api_state(config, &core, Arc::clone(&connections), &tracker);
+    crate::auth::exposure::announce(config, cancel.child_token());
+    let reload = crate::reload::Reload {
+        tls: access.tls.clone(),
+    };
+    access.hangup.run(reload, cancel.child_token());
+    let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
     spawn_panel_listeners(
         config,
         &core,
@@ -38,14 +47,29 @@ pub(super) fn spawn(
         &tracker,
         &cancel,
     );
+    let http = match &access.tls {
+        Some(t) => HttpListener::Tls {
+            local: listeners.bound.http,
+            ready: tls_streams(listeners.http, Arc::clone(&t.http), cancel.child_token()),
+        },
+        None => HttpListener::Plain(listeners.http),
+    };
     spawn_http(
         &core,
-        listeners.http,
+        http,
         prometheus,
+        auth,
         &tracker,
         cancel.child_token(),
     );
-    spawn_grpc(listeners.grpc, api.clone(), &tracker, cancel.child_token());
+    let grpc_tls = access.tls.as_ref().map(|t| Arc::clone(&t.grpc));
+    spawn_grpc(
+        listeners.grpc,
+        api.clone(),
+        grpc_tls,
+        &tracker,
+        cancel.child_token(),
+    );
     let every = Duration::from_secs(config.store.snapshot_secs.max(1));
     tracker.spawn(snapshot_loop(
         Arc::clone(&core.registry),
@@ -71,6 +95,7 @@ fn api_state(
     config: &Arc<Config>,
     core: &Core,
     connections: Arc<Connections>,
+    auth: &Arc<Auth>,
     tracker: &TaskTracker,
 ) -> ApiState {
     ApiState {
@@ -84,6 +109,7 @@ fn api_state(
             store: Arc::clone(&core.store),
             config: Arc::clone(config),
         },
+        auth: Arc::clone(auth),
         tasks: tracker.clone(),
     }
 }
@@ -119,8 +145,9 @@ fn spawn_panel_listeners(
 /// every listener is bound by then.
 fn spawn_http(
     core: &Core,
-    listener: TcpListener,
+    listener: HttpListener,
     metrics: Option<PrometheusHandle>,
+    auth: Arc<Auth>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -132,9 +159,10 @@ fn spawn_http(
         listeners_bound: Arc::new(AtomicBool::new(true)),
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
         bus: Some(core.bus.clone()),
+        auth,
     };
     tracker.spawn(async move {
-        let app = crate::http::router(state);
+        let app = crate::http::router(state).into_make_service_with_connect_info::<PeerAddr>();
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(async move { cancel.cancelled().await })
             .await;
@@ -148,11 +176,12 @@ fn spawn_http(
 fn spawn_grpc(
     listener: TcpListener,
     api: ApiState,
+    tls: Option<Arc<rustls::ServerConfig>>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
     tracker.spawn(async move {
-        if let Err(e) = crate::api::serve(listener, api, cancel).await {
+        if let Err(e) = crate::api::serve(listener, api, tls, cancel).await {
             tracing::error!(error = %e, "gRPC server failed");
         }
     });

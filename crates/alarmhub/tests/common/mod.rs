@@ -266,3 +266,10 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// SIGHUP (reload) to `pid`.
+pub fn unsafe_free_sighup(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status();
+}

@@ -18,6 +18,10 @@ Exit status: 0 when every call succeeded (a wait timeout included: that is "noth
 do", as for the cron worker); 2 on any gRPC error or connection failure (printed to
 stderr) and on bad arguments; 64 when grpc or the stubs cannot be imported.
 
+With ``--ca FILE`` the channel is TLS (the server certificate checked against FILE, for the
+name ``--server-name``, default ``localhost``); ``--token`` sends ``authorization: Bearer``
+metadata on every call (the deployed worker sends none).
+
 Stubs come from ``.ci/python-setup.sh`` (``target/python-stubs`` by default; override
 with ``--stubs`` or ``ALARMHUB_PY_STUBS``).
 """
@@ -46,6 +50,10 @@ def parse_args():
     p.add_argument("--call-timeout", type=float, default=5.0, help="deadline per call, seconds")
     p.add_argument("--stubs", default=os.environ.get("ALARMHUB_PY_STUBS", DEFAULT_STUBS),
                    help="directory with alarm_server_pb2*.py")
+    p.add_argument("--ca", help="PEM CA certificate: connect with TLS")
+    p.add_argument("--server-name", default="localhost",
+                   help="name the server certificate must have (with --ca)")
+    p.add_argument("--token", help="send authorization: Bearer TOKEN")
     a = p.parse_args()
     if a.rounds < 1 or a.wait_seconds < 0 or a.poll_interval <= 0 or a.call_timeout <= 0:
         p.error("--rounds must be >= 1, times positive")
@@ -87,20 +95,31 @@ def main():
               "run .ci/python-setup.sh first", file=sys.stderr)
         return 64
 
+    md = [("authorization", "Bearer " + args.token)] if args.token else None
+
     def sync(stub, rnd, account):
         n = 0
-        for reply in stub.Sync(pb.GetMachineRequest(account=account), timeout=args.call_timeout):
+        for reply in stub.Sync(pb.GetMachineRequest(account=account), timeout=args.call_timeout,
+                               metadata=md):
             emit({"call": "Sync", "round": rnd, "request": account, "reply": reply_to_dict(reply)})
             n += 1
         emit({"call": "SyncDone", "round": rnd, "request": account, "replies": n})
 
     def need(stub, rnd):
-        reply = stub.IsNeedSync(pb.IsNeedSyncRequest(), timeout=args.call_timeout)
+        reply = stub.IsNeedSync(pb.IsNeedSyncRequest(), timeout=args.call_timeout, metadata=md)
         emit({"call": "IsNeedSync", "round": rnd, "changedMachineCount": reply.changedMachineCount})
         return reply.changedMachineCount
 
     try:
-        with grpc.insecure_channel(args.target) as channel:
+        if args.ca:
+            with open(args.ca, "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            channel = grpc.secure_channel(
+                args.target, creds,
+                options=[("grpc.ssl_target_name_override", args.server_name)])
+        else:
+            channel = grpc.insecure_channel(args.target)
+        with channel:
             grpc.channel_ready_future(channel).result(timeout=args.call_timeout)
             stub = pb_grpc.AlarmServerStub(channel)
             # Round 1: the cron worker's loop — poll until something changed, then Sync.

@@ -41,12 +41,18 @@ impl SqliteWriter {
     /// when the directory is not writable, the file is not a database, or its schema is
     /// newer than this build.
     pub(crate) fn open(dir: &Path, clock: Clock) -> Result<SqliteWriter, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+        // 0700 directory, 0600 files: they hold every customer's events, token hashes and
+        // the audit trail.
+        crate::auth::fsperm::create_private_dir(dir).map_err(|e| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source: Arc::new(e),
         })?;
         probe_dir_writable(dir)?;
         let path = dir.join(DB_FILE);
+        crate::auth::fsperm::private_db_files(&path).map_err(|e| StoreError::NotWritable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -1,0 +1,134 @@
+//! Accepting API connections: plain TCP, or TLS with the handshake done on its own task (a
+//! slow or silent client never holds up the accept loop). Both listeners set TCP_NODELAY:
+//! without it Nagle's algorithm held small streamed gRPC replies back until the client's
+//! delayed ACK (~40 ms).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Finished handshakes waiting for the server at most.
+const READY_QUEUE: usize = 1024;
+
+fn nodelay(s: &TcpStream) {
+    if let Err(e) = s.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an API connection");
+    }
+}
+
+/// Accept on `listener` until `cancel`, shake hands with `config`, and hand over the
+/// finished TLS streams. Failed handshakes (no client certificate under mutual TLS, a
+/// plain-text client) are logged at debug level and dropped.
+pub fn tls_streams(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    cancel: CancellationToken,
+) -> mpsc::Receiver<TlsStream<TcpStream>> {
+    let (tx, rx) = mpsc::channel(READY_QUEUE);
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accepting an API connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            nodelay(&tcp);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => {
+                        let _ = tx.send(s).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    rx
+}
+
+/// Any byte stream an API connection can be.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The HTTP listener for axum: plain TCP or finished TLS streams.
+pub enum HttpListener {
+    /// Plain HTTP.
+    Plain(TcpListener),
+    /// HTTPS: streams from [`tls_streams`].
+    Tls {
+        /// Finished handshakes.
+        ready: mpsc::Receiver<TlsStream<TcpStream>>,
+        /// The bound address.
+        local: SocketAddr,
+    },
+}
+
+/// The client address of an HTTP connection (axum connect info).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl axum::serve::Listener for HttpListener {
+    type Io = Pin<Box<dyn Io>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, SocketAddr) {
+        loop {
+            match self {
+                HttpListener::Plain(l) => match TcpListener::accept(l).await {
+                    Ok((s, peer)) => {
+                        nodelay(&s);
+                        return (Box::pin(s), peer);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                HttpListener::Tls { ready, .. } => match ready.recv().await {
+                    Some(s) => {
+                        let peer = s.get_ref().0.peer_addr();
+                        let peer = peer.unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                        return (Box::pin(s), peer);
+                    }
+                    // The accept task ended (shutdown): nothing more will come.
+                    None => std::future::pending::<()>().await,
+                },
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            HttpListener::Plain(l) => l.local_addr(),
+            HttpListener::Tls { local, .. } => Ok(*local),
+        }
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, HttpListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, HttpListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}

@@ -1,0 +1,396 @@
+//! `alarmhub token …`, `alarmhub user …` and `alarmhub audit`: credentials and the audit
+//! trail, worked on the data directory directly — whether the daemon runs or not (a running
+//! daemon picks changes up within a second). Every change is itself audited, as
+//! `cli:<os user>`.
+//!
+//! Exit status: 0 done, 1 nothing to do (no such token or user, name taken), 2 usage errors
+//! and an unusable data directory.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::auth::secret::{check_name, generate_token, hash_password, hash_token};
+use crate::auth::store::{TokenRow, UserRow};
+use crate::auth::{
+    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, Role, Sensitive, SqliteAuthStore,
+};
+
+/// Where the data directory is.
+#[derive(Args, Debug, Clone)]
+pub struct DataDirArgs {
+    /// Data directory of the daemon [default: [store] data_dir of --config, else ./alarmhub-data].
+    #[arg(long, env = "ALARMHUB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Read the data directory from this configuration file.
+    #[arg(long, env = "ALARMHUB_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `alarmhub token …`
+#[derive(Subcommand, Debug, Clone)]
+pub enum TokenCmd {
+    /// Create an API token; it is printed once, on the last line, and only its hash is kept.
+    Create {
+        /// Unique name (letters, digits, . _ - @), shown in the audit trail.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator, admin or integration.
+        #[arg(long)]
+        role: Role,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// List tokens: name, role, created, last used (never the token).
+    List {
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Revoke a token (a running daemon refuses it within 2 seconds).
+    Revoke {
+        /// The token's name.
+        name: String,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+}
+
+/// `alarmhub user …`
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserCmd {
+    /// Add a user (for the operator console); the password is asked for, or read from stdin.
+    Add {
+        /// Unique name.
+        name: String,
+        /// viewer, operator, admin or integration.
+        #[arg(long)]
+        role: Role,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Change a user's password.
+    Passwd {
+        /// The user.
+        name: String,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// List users: name, role, created, last login.
+    List {
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Remove a user.
+    Remove {
+        /// The user.
+        name: String,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+}
+
+/// `alarmhub audit`
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// Only rows since T: `30m`, `12h`, `7d` ago, `2026-01-31`, `2026-01-31T08:00:00Z`.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only rows by this token or user name.
+    #[arg(long)]
+    pub who: Option<String>,
+    /// At most this many rows (newest first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub dir: DataDirArgs,
+}
+
+fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
+    if let Some(d) = &a.data_dir {
+        return Ok(d.clone());
+    }
+    if let Some(c) = &a.config {
+        return crate::config::Config::load(c)
+            .map(|c| c.store.data_dir)
+            .map_err(|e| e.to_string());
+    }
+    Ok(PathBuf::from(crate::config::defaults::DATA_DIR))
+}
+
+fn open(a: &DataDirArgs) -> Result<SqliteAuthStore, String> {
+    let dir = data_dir(a)?;
+    SqliteAuthStore::open(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))
+}
+
+/// Who runs the CLI, for the audit trail.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+fn record(s: &mut SqliteAuthStore, action: &str, target: &str, detail: serde_json::Value) {
+    let row = AuditRecord {
+        at_ms: crate::clock::now_ms(),
+        who: cli_actor(),
+        role: "-".into(),
+        kind: "local".into(),
+        addr: "-".into(),
+        action: action.into(),
+        target: target.into(),
+        outcome: "ok".into(),
+        detail: detail.to_string(),
+        ..AuditRecord::default()
+    };
+    if let Err(e) = s.append_audit(&[row]) {
+        eprintln!("alarmhub: warning: could not write the audit row: {e}");
+    }
+}
+
+fn finish(r: Result<ExitCode, String>) -> ExitCode {
+    r.unwrap_or_else(|e| {
+        eprintln!("alarmhub: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn taken_or(e: AuthStoreError) -> Result<ExitCode, String> {
+    match e {
+        AuthStoreError::Exists { .. } => {
+            eprintln!("alarmhub: {e}");
+            Ok(ExitCode::from(1))
+        }
+        e => Err(e.to_string()),
+    }
+}
+
+fn time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "never".into(), super::output::time_ms)
+}
+
+/// Run `alarmhub token …`.
+/// `json`: one JSON object per line (the global `--json`).
+pub fn token(cmd: TokenCmd, json: bool) -> ExitCode {
+    finish(match cmd {
+        TokenCmd::Create { name, role, dir } => token_create(&name, role, &dir),
+        TokenCmd::List { dir } => open(&dir).and_then(|s| {
+            let (tokens, _) = s.load().map_err(|e| e.to_string())?;
+            for t in tokens {
+                super::emit(&if json {
+                    serde_json::json!({ "name": t.name, "role": t.role.as_str(), "created_at_ms": t.created_at_ms, "last_used_ms": t.last_used_ms }).to_string()
+                } else {
+                    format!("{:<24} {:<12} created {} last used {}", t.name, t.role, time(Some(t.created_at_ms)), time(t.last_used_ms))
+                });
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        TokenCmd::Revoke { name, dir } => open(&dir).and_then(|mut s| {
+            if !s.revoke_token(&name).map_err(|e| e.to_string())? {
+                eprintln!("alarmhub: no token named {name:?}");
+                return Ok(ExitCode::from(1));
+            }
+            record(&mut s, "token.revoke", &name, serde_json::json!({}));
+            eprintln!("token {name:?} revoked");
+            Ok(ExitCode::SUCCESS)
+        }),
+    })
+}
+
+fn token_create(name: &str, role: Role, dir: &DataDirArgs) -> Result<ExitCode, String> {
+    check_name("token", name)?;
+    let mut s = open(dir)?;
+    let token = generate_token();
+    let row = TokenRow {
+        name: name.to_string(),
+        role,
+        hash: hash_token(token.expose()),
+        created_at_ms: crate::clock::now_ms(),
+        last_used_ms: None,
+    };
+    if let Err(e) = s.create_token(&row) {
+        return taken_or(e);
+    }
+    record(
+        &mut s,
+        "token.create",
+        name,
+        serde_json::json!({ "role": role.as_str() }),
+    );
+    eprintln!("token {name:?} ({role}) created; it is shown once, keep it secret:");
+    super::emit(token.expose());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read a new password: the first line of stdin, or twice from the terminal.
+fn read_password(from_stdin: bool) -> Result<Sensitive, String> {
+    let pw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let a = rpassword::prompt_password("Password: ").map_err(|e| {
+            format!("reading the password (use --password-stdin without a terminal): {e}")
+        })?;
+        let b = rpassword::prompt_password("Again: ")
+            .map_err(|e| format!("reading the password: {e}"))?;
+        if a != b {
+            return Err("the passwords differ".into());
+        }
+        a
+    };
+    Ok(Sensitive::new(pw))
+}
+
+/// Run `alarmhub user …`.
+/// `json`: one JSON object per line (the global `--json`).
+pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
+    finish(match cmd {
+        UserCmd::Add { name, role, password_stdin, dir } => (|| {
+            check_name("user", &name)?;
+            let hash = hash_password(&read_password(password_stdin)?).map_err(|e| e.to_string())?;
+            let mut s = open(&dir)?;
+            let now = crate::clock::now_ms();
+            let row = UserRow { name: name.clone(), role, password_hash: hash, created_at_ms: now, last_login_ms: None };
+            if let Err(e) = s.add_user(&row) {
+                return taken_or(e);
+            }
+            record(&mut s, "user.add", &name, serde_json::json!({ "role": role.as_str() }));
+            eprintln!("user {name:?} ({role}) added");
+            Ok(ExitCode::SUCCESS)
+        })(),
+        UserCmd::Passwd { name, password_stdin, dir } => (|| {
+            let mut s = open(&dir)?;
+            let hash = hash_password(&read_password(password_stdin)?).map_err(|e| e.to_string())?;
+            if !s.set_password(&name, &hash, crate::clock::now_ms()).map_err(|e| e.to_string())? {
+                eprintln!("alarmhub: no user named {name:?}");
+                return Ok(ExitCode::from(1));
+            }
+            record(&mut s, "user.passwd", &name, serde_json::json!({}));
+            eprintln!("password of {name:?} changed");
+            Ok(ExitCode::SUCCESS)
+        })(),
+        UserCmd::List { dir } => open(&dir).and_then(|s| {
+            let (_, users) = s.load().map_err(|e| e.to_string())?;
+            for u in users {
+                super::emit(&if json {
+                    serde_json::json!({ "name": u.name, "role": u.role.as_str(), "created_at_ms": u.created_at_ms, "last_login_ms": u.last_login_ms }).to_string()
+                } else {
+                    format!("{:<24} {:<12} created {} last login {}", u.name, u.role, time(Some(u.created_at_ms)), time(u.last_login_ms))
+                });
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        UserCmd::Remove { name, dir } => open(&dir).and_then(|mut s| {
+            if !s.remove_user(&name).map_err(|e| e.to_string())? {
+                eprintln!("alarmhub: no user named {name:?}");
+                return Ok(ExitCode::from(1));
+            }
+            record(&mut s, "user.remove", &name, serde_json::json!({}));
+            eprintln!("user {name:?} removed");
+            Ok(ExitCode::SUCCESS)
+        }),
+    })
+}
+
+/// `--since`: `30m`/`12h`/`7d`/`90s` ago, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC), as
+/// Unix ms.
+pub fn parse_since(s: &str, now_ms: i64) -> Result<i64, String> {
+    let bad = || format!("--since {s:?}: use 30m, 12h, 7d, 2026-01-31 or 2026-01-31T08:00:00Z");
+    let relative = s.len() > 1 && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if let Some(unit) = s.chars().last().filter(|_| relative) {
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        let secs = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        return Ok(now_ms - n.saturating_mul(secs * 1000));
+    }
+    let (date, clock) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let d: Vec<&str> = date.split('-').collect();
+    let c: Vec<&str> = clock.trim_end_matches('Z').split(':').collect();
+    let num = |v: Option<&&str>| v.and_then(|x| x.parse::<u16>().ok()).ok_or_else(bad);
+    let small = |v: Option<&&str>| num(v).and_then(|n| u8::try_from(n).map_err(|_| bad()));
+    if d.len() != 3 || c.len() != 3 {
+        return Err(bad());
+    }
+    let t = panel_proto::timestamp::Timestamp {
+        year: num(d.first())?,
+        month: small(d.get(1))?,
+        day: small(d.get(2))?,
+        hour: small(c.first())?,
+        minute: small(c.get(1))?,
+        second: small(c.get(2))?,
+    };
+    t.to_unix().map(|u| u * 1000).ok_or_else(bad)
+}
+
+/// Run `alarmhub audit`.
+/// `json`: one JSON object per line (the global `--json`).
+pub fn audit(a: AuditArgs, json: bool) -> ExitCode {
+    finish((|| {
+        let since_ms = a
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, crate::clock::now_ms()))
+            .transpose()?;
+        let s = open(&a.dir)?;
+        let q = AuditQuery {
+            since_ms,
+            who: a.who.clone(),
+            before_id: None,
+            limit: a.limit.max(1),
+        };
+        let rows = s.query_audit(&q).map_err(|e| e.to_string())?;
+        for r in rows {
+            super::emit(&if json {
+                serde_json::to_string(&r).map_err(|e| e.to_string())?
+            } else {
+                format!(
+                    "{} {:<20} {:<11} {:<9} {:<21} {:<40} {:<14} {}",
+                    super::output::time_ms(r.at_ms),
+                    r.who,
+                    r.role,
+                    r.kind,
+                    r.addr,
+                    r.action,
+                    r.target,
+                    r.outcome
+                )
+            });
+        }
+        let _ = std::io::stdout().flush();
+        Ok(ExitCode::SUCCESS)
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_relative_and_absolute_times() {
+        let now = 1_800_000_000_000;
+        assert_eq!(parse_since("30m", now), Ok(now - 1_800_000));
+        assert_eq!(parse_since("2d", now), Ok(now - 172_800_000));
+        assert_eq!(parse_since("1970-01-02", now), Ok(86_400_000));
+        assert_eq!(parse_since("1970-01-01T00:01:00Z", now), Ok(60_000));
+        for bad in ["soon", "5y", "2026-13-01", "2026-01", ""] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+}
