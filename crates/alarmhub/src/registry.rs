@@ -5,7 +5,7 @@
 //! and which alarms were not delivered yet, with version numbers so a change that races a
 //! `Sync` is never lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
 use panel_proto::codes::{self, code, Class};
@@ -85,6 +85,9 @@ pub struct PanelState {
     pub last_event_seq: i64,
     /// Reported by an account that is not configured (policy "flag").
     pub unknown_account: bool,
+    /// Zones that ever reported an event (zone 0, the host itself, and zones that name who
+    /// acted rather than where, excluded): Home Assistant gets a sensor for each.
+    pub zones_seen: BTreeSet<u16>,
     /// Bumped on every change the compat API reports (online, type, status, alarm).
     pub version: u64,
     /// `version` at the last full Sync that delivered this panel.
@@ -118,6 +121,7 @@ impl PanelState {
             last_alarm: None,
             last_event_seq: 0,
             unknown_account: false,
+            zones_seen: BTreeSet::new(),
             version: 0,
             synced_version: 0,
             alarm_version: 0,
@@ -188,6 +192,9 @@ impl PanelState {
 
     fn apply_panel_event(&mut self, e: &StoredEvent) {
         let ev_ = &e.event;
+        if ev_.zone > 0 && !codes::zone_is_source(ev_.code) {
+            self.zones_seen.insert(ev_.zone);
+        }
         // Type reports are Hengbo private codes: a plain DC-09 panel's 1737 is not one.
         let hengbo = ev_.facts.dialect != Some(Dialect::Dc09);
         if let Some(t) = codes::machine_type_from_event(ev_.code).filter(|_| hengbo) {
@@ -329,6 +336,13 @@ impl Registry {
             .cloned()
             .collect();
         v.sort_by(|a, b| a.account.cmp(&b.account));
+        v
+    }
+
+    /// Every known account, sorted.
+    pub fn accounts(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.read().keys().cloned().collect();
+        v.sort_unstable();
         v
     }
 

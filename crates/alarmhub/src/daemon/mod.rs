@@ -7,6 +7,7 @@
 //! sessions finish the frames they hold (and API streams and consumer groups write their
 //! cursors), take the registry snapshot, and close the store last.
 
+mod outputs;
 mod restore;
 mod systemd;
 mod tasks;
@@ -119,6 +120,8 @@ struct Running {
     cancel: CancellationToken,
     tracker: TaskTracker,
     api: ApiState,
+    /// The Sur-Gard and MQTT outputs' live status (the last of it is logged at shutdown).
+    outputs: crate::outputs::Running,
 }
 
 /// Run until `shutdown` resolves. `on_bound` is called once every listener is bound, with
@@ -256,6 +259,7 @@ async fn shut_down(running: Running) {
         cancel,
         tracker,
         api,
+        outputs,
     } = running;
     tracing::info!("shutting down: no new connections; finishing frames in flight");
     systemd::notify_stopping();
@@ -271,6 +275,11 @@ async fn shut_down(running: Running) {
         );
     }
     drop(api);
+    for link in &outputs.surgard {
+        let s = link.borrow();
+        tracing::info!(output = %s.name, state = s.state.as_str(), acked_seq = s.acked_seq,
+            backlog = s.backlog, "automation output stopped");
+    }
     let (last_seq, panels) = core.registry.snapshot();
     if let Err(e) = core
         .store

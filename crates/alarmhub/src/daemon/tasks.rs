@@ -38,6 +38,8 @@ pub(super) fn spawn(
     };
     access.hangup.run(reload, cancel.child_token());
     let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
+    let sources = super::outputs::sources(&core.store, &core.bus, &api.control, &core.registry);
+    let outputs = crate::outputs::spawn(config, sources, cancel.child_token(), &tracker);
     spawn_panel_listeners(
         config,
         &core,
@@ -86,6 +88,7 @@ pub(super) fn spawn(
         cancel,
         tracker,
         api,
+        outputs,
     }
 }
 
