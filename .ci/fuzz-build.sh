@@ -50,7 +50,7 @@ else
 ==> targets are built WITHOUT sanitizer/coverage instrumentation, only to check that they
 ==> compile and link. Install a nightly toolchain (rustup toolchain install nightly) to fuzz.
 EOF
-        cargo build --release --manifest-path fuzz/Cargo.toml
+        cargo build --release --locked --manifest-path fuzz/Cargo.toml
         mode=plain
     fi
 fi

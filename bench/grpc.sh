@@ -16,13 +16,19 @@
 # viewer token, ROUNDS times each, side by side, so the ratio shows what the token check costs
 # on this noisy shared machine. A third daemon serves TLS (certificate from examples/auth_bench);
 # fresh connection + TLS handshake + first IsNeedSync is timed against plain connect + first call.
+#
+# IsNeedSync with a large registry: examples/compat_bench serves the compat service alone,
+# in-process, over COMPAT_PANELS (default 100,000) panels that all have an alarm pending, and
+# 4 tonic connections × 16 calls in flight call it for SECONDS_PER_TEST s (does the answer's
+# cost grow with the registry?).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 SECS="${SECONDS_PER_TEST:-10}"
 RATE="${RATE:-1000}"
 ROUNDS="${ROUNDS:-3}"
-cargo build --release -q -p alarmhub --bin alarmhub --example grpc_bench --example auth_bench
+COMPAT_PANELS="${COMPAT_PANELS:-100000}"
+cargo build --release -q -p alarmhub --bin alarmhub --example grpc_bench --example auth_bench --example compat_bench
 work="$(mktemp -d)"
 pid= ; pid_auth= ; pid_tls=
 trap 'kill $pid $pid_auth $pid_tls 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -72,6 +78,8 @@ out="$(timeout $((SECS * 3 + 30)) target/release/examples/grpc_bench --grpc "$gr
 echo "$out"
 steal_pct="$(awk -v a="$steal0" -v b="$(steal)" -v t0="$t_start" -v t1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / (t1 - t0) / n }')"
 kill -TERM "$pid"; wait "$pid" || true
+compat="$(timeout $((SECS + 120)) target/release/examples/compat_bench --panels "$COMPAT_PANELS" --conns 4 --seconds "$SECS")"
+echo "compat_bench: $compat"
 
 # --- access control: token check cost, TLS handshake ---
 start_daemon() { # NAME EXTRA_TOML -> sets daemon_pid, daemon_grpc
@@ -138,6 +146,7 @@ Goals (issue): \`IsNeedSync\` ≥ 20,000 calls/s; panel event → \`WatchEvents\
 |---|---:|---:|---:|
 | IsNeedSync calls/s ($h2_note) | ${h2_rate:-not measured} | 20,000 | $(if [[ -n $h2_rate ]]; then python3 -c "print(round($h2_rate/20000,2))"; else echo —; fi)× |
 | IsNeedSync calls/s (8 tonic clients, back to back) | $(j is_need_sync_per_sec) | 20,000 | $(python3 -c "print(round($(j is_need_sync_per_sec)/20000,2))")× |
+| IsNeedSync calls/s, $COMPAT_PANELS panels all with an alarm pending (\`examples/compat_bench\`: compat service alone, in-process, 4 tonic connections × 16 in flight; counting the changed panels takes $(jf "$compat" count_ms) ms) | $(jf "$compat" calls_per_sec) | | |
 | events/s achieved | $(j events_per_sec) | $RATE | |
 | WatchEvents latency p50 (ms) | $(python3 -c "print(round($(j watch_p50_ms),2))") | | |
 | WatchEvents latency p99 (ms) | $(python3 -c "print(round($(j watch_p99_ms),2))") | 10 | $(python3 -c "print(round(10/max($(j watch_p99_ms),1e-9),2))")× headroom |

@@ -2,6 +2,13 @@
 //! the shared proto) and the project's own `alarmhub.v1`, plus the descriptor set that
 //! server reflection serves.
 #![allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used)]
+// The doc comments below come from the .proto files, written for protobuf readers (`<os user>`,
+// `[…]`), not as rustdoc markup.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
+)]
 
 /// `alarm_server.AlarmServer`: the API deployed clients already call.
 pub mod alarm_server {

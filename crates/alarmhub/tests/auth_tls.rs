@@ -10,7 +10,6 @@ mod common;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 use alarmhub::proto::v1 as pb;
 use alarmhub::proto::v1::alarm_hub_client::AlarmHubClient;
 use auth_util::{bearer, rt, tls_channel, token, Pki};
+use common::python::python;
 use common::Daemon;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -190,28 +190,9 @@ fn sighup_reloads_the_certificate_without_dropping_tls_sessions_or_panels() {
     let pki = Pki::new(tmp.path(), "ca");
     let first = pki.write_server("first");
     let (d, t, _keep) = start(&pki, "");
-    let mut panel = d.connect();
-    // A Hengbo host's report: its session must survive the reload.
-    let report = |seq: u16| {
-        use panel_proto::build::{contact_id, encode, panel_frame};
-        let f = panel_frame(
-            panel_proto::Id::HengBo,
-            seq,
-            Some("123ABC"),
-            Some("456DEF"),
-            "861234567890",
-            panel_proto::Data::ContactId(contact_id(Some("000123"), 1400, 0, 0)),
-            None,
-        );
-        let mut out = Vec::new();
-        encode(&f, &mut out).unwrap();
-        out
-    };
-    panel.send(&report(1));
-    assert!(
-        panel.recv(Duration::from_secs(5)).is_some(),
-        "panel ACK before the reload"
-    );
+    // A Hengbo host reporting: its session must survive the reload.
+    let mut host = d.host();
+    host.report(1400, 0); // ACKed before the reload
     rt().block_on(async {
         let ca = ca_pem(&pki);
         let der = |pem: &str| CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
@@ -242,11 +223,7 @@ fn sighup_reloads_the_certificate_without_dropping_tls_sessions_or_panels() {
             .is_some());
         assert_eq!(tls_connect(d.grpc, &ca).await.0, der(&second));
     });
-    panel.send(&report(2));
-    assert!(
-        panel.recv(Duration::from_secs(5)).is_some(),
-        "panel still connected after SIGHUP"
-    );
+    host.report(1400, 0); // ACKed on the same connection after SIGHUP
 }
 
 #[test]
@@ -297,49 +274,9 @@ fn a_non_loopback_api_listener_without_tls_refuses_to_start() {
     );
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The Python interpreter with grpcio and the compat stubs (see compat_python.rs), or
-/// `None` to skip outside CI.
-fn python() -> Option<(PathBuf, PathBuf)> {
-    let stubs = root().join("target/python-stubs");
-    let py = match std::env::var_os("ALARMHUB_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let out = Command::new("bash")
-                .arg(root().join(".ci/python-setup.sh"))
-                .output();
-            match out {
-                Ok(o) if o.status.success() => PathBuf::from(
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim(),
-                ),
-                _ => {
-                    let ci = std::env::var("CI")
-                        .is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-                    assert!(!ci, "python with grpcio is required under CI");
-                    eprintln!("\n!!! SKIPPED python TLS test: .ci/python-setup.sh failed\n");
-                    return None;
-                }
-            }
-        }
-    };
-    assert!(
-        stubs.join("alarm_server_pb2.py").is_file(),
-        "no stubs in {}: run .ci/python-setup.sh",
-        stubs.display()
-    );
-    Some((py, stubs))
-}
-
 #[test]
 fn python_grpcio_client_polls_over_tls_with_a_token() {
-    let Some((py, stubs)) = python() else { return };
+    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let pki = Pki::new(tmp.path(), "ca");
     pki.write_server("server");
@@ -347,29 +284,22 @@ fn python_grpcio_client_polls_over_tls_with_a_token() {
     let viewer = token(&keep.path().join("data"), "php", "viewer");
     // The daemon reloads credentials within a second.
     std::thread::sleep(Duration::from_millis(2100));
+    let ca = pki.path("ca.pem").display().to_string();
     let run = |token: Option<&str>| {
-        let mut cmd = Command::new(&py);
-        cmd.arg(root().join("crates/alarmhub/tests/python/compat_client.py"))
-            .args(["--target", &d.grpc.to_string(), "--stubs"])
-            .arg(&stubs)
-            .args(["--wait-seconds", "0", "--ca"])
-            .arg(pki.path("ca.pem"));
+        let mut args = vec!["--wait-seconds", "0", "--ca", &ca];
         if let Some(t) = token {
-            cmd.args(["--token", t]);
+            args.extend(["--token", t]);
         }
-        cmd.output().unwrap()
+        py.compat_client(d.grpc, &args)
     };
     let out = run(Some(&viewer));
     assert!(out.status.success(), "{out:?}");
-    let first = String::from_utf8_lossy(&out.stdout);
+    let first = &out.stdout;
     assert!(first.contains("\"changedMachineCount\": 0"), "{first}");
     // Anonymous compat calls from loopback are allowed by default, over TLS too.
     let out = run(None);
     assert!(out.status.success(), "{out:?}");
     let out = run(Some("ahk_wrong"));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"),
-        "{out:?}"
-    );
+    assert!(out.stderr.contains("UNAUTHENTICATED"), "{out:?}");
 }

@@ -1,64 +1,22 @@
-//! The CLI client against the real daemon: a scripted Hengbo host reports and answers
+//! The CLI client against the real daemon: the scripted Hengbo host reports and answers
 //! commands; `alarmhub sync/machines/events/watch/arm/disarm` run as separate processes.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use common::Daemon;
-use panel_proto::build::{ack, contact_id, encode, panel_frame, AckStyle};
-use panel_proto::timestamp::Timestamp;
-use panel_proto::{Data, Frame, Id};
-
-const ACCT: &str = "861234567890";
-
-fn cli(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alarmhub"))
-        .args(args)
-        .args(["--grpc", &d.grpc.to_string()])
-        .output()
-        .unwrap()
-}
-
-fn report(p: &mut common::Panel, seq: u16, code: u16, zone: u16) {
-    let f = panel_frame(
-        Id::HengBo,
-        seq,
-        Some("123ABC"),
-        Some("456DEF"),
-        ACCT,
-        Data::ContactId(contact_id(Some("000123"), code, 0, zone)),
-        Some(Timestamp::from_unix(1_717_200_000)),
-    );
-    let mut out = Vec::new();
-    encode(&f, &mut out).unwrap();
-    p.send(&out);
-    let a = p.recv(Duration::from_secs(5)).unwrap();
-    assert_eq!((a.id, a.seq.as_str()), (Id::Ack, f.seq.as_str()));
-}
-
-fn ack_cmd(p: &mut common::Panel, cmd: &Frame) {
-    let mut out = Vec::new();
-    ack(
-        cmd,
-        AckStyle::Hb,
-        Timestamp::from_unix(1_717_200_000),
-        &mut out,
-    )
-    .unwrap();
-    p.send(&out);
-}
+use common::{Daemon, ACCT};
 
 #[test]
 fn sync_machines_events_and_watch_show_what_the_panel_reported() {
     let d = Daemon::start("", "");
-    let mut p = d.connect();
-    report(&mut p, 1, 1737, 0);
-    report(&mut p, 2, 1400, 0);
-    report(&mut p, 3, 1130, 5);
-    let out = cli(&d, &["sync"]);
+    let mut host = d.host();
+    host.report(1737, 0);
+    host.report(1400, 0);
+    host.report(1130, 5);
+    let out = d.cli(&["sync"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -68,12 +26,12 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
         "{text}"
     );
     // The alarm was delivered once: a second sync has nothing.
-    let again = String::from_utf8(cli(&d, &["sync"]).stdout).unwrap();
+    let again = String::from_utf8(d.cli(&["sync"]).stdout).unwrap();
     assert!(again.is_empty(), "{again}");
-    let one = String::from_utf8(cli(&d, &["sync", "--account", ACCT]).stdout).unwrap();
+    let one = String::from_utf8(d.cli(&["sync", "--account", ACCT]).stdout).unwrap();
     assert!(one.contains("no alarm"), "{one}");
 
-    let m = cli(&d, &["machines", "--json"]);
+    let m = d.cli(&["machines", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
     assert_eq!(
         (
@@ -85,7 +43,7 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
     );
     assert_eq!(v["active_alarm_zones"], serde_json::json!([5]));
 
-    let ev = String::from_utf8(cli(&d, &["events", ACCT, "--json"]).stdout).unwrap();
+    let ev = String::from_utf8(d.cli(&["events", ACCT, "--json"]).stdout).unwrap();
     let codes: Vec<i64> = ev
         .lines()
         .map(|l| {
@@ -96,7 +54,7 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
         .collect();
     assert_eq!(codes, vec![1130, 1400, 1737, 1946], "newest first");
 
-    let w = cli(&d, &["watch", "--from", "0", "--count", "4", "--json"]);
+    let w = d.cli(&["watch", "--from", "0", "--count", "4", "--json"]);
     assert!(w.status.success());
     assert_eq!(String::from_utf8(w.stdout).unwrap().lines().count(), 4);
 }
@@ -104,8 +62,8 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
 #[test]
 fn arm_exits_zero_only_when_the_host_confirms() {
     let d = Daemon::start("", "[control]\ntimeout_secs = 1\nretries = 0\n");
-    let mut p = d.connect();
-    report(&mut p, 1, 1737, 0);
+    let mut host = d.host();
+    host.report(1737, 0);
     let grpc = d.grpc.to_string();
     let child = std::thread::spawn(move || {
         Command::new(env!("CARGO_BIN_EXE_alarmhub"))
@@ -113,28 +71,28 @@ fn arm_exits_zero_only_when_the_host_confirms() {
             .output()
             .unwrap()
     });
-    let cmd = p.recv_any(Duration::from_secs(5)).unwrap();
+    let cmd = host.recv().unwrap();
     assert_eq!(cmd.contact_id().unwrap().event_code(), 3400);
-    ack_cmd(&mut p, &cmd);
+    host.answer(&cmd); // ACK, then "armed" (3400, zone 99)
     let out = child.join().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("confirmed"));
 
     // No ACK this time: exit 1 with a clear message.
-    let out = cli(&d, &["disarm", ACCT, "--password", "123456"]);
+    let out = d.cli(&["disarm", ACCT, "--password", "123456"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("did not confirm"),
         "{out:?}"
     );
     // Offline panel and bad arguments.
-    let out = cli(&d, &["arm", "NOPANEL"]);
+    let out = d.cli(&["arm", "NOPANEL"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("offline"),
         "{out:?}"
     );
-    let out = cli(&d, &["disarm", ACCT, "--password", "12x"]);
+    let out = d.cli(&["disarm", ACCT, "--password", "12x"]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -154,9 +112,9 @@ fn client_commands_say_clearly_when_the_daemon_is_not_running() {
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
     let d = Daemon::start("", "");
-    let mut p = d.connect();
-    report(&mut p, 1, 1737, 0);
-    report(&mut p, 2, 1130, 5);
+    let mut host = d.host();
+    host.report(1737, 0);
+    host.report(1130, 5);
     // `alarmhub watch | head -1`: the reader goes away after one line.
     let mut child = Command::new(env!("CARGO_BIN_EXE_alarmhub"))
         .args(["watch", "--from", "0", "--grpc", &d.grpc.to_string()])
@@ -168,8 +126,8 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let mut first = [0u8; 16];
     std::io::Read::read_exact(&mut out, &mut first).unwrap();
     drop(out);
-    report(&mut p, 3, 1110, 7);
-    report(&mut p, 4, 3110, 7);
+    host.report(1110, 7);
+    host.report(3110, 7);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {

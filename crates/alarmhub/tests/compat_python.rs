@@ -1,134 +1,23 @@
 //! The compat API against a real non-Rust client: Python grpcio stubs generated from the
 //! frozen `alarm_server.proto` (`.ci/python-setup.sh`) drive `IsNeedSync` / `Sync` against
-//! the real `alarmhub` binary while a scripted Hengbo panel reports events, like the
-//! deployed PHP cron worker does (`tests/python/compat_client.py`).
-//!
-//! Python: `ALARMHUB_PYTHON` (an interpreter with grpcio and grpcio-tools; stubs are then
-//! generated into a temporary directory), otherwise the venv `.ci/python-setup.sh` makes
-//! (it is run every time: idempotent, and without network once the venv has the pinned
-//! versions). Without python3 the test is skipped with a loud message, except under CI
-//! (`CI` set), where that is a failure.
+//! the real `alarmhub` binary while the scripted Hengbo host reports events, like the
+//! deployed PHP cron worker does (`tests/python/compat_client.py`). The interpreter comes
+//! from `common::python` (skipped loudly without python3, except under CI).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{Daemon, Panel};
-use panel_proto::build::{contact_id, encode, panel_frame};
-use panel_proto::timestamp::Timestamp;
-use panel_proto::{Data, Id};
+use common::python::{python, Python};
+use common::{Daemon, ACCT};
 use serde_json::Value;
 
-const S: Duration = Duration::from_secs(5);
-const ACCT: &str = "861234567890";
 const UNKNOWN: &str = "NO-SUCH-PANEL";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// Run `cmd` to completion within `limit`; (success, stdout, stderr). Killed on timeout.
-fn run(mut cmd: Command, limit: Duration) -> (bool, String, String) {
-    let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out_t.join().unwrap(), err_t.join().unwrap());
-    match status {
-        Some(s) => (s.success(), out, err),
-        None => panic!("{what} did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}"),
-    }
-}
-
-/// The Python interpreter and the stubs directory, or `None` to skip (no python3, not CI).
-fn python(tmp: &Path) -> Option<(PathBuf, PathBuf)> {
-    if let Some(py) = std::env::var_os("ALARMHUB_PYTHON") {
-        let py = PathBuf::from(py);
-        let stubs = tmp.join("stubs");
-        std::fs::create_dir_all(&stubs).unwrap();
-        let mut cmd = Command::new(&py);
-        cmd.args(["-m", "grpc_tools.protoc", "-I"])
-            .arg(root().join("crates/alarmhub/proto"))
-            .arg(format!("--python_out={}", stubs.display()))
-            .arg(format!("--grpc_python_out={}", stubs.display()))
-            .arg("alarm_server.proto");
-        let (ok, _, err) = run(cmd, Duration::from_secs(120));
-        assert!(
-            ok,
-            "generating stubs with ALARMHUB_PYTHON={py:?} failed:\n{err}"
-        );
-        return Some((py, stubs));
-    }
-    let have_python3 = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_python3 {
-        assert!(
-            !in_ci(),
-            "python3 is required for the compat client test under CI"
-        );
-        // Straight to stderr, past the test harness's output capture.
-        let _ = std::io::stderr().write_all(
-            b"\n!!! SKIPPED compat_python: python3 not found. Install Python 3.10+ (with venv)\n\
-              !!! or set ALARMHUB_PYTHON. Under CI (CI set) this is a failure instead.\n\n",
-        );
-        return None;
-    }
-    let mut cmd = Command::new("bash");
-    cmd.arg(root().join(".ci/python-setup.sh"));
-    // pip has its own 900 s bound inside the script.
-    let (ok, out, err) = run(cmd, Duration::from_secs(1200));
-    assert!(ok, ".ci/python-setup.sh failed:\n{err}");
-    let py = PathBuf::from(out.lines().last().unwrap_or("").trim());
-    assert!(
-        py.is_file(),
-        "setup printed no interpreter path: {out:?}\n{err}"
-    );
-    Some((py, root().join("target/python-stubs")))
-}
-
 struct Client {
-    python: PathBuf,
-    stubs: PathBuf,
+    python: Python,
     target: SocketAddr,
 }
 
@@ -149,15 +38,10 @@ impl Client {
 
     /// Run `compat_client.py`: (exit status 0, stdout, stderr).
     fn run_raw(&self, args: &[&str]) -> (bool, String, String) {
-        let mut cmd = Command::new(&self.python);
-        cmd.arg(root().join("crates/alarmhub/tests/python/compat_client.py"))
-            .arg("--target")
-            .arg(self.target.to_string())
-            .arg("--stubs")
-            .arg(&self.stubs)
-            .args(["--wait-seconds", "20"])
-            .args(args);
-        run(cmd, Duration::from_secs(60))
+        let mut all = vec!["--wait-seconds", "20"];
+        all.extend_from_slice(args);
+        let r = self.python.compat_client(self.target, &all);
+        (r.ok(), r.stdout, r.stderr)
     }
 }
 
@@ -200,34 +84,14 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A scripted Hengbo host reporting one event and waiting for its ACK.
-fn report(p: &mut Panel, seq: u16, code: u16, zone: u16) {
-    let f = panel_frame(
-        Id::HengBo,
-        seq,
-        Some("123ABC"),
-        Some("456DEF"),
-        ACCT,
-        Data::ContactId(contact_id(Some("000123"), code, 0, zone)),
-        Some(Timestamp::from_unix(now())),
-    );
-    let mut bytes = Vec::new();
-    encode(&f, &mut bytes).unwrap();
-    p.send(&bytes);
-    let ack = p.recv(S).expect("ACK");
-    assert_eq!((ack.id, ack.seq.as_str()), (Id::Ack, f.seq.as_str()));
-}
-
 #[test]
 fn python_grpcio_client_syncs_panels_like_the_cron_worker() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some((python, stubs)) = python(tmp.path()) else {
+    let Some(python) = python() else {
         return;
     };
     let d = Daemon::start("", "");
     let client = Client {
         python,
-        stubs,
         target: d.grpc,
     };
 
@@ -236,11 +100,11 @@ fn python_grpcio_client_syncs_panels_like_the_cron_worker() {
     assert_eq!(need(&out, 1), 0, "{out:#?}");
     assert!(lines(&out, "SyncDone", 1, "").is_empty(), "{out:#?}");
 
-    let mut p = d.connect();
+    let mut host = d.host();
     let t0 = now();
-    report(&mut p, 1, 1737, 0); // wired host: type 6
-    report(&mut p, 2, 1400, 0); // disarmed: status 2
-    report(&mut p, 3, 1130, 5); // burglary in zone 5
+    host.report(1737, 0); // wired host: type 6
+    host.report(1400, 0); // disarmed: status 2
+    host.report(1130, 5); // burglary in zone 5
     let t1 = now();
 
     let out = client.run(&["--rounds", "2", "--account", UNKNOWN, "--account", ACCT]);
@@ -281,7 +145,7 @@ fn python_grpcio_client_syncs_panels_like_the_cron_worker() {
     assert_eq!(one[0]["alarmMessage"]["zone"], 5);
 
     // A new alarm: one changed panel, delivered valid once.
-    report(&mut p, 4, 1110, 3); // fire in zone 3
+    host.report(1110, 3); // fire in zone 3
     let out = client.run(&["--rounds", "2"]);
     assert_eq!(need(&out, 1), 1, "{out:#?}");
     let r = replies(&out, 1, "");

@@ -5,7 +5,7 @@ use super::*;
 use crate::events::{Detail, Facts, NewEvent, Source, StoredEvent};
 use futures::StreamExt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static SEQ: AtomicI64 = AtomicI64::new(0);
 
@@ -345,62 +345,5 @@ async fn over_grpc_a_client_that_goes_away_leaves_unsent_panels_pending() {
         .err()
         .unwrap();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    server.abort();
-}
-
-/// `cargo test --release -p alarmhub --lib -- --ignored --nocapture is_need_sync_rate`
-/// (env `BENCH_PANELS`, default 100000; `BENCH_CONNS` connections, default 4, each
-/// with 16 calls in flight). Client and server share the machine's cores.
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark"]
-async fn is_need_sync_rate() {
-    use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let (panels, conns) = (env("BENCH_PANELS", 100_000), env("BENCH_CONNS", 4));
-    let reg = Arc::new(Registry::new());
-    many(&reg, panels);
-    let t0 = Instant::now();
-    let n = reg.changed_count();
-    eprintln!("one scan of {n} panels: {:?}", t0.elapsed());
-    let s = CompatService::from_parts(Arc::clone(&reg), Arc::new(Config::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(s.into_server())
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    let secs = 3.0;
-    let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..conns {
-        let c = AlarmServerClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap();
-        for _ in 0..16 {
-            let mut c = c.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0u64;
-                while t0.elapsed().as_secs_f64() < secs {
-                    c.is_need_sync(IsNeedSyncRequest::default()).await.unwrap();
-                    n += 1;
-                }
-                n
-            }));
-        }
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    eprintln!(
-        "IsNeedSync, {panels} panels: {:.0} calls/s ({conns} connections x 16 in flight)",
-        total as f64 / t0.elapsed().as_secs_f64()
-    );
     server.abort();
 }

@@ -4,7 +4,7 @@
 //! the window. Per name as well as per address, so spreading a password guess over many
 //! addresses does not help.
 //!
-//! Memory is bounded: at most [`MAX_KEYS`] keys are tracked; when full, keys whose failures
+//! Memory is bounded: at most `MAX_KEYS` keys are tracked; when full, keys whose failures
 //! have all expired are dropped first, then the key seen least recently.
 
 use std::collections::{HashMap, VecDeque};

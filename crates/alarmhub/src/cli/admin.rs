@@ -22,6 +22,8 @@ use crate::auth::{
 #[derive(Args, Debug, Clone)]
 pub struct DataDirArgs {
     /// Data directory of the daemon [default: [store] data_dir of --config, else ./alarmhub-data].
+    // clap prints the doc line above verbatim as the --help text; it is not rustdoc markup.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, env = "ALARMHUB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Read the data directory from this configuration file.

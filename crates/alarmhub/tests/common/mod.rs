@@ -1,257 +1,113 @@
-//! Test helpers: start the real `alarmhub` binary on loopback port 0 and talk raw bytes.
-#![allow(dead_code, clippy::unwrap_used)]
+//! The one harness every integration test shares, through `mod common;`:
+//!
+//! * [`binary`]: [`Daemon`], the real `alarmhub` binary started on a loopback configuration
+//!   (every port 0) in its own data directory; its JSON log; SIGTERM, SIGKILL and a restart in
+//!   the same directory; the CLI pointed at it; a minimal HTTP client.
+//! * [`inprocess`]: [`Hub`], `serve` run in the test's runtime (real sockets, real SQLite),
+//!   paused tokio time where a test needs it, and gRPC clients on the daemon's own listener.
+//! * [`host`]: [`Host`], the one scripted Hengbo host (reports with seq, reads ACKs, answers
+//!   commands with an ACK and then the status a real host reports, 1701 for a wrong
+//!   password), and [`BlockingHost`], the same host for tests without a runtime.
+//! * [`frames`]: frame builders, [`frames::FrameBuf`] (frames found by their length field),
+//!   and [`Panel`], raw bytes over a std TCP stream.
+//! * [`api`]: `alarmhub.v1` client helpers — watch, consumer-group members, InvalidArgument
+//!   checks.
+//! * [`python`]: the Python grpcio client the compatibility tests run, and bounded child
+//!   processes.
+//!
+//! [`Setup`] is the configuration both daemons start from. Everything listens on 127.0.0.1
+//! port 0, and every wait is bounded.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+pub mod api;
+pub mod binary;
+pub mod frames;
+pub mod host;
+pub mod inprocess;
+pub mod python;
+
+use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use panel_proto::escape::unescape;
-use panel_proto::framing::{Decoded, Decoder, DecoderConfig};
-use panel_proto::Frame;
+// Each test file uses a part of these; the rest would warn as unused there.
+#[allow(unused_imports)]
+pub use binary::{http, unsafe_free_sighup, unsafe_free_sigterm, Daemon};
+#[allow(unused_imports)]
+pub use frames::Panel;
+#[allow(unused_imports)]
+pub use host::{BlockingHost, Host};
+#[allow(unused_imports)]
+pub use inprocess::Hub;
 
-/// A running daemon.
-pub struct Daemon {
-    pub child: Child,
-    pub panel: SocketAddr,
-    pub http: SocketAddr,
-    pub grpc: SocketAddr,
-    pub dir: PathBuf,
-    pub log: mpsc::Receiver<String>,
-    _tmp: Option<tempfile::TempDir>,
+/// The Hengbo host account the scripted host reports as (protocol.md §4's example).
+pub const ACCT: &str = "861234567890";
+
+/// Longest a test waits for one step (a reply, a call, a stream message) in real time.
+pub const STEP: Duration = Duration::from_secs(5);
+
+/// What a test adds to the loopback configuration: keys of the sections the harness writes
+/// itself, and whole sections appended after them. Both [`Daemon`] and [`Hub`] start from it.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Keys of `[panel]` (after `listen`).
+    pub panel: String,
+    /// Keys of `[grpc]` (after `listen`).
+    pub grpc: String,
+    /// Keys of `[store]` (after `data_dir`).
+    pub store: String,
+    /// Whole sections appended at the end (`[control]`, `[[accounts]]`, `[auth]` …).
+    pub extra: String,
 }
 
-impl Daemon {
-    /// Start with `extra` TOML appended to a loopback config (sections other than
-    /// [panel]/[http]/[store] may be given whole; for [panel] keys use `panel_extra`).
-    pub fn start(panel_extra: &str, extra: &str) -> Daemon {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let mut d = Daemon::start_in(&dir, panel_extra, extra, &[]);
-        d._tmp = Some(tmp);
-        d
+impl Setup {
+    pub fn new() -> Setup {
+        Setup::default()
     }
 
-    // The child moves into `Daemon`, whose Drop kills and waits for it.
-    #[allow(clippy::zombie_processes)]
-    pub fn start_in(dir: &Path, panel_extra: &str, extra: &str, env: &[(&str, &str)]) -> Daemon {
-        let cfg = format!(
-            "[panel]\nlisten = \"127.0.0.1:0\"\n{panel_extra}\n[http]\nlisten = \"127.0.0.1:0\"\n[grpc]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\n{extra}\n",
-            dir.join("data").display()
-        );
-        let cfg_path = dir.join("alarmhub.toml");
-        std::fs::write(&cfg_path, cfg).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alarmhub"));
-        cmd.args(["serve", "--config"])
-            .arg(&cfg_path)
-            .args(["--log-format", "json"]);
-        cmd.env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .expect("daemon did not report ready within 30 s");
-            let v: serde_json::Value = match serde_json::from_str(&line) {
-                Ok(v) => v,
-                Err(_) => continue,
-            };
-            if v["message"] == "alarmhub ready" {
-                let panel = v["panel"].as_str().unwrap().parse().unwrap();
-                let http = v["http"].as_str().unwrap().parse().unwrap();
-                let grpc = v["grpc"].as_str().unwrap().parse().unwrap();
-                return Daemon {
-                    child,
-                    panel,
-                    http,
-                    grpc,
-                    dir: dir.to_path_buf(),
-                    log: rx,
-                    _tmp: None,
-                };
-            }
-        }
+    /// Add keys to `[panel]`.
+    pub fn panel(mut self, keys: &str) -> Setup {
+        add_lines(&mut self.panel, keys);
+        self
     }
 
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+    /// Add keys to `[grpc]`.
+    pub fn grpc(mut self, keys: &str) -> Setup {
+        add_lines(&mut self.grpc, keys);
+        self
     }
 
-    /// Log lines received so far.
-    pub fn drain_log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+    /// Add keys to `[store]`.
+    pub fn store(mut self, keys: &str) -> Setup {
+        add_lines(&mut self.store, keys);
+        self
     }
 
-    /// Wait for a log line containing `needle`.
-    pub fn wait_log(&self, needle: &str, within: Duration) -> Option<String> {
-        let deadline = Instant::now() + within;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.log.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return Some(l),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
+    /// Append whole sections.
+    pub fn extra(mut self, toml: &str) -> Setup {
+        add_lines(&mut self.extra, toml);
+        self
     }
 
-    pub fn connect(&self) -> Panel {
-        Panel::connect(self.panel)
-    }
-
-    /// SIGTERM and wait; returns the exit status code.
-    pub fn stop(&mut self) -> Option<i32> {
-        unsafe_free_sigterm(self.child.id());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        None
-    }
-
-    /// Events in the store.
-    pub fn events(&self) -> Vec<alarmhub::events::StoredEvent> {
-        let r = alarmhub::store::SqliteReader::open(&self.data_dir()).unwrap();
-        r.events_after(0, 1_000_000).unwrap()
-    }
-
-    /// HTTP GET on the side endpoint: (status, body).
-    pub fn http_get(&self, path: &str) -> (u16, String) {
-        http(self.http, "GET", path)
+    /// The configuration file's text, with the store in `data_dir` and every listener on
+    /// 127.0.0.1 port 0.
+    pub fn toml(&self, data_dir: &Path) -> String {
+        let data_dir = format!("{:?}", data_dir.display().to_string());
+        format!(
+            "[panel]\nlisten = \"127.0.0.1:0\"\n{}\n[http]\nlisten = \"127.0.0.1:0\"\n\
+             [grpc]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\ndata_dir = {data_dir}\n{}\n{}\n",
+            self.panel, self.grpc, self.store, self.extra
+        )
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn add_lines(to: &mut String, text: &str) {
+    if text.trim().is_empty() {
+        return;
     }
-}
-
-pub fn unsafe_free_sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-}
-
-/// Minimal HTTP/1.1 client for the side endpoint.
-pub fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
-/// A scripted panel on a TCP connection.
-pub struct Panel {
-    pub stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Panel {
-    pub fn connect(addr: SocketAddr) -> Panel {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        Panel {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    pub fn send_text(&mut self, text: &str) {
-        self.send(&unescape(text).unwrap());
-    }
-
-    /// The next reply from the receiver, skipping commands it sends on its own (the 1798
-    /// type query to Hengbo hosts); None on timeout/EOF.
-    pub fn recv(&mut self, within: Duration) -> Option<Frame> {
-        loop {
-            let f = self.recv_any(within)?;
-            if f.id != panel_proto::Id::HengBo {
-                return Some(f);
-            }
-        }
-    }
-
-    /// The next frame from the receiver, or None on timeout/EOF.
-    pub fn recv_any(&mut self, within: Duration) -> Option<Frame> {
-        self.stream.set_read_timeout(Some(within)).unwrap();
-        let dec = Decoder::new(DecoderConfig::default());
-        loop {
-            match dec.decode(&self.buf) {
-                Decoded::Frame { frame, consumed } => {
-                    self.buf.drain(..consumed);
-                    return Some(frame);
-                }
-                Decoded::Invalid { consumed, error } => {
-                    panic!("receiver sent an invalid frame: {error} ({consumed})")
-                }
-                Decoded::Incomplete => {}
-            }
-            let mut tmp = [0u8; 4096];
-            match self.stream.read(&mut tmp) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
-            }
-        }
-    }
-
-    /// Raw bytes of the next read (for exact reply checks).
-    pub fn recv_raw(&mut self, within: Duration) -> Vec<u8> {
-        self.stream.set_read_timeout(Some(within)).unwrap();
-        let mut tmp = [0u8; 4096];
-        match self.stream.read(&mut tmp) {
-            Ok(n) => tmp[..n].to_vec(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// Whether the receiver closed the connection within `within`.
-    pub fn closed_within(&mut self, within: Duration) -> bool {
-        self.stream.set_read_timeout(Some(within)).unwrap();
-        let mut tmp = [0u8; 256];
-        matches!(self.stream.read(&mut tmp), Ok(0))
+    to.push_str(text);
+    if !text.ends_with('\n') {
+        to.push('\n');
     }
 }
 
@@ -267,9 +123,8 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// SIGHUP (reload) to `pid`.
-pub fn unsafe_free_sighup(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status();
+/// Bound an await by [`STEP`] (tokio time: do not use it under paused time, where an idle
+/// runtime jumps the clock to the next timer).
+pub async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, f).await.expect("timed out")
 }

@@ -43,7 +43,7 @@
 //! [`LinkConfig`]); encrypted replay dedup is a small table of (account, plaintext digest,
 //! timestamp) in the link that ACKs a replay without a new [`Output::Store`]; a cap on
 //! accounts per connection is a check before [`Output::Online`]; a host answering 1701 to a
-//! pending disarm completes it with a `wrong_password` [`Outcome`] in [`commands`]; a second
+//! pending disarm completes it with a `wrong_password` [`Outcome`] in `commands`; a second
 //! connection claiming a live account is the driver's registry decision on
 //! [`Output::Online`]; connect-per-message DC-09 panels get a policy flag that makes
 //! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
