@@ -250,16 +250,37 @@ fn operators_take_handle_and_close_an_alarm_and_every_action_is_audited() {
         "{out:?}"
     );
 
+    // Metrics: time to take and close per priority, open alarms per priority.
+    let auth = format!("Bearer {vic}");
+    let (code, body) =
+        common::binary::http_with(d.http, "GET", "/metrics", &[("authorization", &auth)]);
+    assert_eq!(code, 200, "{body}");
+    for series in [
+        "alarmhub_alarm_take_seconds_count{priority=\"3\"} 1",
+        "alarmhub_alarm_close_seconds_count{priority=\"3\"} 1",
+        "alarmhub_alarms_closed_total{outcome=\"false_alarm\"} 1",
+    ] {
+        assert!(body.contains(series), "{series} not in {body}");
+    }
+    let ok = common::eventually(Duration::from_secs(5), || {
+        let (_, body) =
+            common::binary::http_with(d.http, "GET", "/metrics", &[("authorization", &auth)]);
+        body.contains("alarmhub_alarms_open{priority=\"1\"} 1")
+    });
+    assert!(ok, "the open-alarms gauge shows the fire");
+
     // A restart keeps the open alarm, its holder and its note.
     drop(host);
     assert_eq!(d.stop(), Some(0));
     d.restart();
     let out = d.cli(&["alarm", "show", &fire.to_string(), "--token", vic]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // (The host's disconnect reported OFFLINE, which joined the open fire alarm.)
     assert!(
-        text.contains("taken by token:ann") && text.contains("smoke seen on camera"),
+        text.contains(" taken ") && text.contains("by token:ann"),
         "{text}"
     );
+    assert!(text.contains("smoke seen on camera"), "{text}");
     let out = d.cli(&[
         "alarm",
         "close",
