@@ -17,8 +17,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
 use super::service::Alarms;
+use super::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
 use super::{AlarmsConfig, SYSTEM_ACTOR};
 use crate::events::{EventBus, StoredEvent};
 use crate::store::{Store, StoreError};

@@ -10,7 +10,7 @@ use metrics::{counter, gauge, histogram};
 use thiserror::Error;
 
 use super::config::AlarmsConfig;
-use super::model::{
+use super::{
     Alarm, AlarmChange, AlarmDetail, AlarmOp, AlarmQuery, AlarmRefusal, AlarmState, ChangeKind,
     Priority,
 };
