@@ -66,7 +66,7 @@ pub async fn start_cursor(store: &dyn Store) -> Result<i64, StoreError> {
 }
 
 /// Apply every event after `cursor` that is in the store now; returns the new cursor and
-/// the changes written. One store transaction per batch of [`BATCH`] events.
+/// the changes written. One store transaction per batch (1000 events).
 pub async fn catch_up(
     alarms: &Alarms,
     mut cursor: i64,
@@ -191,7 +191,7 @@ pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<
 }
 
 /// Escalate alarms until `cancel`: a round, then sleep until the next deadline (by the
-/// engine's clock), a new alarm change, or [`MAX_TICK`] — never less than [`MIN_TICK`].
+/// engine's clock), a new alarm change, or 5 s — never less than 200 ms apart.
 /// Each round also sets the open-alarms gauge.
 pub async fn escalate(alarms: Alarms, cancel: CancellationToken) {
     let mut changed = alarms.store().alarm_changes_watch();
