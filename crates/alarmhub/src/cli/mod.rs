@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod notify;
+mod notify_log;
 mod output;
 
 use std::process::ExitCode;

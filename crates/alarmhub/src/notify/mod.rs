@@ -10,7 +10,8 @@
 //! * [`reminder`], [`retry`], [`ratelimit`]: the pure timing decisions;
 //! * [`send`]: one sender per service, classifying each answer as an [`Outcome`];
 //! * [`outbox`]: the [`Outbox`] trait the durable store implements, and a memory one;
-//! * [`dispatcher`]: the [`Dispatcher`] that delivers due notifications.
+//! * [`dispatcher`]: the [`Dispatcher`] that delivers due notifications;
+//! * [`produce`]: which stored events announce something (panel offline/online, control).
 //!
 //! How it fits the daemon: whoever changes an alarm builds the [`Notification`], asks the
 //! [`Router`] for its targets and writes both into the outbox in the same transaction, then
@@ -25,6 +26,7 @@ pub mod dispatcher;
 mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod produce;
 pub mod ratelimit;
 pub mod reminder;
 pub mod retry;
@@ -37,6 +39,6 @@ pub mod wording;
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
 pub use model::{EventClass, Notification, NotificationId, What};
-pub use outbox::{Delivery, DeliveryRecord, MemoryOutbox, Outbox};
+pub use outbox::{Delivery, DeliveryRecord, FeedBatch, MemoryOutbox, Outbox, ReminderChange};
 pub use rules::{Router, Target};
 pub use send::{Outcome, Sender};

@@ -32,6 +32,7 @@
 //! already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+pub mod outbox;
 pub mod sqlite;
 
 use std::sync::Arc;
