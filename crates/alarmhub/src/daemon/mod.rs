@@ -150,7 +150,7 @@ pub async fn serve(
     metrics::gauge!(names::STARTUP_RESTORE_SECONDS).set(restore_secs);
     tracing::info!(panels = restored.panels, replayed_events = restored.replayed,
         seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
-    core.notifier = notify::prepare(&config)?;
+    core.notifier = notify::prepare(&config, &core.store).await?;
     let listeners = bind(&config).await?;
     let bound = listeners.bound.clone();
     let cancel = CancellationToken::new();

@@ -47,21 +47,47 @@ pub(super) struct Notifier {
     outbox: Arc<dyn Outbox>,
     dispatcher: Dispatcher<dyn Outbox>,
     router: Arc<Router>,
+    /// Where the event feed starts.
+    from_seq: i64,
 }
 
-/// Open the outbox and build the channels' senders; `None` when no channel is configured.
-pub(super) fn prepare(config: &Config) -> Result<Option<Notifier>, DaemonError> {
+/// Open the outbox, build the channels' senders and fix where the event feed starts (before
+/// any panel can connect, so nothing falls between); `None` when no channel is configured.
+pub(super) async fn prepare(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<Option<Notifier>, DaemonError> {
     if config.notify.channels.is_empty() {
         return Ok(None);
     }
-    let outbox =
-        crate::store::outbox::open(config).map_err(|e| DaemonError::Notify(e.to_string()))?;
-    let dispatcher = Dispatcher::new(&config.notify, Arc::clone(&outbox))
-        .map_err(|e| DaemonError::Notify(e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| DaemonError::Notify(e.to_string());
+    let outbox = crate::store::outbox::open(config).map_err(|e| fail(&e))?;
+    let dispatcher = Dispatcher::new(&config.notify, Arc::clone(&outbox)).map_err(|e| fail(&e))?;
+    let from_seq = match outbox.feed_cursor(EVENT_FEED).await.map_err(|e| fail(&e))? {
+        Some(seq) => seq,
+        None => {
+            let last = store.last_seq().await.map_err(|e| fail(&e))?;
+            let batch = FeedBatch {
+                feed: EVENT_FEED.to_string(),
+                up_to: last,
+                ..FeedBatch::default()
+            };
+            outbox
+                .record(batch, crate::clock::now_ms())
+                .await
+                .map_err(|e| fail(&e))?;
+            tracing::info!(
+                from_seq = last,
+                "notifications start at the end of the event log"
+            );
+            last
+        }
+    };
     Ok(Some(Notifier {
         outbox,
         dispatcher,
         router: Arc::new(Router::new(&config.notify)),
+        from_seq,
     }))
 }
 
@@ -82,6 +108,7 @@ pub(super) fn spawn(
     );
     tracker.spawn(n.dispatcher.run(cancel.child_token()));
     let feed = EventFeed {
+        from_seq: n.from_seq,
         log: StoreLog::new(Arc::clone(store), bus.clone()),
         store: Arc::clone(store),
         outbox: n.outbox,
@@ -94,6 +121,7 @@ pub(super) fn spawn(
 }
 
 struct EventFeed {
+    from_seq: i64,
     log: StoreLog,
     store: Arc<dyn Store>,
     outbox: Arc<dyn Outbox>,
@@ -104,9 +132,7 @@ struct EventFeed {
 
 impl EventFeed {
     async fn run(self, cancel: CancellationToken) {
-        let Some(mut after) = self.start(&cancel).await else {
-            return;
-        };
+        let mut after = self.from_seq;
         let mut written = after;
         let mut last_write = Instant::now();
         let mut last_prune: Option<Instant> = None;
@@ -156,31 +182,6 @@ impl EventFeed {
         if written < after {
             self.save(after, FeedBatch::default()).await;
         }
-    }
-
-    /// The stored cursor, or (first start) the end of the log, recorded at once.
-    async fn start(&self, cancel: &CancellationToken) -> Option<i64> {
-        while !cancel.is_cancelled() {
-            match self.outbox.feed_cursor(EVENT_FEED).await {
-                Ok(Some(seq)) => return Some(seq),
-                Ok(None) => match self.log.last_seq().await {
-                    Ok(last) if self.save(last, FeedBatch::default()).await => {
-                        tracing::info!(
-                            from_seq = last,
-                            "notifications start at the end of the event log"
-                        );
-                        return Some(last);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notifications: reading the event log failed")
-                    }
-                },
-                Err(e) => tracing::warn!(error = %e, "notifications: reading the cursor failed"),
-            }
-            pause(cancel, RETRY_PAUSE).await;
-        }
-        None
     }
 
     /// Record `batch` with the cursor at `up_to`; wake the dispatcher when rows were added.

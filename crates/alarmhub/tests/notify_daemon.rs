@@ -1,0 +1,278 @@
+//! Notifications in `alarmhub serve`, through the real binary against a local webhook
+//! (`notify_support::Service`, on a runtime of its own): a panel going offline, coming back
+//! and a control outcome reach the webhook signed; a kill -9 with an undelivered
+//! notification delivers it after the restart with the same `webhook-id`, once; and
+//! `alarmhub notify log` reads the outbox, daemon running or not, with clear errors.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod notify_support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Setup, ACCT};
+use notify_support::{b64, hmac_sha256, whsec, Reply, Seen, Service};
+
+/// A webhook on a runtime of its own (the binary harness is blocking), answering 503 while
+/// `failing` is set and 204 after.
+struct Hook {
+    svc: Service,
+    failing: Arc<AtomicBool>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Hook {
+    fn start(failing: bool) -> Hook {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let flag = Arc::new(AtomicBool::new(failing));
+        let f = Arc::clone(&flag);
+        let svc = rt.block_on(Service::start(move |_, _| {
+            if f.load(Ordering::SeqCst) {
+                Reply::new(503, "busy")
+            } else {
+                Reply::new(204, "")
+            }
+        }));
+        Hook {
+            svc,
+            failing: flag,
+            _rt: rt,
+        }
+    }
+
+    /// The first request whose `type` is `kind`, waiting up to `within`.
+    fn wait(&self, kind: &str, within: Duration) -> Seen {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(s) = self
+                .svc
+                .requests()
+                .into_iter()
+                .find(|r| r.json()["type"] == kind)
+            {
+                return s;
+            }
+            assert!(
+                Instant::now() < until,
+                "no {kind} within {within:?}; got {:?}",
+                self.svc
+                    .requests()
+                    .iter()
+                    .map(|r| r.json()["type"].clone())
+                    .collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn setup(hook: &Hook) -> Setup {
+    let (secret, _) = whsec();
+    Setup::new().extra(&format!(
+        "[[notify.channels]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"{secret}\"\n\
+         [[notify.rules]]\nchannels = [\"ops\"]\nstates = [\"offline\", \"online\", \"control\"]\n\
+         [[accounts]]\naccount = \"{ACCT}\"\nname = \"商铺12\"\n",
+        hook.svc.base()
+    ))
+}
+
+fn assert_signed(r: &Seen) {
+    let (_, key) = whsec();
+    let id = r.header("webhook-id").unwrap();
+    let ts = r.header("webhook-timestamp").unwrap();
+    let mut signed = format!("{id}.{ts}.").into_bytes();
+    signed.extend_from_slice(&r.body);
+    assert_eq!(
+        r.header("webhook-signature").unwrap(),
+        format!("v1,{}", b64(&hmac_sha256(&key, &signed)))
+    );
+}
+
+fn log_json(d: &Daemon) -> Vec<serde_json::Value> {
+    let out = d.cli(&[
+        "notify",
+        "log",
+        "--json",
+        "--data-dir",
+        d.data_dir().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_panel_going_offline_and_back_and_a_control_outcome_reach_the_webhook_signed() {
+    let hook = Hook::start(false);
+    let mut d = Daemon::with(&setup(&hook));
+    let mut host = d.host();
+    host.heartbeat();
+    drop(host);
+    let off = hook.wait("panel.offline", Duration::from_secs(20));
+    assert_signed(&off);
+    let id = off.header("webhook-id").unwrap().to_string();
+    assert!(
+        id.starts_with("ntf_e") && id.ends_with("_panel_offline"),
+        "{id}"
+    );
+    let body = off.json();
+    assert_eq!(body["data"]["account"], ACCT);
+    assert!(
+        body["data"]["text"].as_str().unwrap().contains("商铺12"),
+        "{body}"
+    );
+    assert!(
+        hook.svc
+            .requests()
+            .iter()
+            .all(|r| r.json()["type"] != "panel.online"),
+        "the first connection is not news"
+    );
+    let mut host = d.host();
+    host.heartbeat();
+    let on = hook.wait("panel.online", Duration::from_secs(20));
+    assert_signed(&on);
+    drop(host);
+    let out = d.cli(&["arm", "000000000999"]);
+    assert!(!out.status.success());
+    let ctl = hook.wait("control.outcome", Duration::from_secs(20));
+    assert!(
+        ctl.json()["data"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("arm_away "),
+        "{}",
+        ctl.json()
+    );
+    let log = log_json(&d);
+    assert!(log
+        .iter()
+        .any(|r| r["notification_id"] == id.as_str() && r["status"] == "delivered"));
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_kill_9_with_an_undelivered_notification_delivers_it_after_restart_with_the_same_id_once() {
+    let hook = Hook::start(true);
+    let mut d = Daemon::with(&setup(&hook));
+    let mut host = d.host();
+    host.heartbeat();
+    drop(host);
+    let refused = hook.wait("panel.offline", Duration::from_secs(20));
+    let id = refused.header("webhook-id").unwrap().to_string();
+    d.kill_9();
+    hook.failing.store(false, Ordering::SeqCst);
+    let seen_before = hook.svc.requests().len();
+    // The daemon is down: the log still reads, and shows the delivery waiting.
+    let log = log_json(&d);
+    let row = log
+        .iter()
+        .find(|r| r["notification_id"] == id.as_str())
+        .unwrap();
+    // Refused (retrying), or killed while the answer was on its way (pending, leased).
+    assert!(
+        row["status"] == "retrying" || row["status"] == "pending",
+        "{row}"
+    );
+    d.restart();
+    let until = Instant::now() + Duration::from_secs(40);
+    let delivered = loop {
+        let later: Vec<Seen> = hook.svc.requests().into_iter().skip(seen_before).collect();
+        if let Some(r) = later
+            .into_iter()
+            .find(|r| r.header("webhook-id") == Some(id.as_str()))
+        {
+            break r;
+        }
+        assert!(Instant::now() < until, "not delivered after the restart");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_signed(&delivered);
+    assert_eq!(delivered.json()["type"], "panel.offline");
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = log_json(&d);
+    let rows: Vec<_> = log
+        .iter()
+        .filter(|r| r["notification_id"] == id.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "one row for one notification: {log:?}");
+    assert_eq!(rows[0]["status"], "delivered");
+    let offline_ids: Vec<String> = hook
+        .svc
+        .requests()
+        .iter()
+        .filter(|r| r.json()["type"] == "panel.offline")
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    assert!(
+        offline_ids.iter().all(|i| *i == id),
+        "one offline, one id: {offline_ids:?}"
+    );
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn notify_log_refuses_a_missing_data_directory_and_a_bad_limit_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+            .args(["notify", "log"])
+            .args(args)
+            .env_remove("ALARMHUB_DATA_DIR")
+            .env_remove("ALARMHUB_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--data-dir", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nope/alarmhub.db") && err.contains("no database"),
+        "{err}"
+    );
+    assert!(!missing.exists(), "a read command creates nothing");
+    let out = run(&["--limit", "0", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--limit"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[store]\nno_such_key = 1\n").unwrap();
+    let out = run(&["--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+}
+
+#[test]
+fn a_daemon_with_a_broken_channel_refuses_to_start_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("alarmhub.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\ndata_dir = \"{}\"\n[[notify.channels]]\nname = \"ops\"\nkind = \"webhook\"\n\
+             url = \"http://127.0.0.1:9/x\"\nsecret = \"not-a-whsec\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ops") && err.contains("secret"), "{err}");
+    assert!(
+        !err.contains("not-a-whsec"),
+        "the secret is never printed: {err}"
+    );
+}
