@@ -62,6 +62,16 @@ pub mod names {
     pub const NOTIFY_BACKLOG: &str = "alarmhub_notify_backlog";
     /// 1 while a channel's endpoint has disabled it (webhook HTTP 410), by `channel`.
     pub const NOTIFY_CHANNEL_DISABLED: &str = "alarmhub_notify_channel_disabled";
+    /// Alarms open (new or taken), by `priority`.
+    pub const ALARMS_OPEN: &str = "alarmhub_alarms_open";
+    /// Opening → first take, by `priority` (histogram, s).
+    pub const ALARM_TAKE_SECONDS: &str = "alarmhub_alarm_take_seconds";
+    /// Opening → close, by `priority` (histogram, s).
+    pub const ALARM_CLOSE_SECONDS: &str = "alarmhub_alarm_close_seconds";
+    /// Alarms escalated (not taken in time), by `priority`.
+    pub const ALARM_ESCALATIONS_TOTAL: &str = "alarmhub_alarm_escalations_total";
+    /// Alarms closed, by `outcome` (false_alarm / real).
+    pub const ALARMS_CLOSED_TOTAL: &str = "alarmhub_alarms_closed_total";
 }
 
 /// Every series with its kind and help text, for [`describe`] and the tests. (No units: the
@@ -97,6 +107,11 @@ const SERIES: &[(Kind, &str, &str)] = {
         (H, NOTIFY_DELIVERY_SECONDS, "Notification queued to delivered, by channel"),
         (G, NOTIFY_BACKLOG, "Notification deliveries waiting, by channel"),
         (G, NOTIFY_CHANNEL_DISABLED, "1 while a channel's endpoint has disabled it, by channel"),
+        (G, ALARMS_OPEN, "Alarms open (new or taken), by priority"),
+        (H, ALARM_TAKE_SECONDS, "Time from an alarm's opening to its first take, by priority"),
+        (H, ALARM_CLOSE_SECONDS, "Time from an alarm's opening to its close, by priority"),
+        (C, ALARM_ESCALATIONS_TOTAL, "Alarms escalated because nobody took them in time, by priority"),
+        (C, ALARMS_CLOSED_TOTAL, "Alarms closed, by outcome (false_alarm, real)"),
     ]
 };
 
@@ -135,6 +150,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 26);
+        assert_eq!(seen.len(), 31);
     }
 }
