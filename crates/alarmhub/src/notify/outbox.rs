@@ -159,7 +159,8 @@ pub struct FeedBatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReminderChange {
     /// Remind about `opened`'s alarm every `repeat_ms`, the first time at `first_due_ms`.
-    /// An alarm already scheduled keeps its schedule.
+    /// An alarm already scheduled keeps its schedule; a stopped one (taken, then released)
+    /// starts again, its reminders counted on from where they were.
     Start {
         /// The notification that announced the alarm (reminders repeat its fields).
         opened: Notification,
@@ -168,8 +169,13 @@ pub enum ReminderChange {
         /// Interval, ms.
         repeat_ms: i64,
     },
-    /// The alarm was taken or closed: no more reminders.
+    /// The alarm was taken: no more reminders unless it is released again.
     Stop {
+        /// The alarm record.
+        alarm_id: i64,
+    },
+    /// The alarm was closed: no more reminders, ever (the schedule is deleted).
+    End {
         /// The alarm record.
         alarm_id: i64,
     },

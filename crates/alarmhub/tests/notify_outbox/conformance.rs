@@ -335,7 +335,8 @@ pub async fn reminders_start_once_repeat_on_schedule_and_stop(b: &dyn OutboxBack
     );
     assert_eq!(o.backlog().await.unwrap()["a"], 1);
     let later = o.due_reminders(next, 10).await.unwrap();
-    assert_eq!(later.iter().find(|r| r.alarm_id == 2).unwrap().sent, 1);
+    let two_row = later.iter().find(|r| r.alarm_id == 2).unwrap().clone();
+    assert_eq!(two_row.sent, 1);
     let mut stop = batch("notify.alarms", 2, vec![]);
     stop.reminders = vec![
         ReminderChange::Stop { alarm_id: 2 },
@@ -345,11 +346,24 @@ pub async fn reminders_start_once_repeat_on_schedule_and_stop(b: &dyn OutboxBack
     let left = o.due_reminders(i64::MAX, 10).await.unwrap();
     assert_eq!(left.iter().map(|r| r.alarm_id).collect::<Vec<_>>(), [1]);
     assert!(
-        !o.remind(row, &reminder, &[target("a")], next, NOW)
+        !o.remind(&two_row, &reminder, &[target("a")], next, NOW)
             .await
             .unwrap(),
-        "stopped"
+        "a stopped schedule is not moved"
     );
+    // Released (new again): the schedule resumes, its count kept; closed: gone for good.
+    let mut resume = batch("notify.alarms", 3, vec![]);
+    resume.reminders = vec![start(2, NOW + 7)];
+    o.record(resume, NOW).await.unwrap();
+    let back = o.due_reminders(NOW + 7, 10).await.unwrap();
+    let two = back.iter().find(|r| r.alarm_id == 2).unwrap();
+    assert_eq!((two.sent, two.due_ms), (1, NOW + 7));
+    let mut end = batch("notify.alarms", 4, vec![]);
+    end.reminders = vec![ReminderChange::End { alarm_id: 2 }];
+    o.record(end, NOW).await.unwrap();
+    let left = o.due_reminders(i64::MAX, 10).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.alarm_id).collect::<Vec<_>>(), [1]);
+    assert!(!o.remind(two, &reminder, &[target("a")], next, NOW).await.unwrap(), "ended");
 }
 
 pub async fn pruning_removes_only_settled_rows_older_than_the_mark(b: &dyn OutboxBackend) {

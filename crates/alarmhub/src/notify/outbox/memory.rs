@@ -46,7 +46,8 @@ struct Inner {
     keys: HashSet<(String, Target)>,
     channels: HashMap<String, ChannelState>,
     cursors: HashMap<String, i64>,
-    reminders: BTreeMap<i64, ReminderRow>,
+    /// Reminder schedules and whether each is active.
+    reminders: BTreeMap<i64, (ReminderRow, bool)>,
 }
 
 impl Inner {
@@ -257,15 +258,26 @@ impl Outbox for MemoryOutbox {
                     let Some(alarm_id) = opened.alarm_id else {
                         continue;
                     };
-                    g.reminders.entry(alarm_id).or_insert(ReminderRow {
-                        alarm_id,
-                        opened,
-                        sent: 0,
-                        due_ms: first_due_ms,
-                        repeat_ms,
-                    });
+                    let (row, active) = g.reminders.entry(alarm_id).or_insert((
+                        ReminderRow {
+                            alarm_id,
+                            opened,
+                            sent: 0,
+                            due_ms: first_due_ms,
+                            repeat_ms,
+                        },
+                        true,
+                    ));
+                    if !*active {
+                        (row.due_ms, row.repeat_ms, *active) = (first_due_ms, repeat_ms, true);
+                    }
                 }
                 ReminderChange::Stop { alarm_id } => {
+                    if let Some((_, active)) = g.reminders.get_mut(&alarm_id) {
+                        *active = false;
+                    }
+                }
+                ReminderChange::End { alarm_id } => {
                     g.reminders.remove(&alarm_id);
                 }
             }
@@ -287,8 +299,8 @@ impl Outbox for MemoryOutbox {
         let mut due: Vec<ReminderRow> = g
             .reminders
             .values()
-            .filter(|r| r.due_ms <= now_ms)
-            .cloned()
+            .filter(|(r, active)| *active && r.due_ms <= now_ms)
+            .map(|(r, _)| r.clone())
             .collect();
         due.sort_by_key(|r| (r.due_ms, r.alarm_id));
         due.truncate(limit);
@@ -305,7 +317,7 @@ impl Outbox for MemoryOutbox {
     ) -> Result<bool, OutboxError> {
         let mut g = self.lock();
         match g.reminders.get_mut(&row.alarm_id) {
-            Some(r) if r.sent == row.sent => {
+            Some((r, true)) if r.sent == row.sent => {
                 r.sent += 1;
                 r.due_ms = next_due_ms;
             }

@@ -59,9 +59,10 @@ CREATE TABLE IF NOT EXISTS notify_reminders (
     notification TEXT NOT NULL,
     sent         INTEGER NOT NULL,
     due_ms       INTEGER NOT NULL,
-    repeat_ms    INTEGER NOT NULL
+    repeat_ms    INTEGER NOT NULL,
+    active       INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS notify_reminders_due ON notify_reminders(due_ms);
+CREATE INDEX IF NOT EXISTS notify_reminders_due ON notify_reminders(due_ms) WHERE active = 1;
 ";
 
 /// A stored value this build cannot read back (hand-edited database, newer writer).
@@ -285,10 +286,14 @@ pub(super) fn record(tx: &Transaction<'_>, batch: &FeedBatch, now_ms: i64) -> R<
         new += enqueue(tx, n, targets, now_ms)?.len();
     }
     let mut start = tx.prepare_cached(
-        "INSERT INTO notify_reminders (alarm_id, notification, sent, due_ms, repeat_ms)
-         VALUES (?1, ?2, 0, ?3, ?4) ON CONFLICT (alarm_id) DO NOTHING",
+        "INSERT INTO notify_reminders (alarm_id, notification, sent, due_ms, repeat_ms, active)
+         VALUES (?1, ?2, 0, ?3, ?4, 1) ON CONFLICT (alarm_id) DO UPDATE
+         SET due_ms = excluded.due_ms, repeat_ms = excluded.repeat_ms, active = 1
+         WHERE notify_reminders.active = 0",
     )?;
-    let mut stop = tx.prepare_cached("DELETE FROM notify_reminders WHERE alarm_id = ?1")?;
+    let mut stop =
+        tx.prepare_cached("UPDATE notify_reminders SET active = 0 WHERE alarm_id = ?1")?;
+    let mut end = tx.prepare_cached("DELETE FROM notify_reminders WHERE alarm_id = ?1")?;
     for change in &batch.reminders {
         match change {
             ReminderChange::Start {
@@ -302,6 +307,9 @@ pub(super) fn record(tx: &Transaction<'_>, batch: &FeedBatch, now_ms: i64) -> R<
             }
             ReminderChange::Stop { alarm_id } => {
                 stop.execute([alarm_id])?;
+            }
+            ReminderChange::End { alarm_id } => {
+                end.execute([alarm_id])?;
             }
         }
     }
@@ -325,7 +333,7 @@ pub(super) fn due_reminders(
 ) -> R<Vec<ReminderRow>> {
     let mut st = tx.prepare_cached(
         "SELECT alarm_id, notification, sent, due_ms, repeat_ms FROM notify_reminders
-         WHERE due_ms <= ?1 ORDER BY due_ms, alarm_id LIMIT ?2",
+         WHERE active = 1 AND due_ms <= ?1 ORDER BY due_ms, alarm_id LIMIT ?2",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = st.query(params![now_ms, limit])?;
@@ -353,7 +361,8 @@ pub(super) fn remind(
     now_ms: i64,
 ) -> R<bool> {
     let mut st = tx.prepare_cached(
-        "UPDATE notify_reminders SET sent = sent + 1, due_ms = ?3 WHERE alarm_id = ?1 AND sent = ?2",
+        "UPDATE notify_reminders SET sent = sent + 1, due_ms = ?3
+         WHERE alarm_id = ?1 AND sent = ?2 AND active = 1",
     )?;
     if st.execute(params![row.alarm_id, row.sent, next_due_ms])? == 0 {
         return Ok(false);
