@@ -276,3 +276,76 @@ fn a_daemon_with_a_broken_channel_refuses_to_start_and_names_it() {
         "the secret is never printed: {err}"
     );
 }
+
+fn alarm_setup(hook: &Hook) -> Setup {
+    let (secret, _) = whsec();
+    Setup::new().extra(&format!(
+        "[[notify.channels]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"{secret}\"\n\
+         [[notify.rules]]\nchannels = [\"ops\"]\nstates = [\"opened\", \"escalated\", \"closed\"]\n\
+         repeat_secs = 60\n",
+        hook.svc.base()
+    ))
+}
+
+/// Make every reminder schedule due now (instead of waiting `repeat_secs`).
+fn reminders_due_now(d: &Daemon) {
+    let db = rusqlite::Connection::open(d.data_dir().join("alarmhub.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute("UPDATE notify_reminders SET due_ms = 0", []).unwrap();
+}
+
+fn requests_of(hook: &Hook, kind: &str) -> Vec<Seen> {
+    hook.svc
+        .requests()
+        .into_iter()
+        .filter(|r| r.json()["type"] == kind)
+        .collect()
+}
+
+#[test]
+fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified_closed() {
+    let hook = Hook::start(false);
+    let mut d = Daemon::with(&alarm_setup(&hook));
+    let mut host = d.host();
+    host.report(1130, 3);
+    let opened = hook.wait("alarm.opened", Duration::from_secs(20));
+    assert_signed(&opened);
+    let data = opened.json()["data"].clone();
+    let alarm_id = data["alarm_id"].as_i64().unwrap();
+    assert_eq!(
+        opened.header("webhook-id").unwrap(),
+        format!("ntf_a{alarm_id}_alarm_opened_0")
+    );
+    assert_eq!((data["zone"].as_i64(), data["account"].as_str()), (Some(3), Some(ACCT)));
+    assert!(data["text"].as_str().unwrap().contains("盗警"), "{data}");
+    // Still new when the schedule comes due: a reminder, numbered.
+    reminders_due_now(&d);
+    let reminder = hook.wait("alarm.reminder", Duration::from_secs(20));
+    assert_eq!(
+        reminder.header("webhook-id").unwrap(),
+        format!("ntf_a{alarm_id}_alarm_reminder_1")
+    );
+    let out = d.cli(&["alarm", "take", &alarm_id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    // Taken: however due the schedule looks, no more reminders.
+    std::thread::sleep(Duration::from_millis(500));
+    reminders_due_now(&d);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(requests_of(&hook, "alarm.reminder").len(), 1, "a taken alarm is not reminded");
+    let out = d.cli(&[
+        "alarm",
+        "close",
+        &alarm_id.to_string(),
+        "--resolution",
+        "false_alarm_user",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let closed = hook.wait("alarm.closed", Duration::from_secs(20));
+    assert!(
+        closed.json()["data"]["detail"].as_str().unwrap().starts_with("false_alarm_user"),
+        "{}",
+        closed.json()
+    );
+    drop(host);
+    assert_eq!(d.stop(), Some(0));
+}

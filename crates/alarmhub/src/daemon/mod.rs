@@ -8,6 +8,7 @@
 //! cursors), take the registry snapshot, and close the store last.
 
 mod notify;
+mod notify_alarms;
 mod outputs;
 mod restore;
 mod systemd;

@@ -8,7 +8,10 @@
 //! (the events are durable and the cursor did not move) nor duplicates one (rows are keyed by
 //! the notification's stable id). The event bus only wakes it up; the log is the truth.
 //!
-//! A first start with notifications configured begins at the end of the log: history is not
+//! Alarm notifications (opened, escalated, closed, reminders) follow the alarm change log the
+//! same way (`notify_alarms.rs`).
+//!
+//! A first start with notifications configured begins at the end of the logs: history is not
 //! announced. After that, a daemon that was down catches up on everything it missed.
 
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub(super) struct Notifier {
     router: Arc<Router>,
     /// Where the event feed starts.
     from_seq: i64,
+    /// Where the alarm feed starts (`None`: the store keeps no alarm records).
+    alarms_from: Option<i64>,
 }
 
 /// Open the outbox, build the channels' senders and fix where the event feed starts (before
@@ -83,11 +88,18 @@ pub(super) async fn prepare(
             last
         }
     };
+    let alarms_from = super::notify_alarms::start_position(&outbox, store)
+        .await
+        .map_err(|e| fail(&e))?;
+    if alarms_from.is_none() {
+        tracing::info!("this store keeps no alarm records: alarm notifications are off");
+    }
     Ok(Some(Notifier {
         outbox,
         dispatcher,
         router: Arc::new(Router::new(&config.notify)),
         from_seq,
+        alarms_from,
     }))
 }
 
@@ -107,6 +119,17 @@ pub(super) fn spawn(
         "notifications on"
     );
     tracker.spawn(n.dispatcher.run(cancel.child_token()));
+    if let Some(from) = n.alarms_from {
+        let alarms = Arc::new(super::notify_alarms::AlarmFeed {
+            store: Arc::clone(store),
+            outbox: Arc::clone(&n.outbox),
+            router: Arc::clone(&n.router),
+            config: Arc::clone(config),
+            wake: wake.clone(),
+        });
+        tracker.spawn(Arc::clone(&alarms).run(from, cancel.child_token()));
+        tracker.spawn(alarms.reminders(cancel.child_token()));
+    }
     let feed = EventFeed {
         from_seq: n.from_seq,
         log: StoreLog::new(Arc::clone(store), bus.clone()),
@@ -261,7 +284,7 @@ impl EventFeed {
     }
 }
 
-async fn pause(cancel: &CancellationToken, d: Duration) {
+pub(super) async fn pause(cancel: &CancellationToken, d: Duration) {
     tokio::select! {
         _ = cancel.cancelled() => {}
         _ = tokio::time::sleep(d) => {}

@@ -11,9 +11,17 @@
 //! * A control command (source `control`) → [`What::ControlOutcome`] with the action, the
 //!   outcome and who asked in `detail`.
 //!
-//! The notification id is derived from the event's seq, so deriving it again after a crash
-//! (or on another node) gives the same id and the outbox keeps one row.
+//! From the alarm change log ([`for_alarm_change`]):
+//! * opened → [`What::AlarmOpened`], and its reminders start ("repeat until handled");
+//! * escalated → [`What::AlarmEscalated`];
+//! * closed → [`What::AlarmClosed`], and its reminders end;
+//! * taken → no message, reminders stop; released (new again) → reminders start again.
+//!
+//! Notification ids are derived from the event's seq or the alarm's id (and the change seq
+//! for escalations), so deriving them again after a crash (or on another node) gives the
+//! same ids and the outbox keeps one row each.
 
+use crate::alarms::{Alarm, AlarmChange, ChangeKind};
 use crate::config::Config;
 use crate::events::{codes, Source, StoredEvent};
 
@@ -69,6 +77,76 @@ pub fn for_event(ev: &StoredEvent, config: &Config) -> Option<(Notification, Onl
         n.zone = 0;
     }
     Some((n, check))
+}
+
+/// What an alarm change does to the alarm's reminders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderEffect {
+    /// Nothing.
+    None,
+    /// Start (opened) or resume (released): the alarm is new.
+    Start,
+    /// Pause: the alarm was taken.
+    Stop,
+    /// The alarm was closed.
+    End,
+}
+
+/// The alarm `a` as a notification of kind `what` (number `n` of its kind) at `time_ms`.
+pub fn alarm_notification(a: &Alarm, what: What, n: u32, time_ms: i64, config: &Config) -> Notification {
+    let id = NotificationId::for_alarm(a.id, what, n);
+    let mut x = Notification::for_event(id, what, &a.account, a.code, a.sia_code.as_deref(), time_ms);
+    x.alarm_id = Some(a.id);
+    x.event_seq = Some(a.first_seq);
+    x.zone = a.zone;
+    x.group = a.group;
+    x.priority = a.priority.get();
+    if let Some(acct) = config.account(&a.account) {
+        x.panel_name = acct.name.clone().unwrap_or_default();
+        x.utc_offset_secs = acct.timezone.offset_secs();
+    }
+    x
+}
+
+/// The notification an alarm change announces (if any) and what it does to reminders.
+pub fn for_alarm_change(c: &AlarmChange, config: &Config) -> (Option<Notification>, ReminderEffect) {
+    let a = &c.alarm;
+    match c.kind {
+        ChangeKind::Opened => (
+            Some(alarm_notification(a, What::AlarmOpened, 0, a.opened_at_ms, config)),
+            ReminderEffect::Start,
+        ),
+        ChangeKind::Escalated => {
+            let n = u32::try_from(c.seq).unwrap_or(u32::MAX);
+            let mut x = alarm_notification(a, What::AlarmEscalated, n, c.at_ms, config);
+            x.detail = "not taken in time".into();
+            (Some(x), ReminderEffect::None)
+        }
+        ChangeKind::Closed => {
+            let mut x = alarm_notification(a, What::AlarmClosed, 0, c.at_ms, config);
+            x.detail = format!(
+                "{}{} ({})",
+                a.resolution.as_deref().unwrap_or("closed"),
+                if a.false_alarm { ", false alarm" } else { "" },
+                c.actor
+            );
+            (Some(x), ReminderEffect::End)
+        }
+        ChangeKind::Taken => (None, ReminderEffect::Stop),
+        ChangeKind::Released => (None, ReminderEffect::Start),
+        ChangeKind::Attached | ChangeKind::Restored | ChangeKind::Noted => {
+            (None, ReminderEffect::None)
+        }
+    }
+}
+
+/// Reminder number `n` of an alarm announced by `opened`.
+pub fn reminder(opened: &Notification, n: u32) -> Notification {
+    let mut r = opened.clone();
+    r.what = What::AlarmReminder;
+    r.id = NotificationId::for_alarm(opened.alarm_id.unwrap_or(0), What::AlarmReminder, n);
+    r.detail = format!("reminder {n}: not taken yet");
+    r
 }
 
 /// Whether an ONLINE at `online_seq` follows an OFFLINE: the last OFFLINE before it is newer
