@@ -291,7 +291,8 @@ fn alarm_setup(hook: &Hook) -> Setup {
 fn reminders_due_now(d: &Daemon) {
     let db = rusqlite::Connection::open(d.data_dir().join("alarmhub.db")).unwrap();
     db.busy_timeout(Duration::from_secs(5)).unwrap();
-    db.execute("UPDATE notify_reminders SET due_ms = 0", []).unwrap();
+    db.execute("UPDATE notify_reminders SET due_ms = 0", [])
+        .unwrap();
 }
 
 fn requests_of(hook: &Hook, kind: &str) -> Vec<Seen> {
@@ -316,7 +317,10 @@ fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified
         opened.header("webhook-id").unwrap(),
         format!("ntf_a{alarm_id}_alarm_opened_0")
     );
-    assert_eq!((data["zone"].as_i64(), data["account"].as_str()), (Some(3), Some(ACCT)));
+    assert_eq!(
+        (data["zone"].as_i64(), data["account"].as_str()),
+        (Some(3), Some(ACCT))
+    );
     assert!(data["text"].as_str().unwrap().contains("盗警"), "{data}");
     // Still new when the schedule comes due: a reminder, numbered.
     reminders_due_now(&d);
@@ -331,7 +335,11 @@ fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified
     std::thread::sleep(Duration::from_millis(500));
     reminders_due_now(&d);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(requests_of(&hook, "alarm.reminder").len(), 1, "a taken alarm is not reminded");
+    assert_eq!(
+        requests_of(&hook, "alarm.reminder").len(),
+        1,
+        "a taken alarm is not reminded"
+    );
     let out = d.cli(&[
         "alarm",
         "close",
@@ -342,7 +350,10 @@ fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified
     assert!(out.status.success(), "{out:?}");
     let closed = hook.wait("alarm.closed", Duration::from_secs(20));
     assert!(
-        closed.json()["data"]["detail"].as_str().unwrap().starts_with("false_alarm_user"),
+        closed.json()["data"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("false_alarm_user"),
         "{}",
         closed.json()
     );

@@ -131,7 +131,8 @@ impl AlarmFeed {
                         &self.config,
                     );
                     if let Some(secs) = self.router.reminder_secs(&opened) {
-                        let repeat_ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+                        let repeat_ms =
+                            i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
                         batch.reminders.push(ReminderChange::Start {
                             opened,
                             first_due_ms: c.at_ms.saturating_add(repeat_ms),
@@ -167,7 +168,11 @@ impl AlarmFeed {
         for row in due {
             // The alarm itself is the truth: taken or closed by a change the feed has not
             // reached yet means no reminder (the feed stops the schedule shortly).
-            let alarm = self.store.alarm(row.alarm_id).await.map_err(|e| e.to_string())?;
+            let alarm = self
+                .store
+                .alarm(row.alarm_id)
+                .await
+                .map_err(|e| e.to_string())?;
             if alarm.is_none_or(|d| d.alarm.state != AlarmState::New) {
                 continue;
             }

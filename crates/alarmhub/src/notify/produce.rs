@@ -93,9 +93,16 @@ pub enum ReminderEffect {
 }
 
 /// The alarm `a` as a notification of kind `what` (number `n` of its kind) at `time_ms`.
-pub fn alarm_notification(a: &Alarm, what: What, n: u32, time_ms: i64, config: &Config) -> Notification {
+pub fn alarm_notification(
+    a: &Alarm,
+    what: What,
+    n: u32,
+    time_ms: i64,
+    config: &Config,
+) -> Notification {
     let id = NotificationId::for_alarm(a.id, what, n);
-    let mut x = Notification::for_event(id, what, &a.account, a.code, a.sia_code.as_deref(), time_ms);
+    let mut x =
+        Notification::for_event(id, what, &a.account, a.code, a.sia_code.as_deref(), time_ms);
     x.alarm_id = Some(a.id);
     x.event_seq = Some(a.first_seq);
     x.zone = a.zone;
@@ -109,11 +116,20 @@ pub fn alarm_notification(a: &Alarm, what: What, n: u32, time_ms: i64, config: &
 }
 
 /// The notification an alarm change announces (if any) and what it does to reminders.
-pub fn for_alarm_change(c: &AlarmChange, config: &Config) -> (Option<Notification>, ReminderEffect) {
+pub fn for_alarm_change(
+    c: &AlarmChange,
+    config: &Config,
+) -> (Option<Notification>, ReminderEffect) {
     let a = &c.alarm;
     match c.kind {
         ChangeKind::Opened => (
-            Some(alarm_notification(a, What::AlarmOpened, 0, a.opened_at_ms, config)),
+            Some(alarm_notification(
+                a,
+                What::AlarmOpened,
+                0,
+                a.opened_at_ms,
+                config,
+            )),
             ReminderEffect::Start,
         ),
         ChangeKind::Escalated => {

@@ -363,7 +363,12 @@ pub async fn reminders_start_once_repeat_on_schedule_and_stop(b: &dyn OutboxBack
     o.record(end, NOW).await.unwrap();
     let left = o.due_reminders(i64::MAX, 10).await.unwrap();
     assert_eq!(left.iter().map(|r| r.alarm_id).collect::<Vec<_>>(), [1]);
-    assert!(!o.remind(two, &reminder, &[target("a")], next, NOW).await.unwrap(), "ended");
+    assert!(
+        !o.remind(two, &reminder, &[target("a")], next, NOW)
+            .await
+            .unwrap(),
+        "ended"
+    );
 }
 
 pub async fn pruning_removes_only_settled_rows_older_than_the_mark(b: &dyn OutboxBackend) {
