@@ -1,47 +1,44 @@
 //! Notifications in `alarmhub serve`, through the real binary against a local webhook
 //! (`notify_support::Service`, on a runtime of its own): a panel going offline, coming back
 //! and a control outcome reach the webhook signed; a kill -9 with an undelivered
-//! notification delivers it after the restart with the same `webhook-id`, once; and
-//! `alarmhub notify log` reads the outbox, daemon running or not, with clear errors.
+//! notification delivers it after the restart with the same `webhook-id`, once; an HTTP 410
+//! disables the channel until `alarmhub notify enable` (audited); and `alarmhub notify log`
+//! reads the outbox, daemon running or not, with clear errors.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 mod notify_support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Setup, ACCT};
 use notify_support::{b64, hmac_sha256, whsec, Reply, Seen, Service};
 
-/// A webhook on a runtime of its own (the binary harness is blocking), answering 503 while
-/// `failing` is set and 204 after.
+/// A webhook on a runtime of its own (the binary harness is blocking), answering with the
+/// HTTP status in `status` (which a test changes as it goes).
 struct Hook {
     svc: Service,
-    failing: Arc<AtomicBool>,
+    status: Arc<AtomicU16>,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Hook {
-    fn start(failing: bool) -> Hook {
+    fn start(status: u16) -> Hook {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let flag = Arc::new(AtomicBool::new(failing));
-        let f = Arc::clone(&flag);
+        let status = Arc::new(AtomicU16::new(status));
+        let s = Arc::clone(&status);
         let svc = rt.block_on(Service::start(move |_, _| {
-            if f.load(Ordering::SeqCst) {
-                Reply::new(503, "busy")
-            } else {
-                Reply::new(204, "")
-            }
+            Reply::new(s.load(Ordering::SeqCst), "")
         }));
         Hook {
             svc,
-            failing: flag,
+            status,
             _rt: rt,
         }
     }
@@ -112,7 +109,7 @@ fn log_json(d: &Daemon) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_panel_going_offline_and_back_and_a_control_outcome_reach_the_webhook_signed() {
-    let hook = Hook::start(false);
+    let hook = Hook::start(204);
     let mut d = Daemon::with(&setup(&hook));
     let mut host = d.host();
     host.heartbeat();
@@ -162,7 +159,7 @@ fn a_panel_going_offline_and_back_and_a_control_outcome_reach_the_webhook_signed
 
 #[test]
 fn a_kill_9_with_an_undelivered_notification_delivers_it_after_restart_with_the_same_id_once() {
-    let hook = Hook::start(true);
+    let hook = Hook::start(503);
     let mut d = Daemon::with(&setup(&hook));
     let mut host = d.host();
     host.heartbeat();
@@ -170,7 +167,7 @@ fn a_kill_9_with_an_undelivered_notification_delivers_it_after_restart_with_the_
     let refused = hook.wait("panel.offline", Duration::from_secs(20));
     let id = refused.header("webhook-id").unwrap().to_string();
     d.kill_9();
-    hook.failing.store(false, Ordering::SeqCst);
+    hook.status.store(204, Ordering::SeqCst);
     let seen_before = hook.svc.requests().len();
     // The daemon is down: the log still reads, and shows the delivery waiting.
     let log = log_json(&d);
@@ -305,7 +302,7 @@ fn requests_of(hook: &Hook, kind: &str) -> Vec<Seen> {
 
 #[test]
 fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified_closed() {
-    let hook = Hook::start(false);
+    let hook = Hook::start(204);
     let mut d = Daemon::with(&alarm_setup(&hook));
     let mut host = d.host();
     host.report(1130, 3);
@@ -358,5 +355,56 @@ fn an_alarm_is_notified_opened_reminded_while_new_silent_once_taken_and_notified
         closed.json()
     );
     drop(host);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn a_410_disables_the_channel_until_an_operator_enables_it_and_nothing_is_lost() {
+    let hook = Hook::start(410);
+    let mut d = Daemon::with(&setup(&hook));
+    let dir = d.data_dir();
+    let dir = dir.to_str().unwrap();
+    let mut host = d.host();
+    host.heartbeat();
+    drop(host);
+    let gone = hook.wait("panel.offline", Duration::from_secs(20));
+    let id = gone.header("webhook-id").unwrap().to_string();
+    let until = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let out = d.cli(&["notify", "log", "--data-dir", dir]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if err.contains("channel ops: disabled by its endpoint") || Instant::now() > until {
+            break err;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(shown.contains("notify enable ops"), "{shown}");
+    hook.status.store(204, Ordering::SeqCst);
+    let before = hook.svc.requests().len();
+    let out = d.cli(&["notify", "enable", "ops", "--data-dir", dir]);
+    assert!(out.status.success(), "{out:?}");
+    let again = d.cli(&["notify", "enable", "ops", "--data-dir", dir]);
+    assert_eq!(again.status.code(), Some(1), "not disabled any more");
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let later: Vec<Seen> = hook.svc.requests().into_iter().skip(before).collect();
+        if later
+            .iter()
+            .any(|r| r.header("webhook-id") == Some(id.as_str()))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the held notification was not delivered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let audit = d.cli(&["audit", "--json", "--data-dir", dir]);
+    let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
+    assert!(
+        audit.contains("notify.enable") && audit.contains("\"target\":\"ops\""),
+        "{audit}"
+    );
     assert_eq!(d.stop(), Some(0));
 }

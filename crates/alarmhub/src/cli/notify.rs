@@ -27,6 +27,8 @@ pub enum NotifyCmd {
     Test(TestArgs),
     /// List recent deliveries of the outbox with their status (daemon running or not).
     Log(super::notify_log::LogArgs),
+    /// Re-enable a channel its endpoint disabled (webhook HTTP 410); audited.
+    Enable(super::notify_log::EnableArgs),
 }
 
 /// Arguments of `alarmhub notify test`.
@@ -47,6 +49,7 @@ pub fn main(cmd: NotifyCmd, json: bool) -> ExitCode {
     let args = match cmd {
         NotifyCmd::Test(args) => args,
         NotifyCmd::Log(args) => return super::notify_log::run(&args, json),
+        NotifyCmd::Enable(args) => return super::notify_log::enable(&args),
     };
     let channel = match load_channel(&args) {
         Ok(c) => c,

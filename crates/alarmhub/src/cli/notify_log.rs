@@ -3,8 +3,12 @@
 //! read from the data directory — whether the daemon runs or not (like `alarmhub token
 //! list`). Channels an endpoint has disabled (webhook HTTP 410) are named after the list.
 //!
-//! Exit status: 0 listed (possibly nothing), 2 bad arguments or an unusable data directory
-//! (missing, unreadable, not a database).
+//! `alarmhub notify enable CHANNEL`: an operator re-enables a channel its endpoint disabled;
+//! its waiting deliveries go out at the next round of a running daemon. Audited as
+//! `cli:<os user>`, like the token commands.
+//!
+//! Exit status: 0 listed (possibly nothing) / enabled, 1 the channel was not disabled, 2 bad
+//! arguments or an unusable data directory (missing, unreadable, not a database).
 
 use std::process::ExitCode;
 
@@ -28,6 +32,60 @@ pub struct LogArgs {
     pub limit: usize,
     #[command(flatten)]
     pub dir: DataDirArgs,
+}
+
+/// Arguments of `alarmhub notify enable`.
+#[derive(Args, Debug, Clone)]
+pub struct EnableArgs {
+    /// The channel's `name` in `[[notify.channels]]`.
+    pub channel: String,
+    #[command(flatten)]
+    pub dir: DataDirArgs,
+}
+
+/// Run `alarmhub notify enable`.
+pub fn enable(a: &EnableArgs) -> ExitCode {
+    let r = (|| -> Result<bool, String> {
+        let dir = data_dir(&a.dir)?;
+        let outbox = SqliteOutbox::open_read_only(&dir).map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        let was = rt
+            .block_on(outbox.enable_channel(&a.channel, crate::clock::now_ms()))
+            .map_err(|e| e.to_string())?;
+        if was {
+            let mut audit = super::admin::open(&a.dir)?;
+            super::admin::record(
+                &mut audit,
+                "notify.enable",
+                &a.channel,
+                serde_json::json!({}),
+            );
+        }
+        Ok(was)
+    })();
+    match r {
+        Ok(true) => {
+            println!(
+                "channel {} enabled; waiting deliveries go out now",
+                a.channel
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!(
+                "alarmhub notify enable: channel {:?} is not disabled",
+                a.channel
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("alarmhub notify enable: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn status_text(s: Status) -> &'static str {
@@ -100,7 +158,7 @@ fn list(a: &LogArgs, json: bool) -> Result<(), String> {
         for c in channels {
             let state = outbox.channel_state(c).await.map_err(|e| e.to_string())?;
             if let Some(why) = state.disabled {
-                eprintln!("channel {c}: disabled by its endpoint ({why}); nothing is sent until it is re-enabled");
+                eprintln!("channel {c}: disabled by its endpoint ({why}); nothing is sent until `alarmhub notify enable {c}`");
             }
         }
         if rows.is_empty() && !json {

@@ -84,7 +84,8 @@ impl AlarmFeed {
             let Some(up_to) = changes.last().map(|c| c.seq) else {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
-                    _ = watch.changed() => {}
+                    // A wake-up that can no longer change (store closing) must not spin.
+                    r = watch.changed() => if r.is_err() { super::notify::pause(&cancel, LOOK_EVERY).await },
                     _ = tokio::time::sleep(LOOK_EVERY) => {}
                 }
                 continue;
@@ -134,7 +135,7 @@ impl AlarmFeed {
                         let repeat_ms =
                             i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
                         batch.reminders.push(ReminderChange::Start {
-                            opened,
+                            opened: Box::new(opened),
                             first_due_ms: c.at_ms.saturating_add(repeat_ms),
                             repeat_ms,
                         });

@@ -163,7 +163,7 @@ pub enum ReminderChange {
     /// starts again, its reminders counted on from where they were.
     Start {
         /// The notification that announced the alarm (reminders repeat its fields).
-        opened: Notification,
+        opened: Box<Notification>,
         /// First reminder, Unix ms.
         first_due_ms: i64,
         /// Interval, ms.
@@ -243,6 +243,11 @@ pub trait Outbox: Send + Sync + 'static {
         channel: &str,
         state: &ChannelState,
     ) -> Result<(), OutboxError>;
+
+    /// An operator re-enables a channel its endpoint disabled (webhook HTTP 410): clear the
+    /// mark and make the channel's waiting rows due at `now_ms`, in one transaction. Returns
+    /// whether the channel was disabled.
+    async fn enable_channel(&self, channel: &str, now_ms: i64) -> Result<bool, OutboxError>;
 
     /// Record a producer's batch and move its cursor to `batch.up_to`, in one transaction:
     /// after a crash either both are there or neither. Returns how many rows were new.

@@ -249,6 +249,31 @@ pub async fn channel_state_round_trips_and_survives_reopen(b: &dyn OutboxBackend
     let o = b.open().await;
     assert_eq!(o.channel_state("a").await.unwrap(), s);
     assert_eq!(o.channel_state("b").await.unwrap(), ChannelState::default());
+    // An operator re-enables it: the mark goes, the rest stays, waiting rows are due now.
+    o.enqueue(&alarm("held", 1), &[target("a")], NOW)
+        .await
+        .unwrap();
+    let rows = o.claim_due("a", NOW, 10, 1000).await.unwrap();
+    o.settle(vec![(
+        rows[0].id,
+        Settlement::Postpone {
+            due_ms: NOW + 60_000,
+            note: "disabled".into(),
+        },
+    )])
+    .await
+    .unwrap();
+    assert!(o.enable_channel("a", NOW + 5).await.unwrap());
+    assert!(
+        !o.enable_channel("a", NOW + 5).await.unwrap(),
+        "already enabled"
+    );
+    let after = o.channel_state("a").await.unwrap();
+    assert_eq!(
+        (after.disabled, after.paused_until_ms),
+        (None, s.paused_until_ms)
+    );
+    assert_eq!(o.next_due_ms("a").await.unwrap(), Some(NOW + 5));
 }
 
 pub async fn a_recorded_batch_moves_its_cursor_and_a_replay_adds_nothing(b: &dyn OutboxBackend) {
@@ -293,7 +318,7 @@ pub async fn a_recorded_batch_moves_its_cursor_and_a_replay_adds_nothing(b: &dyn
 pub async fn reminders_start_once_repeat_on_schedule_and_stop(b: &dyn OutboxBackend) {
     let o = b.open().await;
     let start = |alarm_id: i64, first: i64| ReminderChange::Start {
-        opened: alarm(&format!("open{alarm_id}"), alarm_id),
+        opened: Box::new(alarm(&format!("open{alarm_id}"), alarm_id)),
         first_due_ms: first,
         repeat_ms: 1_800_000,
     };

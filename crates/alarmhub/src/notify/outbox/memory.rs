@@ -242,6 +242,24 @@ impl Outbox for MemoryOutbox {
         Ok(())
     }
 
+    async fn enable_channel(&self, channel: &str, now_ms: i64) -> Result<bool, OutboxError> {
+        let mut g = self.lock();
+        let was = g
+            .channels
+            .get_mut(channel)
+            .and_then(|s| s.disabled.take())
+            .is_some();
+        let open: Vec<DeliveryId> = g.open.iter().copied().collect();
+        for id in open {
+            if let Some(r) = g.rows.get_mut(&id) {
+                if r.delivery.target.channel == channel {
+                    r.delivery.due_ms = r.delivery.due_ms.min(now_ms);
+                }
+            }
+        }
+        Ok(was)
+    }
+
     async fn record(&self, batch: FeedBatch, now_ms: i64) -> Result<usize, OutboxError> {
         let mut g = self.lock();
         let mut new = 0;
@@ -261,7 +279,7 @@ impl Outbox for MemoryOutbox {
                     let (row, active) = g.reminders.entry(alarm_id).or_insert((
                         ReminderRow {
                             alarm_id,
-                            opened,
+                            opened: *opened,
                             sent: 0,
                             due_ms: first_due_ms,
                             repeat_ms,

@@ -269,6 +269,14 @@ impl Outbox for SqliteOutbox {
         .await
     }
 
+    async fn enable_channel(&self, channel: &str, now_ms: i64) -> Result<bool, OutboxError> {
+        let channel = channel.to_string();
+        self.run("enable a channel", true, move |tx| {
+            sql::enable_channel(tx, &channel, now_ms)
+        })
+        .await
+    }
+
     async fn record(&self, batch: FeedBatch, now_ms: i64) -> Result<usize, OutboxError> {
         self.run("record notifications", true, move |tx| {
             sql::record(tx, &batch, now_ms)

@@ -279,6 +279,20 @@ pub(super) fn save_channel_state(
     Ok(())
 }
 
+/// Clear a channel's disabled mark and make its waiting rows due now.
+pub(super) fn enable_channel(tx: &Transaction<'_>, channel: &str, now_ms: i64) -> R<bool> {
+    let mut state = channel_state(tx, channel)?;
+    let was = state.disabled.take().is_some();
+    if was {
+        save_channel_state(tx, channel, &state)?;
+    }
+    let mut st = tx.prepare_cached(&format!(
+        "UPDATE notify_outbox SET due_ms = MIN(due_ms, ?2) WHERE channel = ?1 AND {OPEN}"
+    ))?;
+    st.execute(params![channel, now_ms])?;
+    Ok(was)
+}
+
 /// Rows, reminder changes and the cursor of one producer batch.
 pub(super) fn record(tx: &Transaction<'_>, batch: &FeedBatch, now_ms: i64) -> R<usize> {
     let mut new = 0;
