@@ -1,8 +1,8 @@
 //! Durable event storage: the [`Store`] trait — everything the daemon and the APIs may ask
-//! of the database — and its backends. SQLite ([`SqliteStore`], one file, one group-commit
-//! writer thread plus a pool of read-only connections) is the only one today; the next,
-//! PostgreSQL with several nodes on one database, is one more module implementing the same
-//! trait and passing the same conformance suite (`tests/store/conformance/`).
+//! of the database — and its backends: SQLite ([`SqliteStore`], one file, one group-commit
+//! writer thread plus a pool of read-only connections; the default) and PostgreSQL
+//! ([`PgStore`], several nodes on one database; `[store] url = "postgres://…"`). Both pass
+//! the same conformance suite (`tests/store/conformance/`).
 //!
 //! # Contract (DESIGN.md §1–2; the conformance suite checks each point)
 //!
@@ -32,6 +32,7 @@
 //! already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 pub use error::StoreError;
+pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 
 /// Called with the newly stored events (no duplicates) of each commit, in seq order, before
@@ -171,6 +173,14 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// Start handing `on_commit` the events other nodes commit, from `seq` on (the daemon
+    /// calls it once the registry is restored up to `seq`). A no-op for a store no other
+    /// node writes (SQLite).
+    async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {
+        let _ = seq;
+        Ok(())
+    }
+
     /// Finish what was queued, write what upkeep holds back, and stop: later calls fail
     /// with [`StoreError::Closed`]. The daemon calls this last, after every other task.
     async fn close(&self) -> Result<(), StoreError>;
@@ -183,13 +193,22 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// Open the store the configuration names (today: SQLite in `[store] data_dir`), with
-/// `on_commit` fed every commit.
-pub fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = SqliteStore::open(
-        &config.store.data_dir,
-        StoreOptions::from_config(config),
-        on_commit,
-    )?;
+/// Open the store the configuration names — PostgreSQL when `[store] url` is set, else
+/// SQLite in `[store] data_dir` — with `on_commit` fed every commit.
+pub async fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
+    let opts = StoreOptions::from_config(config);
+    let store: Arc<dyn Store> = match &config.store.url {
+        Some(url) => PgStore::open(url, opts, on_commit).await?,
+        None => SqliteStore::open(&config.store.data_dir, opts, on_commit)?,
+    };
     Ok(store)
+}
+
+/// How logs and errors name the configured store: the PostgreSQL database (no password) or
+/// the SQLite data directory.
+pub fn describe(config: &Config) -> String {
+    match &config.store.url {
+        Some(url) => postgres::describe_url(url),
+        None => config.store.data_dir.display().to_string(),
+    }
 }
