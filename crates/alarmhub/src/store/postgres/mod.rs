@@ -42,6 +42,17 @@ use writer::{WriterConfig, WriterHandle};
 
 pub use connect::is_postgres_url;
 
+/// One connection to `url` with the schema brought up to date, and the database's name
+/// (no password): for the other users of the shared database (tokens, users, audit).
+pub(crate) async fn connect_migrated(
+    url: &str,
+) -> Result<(tokio_postgres::Client, String), StoreError> {
+    let target = Target::parse(url)?;
+    let mut client = target.connect("connect").await?;
+    schema::migrate(&mut client, &target).await?;
+    Ok((client, target.name.to_string()))
+}
+
 /// `url` as logs and errors name it: `postgres://user@host:port/db`, never the password.
 pub fn describe_url(url: &str) -> String {
     match Target::parse(url) {
@@ -74,10 +85,6 @@ impl PgStore {
         let target = Target::parse(url)?;
         let mut client = target.connect("connect").await?;
         schema::migrate(&mut client, &target).await?;
-        client
-            .batch_execute("SET synchronous_commit = on")
-            .await
-            .map_err(target.err("connect"))?;
         let last: i64 = client
             .query_one("SELECT last FROM ah_sequence WHERE id = 1", &[])
             .await
@@ -90,7 +97,7 @@ impl PgStore {
             dedup_window_ms: opts.dedup_window_ms,
             clock: opts.clock.clone(),
         };
-        let (writer, task) = writer::spawn(target.clone(), client, last, cfg, on_commit);
+        let (writer, task) = writer::spawn(target.clone(), last, cfg, on_commit);
         tracing::info!(database = %target.name, last_seq = last, "PostgreSQL store open");
         Ok(Arc::new(PgStore {
             target,

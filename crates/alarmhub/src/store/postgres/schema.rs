@@ -24,6 +24,11 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Bring the schema to [`SCHEMA_VERSION`] (creating it in an empty database).
 pub(crate) async fn migrate(client: &mut Client, target: &Target) -> Result<(), StoreError> {
     let err = target.err("migrate the schema");
+    // "already exists, skipping" notices are noise in the daemon's log.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await
+        .map_err(&err)?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK])
         .await

@@ -34,11 +34,13 @@ use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 
 use super::connect::Target;
 use super::events::{
-    dedup_to_sql, event_from_row, Columns, EVENT_COLUMNS, FIND_DUPLICATES, INSERT_EVENTS,
+    dedup_from_sql, dedup_to_sql, event_from_row, Columns, EVENT_COLUMNS, FIND_DUPLICATES,
+    INSERT_EVENTS,
 };
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
@@ -147,11 +149,10 @@ pub(crate) struct WriterConfig {
     pub(crate) clock: Clock,
 }
 
-/// Start the writer task on the current runtime, with `client` as its connection and the
+/// Start the writer task on the current runtime (it connects on its first use), at the
 /// sequence position `followed` (everything up to it is taken as delivered).
 pub(crate) fn spawn(
     target: Target,
-    client: Client,
     followed: i64,
     cfg: WriterConfig,
     on_commit: OnCommit,
@@ -164,7 +165,7 @@ pub(crate) fn spawn(
     });
     let writer = Writer {
         target,
-        client: Some(client),
+        client: None,
         max_batch: cfg.max_batch.max(1),
         dedup_window_ms: cfg.dedup_window_ms,
         clock: cfg.clock,
@@ -182,8 +183,9 @@ pub(crate) fn spawn(
 /// The task side.
 struct Writer {
     target: Target,
-    /// The writing connection; `None` after it failed (reconnected on the next use).
-    client: Option<Client>,
+    /// The writing connection and its statements; `None` after a failure (reconnected on
+    /// the next use).
+    client: Option<(Client, Prepared)>,
     max_batch: usize,
     dedup_window_ms: i64,
     clock: Clock,
@@ -287,24 +289,27 @@ impl Writer {
         None
     }
 
-    /// The writing connection, reconnecting after a failure.
-    async fn client(&mut self, op: &'static str) -> Result<&mut Client, StoreError> {
-        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+    /// The writing connection and its prepared statements, reconnecting after a failure.
+    async fn client(&mut self, op: &'static str) -> Result<(&Client, &Prepared), StoreError> {
+        if self.client.as_ref().is_none_or(|c| c.0.is_closed()) {
             self.client = None;
             let client = self.target.connect(op).await?;
+            let err = self.target.err(op);
             client
                 .batch_execute("SET synchronous_commit = on")
                 .await
-                .map_err(self.target.err(op))?;
-            self.client = Some(client);
+                .map_err(&err)?;
+            let prepared = Prepared::new(&client).await.map_err(&err)?;
+            self.client = Some((client, prepared));
         }
-        self.client.as_mut().ok_or(StoreError::Closed)
+        let (c, p) = self.client.as_ref().ok_or(StoreError::Closed)?;
+        Ok((c, p))
     }
 
     async fn check_writable(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let target = self.target.clone();
-        let client = self.client("write probe").await?;
+        let (client, _) = self.client("write probe").await?;
         client
             .execute(
                 "INSERT INTO ah_meta (key, value) VALUES ('writable_probe_ms', $1) \
@@ -387,32 +392,29 @@ impl Writer {
         let cutoff = now_ms.saturating_sub(self.dedup_window_ms);
         let target = self.target.clone();
         let err = target.err("append events");
-        let client = self.client("append events").await?;
-        let tx = client.transaction().await.map_err(&err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQ_LOCK])
-            .await
-            .map_err(&err)?;
         let keys: Vec<i64> = batch
             .iter()
             .filter_map(|e| e.dedup_key.map(dedup_to_sql))
             .collect();
+        let (client, p) = self.client("append events").await?;
+        // Two round trips: [BEGIN, lock, dedup lookup, counter] and [insert, counter,
+        // notify, COMMIT], each sent as one pipeline. Any error aborts the transaction (a
+        // COMMIT after an error rolls back) and the connection is then replaced.
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&SEQ_LOCK];
+        let dup_params: [&(dyn ToSql + Sync); 2] = [&keys, &cutoff];
+        let (_, _, found, before) = tokio::try_join!(
+            client.batch_execute("BEGIN"),
+            client.execute(&p.lock, &lock_params),
+            client.query(&p.find_duplicates, &dup_params),
+            client.query_one(&p.last, &[]),
+        )
+        .map_err(&err)?;
+        let before: i64 = before.get(0);
         // key → (seq, received_at_ms) of the newest copy within the window.
-        let mut seen: HashMap<u64, (i64, i64)> = HashMap::new();
-        if !keys.is_empty() {
-            for row in tx
-                .query(FIND_DUPLICATES, &[&keys, &cutoff])
-                .await
-                .map_err(&err)?
-            {
-                let key: i64 = row.get(0);
-                seen.insert(super::events::dedup_from_sql(key), (row.get(1), i64::MAX));
-            }
-        }
-        let before: i64 = tx
-            .query_one("SELECT last FROM ah_sequence WHERE id = 1", &[])
-            .await
-            .map_err(&err)?
-            .get(0);
+        let mut seen: HashMap<u64, (i64, i64)> = found
+            .iter()
+            .map(|row| (dedup_from_sql(row.get(0)), (row.get(1), i64::MAX)))
+            .collect();
         let mut next = before;
         let mut columns = Columns::default();
         let mut out = Vec::with_capacity(batch.len());
@@ -433,21 +435,21 @@ impl Writer {
             }
             out.push(Appended::Stored(next));
         }
-        if !columns.is_empty() {
-            tx.execute(INSERT_EVENTS, &columns.params())
-                .await
-                .map_err(&err)?;
-            tx.execute("UPDATE ah_sequence SET last = $1 WHERE id = 1", &[&next])
-                .await
-                .map_err(&err)?;
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&EVENTS_CHANNEL, &next.to_string()],
+        if columns.is_empty() {
+            client.batch_execute("COMMIT").await.map_err(&err)?;
+        } else {
+            let payload = next.to_string();
+            let insert_params = columns.params();
+            let last_params: [&(dyn ToSql + Sync); 1] = [&next];
+            let notify_params: [&(dyn ToSql + Sync); 2] = [&EVENTS_CHANNEL, &payload];
+            tokio::try_join!(
+                client.execute(&p.insert, &insert_params),
+                client.execute(&p.set_last, &last_params),
+                client.execute(&p.notify, &notify_params),
+                client.batch_execute("COMMIT"),
             )
-            .await
             .map_err(&err)?;
         }
-        tx.commit().await.map_err(&err)?;
         Ok((out, before))
     }
 
@@ -506,15 +508,9 @@ impl Writer {
 
     async fn read_after(&mut self, after: i64, upto: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let target = self.target.clone();
-        let client = self.client("follow events").await?;
+        let (client, p) = self.client("follow events").await?;
         let rows = client
-            .query(
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM ah_events WHERE seq > $1 AND seq <= $2 \
-                     ORDER BY seq LIMIT $3"
-                ),
-                &[&after, &upto, &FOLLOW_PAGE],
-            )
+            .query(&p.follow, &[&after, &upto, &FOLLOW_PAGE])
             .await
             .map_err(target.err("follow events"))?;
         rows.iter()
@@ -535,6 +531,44 @@ impl Writer {
         let events: Vec<Arc<StoredEvent>> = page.into_iter().map(Arc::new).collect();
         (self.on_commit)(&events);
         self.followed = last;
+    }
+}
+
+/// The writer's statements, prepared once per connection.
+struct Prepared {
+    lock: Statement,
+    find_duplicates: Statement,
+    last: Statement,
+    insert: Statement,
+    set_last: Statement,
+    notify: Statement,
+    follow: Statement,
+}
+
+impl Prepared {
+    async fn new(c: &Client) -> Result<Prepared, tokio_postgres::Error> {
+        let follow = format!(
+            "SELECT {EVENT_COLUMNS} FROM ah_events WHERE seq > $1 AND seq <= $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        let (lock, find_duplicates, last, insert, set_last, notify, follow) = tokio::try_join!(
+            c.prepare("SELECT pg_advisory_xact_lock($1)"),
+            c.prepare(FIND_DUPLICATES),
+            c.prepare("SELECT last FROM ah_sequence WHERE id = 1"),
+            c.prepare(INSERT_EVENTS),
+            c.prepare("UPDATE ah_sequence SET last = $1 WHERE id = 1"),
+            c.prepare("SELECT pg_notify($1, $2)"),
+            c.prepare(&follow),
+        )?;
+        Ok(Prepared {
+            lock,
+            find_duplicates,
+            last,
+            insert,
+            set_last,
+            notify,
+            follow,
+        })
     }
 }
 
