@@ -23,11 +23,17 @@ pub struct Restored {
 }
 
 /// Load the registry from `store`: snapshot, then every event after it; every panel is
-/// then offline (connections did not survive the restart).
+/// then offline (connections did not survive the restart) unless other nodes share the
+/// store.
 pub async fn restore(store: &Arc<dyn Store>, registry: &Registry) -> Result<Restored, StoreError> {
     let from = load_snapshot(store.as_ref(), registry).await?;
     let (replayed, last_seq) = replay(store, registry, from).await?;
-    registry.mark_all_offline();
+    // Alone on the store, no connection survived the restart. On a shared store the
+    // events say which panels other nodes hold (and a dead node's panels get OFFLINE from
+    // the survivors' reaper), so the replayed state stands.
+    if !store.is_shared() {
+        registry.mark_all_offline();
+    }
     Ok(Restored {
         panels: registry.counts().0,
         replayed,

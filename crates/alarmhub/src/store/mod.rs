@@ -173,6 +173,12 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// Other nodes write the same store (PostgreSQL): panel presence comes from the
+    /// shared events and ownership, not from this process's connections alone.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Start handing `on_commit` the events other nodes commit, from `seq` on (the daemon
     /// calls it once the registry is restored up to `seq`). A no-op for a store no other
     /// node writes (SQLite).

@@ -168,3 +168,78 @@ async fn an_unreachable_database_is_an_error_naming_it_without_the_password() {
     assert!(text.contains("postgres://alice@127.0.0.1:1/hub"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+fn presence(account: &str, code: u16) -> alarmhub::events::NewEvent {
+    alarmhub::receiver::frame_event::receiver_event(
+        account,
+        code,
+        "127.0.0.1:40000",
+        "test",
+        panel_proto::rules::Dialect::Hb,
+    )
+}
+
+fn offline_accounts(events: &[StoredEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.event.code == alarmhub::events::codes::OFFLINE)
+        .map(|e| e.event.account.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_connection_ending_on_one_node_does_not_mark_offline_a_panel_that_moved() {
+    use alarmhub::events::codes::{OFFLINE, ONLINE};
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    let b = node(&db.url).await;
+    a.store.append(vec![presence("X", ONLINE)]).await.unwrap();
+    b.store.append(vec![presence("X", ONLINE)]).await.unwrap();
+    // A's stale connection times out after the panel moved to B.
+    let out = a.store.append(vec![presence("X", OFFLINE)]).await.unwrap();
+    assert!(matches!(out[0], Appended::Duplicate(_)), "{out:?}");
+    assert!(offline_accounts(&b.store.events_after(0, 0).await.unwrap()).is_empty());
+    // When B's connection ends, that is the panel going offline.
+    let out = b.store.append(vec![presence("X", OFFLINE)]).await.unwrap();
+    assert_eq!(out, vec![Appended::Stored(3)]);
+    a.store.close().await.unwrap();
+    b.store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_panels_go_offline_after_its_lease_expires_except_those_that_moved() {
+    use alarmhub::events::codes::ONLINE;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    let b = node(&db.url).await;
+    a.store
+        .append(vec![presence("STAYED", ONLINE), presence("MOVED", ONLINE)])
+        .await
+        .unwrap();
+    a.store.crash().await;
+    b.store
+        .append(vec![presence("MOVED", ONLINE)])
+        .await
+        .unwrap();
+    // Lease 5 s, heartbeat 1 s: B reaps A within ~7 s.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut offline = Vec::new();
+    while offline.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        offline = offline_accounts(&b.store.events_after(0, 0).await.unwrap());
+    }
+    assert_eq!(offline, vec!["STAYED".to_string()]);
+    // B's live state got it too, in order.
+    assert_eq!(saw(&b, 4).await, vec![1, 2, 3, 4]);
+    // Once only, whatever further heartbeats do.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        offline_accounts(&b.store.events_after(0, 0).await.unwrap()),
+        vec!["STAYED".to_string()]
+    );
+    b.store.close().await.unwrap();
+}

@@ -22,6 +22,7 @@
 mod connect;
 mod cursors;
 mod events;
+mod nodes;
 mod schema;
 mod snapshot;
 mod writer;
@@ -65,8 +66,17 @@ pub fn describe_url(url: &str) -> String {
 #[derive(Debug)]
 pub struct PgStore {
     target: Target,
+    /// This node's id (lease row, panel ownership).
+    node: String,
     writer: WriterHandle,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The lease task and what stops it.
+    lease: Mutex<
+        Option<(
+            tokio_util::sync::CancellationToken,
+            tokio::task::JoinHandle<()>,
+        )>,
+    >,
     pool: Pool,
     clock: Clock,
     closed: AtomicBool,
@@ -97,12 +107,23 @@ impl PgStore {
             dedup_window_ms: opts.dedup_window_ms,
             clock: opts.clock.clone(),
         };
-        let (writer, task) = writer::spawn(target.clone(), last, cfg, on_commit);
-        tracing::info!(database = %target.name, last_seq = last, "PostgreSQL store open");
+        let node = nodes::new_node_id();
+        nodes::register(&client, &target, &node).await?;
+        let (writer, task) = writer::spawn(target.clone(), node.clone(), last, cfg, on_commit);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let lease = tokio::spawn(nodes::lease_loop(
+            target.clone(),
+            node.clone(),
+            writer.clone(),
+            stop.clone(),
+        ));
+        tracing::info!(database = %target.name, node = %node, last_seq = last, "PostgreSQL store open");
         Ok(Arc::new(PgStore {
             target,
+            node,
             writer,
             task: Mutex::new(Some(task)),
+            lease: Mutex::new(Some((stop, lease))),
             pool,
             clock: opts.clock,
             closed: AtomicBool::new(false),
@@ -114,9 +135,26 @@ impl PgStore {
         &self.target.name
     }
 
+    /// This node's id, as `ah_nodes` and `ah_panel_owners` name it.
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
     /// Append transactions attempted so far by this node.
     pub fn batches(&self) -> u64 {
         self.writer.batches()
+    }
+
+    /// Test hook: stop this node as `kill -9` would — no more lease renewals, no release of
+    /// its panels, writer stopped — so the other nodes' reaper takes over after the lease.
+    pub async fn crash(&self) {
+        self.closed.store(true, Ordering::Release);
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, task)) = lease {
+            stop.cancel();
+            let _ = task.await;
+        }
+        let _ = self.writer.close().await;
     }
 
     /// A pooled connection for a read, unless the store is closed.
@@ -233,8 +271,22 @@ impl Store for PgStore {
         self.writer.follow_from(seq).await
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, task)) = lease {
+            stop.cancel();
+            let _ = task.await;
+            // A clean stop: whatever this node still holds goes offline now, and the
+            // node's row goes (nobody has to wait for the lease to expire).
+            if let Err(e) = self.writer.reap(self.node.clone()).await {
+                tracing::warn!(error = %e, "could not release this node's panels at close");
+            }
+        }
         let result = match self.writer.close().await {
             Err(StoreError::Closed) => Ok(()),
             other => other,

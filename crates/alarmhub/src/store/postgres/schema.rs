@@ -16,6 +16,7 @@ const MIGRATE_LOCK: i64 = 0x616c_6172_6d68_7501;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_events.sql"),
     include_str!("migrations/002_auth.sql"),
+    include_str!("migrations/003_cluster.sql"),
 ];
 
 /// Schema version this build writes and understands.

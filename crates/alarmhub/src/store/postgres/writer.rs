@@ -42,8 +42,9 @@ use super::events::{
     dedup_from_sql, dedup_to_sql, event_from_row, Columns, EVENT_COLUMNS, FIND_DUPLICATES,
     INSERT_EVENTS,
 };
+use super::nodes;
 use crate::clock::Clock;
-use crate::events::{Appended, NewEvent, StoredEvent};
+use crate::events::{codes, Appended, NewEvent, Source, StoredEvent};
 use crate::metrics::names;
 use crate::store::{OnCommit, StoreError};
 
@@ -64,6 +65,8 @@ enum Request {
     CheckWritable(Reply<()>),
     /// Start following the shared sequence after this seq.
     Follow(i64, Reply<()>),
+    /// Take a dead node's panels: OFFLINE for each it still owns; how many.
+    Reap(String, Reply<usize>),
     /// Test hook: the task sleeps, as a hung database would make it.
     Stall(Duration),
     Close(Reply<()>),
@@ -104,6 +107,12 @@ impl WriterHandle {
 
     pub(crate) async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {
         self.call(|r| Request::Follow(seq, r)).await
+    }
+
+    /// Store OFFLINE for every panel the dead node `node` still owns and forget the node;
+    /// the number of panels turned offline.
+    pub(crate) async fn reap(&self, node: String) -> Result<usize, StoreError> {
+        self.call(|r| Request::Reap(node, r)).await
     }
 
     pub(crate) async fn stall(&self, d: Duration) -> Result<(), StoreError> {
@@ -153,6 +162,7 @@ pub(crate) struct WriterConfig {
 /// sequence position `followed` (everything up to it is taken as delivered).
 pub(crate) fn spawn(
     target: Target,
+    node: String,
     followed: i64,
     cfg: WriterConfig,
     on_commit: OnCommit,
@@ -165,6 +175,7 @@ pub(crate) fn spawn(
     });
     let writer = Writer {
         target,
+        node,
         client: None,
         max_batch: cfg.max_batch.max(1),
         dedup_window_ms: cfg.dedup_window_ms,
@@ -183,6 +194,8 @@ pub(crate) fn spawn(
 /// The task side.
 struct Writer {
     target: Target,
+    /// This node's id (panel ownership).
+    node: String,
     /// The writing connection and its statements; `None` after a failure (reconnected on
     /// the next use).
     client: Option<(Client, Prepared)>,
@@ -279,6 +292,9 @@ impl Writer {
                 self.follow().await;
                 let _ = reply.send(Ok(()));
             }
+            Request::Reap(node, reply) => {
+                let _ = reply.send(self.reap(&node).await);
+            }
             Request::Stall(d) => {
                 tracing::warn!(?d, "store writer stalling (test hook)");
                 tokio::time::sleep(d).await;
@@ -364,8 +380,17 @@ impl Writer {
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "stored").increment(own.len() as u64);
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "duplicate")
             .increment((outcomes.len() - own.len()) as u64);
-        // Everything committed before this transaction (other nodes' events, the originals
-        // of duplicates) goes to `on_commit` first, so it stays in seq order.
+        self.publish(own, before).await;
+        let mut outcomes = outcomes.into_iter();
+        for (n, reply) in pending.replies {
+            let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+        }
+    }
+
+    /// Everything committed before a transaction of ours (other nodes' events, the
+    /// originals of duplicates) goes to `on_commit` first, then ours, so it stays in seq
+    /// order.
+    async fn publish(&mut self, own: Vec<Arc<StoredEvent>>, before: i64) {
         if self.catch_up(before).await {
             if let Some(last) = own.last() {
                 (self.on_commit)(&own);
@@ -374,11 +399,67 @@ impl Writer {
         } else {
             // The events are durable, so callers are answered; the follower delivers them
             // (in order, after the gap) once the database answers again.
-            tracing::warn!("delivering this commit to the live state later: reading the events before it failed");
+            tracing::warn!(
+                "delivering a commit to the live state later: reading the events before it failed"
+            );
         }
-        let mut outcomes = outcomes.into_iter();
-        for (n, reply) in pending.replies {
-            let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+    }
+
+    /// The reap transaction (see `nodes.rs`): under the sequence lock, take the dead
+    /// node's ownership rows, store an OFFLINE for each, forget the node.
+    async fn reap(&mut self, dead: &str) -> Result<usize, StoreError> {
+        self.following = true;
+        let target = self.target.clone();
+        let err = target.err("reap a dead node");
+        let now = self.clock.now_ms();
+        let result = async {
+            let (client, p) = self.client("reap a dead node").await?;
+            let lock_params: [&(dyn ToSql + Sync); 1] = [&SEQ_LOCK];
+            let node_params: [&(dyn ToSql + Sync); 1] = [&dead];
+            let (_, _, taken, before) = tokio::try_join!(
+                client.batch_execute("BEGIN"),
+                client.execute(&p.lock, &lock_params),
+                client.query(&p.take_panels, &node_params),
+                client.query_one(&p.last, &[]),
+            )
+            .map_err(&err)?;
+            let before: i64 = before.get(0);
+            let mut columns = Columns::default();
+            let mut own = Vec::with_capacity(taken.len());
+            for (i, row) in taken.iter().enumerate() {
+                let account: String = row.get(0);
+                let dialect: Option<&str> = row.get(1);
+                let ev = lost_node_event(&account, dialect, dead, now);
+                let seq = before + 1 + i as i64;
+                columns.push(seq, &ev);
+                own.push(Arc::new(StoredEvent { seq, event: ev }));
+            }
+            let next = before + own.len() as i64;
+            let payload = next.to_string();
+            let insert_params = columns.params();
+            let last_params: [&(dyn ToSql + Sync); 1] = [&next];
+            let notify_params: [&(dyn ToSql + Sync); 2] = [&EVENTS_CHANNEL, &payload];
+            tokio::try_join!(
+                client.execute(&p.insert, &insert_params),
+                client.execute(&p.set_last, &last_params),
+                client.execute(&p.notify, &notify_params),
+                client.execute(&p.forget_node, &node_params),
+                client.batch_execute("COMMIT"),
+            )
+            .map_err(&err)?;
+            Ok::<_, StoreError>((own, before))
+        }
+        .await;
+        match result {
+            Ok((own, before)) => {
+                let n = own.len();
+                self.publish(own, before).await;
+                Ok(n)
+            }
+            Err(e) => {
+                self.client = None;
+                Err(e)
+            }
         }
     }
 
@@ -396,19 +477,34 @@ impl Writer {
             .iter()
             .filter_map(|e| e.dedup_key.map(dedup_to_sql))
             .collect();
+        // Receiver ONLINE/OFFLINE move panel ownership (nodes.rs).
+        let moving: Vec<&str> = batch
+            .iter()
+            .filter(|e| is_presence(e))
+            .map(|e| e.account.as_str())
+            .collect();
+        let me = self.node.clone();
         let (client, p) = self.client("append events").await?;
         // Two round trips: [BEGIN, lock, dedup lookup, counter] and [insert, counter,
         // notify, COMMIT], each sent as one pipeline. Any error aborts the transaction (a
         // COMMIT after an error rolls back) and the connection is then replaced.
         let lock_params: [&(dyn ToSql + Sync); 1] = [&SEQ_LOCK];
         let dup_params: [&(dyn ToSql + Sync); 2] = [&keys, &cutoff];
-        let (_, _, found, before) = tokio::try_join!(
+        let owner_params: [&(dyn ToSql + Sync); 1] = [&moving];
+        let (_, _, found, before, owners) = tokio::try_join!(
             client.batch_execute("BEGIN"),
             client.execute(&p.lock, &lock_params),
             client.query(&p.find_duplicates, &dup_params),
             client.query_one(&p.last, &[]),
+            client.query(&p.owners, &owner_params),
         )
         .map_err(&err)?;
+        let mut owner: HashMap<String, String> = owners
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect();
+        let mut claims: HashMap<String, Option<&'static str>> = HashMap::new();
+        let mut releases: Vec<String> = Vec::new();
         let before: i64 = before.get(0);
         // key → (seq, received_at_ms) of the newest copy within the window.
         let mut seen: HashMap<u64, (i64, i64)> = found
@@ -428,6 +524,22 @@ impl Writer {
                 out.push(Appended::Duplicate(seq));
                 continue;
             }
+            if is_presence(ev) {
+                if ev.code == codes::OFFLINE {
+                    if owner.get(&ev.account).is_some_and(|n| *n != me) {
+                        // Another node holds the panel now: this connection's end is not
+                        // the panel going offline. Not stored; answered with the last seq.
+                        out.push(Appended::Duplicate(before));
+                        continue;
+                    }
+                    owner.remove(&ev.account);
+                    claims.remove(&ev.account);
+                    releases.push(ev.account.clone());
+                } else {
+                    owner.insert(ev.account.clone(), me.clone());
+                    claims.insert(ev.account.clone(), ev.facts.dialect.map(|d| d.as_str()));
+                }
+            }
             next += 1;
             columns.push(next, ev);
             if let Some(key) = ev.dedup_key {
@@ -442,10 +554,16 @@ impl Writer {
             let insert_params = columns.params();
             let last_params: [&(dyn ToSql + Sync); 1] = [&next];
             let notify_params: [&(dyn ToSql + Sync); 2] = [&EVENTS_CHANNEL, &payload];
+            let (claimed, dialects): (Vec<&str>, Vec<Option<&str>>) =
+                claims.iter().map(|(a, d)| (a.as_str(), *d)).unzip();
+            let claim_params: [&(dyn ToSql + Sync); 4] = [&claimed, &me, &dialects, &now_ms];
+            let release_params: [&(dyn ToSql + Sync); 2] = [&releases, &me];
             tokio::try_join!(
                 client.execute(&p.insert, &insert_params),
                 client.execute(&p.set_last, &last_params),
                 client.execute(&p.notify, &notify_params),
+                client.execute(&p.claim, &claim_params),
+                client.execute(&p.release, &release_params),
                 client.batch_execute("COMMIT"),
             )
             .map_err(&err)?;
@@ -543,6 +661,11 @@ struct Prepared {
     set_last: Statement,
     notify: Statement,
     follow: Statement,
+    owners: Statement,
+    claim: Statement,
+    release: Statement,
+    take_panels: Statement,
+    forget_node: Statement,
 }
 
 impl Prepared {
@@ -560,7 +683,19 @@ impl Prepared {
             c.prepare("SELECT pg_notify($1, $2)"),
             c.prepare(&follow),
         )?;
+        let (owners, claim, release, take_panels, forget_node) = tokio::try_join!(
+            c.prepare(nodes::OWNERS),
+            c.prepare(nodes::CLAIM),
+            c.prepare(nodes::RELEASE),
+            c.prepare(nodes::TAKE_PANELS),
+            c.prepare(nodes::FORGET_NODE),
+        )?;
         Ok(Prepared {
+            owners,
+            claim,
+            release,
+            take_panels,
+            forget_node,
             lock,
             find_duplicates,
             last,
@@ -569,6 +704,40 @@ impl Prepared {
             notify,
             follow,
         })
+    }
+}
+
+/// A receiver ONLINE or OFFLINE: the events that move panel ownership.
+fn is_presence(e: &NewEvent) -> bool {
+    e.source == Source::Receiver && (e.code == codes::ONLINE || e.code == codes::OFFLINE)
+}
+
+/// The OFFLINE stored for a panel whose node died.
+fn lost_node_event(account: &str, dialect: Option<&str>, node: &str, now_ms: i64) -> NewEvent {
+    let dialect = dialect.and_then(crate::events::parse_dialect);
+    NewEvent {
+        account: account.to_owned(),
+        source: Source::Receiver,
+        code: codes::OFFLINE,
+        sia_code: None,
+        group: 0,
+        zone: 0,
+        received_at_ms: now_ms,
+        panel_time: None,
+        protocol: String::new(),
+        frame_seq: String::new(),
+        peer: String::new(),
+        facts: crate::events::Facts {
+            dialect,
+            ..crate::events::Facts::default()
+        },
+        detail: serde_json::json!({
+            "reason": "node_lost",
+            "node": node,
+            "dialect": dialect.map(|d| d.as_str()),
+        })
+        .into(),
+        dedup_key: None,
     }
 }
 
