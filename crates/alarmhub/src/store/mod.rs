@@ -53,6 +53,20 @@ pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 /// must not panic.
 pub type OnCommit = Box<dyn FnMut(&[Arc<StoredEvent>]) + Send>;
 
+/// A remote command for a panel whose connection another node holds (shared stores route
+/// it to that node; see `postgres/commands.rs`).
+#[derive(Debug, Clone)]
+pub struct RoutedCommand {
+    /// Panel account.
+    pub account: String,
+    /// What to send (a disarm carries its password).
+    pub command: panel_proto::build::Command,
+    /// 0 whole host, 1..=3 section.
+    pub section: u8,
+    /// The host's Ademco ID, when known.
+    pub ademco_id: Option<u32>,
+}
+
 /// A registry snapshot: the seq it was taken at and one JSON state per panel account.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
@@ -184,6 +198,33 @@ pub trait Store: Send + Sync + 'static {
     /// node writes (SQLite).
     async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {
         let _ = seq;
+        Ok(())
+    }
+
+    /// Send `command` through the node that holds the panel's connection and wait at most
+    /// `wait` for its outcome (never longer; a node that dies hands it to the panel's new
+    /// node or ends it `panel_offline`). `panel_offline` on a store no other node shares.
+    async fn route_command(
+        &self,
+        command: RoutedCommand,
+        wait: Duration,
+    ) -> Result<crate::control::Outcome, StoreError> {
+        let _ = (command, wait);
+        Ok(crate::control::Outcome::PanelOffline)
+    }
+
+    /// Commands other nodes routed to this one, claimed (none on an unshared store).
+    async fn take_commands(&self) -> Result<Vec<(i64, RoutedCommand)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Write back the outcome of a command taken with [`Store::take_commands`].
+    async fn finish_command(
+        &self,
+        id: i64,
+        outcome: &crate::control::Outcome,
+    ) -> Result<(), StoreError> {
+        let _ = (id, outcome);
         Ok(())
     }
 

@@ -19,6 +19,7 @@
 //! (`synchronous_commit = on` is set on the writing connection, whatever the server
 //! default).
 
+mod commands;
 mod connect;
 mod cursors;
 mod events;
@@ -34,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
-use super::{EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
+use super::{EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use connect::Target;
@@ -265,6 +266,29 @@ impl Store for PgStore {
 
     async fn stall(&self, duration: Duration) -> Result<(), StoreError> {
         self.writer.stall(duration).await
+    }
+
+    async fn route_command(
+        &self,
+        command: RoutedCommand,
+        wait: Duration,
+    ) -> Result<crate::control::Outcome, StoreError> {
+        let c = self.conn("route a command").await?;
+        commands::route(&c, &self.target, &self.node, &command, wait).await
+    }
+
+    async fn take_commands(&self) -> Result<Vec<(i64, RoutedCommand)>, StoreError> {
+        let c = self.conn("take routed commands").await?;
+        commands::take(&c, &self.target, &self.node).await
+    }
+
+    async fn finish_command(
+        &self,
+        id: i64,
+        outcome: &crate::control::Outcome,
+    ) -> Result<(), StoreError> {
+        let c = self.conn("answer a routed command").await?;
+        commands::finish(&c, &self.target, id, outcome).await
     }
 
     async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_events.sql"),
     include_str!("migrations/002_auth.sql"),
     include_str!("migrations/003_cluster.sql"),
+    include_str!("migrations/004_commands.sql"),
 ];
 
 /// Schema version this build writes and understands.
