@@ -243,3 +243,80 @@ async fn a_dead_nodes_panels_go_offline_after_its_lease_expires_except_those_tha
     );
     b.store.close().await.unwrap();
 }
+
+fn arm(account: &str) -> alarmhub::store::RoutedCommand {
+    alarmhub::store::RoutedCommand {
+        account: account.into(),
+        command: panel_proto::build::Command::ArmAway,
+        section: 0,
+        ademco_id: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_for_a_panel_held_by_another_node_is_carried_out_there_and_answered_here() {
+    use alarmhub::control::Outcome;
+    use alarmhub::events::codes::ONLINE;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    let b = node(&db.url).await;
+    // Nobody holds it yet: offline at once.
+    let t0 = Instant::now();
+    let out = b
+        .store
+        .route_command(arm("X"), Duration::from_secs(10))
+        .await;
+    assert_eq!(out.unwrap(), Outcome::PanelOffline);
+    assert!(t0.elapsed() < Duration::from_secs(2));
+
+    a.store.append(vec![presence("X", ONLINE)]).await.unwrap();
+    let owner = {
+        let store = Arc::clone(&a.store);
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let taken = store.take_commands().await.unwrap();
+                if let Some((id, cmd)) = taken.into_iter().next() {
+                    assert_eq!(cmd.account, "X");
+                    assert_eq!(cmd.command.name(), "arm_away");
+                    store.finish_command(id, &Outcome::Done).await.unwrap();
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        })
+    };
+    let out = b
+        .store
+        .route_command(arm("X"), Duration::from_secs(10))
+        .await;
+    assert_eq!(out.unwrap(), Outcome::Done);
+    assert!(owner.await.unwrap(), "the owner never took the command");
+    a.store.close().await.unwrap();
+    b.store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_whose_node_dies_ends_panel_offline_instead_of_hanging() {
+    use alarmhub::control::Outcome;
+    use alarmhub::events::codes::ONLINE;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    let b = node(&db.url).await;
+    a.store.append(vec![presence("X", ONLINE)]).await.unwrap();
+    a.store.crash().await;
+    let t0 = Instant::now();
+    let out = b
+        .store
+        .route_command(arm("X"), Duration::from_secs(60))
+        .await;
+    assert_eq!(out.unwrap(), Outcome::PanelOffline);
+    // The lease (5 s) bounds it, not the command's 60 s.
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    b.store.close().await.unwrap();
+}
