@@ -39,7 +39,7 @@ pub use outputs::{
     MqttConfig,
 };
 pub use sections::{
-    defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
+    defaults, ConsoleConfig, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
     StoreConfig, UnknownAccountPolicy,
 };
 
@@ -58,6 +58,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[store]`: durable storage.
     pub store: StoreConfig,
+    /// `[console]`: the operator web console.
+    pub console: ConsoleConfig,
     /// `[control]`: remote commands.
     pub control: ControlConfig,
     /// `[log]`: log output.
@@ -171,6 +173,7 @@ impl PartialEq for Config {
             grpc,
             http,
             store,
+            console,
             control,
             log,
             mqtt,
@@ -185,6 +188,7 @@ impl PartialEq for Config {
             && *grpc == other.grpc
             && *http == other.http
             && *store == other.store
+            && *console == other.console
             && *control == other.control
             && *log == other.log
             && *mqtt == other.mqtt
@@ -206,6 +210,7 @@ impl fmt::Debug for Config {
             .field("grpc", &self.grpc)
             .field("http", &self.http)
             .field("store", &self.store)
+            .field("console", &self.console)
             .field("control", &self.control)
             .field("log", &self.log)
             .field("mqtt", &self.mqtt)
