@@ -43,6 +43,16 @@ pub mod names {
     pub const API_WATCH_LAGGED_TOTAL: &str = "alarmhub_api_watch_lagged_total";
     /// `Subscribe` events redelivered after their ack timeout.
     pub const API_REDELIVERIES_TOTAL: &str = "alarmhub_api_redeliveries_total";
+    /// Alarms open (new or taken), by `priority`.
+    pub const ALARMS_OPEN: &str = "alarmhub_alarms_open";
+    /// Opening → first take, by `priority` (histogram, s).
+    pub const ALARM_TAKE_SECONDS: &str = "alarmhub_alarm_take_seconds";
+    /// Opening → close, by `priority` (histogram, s).
+    pub const ALARM_CLOSE_SECONDS: &str = "alarmhub_alarm_close_seconds";
+    /// Alarms escalated (not taken in time), by `priority`.
+    pub const ALARM_ESCALATIONS_TOTAL: &str = "alarmhub_alarm_escalations_total";
+    /// Alarms closed, by `outcome` (false_alarm / real).
+    pub const ALARMS_CLOSED_TOTAL: &str = "alarmhub_alarms_closed_total";
 }
 
 /// Every series with its kind and help text, for [`describe`] and the tests. (No units: the
@@ -69,6 +79,11 @@ const SERIES: &[(Kind, &str, &str)] = {
         (G, API_WATCHERS, "WatchEvents streams open"),
         (C, API_WATCH_LAGGED_TOTAL, "WatchEvents streams that fell behind and resumed from the store"),
         (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout"),
+        (G, ALARMS_OPEN, "Alarms open (new or taken), by priority"),
+        (H, ALARM_TAKE_SECONDS, "Time from an alarm's opening to its first take, by priority"),
+        (H, ALARM_CLOSE_SECONDS, "Time from an alarm's opening to its close, by priority"),
+        (C, ALARM_ESCALATIONS_TOTAL, "Alarms escalated because nobody took them in time, by priority"),
+        (C, ALARMS_CLOSED_TOTAL, "Alarms closed, by outcome (false_alarm, real)"),
     ]
 };
 
@@ -107,6 +122,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 17);
+        assert_eq!(seen.len(), 22);
     }
 }

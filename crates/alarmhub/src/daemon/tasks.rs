@@ -38,6 +38,7 @@ pub(super) fn spawn(
     };
     access.hangup.run(reload, cancel.child_token());
     let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
+    crate::alarms::engine::spawn(&api.alarms, &core.bus, &tracker, &cancel);
     let sources = super::outputs::sources(&core.store, &core.bus, &api.control, &core.registry);
     let outputs = crate::outputs::spawn(config, sources, cancel.child_token(), &tracker);
     spawn_panel_listeners(
@@ -115,6 +116,11 @@ fn api_state(
             config: Arc::clone(config),
         },
         auth: Arc::clone(auth),
+        alarms: crate::alarms::Alarms::new(
+            Arc::clone(&core.store),
+            Arc::new(config.alarms.clone()),
+            crate::clock::Clock::system(),
+        ),
         tasks: tracker.clone(),
     }
 }
