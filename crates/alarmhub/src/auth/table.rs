@@ -106,6 +106,13 @@ const CONSOLE: &[(&str, &str, Console)] = &[
     ("GET", "/console/api/audit", Console::AsGrpc("ListAudit")),
     ("GET", "/console/api/users", Console::Need(P::ManageCredentials)),
     ("GET", "/console/api/tokens", Console::Need(P::ManageCredentials)),
+    ("GET", "/console/api/alarms", Console::AsGrpc("ListAlarms")),
+    ("GET", "/console/api/alarms/stream", Console::AsGrpc("WatchAlarms")),
+    ("GET", "/console/api/alarms/*", Console::AsGrpc("GetAlarm")),
+    ("POST", "/console/api/alarms/*/take", Console::AsGrpc("TakeAlarm")),
+    ("POST", "/console/api/alarms/*/release", Console::AsGrpc("ReleaseAlarm")),
+    ("POST", "/console/api/alarms/*/note", Console::AsGrpc("AddAlarmNote")),
+    ("POST", "/console/api/alarms/*/close", Console::AsGrpc("CloseAlarm")),
 ];
 
 /// The gRPC path a console rule refers to.
@@ -232,6 +239,11 @@ mod tests {
         assert_eq!(console_rule("GET", "/console/api/panels/A1/control"), Rule::Unknown);
         assert_eq!(console_rule("DELETE", "/console/api/me"), Rule::Unknown);
         assert_eq!(console_rule("GET", "/console/api/drop"), Rule::Unknown);
+        assert_eq!(
+            console_rule("POST", "/console/api/alarms/7/take"),
+            Rule::Need(P::HandleAlarms)
+        );
+        assert_eq!(console_rule("GET", "/console/api/alarms/stream"), Rule::Need(P::Watch));
     }
 
     #[test]

@@ -130,13 +130,22 @@ pub async fn me(State(c): State<ConsoleState>, Extension(s): Extension<Session>)
     Ok(Json(me_json(&c, &s)))
 }
 
-/// `GET /console/api/dashboard`: the strip above every page.
-pub async fn dashboard(State(c): State<ConsoleState>) -> Answer {
+/// `GET /console/api/dashboard` query.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DashboardQuery {
+    /// The browser's local midnight (Unix ms): "today" is the operator's day.
+    day_start_ms: i64,
+}
+
+/// `GET /console/api/dashboard`: the strip above every page — panels online and offline,
+/// open alarms per priority, alarms handled today, median time to take.
+pub async fn dashboard(State(c): State<ConsoleState>, Query(q): Query<DashboardQuery>) -> Answer {
     let (total, online) = c.api.registry.counts();
-    Ok(Json(json!({
-        "panels_online": online,
-        "panels_offline": total - online,
-    })))
+    let mut v = c.summary.get(&c, q.day_start_ms).await?;
+    v["panels_online"] = json!(online);
+    v["panels_offline"] = json!(total - online);
+    Ok(Json(v))
 }
 
 /// `GET /console/api/panels` query.

@@ -8,7 +8,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::session::{cookie_value, csrf_matches, Session, CSRF_HEADER};
+use super::session::{cookie_value, csrf_matches, Session, BACKGROUND_HEADER, CSRF_HEADER};
 use super::{ConsoleError, ConsoleState};
 use crate::auth::listen::PeerAddr;
 use crate::auth::table::{console_rule, Rule};
@@ -31,12 +31,14 @@ pub async fn guard(State(c): State<ConsoleState>, mut req: Request, next: Next) 
         .extensions()
         .get::<ConnectInfo<PeerAddr>>()
         .map(|c| c.0 .0);
+    // The live alarm stream and the script's periodic refreshes are not the user's doing.
+    let touch = !(req.headers().contains_key(BACKGROUND_HEADER) || path.ends_with("/stream"));
     let session = req
         .headers()
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(cookie_value)
-        .and_then(|id| c.sessions.get(id));
+        .and_then(|id| c.sessions.get(id, touch));
     let Some(mut session) = session else {
         return ConsoleError::new(
             StatusCode::UNAUTHORIZED,

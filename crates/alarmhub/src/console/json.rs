@@ -56,6 +56,37 @@ pub fn event(e: &pb::Event) -> Value {
     })
 }
 
+/// An alarm, with its panel's configured name.
+pub fn alarm(config: &Config, a: &pb::Alarm) -> Value {
+    json!({
+        "id": a.id,
+        "account": a.account,
+        "name": panel_name(config, &a.account),
+        "state": a.state,
+        "priority": a.priority,
+        "category": a.category,
+        "opened_at_ms": a.opened_at_ms,
+        "code": a.code,
+        "sia_code": a.sia_code,
+        "zone": a.zone,
+        "group": a.group,
+        "event_count": a.event_count,
+        "last_event_ms": a.last_event_ms,
+        "zones": a.zones.iter().map(|z| json!({
+            "zone": z.zone, "code": z.code, "restored": z.restored, "last_ms": z.last_ms,
+        })).collect::<Vec<_>>(),
+        "taken_by": a.taken_by,
+        "taken_at_ms": a.taken_at_ms,
+        "escalated": a.escalated,
+        "closed_at_ms": a.closed_at_ms,
+        "closed_by": a.closed_by,
+        "resolution": a.resolution,
+        "false_alarm": a.false_alarm,
+        "change_seq": a.change_seq,
+        "take_due_ms": a.take_due_ms,
+    })
+}
+
 /// An audit row.
 pub fn audit(a: &pb::AuditEntry) -> Value {
     json!({

@@ -12,11 +12,14 @@
 //! * [`api`]: the JSON endpoints. They call the same `alarmhub.v1` handlers the gRPC server
 //!   runs ([`crate::api::v1::V1Service`]) with the user's identity, and write the same audit
 //!   rows as the gRPC access layer.
+//! * [`alarms`]: the alarm queue: list, one alarm with its panel's context, live changes as
+//!   server-sent events, take / release / note / close.
 //! * [`json`]: the JSON shapes of panels, events and audit rows.
 //!
 //! The console always needs a login, even where `[auth]` leaves the APIs open on loopback:
 //! an operator's actions on alarms and panels must name a person.
 
+pub mod alarms;
 pub mod api;
 pub mod assets;
 pub mod guard;
@@ -28,6 +31,7 @@ use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::v1::V1Service;
 use crate::api::ApiState;
@@ -93,14 +97,18 @@ pub struct ConsoleState {
     pub sessions: Arc<session::Sessions>,
     /// The HTTP listener speaks TLS (cookies get `Secure`).
     pub secure: bool,
+    /// The dashboard's alarm figures, shared by every browser.
+    pub summary: Arc<alarms::Summary>,
 }
 
 impl ConsoleState {
-    /// The console over a running daemon's API state.
-    pub fn new(api: &ApiState, secure: bool) -> ConsoleState {
+    /// The console over a running daemon's API state; its live streams end when
+    /// `shutdown` is cancelled (so a graceful HTTP shutdown does not wait on them).
+    pub fn new(api: &ApiState, secure: bool, shutdown: CancellationToken) -> ConsoleState {
         let idle = Duration::from_secs(api.config.console.idle_timeout_secs.max(1));
         ConsoleState {
-            v1: V1Service::new(api),
+            v1: V1Service::with_shutdown(api, shutdown),
+            summary: Arc::new(alarms::Summary::default()),
             auth: Arc::clone(&api.auth),
             sessions: Arc::new(session::Sessions::new(idle)),
             secure,
@@ -130,6 +138,13 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/api/audit", get(api::audit))
         .route("/console/api/users", get(api::users))
         .route("/console/api/tokens", get(api::tokens))
+        .route("/console/api/alarms", get(alarms::list))
+        .route("/console/api/alarms/stream", get(alarms::stream))
+        .route("/console/api/alarms/{id}", get(alarms::get))
+        .route("/console/api/alarms/{id}/take", post(alarms::take))
+        .route("/console/api/alarms/{id}/release", post(alarms::release))
+        .route("/console/api/alarms/{id}/note", post(alarms::note))
+        .route("/console/api/alarms/{id}/close", post(alarms::close))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,

@@ -16,6 +16,9 @@ use crate::auth::Identity;
 
 /// The cookie's name.
 pub const COOKIE: &str = "alarmhub_session";
+/// The header the console's script puts on its own periodic refreshes: they do not count as
+/// activity, so an unattended console still reaches its idle timeout.
+pub const BACKGROUND_HEADER: &str = "x-background";
 /// The header every state-changing request must carry with the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Sessions kept at most; the longest idle is dropped beyond that.
@@ -81,15 +84,18 @@ impl Sessions {
         (id, s)
     }
 
-    /// The session of cookie value `id`, touched; `None` when unknown or idle too long
-    /// (then it is removed).
-    pub fn get(&self, id: &str) -> Option<Session> {
+    /// The session of cookie value `id`; `None` when unknown or idle too long (then it is
+    /// removed). `touch`: the request is the user's doing (not a background refresh), so the
+    /// idle clock starts again.
+    pub fn get(&self, id: &str, touch: bool) -> Option<Session> {
         let k = key(id);
         let mut m = self.lock();
         let now = Instant::now();
         match m.get_mut(&k) {
             Some(s) if now.duration_since(s.last_seen) < self.idle => {
-                s.last_seen = now;
+                if touch {
+                    s.last_seen = now;
+                }
                 Some(s.clone())
             }
             Some(_) => {
@@ -171,18 +177,20 @@ mod tests {
     fn a_session_is_found_by_its_cookie_and_ends_at_logout() {
         let s = Sessions::new(Duration::from_secs(60));
         let (id, sess) = s.create(alice());
-        assert_eq!(s.get(&id).map(|x| x.csrf), Some(sess.csrf.clone()));
-        assert!(s.get("forged").is_none());
+        assert_eq!(s.get(&id, true).map(|x| x.csrf), Some(sess.csrf.clone()));
+        assert!(s.get("forged", true).is_none());
         assert!(s.remove(&id));
-        assert!(s.get(&id).is_none());
+        assert!(s.get(&id, true).is_none());
     }
 
     #[test]
     fn an_idle_session_expires() {
-        let s = Sessions::new(Duration::from_millis(30));
+        let s = Sessions::new(Duration::from_millis(60));
         let (id, _) = s.create(alice());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(s.get(&id).is_none());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(s.get(&id, false).is_some(), "still live");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(s.get(&id, false).is_none(), "background refreshes do not keep it alive");
         assert!(s.is_empty());
     }
 
