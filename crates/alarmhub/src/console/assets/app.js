@@ -33,8 +33,10 @@ App.say = function (text) {
 };
 
 // fetch JSON; POSTs carry the session's CSRF token. 401 shows the login form.
-App.api = async function (method, path, body) {
+App.api = async function (method, path, body, background) {
   const opts = { method, credentials: "same-origin", headers: {} };
+  // The script's own periodic refreshes do not count as the user's activity (idle timeout).
+  if (background) opts.headers["x-background"] = "1";
   if (method !== "GET") {
     opts.headers["content-type"] = "application/json";
     if (App.me) opts.headers["x-csrf-token"] = App.me.csrf;
@@ -109,7 +111,9 @@ function start(me) {
 
 async function refreshStrip() {
   if (!App.me) return;
-  const r = await App.api("GET", "/console/api/dashboard");
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  const r = await App.api("GET", "/console/api/dashboard?day_start_ms=" + midnight.getTime(), null, true);
   if (!r.ok) return;
   const d = r.data;
   const items = [
@@ -153,6 +157,12 @@ function table(head, rows, caption) {
 }
 App.table = table;
 
+// Section states of a three-section host; none when the host has no sections (all -1).
+function sectionsOf(m) {
+  return m.section_status.some((s) => s >= 0) ? m.section_status : [];
+}
+App.sectionsOf = sectionsOf;
+
 function statusName(n) {
   return { 0: t("arm_away"), 1: t("arm_stay"), 2: t("disarm"), 3: "setting" }[n] || "?";
 }
@@ -177,12 +187,12 @@ App.routes.panels = function (page) {
     const p = new URLSearchParams({ q: q.value, page_token: token, page_size: "50" });
     if (online.value) p.set("online", online.value);
     if (type.value !== "") p.set("type", type.value);
-    const r = await App.api("GET", "/console/api/panels?" + p);
+    const r = await App.api("GET", "/console/api/panels?" + p, null, !reset);
     if (!r.ok) { out.replaceChildren(App.errorBox(r)); return; }
     const rows = r.data.panels.map((m) => h("tr", {},
       h("td", {}, h("a", { href: "#/panel/" + encodeURIComponent(m.account) }, m.account)),
       h("td", {}, m.name), h("td", {}, onlineChip(m.online)), h("td", {}, m.type_name || m.dialect || "?"),
-      h("td", {}, statusName(m.status), m.section_status.length ? " [" + m.section_status.map(statusName).join(", ") + "]" : ""),
+      h("td", {}, statusName(m.status), sectionsOf(m).length ? " [" + sectionsOf(m).map(statusName).join(", ") + "]" : ""),
       h("td", {}, m.signal_strength < 0 ? "–" : m.signal_strength + "/31"),
       h("td", {}, App.fmtTime(m.last_seen_ms))));
     const next = r.data.next_page_token;
@@ -222,7 +232,7 @@ App.routes.panel = async function (page, [account]) {
     h("dt", {}, t("status")), h("dd", {}, onlineChip(m.online)),
     h("dt", {}, t("type")), h("dd", {}, m.type_name || m.dialect || "?"),
     h("dt", {}, t("arm_status")), h("dd", { id: "arm-status" }, statusName(m.status)),
-    m.section_status.length ? [h("dt", {}, t("sections")), h("dd", {}, m.section_status.map((s, i) => (i + 1) + ": " + statusName(s)).join(" · "))] : null,
+    sectionsOf(m).length ? [h("dt", {}, t("sections")), h("dd", {}, sectionsOf(m).map((s, i) => (i + 1) + ": " + statusName(s)).join(" · "))] : null,
     h("dt", {}, t("signal")), h("dd", {}, m.signal_strength < 0 ? "–" : m.signal_strength + "/31"),
     h("dt", {}, t("last_seen")), h("dd", {}, App.fmtTime(m.last_seen_ms)),
     h("dt", {}, t("active_zones")), h("dd", {}, m.active_alarms.length ? m.active_alarms.map((a) => a.zone + " (" + a.code + ")").join(", ") : t("none"))));
@@ -237,7 +247,7 @@ App.routes.panel = async function (page, [account]) {
 function controlBox(m) {
   const result = h("p", { id: "control-result", role: "status", "aria-live": "polite" });
   const section = h("select", { id: "control-section" }, h("option", { value: "0" }, t("whole_host")),
-    m.section_status.map((_, i) => h("option", { value: String(i + 1) }, t("section") + " " + (i + 1))));
+    sectionsOf(m).map((_, i) => h("option", { value: String(i + 1) }, t("section") + " " + (i + 1))));
   const pw = h("input", { id: "control-password", type: "password", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]{6,8}" });
   const pwForm = h("form", { id: "control-form", class: "prompt", hidden: true }, h("label", {}, t("host_password"), " ", pw),
     h("button", { type: "submit", id: "control-send" }, t("send")),
@@ -323,11 +333,6 @@ App.routes.users = async function (page) {
     h("tr", {}, h("td", {}, x.name), h("td", {}, x.role), h("td", {}, App.fmtTime(x.created_at_ms)), h("td", {}, App.fmtTime(x.last_login_ms)))), t("users")));
   if (k.ok) page.append(table([t("name"), t("role"), t("created"), t("last_used")], k.data.tokens.map((x) =>
     h("tr", {}, h("td", {}, x.name), h("td", {}, x.role), h("td", {}, App.fmtTime(x.created_at_ms)), h("td", {}, App.fmtTime(x.last_used_ms)))), t("tokens")));
-};
-
-// Until alarms.js replaces it.
-App.routes.queue = function (page) {
-  page.append(h("h1", {}, t("nav_queue")), h("p", {}, t("alarms_unavailable")));
 };
 
 document.addEventListener("DOMContentLoaded", async () => {
