@@ -106,7 +106,9 @@
       if (c.kind === "opened" && changed) { beep(); App.say(t("new_alarm") + ": " + c.alarm.account + " " + c.alarm.category); }
       if (changed) render();
       if (Q.selected === c.alarm.id) showDetail(c.alarm.id);
-      App.refreshStrip();
+      // The strip's figures are recomputed at most every 2 s on the server.
+      clearTimeout(Q.stripTimer);
+      Q.stripTimer = setTimeout(App.refreshStrip, 2100);
     });
     // EventSource reconnects by itself and sends Last-Event-ID; the server resumes from the
     // query's seq, so reload the page's state on error to stay exact.
