@@ -55,6 +55,9 @@ pub enum DaemonError {
     /// The registry could not be read back from the store.
     #[error("restoring the registry from the store: {0}")]
     Restore(#[source] StoreError),
+    /// The alarm engine's cursor could not be read or set up.
+    #[error("starting alarm handling: {0}")]
+    Alarms(#[source] StoreError),
     /// An API listener would be exposed without TLS (the message names it and the fix).
     #[error("{0}")]
     Exposure(String),
@@ -143,6 +146,12 @@ pub async fn serve(
     metrics::gauge!(names::STARTUP_RESTORE_SECONDS).set(restore_secs);
     tracing::info!(panels = restored.panels, replayed_events = restored.replayed,
         seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
+    // Before any panel can connect: on the very first start the alarm engine's cursor is
+    // set to the end of the log, so events of this run are never mistaken for history.
+    let cursor = crate::alarms::engine::start_cursor(core.store.as_ref())
+        .await
+        .map_err(DaemonError::Alarms)?;
+    tracing::debug!(cursor, "alarm engine cursor");
     let listeners = bind(&config).await?;
     let bound = listeners.bound.clone();
     let cancel = CancellationToken::new();
