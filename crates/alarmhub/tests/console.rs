@@ -43,7 +43,10 @@ fn login_sets_a_strict_http_only_cookie_and_logout_ends_the_session() {
     let me = b.get("/console/api/me");
     assert_eq!(me.status, 200, "{}", me.body);
     let v = me.json();
-    assert_eq!((v["name"].as_str(), v["role"].as_str()), (Some("olga"), Some("operator")));
+    assert_eq!(
+        (v["name"].as_str(), v["role"].as_str()),
+        (Some("olga"), Some("operator"))
+    );
     assert_eq!(v["may"]["control"], true);
     assert_eq!(v["may"]["audit"], false);
 
@@ -58,8 +61,16 @@ fn login_sets_a_strict_http_only_cookie_and_logout_ends_the_session() {
     let out = b.post("/console/api/logout", &json!({}));
     assert_eq!(out.status, 200, "{}", out.body);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
-    assert_eq!(b.get("/console/api/me").status, 401, "the old cookie is dead");
-    assert_eq!(again.get("/console/api/me").status, 200, "other sessions live on");
+    assert_eq!(
+        b.get("/console/api/me").status,
+        401,
+        "the old cookie is dead"
+    );
+    assert_eq!(
+        again.get("/console/api/me").status,
+        200,
+        "other sessions live on"
+    );
 }
 
 #[test]
@@ -69,19 +80,36 @@ fn a_wrong_password_or_no_session_gets_nothing_but_the_page_shell() {
     let r = b.login("olga", "not the password");
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r.header("set-cookie").is_none());
-    for path in ["/console/api/me", "/console/api/panels", "/console/api/events"] {
+    for path in [
+        "/console/api/me",
+        "/console/api/panels",
+        "/console/api/events",
+    ] {
         let r = b.get(path);
         assert_eq!(r.status, 401, "{path}: {}", r.body);
-        assert!(r.json()["error"].as_str().unwrap().contains("log in"), "{}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("log in"),
+            "{}",
+            r.body
+        );
     }
     let shell = b.get("/");
     assert_eq!(shell.status, 200);
     assert!(shell.body.contains("/console/assets/app.js"));
-    assert!(shell.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    assert!(shell
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'self'"));
     assert_eq!(b.get("/console/assets/app.js").status, 200);
     assert_eq!(b.get("/console/assets/nope.js").status, 404);
     // A forged session cookie is no session.
-    let forged = request(d.http, "GET", "/console/api/me", &[("cookie", "alarmhub_session=abc")], "");
+    let forged = request(
+        d.http,
+        "GET",
+        "/console/api/me",
+        &[("cookie", "alarmhub_session=abc")],
+        "",
+    );
     assert_eq!(forged.status, 401);
 }
 
@@ -96,19 +124,29 @@ fn a_state_change_without_the_csrf_token_or_as_a_form_is_refused() {
     assert!(no_token.body.contains("CSRF"), "{}", no_token.body);
     let wrong = b.post_raw(
         &path,
-        &[("content-type", "application/json"), ("x-csrf-token", "guess")],
+        &[
+            ("content-type", "application/json"),
+            ("x-csrf-token", "guess"),
+        ],
         &body,
     );
     assert_eq!(wrong.status, 403, "{}", wrong.body);
     let token = b.csrf.clone().unwrap();
     let form = b.post_raw(
         &path,
-        &[("content-type", "application/x-www-form-urlencoded"), ("x-csrf-token", &token)],
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-csrf-token", &token),
+        ],
         "action=arm_away",
     );
     assert_eq!(form.status, 403, "{}", form.body);
     // Logout is a state change too.
-    let out = b.post_raw("/console/api/logout", &[("content-type", "application/json")], "{}");
+    let out = b.post_raw(
+        "/console/api/logout",
+        &[("content-type", "application/json")],
+        "{}",
+    );
     assert_eq!(out.status, 403);
     assert_eq!(b.get("/console/api/me").status, 200, "still logged in");
 }
@@ -139,7 +177,8 @@ fn a_viewer_sees_no_control_and_a_forged_control_request_is_refused_and_audited(
     for _ in 0..30 {
         let rows = admin.get("/console/api/audit?who=vic").json();
         found = rows["entries"].as_array().unwrap().iter().any(|r| {
-            r["outcome"] == "permission_denied" && r["action"].as_str().unwrap().contains("/control")
+            r["outcome"] == "permission_denied"
+                && r["action"].as_str().unwrap().contains("/control")
         });
         if found {
             break;
@@ -169,7 +208,14 @@ fn an_operator_disarms_from_the_panel_page_and_gets_the_hosts_answer() {
     // The host took the command; what it did shows in its next report: 1701, still armed.
     let page = b.get(&format!("/console/api/panels/{ACCT}")).json();
     assert_eq!(page["panel"]["status"], 0, "{page}");
-    assert!(page["events"].as_array().unwrap().iter().any(|e| e["code"] == 1701), "{page}");
+    assert!(
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == 1701),
+        "{page}"
+    );
 
     let right = ask("123456");
     let cmd = host.command(code::DISARM);
@@ -190,9 +236,11 @@ fn an_operator_disarms_from_the_panel_page_and_gets_the_hosts_answer() {
     let admin = login(&d, "ada");
     let rows = admin.get("/console/api/audit?who=olga").json();
     assert!(
-        rows["entries"].as_array().unwrap().iter().any(|r| r["action"]
-            == "/alarmhub.v1.AlarmHub/Control"
-            && r["target"] == ACCT),
+        rows["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "/alarmhub.v1.AlarmHub/Control" && r["target"] == ACCT),
         "{rows}"
     );
     let bad = b.post(&path, &json!({ "action": "self_destruct" }));
@@ -221,7 +269,13 @@ fn admins_list_users_and_tokens_without_secrets() {
 #[test]
 fn the_page_speaks_chinese_to_a_chinese_browser_unless_switched() {
     let d = daemon_with_users();
-    let zh = request(d.http, "GET", "/", &[("accept-language", "zh-CN,zh;q=0.9")], "");
+    let zh = request(
+        d.http,
+        "GET",
+        "/",
+        &[("accept-language", "zh-CN,zh;q=0.9")],
+        "",
+    );
     assert!(zh.body.contains("lang=\"zh-CN\""), "{}", zh.body);
     let switched = request(
         d.http,

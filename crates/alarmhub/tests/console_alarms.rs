@@ -28,7 +28,12 @@ fn login(d: &Daemon, name: &str) -> Browser {
 #[test]
 fn two_operators_race_for_an_alarm_one_takes_it_and_closes_it_with_a_resolution() {
     let d = Daemon::start("", "");
-    for (name, role) in [("olga", "operator"), ("otto", "operator"), ("vic", "viewer"), ("ada", "admin")] {
+    for (name, role) in [
+        ("olga", "operator"),
+        ("otto", "operator"),
+        ("vic", "viewer"),
+        ("ada", "admin"),
+    ] {
         add_user(&d.data_dir(), name, role, PW);
     }
     let mut host = d.host();
@@ -44,9 +49,17 @@ fn two_operators_race_for_an_alarm_one_takes_it_and_closes_it_with_a_resolution(
         std::thread::sleep(Duration::from_millis(100));
     }
     let alarm = &listed["alarms"][0];
-    assert_eq!((alarm["account"].as_str(), alarm["state"].as_str()), (Some(ACCT), Some("new")), "{listed}");
+    assert_eq!(
+        (alarm["account"].as_str(), alarm["state"].as_str()),
+        (Some(ACCT), Some("new")),
+        "{listed}"
+    );
     assert_eq!(alarm["category"], "burglary");
-    assert!(listed["resolutions"].as_array().unwrap().iter().any(|r| r["code"] == "false_alarm_user"));
+    assert!(listed["resolutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "false_alarm_user"));
     let id = alarm["id"].as_i64().unwrap();
     let take = format!("/console/api/alarms/{id}/take");
 
@@ -66,8 +79,15 @@ fn two_operators_race_for_an_alarm_one_takes_it_and_closes_it_with_a_resolution(
 
     let detail = olga.get(&format!("/console/api/alarms/{id}")).json();
     let holder = detail["alarm"]["taken_by"].as_str().unwrap().to_string();
-    let (winner, loser) = if holder == "user:olga" { (&olga, &otto) } else { (&otto, &olga) };
-    assert_eq!(detail["panel"]["account"], ACCT, "the panel's context comes along");
+    let (winner, loser) = if holder == "user:olga" {
+        (&olga, &otto)
+    } else {
+        (&otto, &olga)
+    };
+    assert_eq!(
+        detail["panel"]["account"], ACCT,
+        "the panel's context comes along"
+    );
 
     let close = format!("/console/api/alarms/{id}/close");
     let stolen = loser.post(&close, &json!({ "resolution": "false_alarm_user" }));
@@ -75,12 +95,21 @@ fn two_operators_race_for_an_alarm_one_takes_it_and_closes_it_with_a_resolution(
     let bad = winner.post(&close, &json!({ "resolution": "made_up" }));
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("made_up"), "{}", bad.body);
-    let note = winner.post(&format!("/console/api/alarms/{id}/note"), &json!({ "text": "Keyholder called." }));
+    let note = winner.post(
+        &format!("/console/api/alarms/{id}/note"),
+        &json!({ "text": "Keyholder called." }),
+    );
     assert_eq!(note.status, 200, "{}", note.body);
-    let closed = winner.post(&close, &json!({ "resolution": "false_alarm_user", "note": "Customer error." }));
+    let closed = winner.post(
+        &close,
+        &json!({ "resolution": "false_alarm_user", "note": "Customer error." }),
+    );
     assert_eq!(closed.status, 200, "{}", closed.body);
     assert_eq!(closed.json()["alarm"]["false_alarm"], true);
-    assert!(olga.get("/console/api/alarms").json()["alarms"].as_array().unwrap().is_empty());
+    assert!(olga.get("/console/api/alarms").json()["alarms"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let strip = olga.get("/console/api/dashboard?day_start_ms=0").json();
     assert_eq!(strip["handled_today"], 1, "{strip}");
 
@@ -89,13 +118,21 @@ fn two_operators_race_for_an_alarm_one_takes_it_and_closes_it_with_a_resolution(
     let mut actions = Vec::new();
     for _ in 0..30 {
         let rows = admin.get(&format!("/console/api/audit?who={who}")).json();
-        actions = rows["entries"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_string()).collect();
+        actions = rows["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["action"].as_str().unwrap().to_string())
+            .collect();
         if actions.iter().any(|a| a.ends_with("/CloseAlarm")) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     for a in ["TakeAlarm", "AddAlarmNote", "CloseAlarm"] {
-        assert!(actions.iter().any(|x| x.ends_with(a)), "{a} not audited: {actions:?}");
+        assert!(
+            actions.iter().any(|x| x.ends_with(a)),
+            "{a} not audited: {actions:?}"
+        );
     }
 }

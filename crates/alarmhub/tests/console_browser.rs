@@ -32,7 +32,11 @@ fn an_operator_handles_a_burglary_alarm_in_a_real_browser() {
         "",
         &format!("[[accounts]]\naccount = \"{ACCT}\"\nname = \"Warehouse 7\"\n"),
     );
-    for (name, role) in [("olga", "operator"), ("otto", "operator"), ("vic", "viewer")] {
+    for (name, role) in [
+        ("olga", "operator"),
+        ("otto", "operator"),
+        ("vic", "viewer"),
+    ] {
         add_user(&d.data_dir(), name, role, PW);
     }
     std::thread::sleep(Duration::from_millis(1500)); // the daemon reloads users every second
@@ -93,5 +97,9 @@ fn an_operator_handles_a_burglary_alarm_in_a_real_browser() {
         }
     }
     let status = child.wait().unwrap();
-    assert!(passed && status.success(), "the browser scenario failed ({status}); log:\n{}", d.log_tail());
+    assert!(
+        passed && status.success(),
+        "the browser scenario failed ({status}); log:\n{}",
+        d.log_tail()
+    );
 }

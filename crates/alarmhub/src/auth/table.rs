@@ -99,20 +99,60 @@ const CONSOLE: &[(&str, &str, Console)] = &[
     ("POST", "/console/api/logout", Console::Need(P::Read)),
     ("GET", "/console/api/me", Console::Need(P::Read)),
     ("GET", "/console/api/dashboard", Console::Need(P::Read)),
-    ("GET", "/console/api/panels", Console::AsGrpc("ListMachines")),
-    ("GET", "/console/api/panels/*", Console::AsGrpc("GetMachine")),
-    ("POST", "/console/api/panels/*/control", Console::AsGrpc("Control")),
+    (
+        "GET",
+        "/console/api/panels",
+        Console::AsGrpc("ListMachines"),
+    ),
+    (
+        "GET",
+        "/console/api/panels/*",
+        Console::AsGrpc("GetMachine"),
+    ),
+    (
+        "POST",
+        "/console/api/panels/*/control",
+        Console::AsGrpc("Control"),
+    ),
     ("GET", "/console/api/events", Console::AsGrpc("ListEvents")),
     ("GET", "/console/api/audit", Console::AsGrpc("ListAudit")),
-    ("GET", "/console/api/users", Console::Need(P::ManageCredentials)),
-    ("GET", "/console/api/tokens", Console::Need(P::ManageCredentials)),
+    (
+        "GET",
+        "/console/api/users",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "GET",
+        "/console/api/tokens",
+        Console::Need(P::ManageCredentials),
+    ),
     ("GET", "/console/api/alarms", Console::AsGrpc("ListAlarms")),
-    ("GET", "/console/api/alarms/stream", Console::AsGrpc("WatchAlarms")),
+    (
+        "GET",
+        "/console/api/alarms/stream",
+        Console::AsGrpc("WatchAlarms"),
+    ),
     ("GET", "/console/api/alarms/*", Console::AsGrpc("GetAlarm")),
-    ("POST", "/console/api/alarms/*/take", Console::AsGrpc("TakeAlarm")),
-    ("POST", "/console/api/alarms/*/release", Console::AsGrpc("ReleaseAlarm")),
-    ("POST", "/console/api/alarms/*/note", Console::AsGrpc("AddAlarmNote")),
-    ("POST", "/console/api/alarms/*/close", Console::AsGrpc("CloseAlarm")),
+    (
+        "POST",
+        "/console/api/alarms/*/take",
+        Console::AsGrpc("TakeAlarm"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/release",
+        Console::AsGrpc("ReleaseAlarm"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/note",
+        Console::AsGrpc("AddAlarmNote"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/close",
+        Console::AsGrpc("CloseAlarm"),
+    ),
 ];
 
 /// The gRPC path a console rule refers to.
@@ -225,25 +265,43 @@ mod tests {
         for (_, _, c) in CONSOLE {
             if let Console::AsGrpc(name) = c {
                 let path = console_grpc_path(name);
-                assert!(GRPC.iter().any(|(p, _)| *p == path), "{path} is not in GRPC");
+                assert!(
+                    GRPC.iter().any(|(p, _)| *p == path),
+                    "{path} is not in GRPC"
+                );
             }
         }
         assert_eq!(
             console_rule("POST", "/console/api/panels/861234567890/control"),
             Rule::Need(P::Control)
         );
-        assert_eq!(console_rule("GET", "/console/api/audit"), Rule::Need(P::Audit));
-        assert_eq!(console_rule("GET", "/console/api/panels/A1"), Rule::Need(P::Read));
+        assert_eq!(
+            console_rule("GET", "/console/api/audit"),
+            Rule::Need(P::Audit)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/panels/A1"),
+            Rule::Need(P::Read)
+        );
         assert_eq!(console_rule("GET", "/console/assets/app.js"), Rule::Open);
-        assert_eq!(console_rule("POST", "/console/api/panels//control"), Rule::Unknown);
-        assert_eq!(console_rule("GET", "/console/api/panels/A1/control"), Rule::Unknown);
+        assert_eq!(
+            console_rule("POST", "/console/api/panels//control"),
+            Rule::Unknown
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/panels/A1/control"),
+            Rule::Unknown
+        );
         assert_eq!(console_rule("DELETE", "/console/api/me"), Rule::Unknown);
         assert_eq!(console_rule("GET", "/console/api/drop"), Rule::Unknown);
         assert_eq!(
             console_rule("POST", "/console/api/alarms/7/take"),
             Rule::Need(P::HandleAlarms)
         );
-        assert_eq!(console_rule("GET", "/console/api/alarms/stream"), Rule::Need(P::Watch));
+        assert_eq!(
+            console_rule("GET", "/console/api/alarms/stream"),
+            Rule::Need(P::Watch)
+        );
     }
 
     #[test]

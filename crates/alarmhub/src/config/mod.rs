@@ -39,8 +39,8 @@ pub use outputs::{
     MqttConfig,
 };
 pub use sections::{
-    defaults, ConsoleConfig, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
-    StoreConfig, UnknownAccountPolicy,
+    defaults, ConsoleConfig, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat,
+    PanelConfig, StoreConfig, UnknownAccountPolicy,
 };
 
 /// The commented default configuration; also shipped as `packaging/alarmhub.example.toml`.

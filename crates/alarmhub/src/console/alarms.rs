@@ -52,7 +52,11 @@ pub async fn list(
         .await
         .map_err(|e| ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let req = pb::ListAlarmsRequest {
-        state: if q.state.is_empty() { "open".into() } else { q.state },
+        state: if q.state.is_empty() {
+            "open".into()
+        } else {
+            q.state
+        },
         priority: q.priority,
         account: q.account.trim().to_string(),
         page_size: q.page_size,
@@ -86,15 +90,23 @@ pub async fn get(
     let r = c.finish(
         &s,
         "GetAlarm",
-        c.v1.get_alarm(c.request(&s, pb::GetAlarmRequest { id })).await,
+        c.v1.get_alarm(c.request(&s, pb::GetAlarmRequest { id }))
+            .await,
     )?;
     let Some(a) = r.alarm.as_ref() else {
-        return Err(ConsoleError::new(StatusCode::NOT_FOUND, format!("no alarm {id}")));
+        return Err(ConsoleError::new(
+            StatusCode::NOT_FOUND,
+            format!("no alarm {id}"),
+        ));
     };
     let account = a.account.clone();
-    let m = c
-        .v1
-        .get_machine(c.request(&s, pb::GetMachineRequest { account: account.clone() }))
+    let m =
+        c.v1.get_machine(c.request(
+            &s,
+            pb::GetMachineRequest {
+                account: account.clone(),
+            },
+        ))
         .await
         .ok()
         .map(|m| json::machine(&c.api.config, m.get_ref()));
@@ -103,7 +115,11 @@ pub async fn get(
         page_size: 10,
         ..pb::ListEventsRequest::default()
     };
-    let recent = c.finish(&s, "ListEvents", c.v1.list_events(c.request(&s, recent)).await)?;
+    let recent = c.finish(
+        &s,
+        "ListEvents",
+        c.v1.list_events(c.request(&s, recent)).await,
+    )?;
     Ok(Json(json!({
         "alarm": json::alarm(&c.api.config, a),
         "events": r.events.iter().map(json::event).collect::<Vec<_>>(),
@@ -128,8 +144,14 @@ pub async fn stream(
     Extension(s): Extension<Session>,
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
-    let req = pb::WatchAlarmsRequest { from_seq: q.from_seq };
-    let changes = c.finish(&s, "WatchAlarms", c.v1.watch_alarms(c.request(&s, req)).await)?;
+    let req = pb::WatchAlarmsRequest {
+        from_seq: q.from_seq,
+    };
+    let changes = c.finish(
+        &s,
+        "WatchAlarms",
+        c.v1.watch_alarms(c.request(&s, req)).await,
+    )?;
     let config = std::sync::Arc::clone(&c.api.config);
     let events = changes.map_while(move |item| {
         let reply = item.ok()?;
@@ -164,7 +186,10 @@ pub async fn take(
     Json(b): Json<Force>,
 ) -> Answer {
     let req = pb::TakeAlarmRequest { id, force: b.force };
-    changed(&c, c.finish(&s, "TakeAlarm", c.v1.take_alarm(c.request(&s, req)).await)?)
+    changed(
+        &c,
+        c.finish(&s, "TakeAlarm", c.v1.take_alarm(c.request(&s, req)).await)?,
+    )
 }
 
 /// `POST /console/api/alarms/{id}/release`: `ReleaseAlarm`.
@@ -175,7 +200,14 @@ pub async fn release(
     Json(b): Json<Force>,
 ) -> Answer {
     let req = pb::ReleaseAlarmRequest { id, force: b.force };
-    changed(&c, c.finish(&s, "ReleaseAlarm", c.v1.release_alarm(c.request(&s, req)).await)?)
+    changed(
+        &c,
+        c.finish(
+            &s,
+            "ReleaseAlarm",
+            c.v1.release_alarm(c.request(&s, req)).await,
+        )?,
+    )
 }
 
 /// Body of note.
@@ -192,7 +224,14 @@ pub async fn note(
     Json(b): Json<Note>,
 ) -> Answer {
     let req = pb::AddAlarmNoteRequest { id, text: b.text };
-    changed(&c, c.finish(&s, "AddAlarmNote", c.v1.add_alarm_note(c.request(&s, req)).await)?)
+    changed(
+        &c,
+        c.finish(
+            &s,
+            "AddAlarmNote",
+            c.v1.add_alarm_note(c.request(&s, req)).await,
+        )?,
+    )
 }
 
 /// Body of close.
@@ -218,7 +257,10 @@ pub async fn close(
         note: b.note,
         force: b.force,
     };
-    changed(&c, c.finish(&s, "CloseAlarm", c.v1.close_alarm(c.request(&s, req)).await)?)
+    changed(
+        &c,
+        c.finish(&s, "CloseAlarm", c.v1.close_alarm(c.request(&s, req)).await)?,
+    )
 }
 
 fn changed(c: &ConsoleState, r: pb::AlarmReply) -> Answer {
@@ -270,7 +312,10 @@ impl Summary {
             })
             .await
             .map_err(err)?;
-        let today: Vec<_> = closed.iter().filter(|a| a.closed_at_ms >= day_start_ms).collect();
+        let today: Vec<_> = closed
+            .iter()
+            .filter(|a| a.closed_at_ms >= day_start_ms)
+            .collect();
         let mut takes: Vec<i64> = today
             .iter()
             .filter(|a| a.taken_at_ms > 0)

@@ -174,7 +174,11 @@ pub async fn panels(
         page_size: q.page_size,
         page_token: q.page_token.clone(),
     };
-    let reply = c.finish(&s, "ListMachines", c.v1.list_machines(c.request(&s, req)).await)?;
+    let reply = c.finish(
+        &s,
+        "ListMachines",
+        c.v1.list_machines(c.request(&s, req)).await,
+    )?;
     if reply.machines.is_empty() && !q.q.trim().is_empty() && q.page_token.is_empty() {
         return Ok(Json(by_name(&c, &s, &q).await?));
     }
@@ -329,7 +333,13 @@ pub async fn audit(
 
 async fn credentials(
     c: &ConsoleState,
-) -> Result<(Vec<crate::auth::store::TokenRow>, Vec<crate::auth::store::UserRow>), ConsoleError> {
+) -> Result<
+    (
+        Vec<crate::auth::store::TokenRow>,
+        Vec<crate::auth::store::UserRow>,
+    ),
+    ConsoleError,
+> {
     let dir = c.api.config.store.data_dir.clone();
     tokio::task::spawn_blocking(move || SqliteAuthStore::open(&dir).and_then(|s| s.load()))
         .await

@@ -123,7 +123,10 @@ mod tests {
             assert!(!f.contains("http://") && !f.contains("https://"), "a URL");
         }
         for script in ["app.js", "i18n.js", "alarms.js", "app.css"] {
-            assert!(INDEX.contains(&format!("/console/assets/{script}")), "{script}");
+            assert!(
+                INDEX.contains(&format!("/console/assets/{script}")),
+                "{script}"
+            );
         }
     }
 }

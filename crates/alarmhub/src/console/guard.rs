@@ -22,8 +22,11 @@ pub async fn guard(State(c): State<ConsoleState>, mut req: Request, next: Next) 
     match rule {
         Rule::Open => return next.run(req).await,
         Rule::Unknown => {
-            return ConsoleError::new(StatusCode::NOT_FOUND, format!("no console route {method} {path}"))
-                .into_response()
+            return ConsoleError::new(
+                StatusCode::NOT_FOUND,
+                format!("no console route {method} {path}"),
+            )
+            .into_response()
         }
         Rule::Compat | Rule::Need(_) => {}
     }
@@ -48,7 +51,14 @@ pub async fn guard(State(c): State<ConsoleState>, mut req: Request, next: Next) 
     };
     session.identity.addr = addr.or(session.identity.addr);
     if let Err(r) = authorize(&session.identity, rule) {
-        refused(&c, &session, &method, &path, "permission_denied", &r.to_string());
+        refused(
+            &c,
+            &session,
+            &method,
+            &path,
+            "permission_denied",
+            &r.to_string(),
+        );
         return ConsoleError::new(StatusCode::FORBIDDEN, r.to_string()).into_response();
     }
     if method != Method::GET {
@@ -70,7 +80,9 @@ fn state_change_allowed(req: &Request, session: &Session) -> Result<(), &'static
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return Err("a console request that changes something must send content-type: application/json");
+        return Err(
+            "a console request that changes something must send content-type: application/json",
+        );
     }
     let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes());
     if !csrf_matches(sent, &session.csrf) {

@@ -190,14 +190,23 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(s.get(&id, false).is_some(), "still live");
         std::thread::sleep(Duration::from_millis(40));
-        assert!(s.get(&id, false).is_none(), "background refreshes do not keep it alive");
+        assert!(
+            s.get(&id, false).is_none(),
+            "background refreshes do not keep it alive"
+        );
         assert!(s.is_empty());
     }
 
     #[test]
     fn the_cookie_is_http_only_strict_and_secure_under_tls() {
         let c = set_cookie("abc", true, Duration::from_secs(900));
-        for part in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=900", "Path=/"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Max-Age=900",
+            "Path=/",
+        ] {
             assert!(c.contains(part), "{c}");
         }
         assert!(!set_cookie("abc", false, Duration::from_secs(1)).contains("Secure"));

@@ -57,7 +57,8 @@ pub(super) fn spawn(
         },
         None => HttpListener::Plain(listeners.http),
     };
-    let console = crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
+    let console =
+        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
     spawn_http(
         &core,
         http,

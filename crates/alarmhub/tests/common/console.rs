@@ -35,7 +35,15 @@ impl Reply {
 /// directory (the daemon reloads users within a second).
 pub fn add_user(data_dir: &Path, name: &str, role: &str, password: &str) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_alarmhub"))
-        .args(["user", "add", name, "--role", role, "--password-stdin", "--data-dir"])
+        .args([
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -88,7 +96,11 @@ pub fn request(
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
     Reply {
         status,
         headers,

@@ -1,13 +1,14 @@
 // The alarm queue: open alarms by priority then age, live over server-sent events (a change
 // reaches the page as soon as the store commits it), aging colours, a sound on a new alarm,
-// filters, paging (100 at a time; the list never loads 10,000 rows at once), and the
+// filters, paging (100 at a time; the list never loads 10,000 rows at once; new alarms
+// always show), and the
 // selected alarm's handling: take, note, release, close with a resolution, panel context.
 // Keyboard: Tab to the list, ↑/↓ between alarms, Enter to open one.
 "use strict";
 (function () {
   const { h } = App;
   App.defaultRoute = "queue";
-  const Q = { alarms: new Map(), more: "", selected: null, source: null, resolutions: [], filters: { state: "open", priority: "0", account: "" } };
+  const Q = { alarms: new Map(), nodes: new Map(), dirty: new Set(), more: "", selected: null, source: null, resolutions: [], filters: { state: "open", priority: "0", account: "" } };
   window.AlarmQueue = Q;
 
   function sortKey(a, b) { return a.priority - b.priority || a.opened_at_ms - b.opened_at_ms || a.id - b.id; }
@@ -58,13 +59,33 @@
     const next = ev.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
     if (next) next.querySelector("button").focus();
   }
+  // Keyed drawing: only changed alarms get a new row; the rest are moved, never rebuilt.
   function render() {
     const list = document.getElementById("queue-list");
     if (!list) return;
     const sorted = [...Q.alarms.values()].sort(sortKey);
-    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : null;
-    list.replaceChildren(...sorted.map(row));
-    if (focused) { const b = list.querySelector('button[data-id="' + focused + '"]'); if (b) b.focus(); }
+    const active = document.activeElement;
+    const focused = active && active.closest && active.closest("#queue-list") ? active.dataset.id : null;
+    for (const [id, node] of Q.nodes) {
+      if (!Q.alarms.has(id)) { node.remove(); Q.nodes.delete(id); }
+    }
+    let prev = null;
+    for (const a of sorted) {
+      let node = Q.nodes.get(a.id);
+      if (!node || Q.dirty.has(a.id)) {
+        if (node) node.remove();
+        node = row(a);
+        Q.nodes.set(a.id, node);
+      }
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== node) list.insertBefore(node, want);
+      prev = node;
+    }
+    Q.dirty.clear();
+    if (focused && document.activeElement !== active) {
+      const b = list.querySelector('button[data-id="' + focused + '"]');
+      if (b) b.focus();
+    }
     document.getElementById("queue-empty").hidden = sorted.length > 0;
     document.getElementById("queue-count").textContent = sorted.length + (Q.more ? "+" : "") + " " + t("open_alarms");
     document.getElementById("queue-more").hidden = !Q.more;
@@ -72,13 +93,15 @@
   function apply(a) {
     const had = Q.alarms.has(a.id);
     if (!matches(a)) { Q.alarms.delete(a.id); return had; }
-    // With pages still unloaded, an alarm sorting after the last loaded one waits for its page.
-    if (!had && Q.more) {
-      const last = [...Q.alarms.values()].sort(sortKey).pop();
-      if (last && sortKey(a, last) > 0) return false;
-    }
+    // A new alarm always shows, even while later pages are not loaded (they merge by id).
     Q.alarms.set(a.id, a);
+    Q.dirty.add(a.id);
     return true;
+  }
+  // Changes can come 100 a second: draw at most every 100 ms.
+  function schedule() {
+    if (Q.drawTimer) return;
+    Q.drawTimer = setTimeout(() => { Q.drawTimer = null; render(); }, 100);
   }
 
   async function load(token) {
@@ -88,7 +111,7 @@
     if (!r.ok) { document.getElementById("queue-error").replaceChildren(App.errorBox(r)); return null; }
     Q.resolutions = r.data.resolutions;
     Q.me = r.data.me;
-    for (const a of r.data.alarms) Q.alarms.set(a.id, a);
+    for (const a of r.data.alarms) { Q.alarms.set(a.id, a); Q.dirty.add(a.id); }
     Q.more = r.data.next_page_token;
     render();
     return r.data.change_seq;
@@ -104,7 +127,7 @@
       if (!c.alarm) return;
       const changed = apply(c.alarm);
       if (c.kind === "opened" && changed) { beep(); App.say(t("new_alarm") + ": " + c.alarm.account + " " + c.alarm.category); }
-      if (changed) render();
+      if (changed) schedule();
       if (Q.selected === c.alarm.id) showDetail(c.alarm.id);
       // The strip's figures are recomputed at most every 2 s on the server.
       clearTimeout(Q.stripTimer);
@@ -121,6 +144,10 @@
   }
   async function restart() {
     Q.alarms.clear();
+    Q.dirty.clear();
+    Q.nodes.clear();
+    const list = document.getElementById("queue-list");
+    if (list) list.replaceChildren();
     const seq = await load("");
     if (seq !== null) listen(seq);
   }
@@ -211,7 +238,8 @@
     App.every(1000, () => {
       for (const el of document.querySelectorAll("#queue-list [data-age]")) el.textContent = ageText(Number(el.dataset.age));
     });
-    App.every(10000, render);
+    // Aging colours move on: redraw every row every 10 s.
+    App.every(10000, () => { for (const id of Q.alarms.keys()) Q.dirty.add(id); render(); });
     restart().then(() => { if (id) select(Number(id)); });
   };
 })();
