@@ -61,11 +61,14 @@ pub(super) fn spawn(
         },
         None => HttpListener::Plain(listeners.http),
     };
+    let console =
+        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
     spawn_http(
         &core,
         http,
         prometheus,
         auth,
+        console,
         &tracker,
         cancel.child_token(),
     );
@@ -154,13 +157,14 @@ fn spawn_panel_listeners(
     }
 }
 
-/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
+/// `/healthz`, `/readyz`, `/metrics` (and the test hooks) and the web console; ready once this runs, because
 /// every listener is bound by then.
 fn spawn_http(
     core: &Core,
     listener: HttpListener,
     metrics: Option<PrometheusHandle>,
     auth: Arc<Auth>,
+    console: crate::console::ConsoleState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -173,6 +177,7 @@ fn spawn_http(
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
         bus: Some(core.bus.clone()),
         auth,
+        console: Some(console),
     };
     tracker.spawn(async move {
         let app = crate::http::router(state).into_make_service_with_connect_info::<PeerAddr>();
