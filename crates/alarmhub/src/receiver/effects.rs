@@ -79,7 +79,14 @@ impl Session {
                 tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
             }
         }
-        write(&self.shared.hot, &self.peer_text, writes, &stored, out, started);
+        write(
+            &self.shared.hot,
+            &self.peer_text,
+            writes,
+            &stored,
+            out,
+            started,
+        );
         closing
     }
 
@@ -249,9 +256,8 @@ pub(crate) struct HotMetrics {
 impl HotMetrics {
     pub(crate) fn new() -> HotMetrics {
         HotMetrics {
-            acked: ID_LABELS.map(|id| {
-                metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")
-            }),
+            acked: ID_LABELS
+                .map(|id| metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")),
             ack_seconds: metrics::histogram!(names::ACK_SECONDS),
         }
     }

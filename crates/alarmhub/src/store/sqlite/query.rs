@@ -6,8 +6,8 @@
 //! what the event keeps: the typed facts are read as borrowed text or integers, and the
 //! display detail stays JSON text, never parsed.
 
-use rusqlite::types::{Type, Value, ValueRef};
 use rusqlite::types::ToSql;
+use rusqlite::types::{Type, Value, ValueRef};
 use rusqlite::{Row, Statement};
 
 use crate::events::{

@@ -178,5 +178,9 @@ async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order
     all.sort_unstable();
     let n = all.len() as i64;
     assert_eq!(all, (1..=n).collect::<Vec<_>>(), "no gap, no seq twice");
-    assert_eq!(*seen.lock().unwrap(), all, "published once each, in seq order");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        all,
+        "published once each, in seq order"
+    );
 }

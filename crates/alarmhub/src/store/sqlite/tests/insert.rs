@@ -54,7 +54,9 @@ fn a_batch_split_over_every_chunk_size_keeps_batch_order_and_consecutive_seqs() 
 fn retransmissions_inside_one_batch_are_stored_once_and_answered_with_the_first_seq() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = open(dir.path());
-    let first = w.append_batch(&[numbered(0, Some(7))], NOW, WINDOW).unwrap();
+    let first = w
+        .append_batch(&[numbered(0, Some(7))], NOW, WINDOW)
+        .unwrap();
     assert_eq!(first, vec![Appended::Stored(1)]);
     // Key 7 was stored by the earlier commit; key 8 twice inside this batch; no key never
     // counts as a retransmission.
