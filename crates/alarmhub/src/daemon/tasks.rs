@@ -1,7 +1,7 @@
 //! Step 4 of `serve`: start every long-running task — panel listeners (whose sessions
-//! join the same tracker), HTTP, gRPC, the outputs, notifications, the snapshot loop and the
-//! systemd watchdog — under
-//! the daemon's one [`TaskTracker`], each with a child of its one cancellation token.
+//! join the same tracker), HTTP, gRPC, the outputs, notifications, the snapshot loop,
+//! metrics upkeep and the systemd watchdog — under the daemon's one [`TaskTracker`], each
+//! with a child of its one cancellation token.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -63,6 +63,9 @@ pub(super) fn spawn(
     };
     let console =
         crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
+    if let Some(handle) = &prometheus {
+        tracker.spawn(metrics_upkeep(handle.clone(), cancel.child_token()));
+    }
     spawn_http(
         &core,
         http,
@@ -97,6 +100,23 @@ pub(super) fn spawn(
         tracker,
         api,
         outputs,
+    }
+}
+
+/// How often the Prometheus recorder's histograms are drained.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Drain the recorder's histogram samples into their buckets now and then: without it every
+/// sample (one per ACK) is kept until the next `/metrics` scrape, so a daemon nobody
+/// scrapes grows without bound.
+async fn metrics_upkeep(handle: PrometheusHandle, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
     }
 }
 
