@@ -116,6 +116,12 @@ pub struct AuditArgs {
     pub dir: DataDirArgs,
 }
 
+/// The data directory the arguments name.
+pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
+    store_config(a).map(|s| s.data_dir)
+}
+
+/// The `[store]` the arguments name: `--config`'s, then `--data-dir` and `--store` over it.
 fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
     let mut store = match &a.config {
         Some(c) => crate::config::Config::load(c)
@@ -138,7 +144,8 @@ fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
     Ok(store)
 }
 
-fn open(a: &DataDirArgs) -> Result<Box<dyn AuthBackend>, String> {
+/// Tokens, users and the audit trail where the arguments say (PostgreSQL with `--store`).
+pub(crate) fn open(a: &DataDirArgs) -> Result<Box<dyn AuthBackend>, String> {
     let store = store_config(a)?;
     crate::auth::open_backend(&store).map_err(|e| match &store.url {
         Some(_) => e.to_string(),
@@ -154,7 +161,12 @@ fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
-fn record(s: &mut dyn AuthBackend, action: &str, target: &str, detail: serde_json::Value) {
+pub(crate) fn record(
+    s: &mut dyn AuthBackend,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
     let row = AuditRecord {
         at_ms: crate::clock::now_ms(),
         who: cli_actor(),

@@ -10,11 +10,12 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::account_index::CHUNK;
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
-use super::query::{insert_event, INSERT_EVENT};
+use super::insert::{insert_rows, plan_batch, plan_mismatch, Plan};
 use super::schema::{apply_write_pragmas, migrate};
 use super::state::WriterState;
 use super::writer::WriteConn;
 use super::{DB_FILE, STATEMENT_CACHE};
+use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent};
 use crate::store::{Snapshot, StoreError};
@@ -86,6 +87,12 @@ impl SqliteWriter {
         })
     }
 
+    /// Highest alarm change seq, 0 when none (the wake-up's start value).
+    pub(crate) fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        super::alarms::last_change_seq(&self.conn)
+            .map_err(|e| StoreError::sqlite("read alarm changes", &self.path, e))
+    }
+
     /// The database file.
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -120,30 +127,44 @@ fn probe_dir_writable(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Insert the events of `batch` that are not retransmissions (earlier events of the batch
-/// are in the window too, so duplicates inside one batch are caught by the same lookup),
-/// then the next slice of the account index, all inside `tx`.
+/// count too: a retransmission inside one batch is stored once), then the next slice of the
+/// account index, all inside `tx`. The new rows go in with multi-row inserts (`insert.rs`).
 fn insert_batch(
     tx: &Transaction<'_>,
     state: &mut WriterState,
     batch: &[NewEvent],
     cutoff_ms: i64,
 ) -> rusqlite::Result<(Vec<Appended>, Option<super::account_index::Written>)> {
-    let mut out = Vec::with_capacity(batch.len());
-    {
-        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-        for ev in batch {
-            if let Some(seq) = ev.dedup_key.and_then(|k| state.dedup.find(k, cutoff_ms)) {
-                out.push(Appended::Duplicate(seq));
-                continue;
-            }
-            insert_event(&mut insert, ev)?;
-            let seq = tx.last_insert_rowid();
-            if let Some(key) = ev.dedup_key {
-                state.dedup.insert(key, seq, ev.received_at_ms);
-            }
-            state.index.push(&ev.account, seq);
-            out.push(Appended::Stored(seq));
+    let plan = plan_batch(&state.dedup, &mut state.batch_keys, batch, cutoff_ms);
+    let fresh: Vec<&NewEvent> = batch
+        .iter()
+        .zip(&plan)
+        .filter(|(_, p)| matches!(p, Plan::New))
+        .map(|(ev, _)| ev)
+        .collect();
+    let mut seqs = Vec::with_capacity(fresh.len());
+    insert_rows(tx, &fresh, &mut seqs)?;
+    for (ev, &seq) in fresh.iter().zip(&seqs) {
+        if let Some(key) = ev.dedup_key {
+            state.dedup.insert(key, seq, ev.received_at_ms);
         }
+        state.index.push(&ev.account, seq);
+    }
+    let mut new_seqs = seqs.iter();
+    let mut out: Vec<Appended> = Vec::with_capacity(batch.len());
+    for p in &plan {
+        let outcome = match *p {
+            Plan::Window(seq) => Appended::Duplicate(seq),
+            Plan::Earlier(i) => match seqs.get(i) {
+                Some(&seq) => Appended::Duplicate(seq),
+                None => return Err(plan_mismatch()),
+            },
+            Plan::New => match new_seqs.next() {
+                Some(&seq) => Appended::Stored(seq),
+                None => return Err(plan_mismatch()),
+            },
+        };
+        out.push(outcome);
     }
     // The next slice of the account index rides along with this commit; at least twice
     // this batch, so the index keeps up whatever `store.max_batch` is.
@@ -246,6 +267,36 @@ impl WriteConn for SqliteWriter {
             .map_err(&err)?;
         stmt.execute([now]).map_err(&err)?;
         Ok(())
+    }
+
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let now = self.clock.now_ms();
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "record alarm events")?;
+        let err = |e| StoreError::sqlite("record alarm events", path, e);
+        let changes = super::alarms::record(&tx, upto_seq, inputs, now).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(changes)
+    }
+
+    fn update_alarm(
+        &mut self,
+        id: i64,
+        op: &AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "update alarm")?;
+        let err = |e| StoreError::sqlite("update alarm", path, e);
+        let out = super::alarms::update(&tx, id, op, actor, at_ms).map_err(err)?;
+        // A refusal wrote nothing; committing the empty transaction is harmless.
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
