@@ -116,12 +116,12 @@ pub struct AuditArgs {
     pub dir: DataDirArgs,
 }
 
-/// The data directory the CLI reads (`--data-dir`, else the config's, else the default).
+/// The data directory the arguments name.
 pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
     store_config(a).map(|s| s.data_dir)
 }
 
-/// The store the CLI opens: the config's `[store]`, overridden by `--data-dir` / `--store`.
+/// The `[store]` the arguments name: `--config`'s, then `--data-dir` and `--store` over it.
 pub(crate) fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
     let mut store = match &a.config {
         Some(c) => crate::config::Config::load(c)
@@ -144,6 +144,7 @@ pub(crate) fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig
     Ok(store)
 }
 
+/// Tokens, users and the audit trail where the arguments say (PostgreSQL with `--store`).
 pub(crate) fn open(a: &DataDirArgs) -> Result<Box<dyn AuthBackend>, String> {
     let store = store_config(a)?;
     crate::auth::open_backend(&store).map_err(|e| match &store.url {
@@ -160,7 +161,12 @@ fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
-pub(crate) fn record(s: &mut dyn AuthBackend, action: &str, target: &str, detail: serde_json::Value) {
+pub(crate) fn record(
+    s: &mut dyn AuthBackend,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
     let row = AuditRecord {
         at_ms: crate::clock::now_ms(),
         who: cli_actor(),

@@ -173,11 +173,17 @@ fn display_name(config: &Config) -> String {
 /// `url` with any password replaced by `****` (for error messages about a URL that does not
 /// even parse).
 pub(crate) fn redact(url: &str) -> String {
-    if let Ok(mut parsed) = url::Url::parse(url) {
-        if parsed.password().is_some() {
-            let _ = parsed.set_password(Some("****"));
+    if let Some((scheme, rest)) = url.split_once("://") {
+        // URL form, parsed or not: the password is between the first ':' of the user info
+        // and the last '@' before the path.
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            let user_info = &rest[..at];
+            if let Some((user, _)) = user_info.split_once(':') {
+                return format!("{scheme}://{user}:****{}", &rest[at..]);
+            }
         }
-        return parsed.to_string();
+        return url.to_owned();
     }
     // key=value form: drop the password pair.
     url.split_whitespace()
@@ -206,6 +212,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("not a usable PostgreSQL URL"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn redaction_hides_the_password_in_both_forms() {
+        assert_eq!(redact("postgres://a:pw@h:1/d"), "postgres://a:****@h:1/d");
+        assert_eq!(redact("postgres://a@h/d"), "postgres://a@h/d");
+        assert_eq!(
+            redact("host=h password=pw user=a"),
+            "host=h password=**** user=a"
+        );
     }
 
     #[test]
