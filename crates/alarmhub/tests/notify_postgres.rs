@@ -58,7 +58,10 @@ fn an_alarm_on_a_two_node_cluster_is_delivered_once_by_one_node() {
     let seen = opened(&svc);
     assert_eq!(seen.len(), 1, "delivered once, not by each node");
     let id = seen[0].header("webhook-id").unwrap().to_string();
-    assert!(id.starts_with("ntf_a") && id.ends_with("_alarm_opened_0"), "{id}");
+    assert!(
+        id.starts_with("ntf_a") && id.ends_with("_alarm_opened_0"),
+        "{id}"
+    );
     let out = b.cli(&["notify", "log", "--json", "--store", &db.url]);
     assert!(out.status.success(), "{out:?}");
     let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
@@ -69,7 +72,10 @@ fn an_alarm_on_a_two_node_cluster_is_delivered_once_by_one_node() {
         .collect();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(
-        (rows[0]["notification_id"].as_str(), rows[0]["status"].as_str()),
+        (
+            rows[0]["notification_id"].as_str(),
+            rows[0]["status"].as_str()
+        ),
         (Some(id.as_str()), Some("delivered"))
     );
     drop(host);

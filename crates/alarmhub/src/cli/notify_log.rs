@@ -52,9 +52,7 @@ async fn open_outbox(a: &DataDirArgs) -> Result<Box<dyn Outbox>, String> {
     let store = store_config(a)?;
     Ok(match &store.url {
         Some(url) => Box::new(PgOutbox::open(url).await.map_err(|e| e.to_string())?),
-        None => Box::new(
-            SqliteOutbox::open_read_only(&store.data_dir).map_err(|e| e.to_string())?,
-        ),
+        None => Box::new(SqliteOutbox::open_read_only(&store.data_dir).map_err(|e| e.to_string())?),
     })
 }
 

@@ -82,9 +82,13 @@ async fn a_dead_nodes_lease_runs_out_and_another_node_delivers_with_the_same_id(
     let claimed = a.claim_due("hook", NOW, 10, 30_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     drop(a); // node A dies mid-send
-    // A node starting now does not release A's lease (A might still be sending) …
+             // A node starting now does not release A's lease (A might still be sending) …
     let b = node(&db).await;
-    assert!(b.claim_due("hook", NOW + 1, 10, 30_000).await.unwrap().is_empty());
+    assert!(b
+        .claim_due("hook", NOW + 1, 10, 30_000)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(b.next_due_ms("hook").await.unwrap(), Some(NOW + 30_000));
     // … and takes the row once the lease has run out, with the same notification id.
     let again = b.claim_due("hook", NOW + 30_000, 10, 30_000).await.unwrap();

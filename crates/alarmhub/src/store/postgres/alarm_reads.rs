@@ -41,8 +41,8 @@ fn change_from_row(target: &Target, r: &Row) -> Result<AlarmChange, StoreError> 
         what,
     };
     let kind: &str = r.get(2);
-    let kind =
-        ChangeKind::parse(kind).ok_or_else(|| bad(format!("unknown alarm change kind {kind:?}")))?;
+    let kind = ChangeKind::parse(kind)
+        .ok_or_else(|| bad(format!("unknown alarm change kind {kind:?}")))?;
     let body: &str = r.get(7);
     let alarm = serde_json::from_str(body)
         .map_err(|e| bad(format!("the alarm snapshot does not decode: {e}")))?;
@@ -172,10 +172,8 @@ pub(crate) async fn list(
     q: &AlarmQuery,
 ) -> Result<Vec<Alarm>, StoreError> {
     let (sql, params) = list_sql(q);
-    let params: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| &**p as &(dyn ToSql + Sync))
-        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> =
+        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
     let rows = c
         .query(&sql, &params)
         .await

@@ -49,9 +49,7 @@ macro_rules! in_tx {
             .transaction()
             .await
             .map_err(|e| SqlError::from(e).into_outbox(op, name))?;
-        let out = $body
-            .await
-            .map_err(|e: SqlError| e.into_outbox(op, name))?;
+        let out = $body.await.map_err(|e: SqlError| e.into_outbox(op, name))?;
         $tx.commit()
             .await
             .map_err(|e| SqlError::from(e).into_outbox(op, name))?;

@@ -96,7 +96,10 @@ pub(super) async fn enqueue(
     for t in targets {
         let recipient = t.recipient.as_deref().unwrap_or("");
         let row = tx
-            .query_opt(&st, &[&n.id.as_str(), &t.channel, &recipient, &json, &now_ms])
+            .query_opt(
+                &st,
+                &[&n.id.as_str(), &t.channel, &recipient, &json, &now_ms],
+            )
             .await?;
         ids.extend(row.map(|r| r.get::<_, i64>(0)));
     }
@@ -186,7 +189,14 @@ pub(super) async fn settle(tx: &Transaction<'_>, settled: &[(DeliveryId, Settlem
                 let error = Some(error.as_str());
                 tx.execute(
                     &done,
-                    &[id, &"dead_letter", &sql_count(*attempts), at_ms, &never, &error],
+                    &[
+                        id,
+                        &"dead_letter",
+                        &sql_count(*attempts),
+                        at_ms,
+                        &never,
+                        &error,
+                    ],
                 )
                 .await?
             }
@@ -339,7 +349,10 @@ pub(super) async fn record(tx: &Transaction<'_>, batch: &FeedBatch, now_ms: i64)
 
 pub(super) async fn feed_cursor(tx: &Transaction<'_>, feed: &str) -> R<Option<i64>> {
     let row = tx
-        .query_opt("SELECT seq FROM ah_notify_cursors WHERE name = $1", &[&feed])
+        .query_opt(
+            "SELECT seq FROM ah_notify_cursors WHERE name = $1",
+            &[&feed],
+        )
         .await?;
     Ok(row.map(|r| r.get(0)))
 }
