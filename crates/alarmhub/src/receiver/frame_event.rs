@@ -37,7 +37,8 @@ pub fn event_from_frame(
         detail.insert("unknown_account".into(), json!(true));
     }
     let (event_code, group, zone, sia) = data_fields(&frame.data, &mut facts, &mut detail);
-    // Never keep a disarm password that a host might echo.
+    // Never keep a password a host might echo: not under the arm/disarm codes, and not a
+    // password-shaped block under any other code.
     let secret = matches!(event_code, code::DISARM | code::ARM_AWAY);
     if !frame.xdata.is_empty() && !secret {
         let xs: Vec<Value> = frame.xdata.iter().map(xdata_detail).collect();
@@ -108,11 +109,20 @@ fn data_fields(
 
 fn xdata_detail(x: &Xdata) -> Value {
     match x {
+        Xdata::HbBinary(p) | Xdata::HbHex4(p) if password_shaped(p) => {
+            json!({ "redacted": "password-shaped block (6 to 8 digits) not stored" })
+        }
         Xdata::HbBinary(p) | Xdata::HbHex4(p) => json!({ "hex": hex(p) }),
         Xdata::Dc09 { id, value } => {
             json!({ "id": char::from(*id).to_string(), "value": value.as_str() })
         }
     }
+}
+
+/// A Hengbo host password is 6 to 8 ASCII digits (protocol.md §4.2); a block of exactly
+/// that shape is never stored, whatever code carries it.
+fn password_shaped(p: &[u8]) -> bool {
+    (6..=8).contains(&p.len()) && p.iter().all(u8::is_ascii_digit)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -133,7 +143,10 @@ pub fn signal(frame: &Frame) -> Option<u8> {
 }
 
 /// Same account + seq + payload (ID, data, xdata; not the timestamp, which a panel may
-/// renew on retry) ⇒ same key.
+/// renew on retry) ⇒ same key. For an encrypted frame the seq is clear text anyone can
+/// change, so the key is the decrypted content *with* its timestamp instead: a replay
+/// inside the timestamp window (the link NAKs it outside) is a duplicate whatever seq it
+/// was given.
 pub fn dedup_key(frame: &Frame, account: &str) -> u64 {
     let data: &str = match &frame.data {
         Data::ContactId(c) => &c.raw,
@@ -141,12 +154,25 @@ pub fn dedup_key(frame: &Frame, account: &str) -> u64 {
         Data::Other(s) => s,
         Data::Empty | Data::Encrypted(_) => "",
     };
+    let stamp = frame
+        .timestamp
+        .and_then(|t| t.to_unix())
+        .unwrap_or(0)
+        .to_be_bytes();
+    let first: &[u8] = if frame.encrypted {
+        b"encrypted"
+    } else {
+        frame.seq.as_bytes()
+    };
     let mut parts: Vec<&[u8]> = vec![
         account.as_bytes(),
-        frame.seq.as_bytes(),
+        first,
         frame.id.as_str().as_bytes(),
         data.as_bytes(),
     ];
+    if frame.encrypted {
+        parts.push(&stamp);
+    }
     for x in &frame.xdata {
         parts.push(x.payload());
     }

@@ -68,13 +68,15 @@ impl Link {
             out.push(dropped(frame, None, DropReason::NoAccount));
             return None;
         };
-        let policy = self.policies.get(&account, policies);
-        if policy.admission == Admission::Refused {
-            out.push(dropped(frame, Some(account), DropReason::UnknownAccount));
+        // Before the lookup: a connection past its cap must not spend its source's
+        // allowance of new accounts.
+        let serves = self.served.iter().any(|s| s.account == account);
+        if !serves && self.served.len() >= self.max_accounts {
+            out.push(dropped(frame, Some(account), DropReason::TooManyAccounts));
             return None;
         }
-        if !policy.quirks.allows(&frame.quirks) {
-            let reason = DropReason::QuirksNotAllowed(frame.quirks);
+        let policy = self.policies.get(&account, policies);
+        if let Some(reason) = self.refusal(frame, &policy) {
             out.push(dropped(frame, Some(account), reason));
             return None;
         }
@@ -105,6 +107,27 @@ impl Link {
                 None
             }
         }
+    }
+
+    /// Why a frame is refused before it is decrypted: its account is not admitted, the
+    /// peer is not an allowed source, the frame needs quirks the account does not allow,
+    /// or it is plaintext for an account that has a key.
+    fn refusal(&self, frame: &Frame, policy: &AccountPolicy) -> Option<DropReason> {
+        match policy.admission {
+            Admission::Refused => return Some(DropReason::UnknownAccount),
+            Admission::Limited => return Some(DropReason::NewAccountLimit),
+            Admission::Configured | Admission::Unknown | Admission::Flagged => {}
+        }
+        if !policy.source_allowed(self.peer) {
+            return Some(DropReason::SourceNotAllowed);
+        }
+        if !policy.quirks.allows(&frame.quirks) {
+            return Some(DropReason::QuirksNotAllowed(frame.quirks));
+        }
+        if !frame.encrypted && policy.key.is_some() && !policy.allow_plaintext {
+            return Some(DropReason::PlaintextRefused);
+        }
+        None
     }
 
     /// Store the event (if the frame carries one) or touch the panel, then ACK. An ACK

@@ -49,6 +49,7 @@
 //! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
 
 mod bucket;
+pub mod cidr;
 mod commands;
 mod frames;
 pub mod output;
@@ -61,6 +62,7 @@ mod tests;
 
 use compact_str::CompactString;
 
+pub use cidr::{Cidr, CidrError};
 pub use commands::{CommandRequest, Outcome, Retry};
 pub use output::{
     CloseReason, DropReason, Dropped, EventRecord, Finished, FrameRef, Output, Record, Reply,
@@ -115,6 +117,11 @@ pub struct LinkConfig {
     pub type_query: Option<Retry>,
     /// Seed for the `*ACK` pad bytes.
     pub seed: u64,
+    /// The peer's address, checked against each account's `allowed_sources`; `None`: not
+    /// known (nothing is refused for its source).
+    pub peer: Option<std::net::IpAddr>,
+    /// Most accounts one connection may speak for; frames of further accounts are dropped.
+    pub max_accounts: usize,
 }
 
 /// An account this connection serves.
@@ -131,6 +138,8 @@ struct Served {
 #[derive(Debug)]
 pub struct Link {
     decoder: Decoder,
+    peer: Option<std::net::IpAddr>,
+    max_accounts: usize,
     type_query: Option<Retry>,
     policies: PolicyCache,
     served: Vec<Served>,
@@ -148,6 +157,8 @@ impl Link {
     pub fn new(cfg: LinkConfig, now: Now) -> Link {
         Link {
             decoder: Decoder::new(cfg.decoder),
+            peer: cfg.peer,
+            max_accounts: cfg.max_accounts.max(1),
             type_query: cfg.type_query,
             policies: PolicyCache::default(),
             served: Vec::new(),
