@@ -191,7 +191,7 @@ impl Session {
         if let DropReason::Invalid(error) = &d.reason {
             if let Some(suppressed) = self.invalid.note(now, SUMMARY_INTERVAL) {
                 tracing::warn!(peer = %self.peer, account, reason = %error, suppressed,
-                    "invalid input dropped (then one line per minute)");
+                    summary = "first on the connection, then one line per minute", "frame dropped");
             }
             return;
         }
@@ -203,7 +203,7 @@ impl Session {
         if let Some(suppressed) = self.shared.guards.refusals.note(&key, now) {
             let id = d.id.as_ref().map_or("-", Id::as_str);
             tracing::warn!(peer = %self.peer, account, id, reason = %d.reason, suppressed,
-                "frame dropped (then one line per minute per source)");
+                summary = "first from the source, then one line per minute", "frame dropped");
         }
         if d.reason == DropReason::PlaintextRefused {
             let key = format!("plaintext:{account}");

@@ -47,6 +47,9 @@ pub struct Shared {
     /// Cross-connection abuse guards (new accounts per source, security events, log
     /// summaries).
     pub guards: guard::Guards,
+    /// Panel TCP connections open at most: `panel.max_connections`, lowered to keep
+    /// `panel.fd_reserve` descriptors free.
+    pub max_connections: usize,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
 }
@@ -58,6 +61,7 @@ impl Shared {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         connections: Arc<Connections>,
+        max_connections: usize,
         shutdown: CancellationToken,
     ) -> Arc<Shared> {
         let decoder = Decoder::new(DecoderConfig {
@@ -76,6 +80,7 @@ impl Shared {
             next_conn_id: AtomicU64::new(1),
             policy_epoch: AtomicU64::new(0),
             guards,
+            max_connections,
             shutdown,
         })
     }

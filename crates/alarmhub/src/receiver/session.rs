@@ -199,7 +199,7 @@ impl Session {
     pub async fn close(mut self, reason: CloseReason) {
         if self.invalid.pending() > 0 {
             tracing::warn!(peer = %self.peer, suppressed = self.invalid.pending(),
-                "invalid input dropped (summary at close)");
+                summary = "at close", "frame dropped");
         }
         self.link.close(reason, &mut self.outputs);
         let mut out = Vec::new();
