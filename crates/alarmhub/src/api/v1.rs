@@ -23,6 +23,7 @@ mod group;
 mod group_state;
 mod groups;
 mod ingest;
+mod limits;
 mod machines;
 mod subscribe;
 mod watch;
@@ -30,7 +31,6 @@ mod watch;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -62,6 +62,8 @@ pub(crate) struct Ctx {
     pub(crate) groups: groups::Groups,
     /// Cancelled when the server shuts down: streams end, groups flush their cursors.
     pub(crate) shutdown: CancellationToken,
+    /// Server streams open (`grpc.max_streams`).
+    pub(crate) streams: limits::Streams,
 }
 
 impl V1Service {
@@ -80,6 +82,7 @@ impl V1Service {
                 h: h.clone(),
                 groups: groups::Groups::default(),
                 shutdown,
+                streams: limits::Streams::new(h.config.grpc.max_streams),
             }),
         }
     }
@@ -115,7 +118,7 @@ impl AlarmHub for V1Service {
             .map(Response::new)
     }
 
-    type WatchEventsStream = ReceiverStream<Result<pb::WatchEventsReply, Status>>;
+    type WatchEventsStream = super::budget::BudgetStream<pb::WatchEventsReply>;
 
     async fn watch_events(
         &self,
@@ -124,7 +127,7 @@ impl AlarmHub for V1Service {
         watch::start(&self.ctx, request.into_inner()).map(Response::new)
     }
 
-    type SubscribeStream = ReceiverStream<Result<pb::SubscribeReply, Status>>;
+    type SubscribeStream = super::budget::BudgetStream<pb::SubscribeReply>;
 
     async fn subscribe(
         &self,
