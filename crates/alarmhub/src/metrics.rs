@@ -125,6 +125,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 17);
+        assert_eq!(seen.len(), 23);
     }
 }

@@ -60,7 +60,7 @@ pub mod defaults {
     /// Server-streaming calls (WatchEvents, Subscribe, compat streams) open in total.
     pub const GRPC_MAX_STREAMS: usize = 1000;
     /// Bytes of messages queued per server stream before it is told of a gap or closed.
-    pub const GRPC_STREAM_BUFFER_BYTES: usize = 256 * 1024;
+    pub const GRPC_STREAM_BUFFER_BYTES: usize = 64 * 1024;
     /// Seconds between HTTP/2 keepalive pings to gRPC clients.
     pub const GRPC_KEEPALIVE_SECS: u64 = 30;
     /// Seconds a gRPC client has to answer a keepalive ping before it is dropped.

@@ -37,16 +37,21 @@
 //! frame and emits [`Output::Throttle`]; the bytes stay in the driver's buffer, and the
 //! driver hands the same buffer back after the wait. Slowed, never dropped.
 //!
-//! # Rules that will fit here later
-//! Per-account `allowed_sources` and "keyed accounts refuse plaintext" are more
-//! [`AccountPolicy`] fields checked next to admission (with the peer address passed in
-//! [`LinkConfig`]); encrypted replay dedup is a small table of (account, plaintext digest,
-//! timestamp) in the link that ACKs a replay without a new [`Output::Store`]; a cap on
-//! accounts per connection is a check before [`Output::Online`]; a host answering 1701 to a
-//! pending disarm completes it with a `wrong_password` [`Outcome`] in `commands`; a second
-//! connection claiming a live account is the driver's registry decision on
-//! [`Output::Online`]; connect-per-message DC-09 panels get a policy flag that makes
-//! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
+//! # Who may speak for an account
+//! Before a frame counts: a connection already speaking for [`LinkConfig::max_accounts`]
+//! accounts takes no new one (checked before the policy lookup, so it spends no per-source
+//! allowance); then the account's [`Admission`] (`Limited`: a new account over its source's
+//! limit, not cached), its `allowed_sources` against [`LinkConfig::peer`], its quirks, and
+//! plaintext refused for an account with a key unless `allow_plaintext`. Each refusal is an
+//! [`Output::Dropped`] with its [`DropReason`]; the driver counts, summarises the log and
+//! raises the security events. Encrypted replays are recognised by the store's dedup key
+//! (decrypted content with its timestamp, not the clear-text seq), and a second connection
+//! claiming a live account is the driver's registry decision on [`Output::Online`].
+//!
+//! Still to come here: a host answering 1701 to a pending disarm completes it with a
+//! `wrong_password` [`Outcome`] in `commands`; connect-per-message DC-09 panels get a policy
+//! flag that makes [`Link::close`] emit no [`Output::Offline`] and leaves presence to
+//! supervision.
 
 mod bucket;
 pub mod cidr;
