@@ -273,6 +273,15 @@ async fn an_encrypted_replay_with_another_seq_is_acked_as_a_duplicate_and_stored
         .filter(|e| e.event.code == 1130)
         .count();
     assert_eq!(alarms, 1, "stored once");
+    // The same content encrypted anew (another random pad) is a new event.
+    let ack = exchange(&mut s, &mut rx, &encrypted("4F39", 11, 1130, at, b'B')).await;
+    assert_eq!(ack.map(|a| a.id), Some(Id::Ack));
+    let alarms = events(&hub, "4F39")
+        .await
+        .into_iter()
+        .filter(|e| e.event.code == 1130)
+        .count();
+    assert_eq!(alarms, 2, "a fresh encryption is stored");
     // Outside the window: NAK.
     let nak = exchange(
         &mut a,

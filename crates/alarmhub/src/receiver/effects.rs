@@ -14,7 +14,7 @@ use tokio::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::frame_event::{event_from_frame, receiver_event};
+use super::frame_event::{encrypted_dedup_key, event_from_frame, receiver_event};
 use super::session::Session;
 use crate::control::SessionHandle;
 use crate::events::{codes, Appended, NewEvent};
@@ -117,7 +117,7 @@ impl Session {
     fn event(&self, r: Record) -> NewEvent {
         match r {
             Record::Event(e) => {
-                let ev = event_from_frame(
+                let mut ev = event_from_frame(
                     &e.frame,
                     &e.account,
                     &self.peer_text,
@@ -125,6 +125,9 @@ impl Session {
                     e.tz_offset_secs,
                     e.unknown_account,
                 );
+                if let Some(digest) = e.ciphertext_digest {
+                    ev.dedup_key = Some(encrypted_dedup_key(&e.account, digest));
+                }
                 log_event(&ev, &self.peer_text);
                 ev
             }

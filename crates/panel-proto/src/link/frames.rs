@@ -19,6 +19,8 @@ struct Admitted {
     account: CompactString,
     policy: AccountPolicy,
     key: Option<Key>,
+    /// Digest of the ciphertext, for encrypted frames.
+    digest: Option<u64>,
 }
 
 impl Link {
@@ -34,6 +36,7 @@ impl Link {
             account,
             policy,
             key,
+            digest,
         }) = self.admit(&mut frame, now, policies, out)
         else {
             return;
@@ -49,7 +52,7 @@ impl Link {
                 let built = build::duh(&frame, &mut bytes);
                 push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
             }
-            Rule::Ack => self.ack(frame, account, &policy, key, now, out),
+            Rule::Ack => self.ack(frame, account, &policy, (key, digest), now, out),
         }
     }
 
@@ -85,13 +88,19 @@ impl Link {
                 account,
                 policy,
                 key: None,
+                digest: None,
             });
         }
+        let digest = match &frame.data {
+            crate::frame::Data::Encrypted(hex) => Some(fnv1a(hex.as_bytes())),
+            _ => None,
+        };
         match open(frame, &policy, now) {
             Opened::Ok(key) => Some(Admitted {
                 account,
                 policy,
                 key: Some(key),
+                digest,
             }),
             Opened::Dropped(reason) => {
                 out.push(dropped(frame, Some(account), reason));
@@ -137,7 +146,7 @@ impl Link {
         frame: Frame,
         account: CompactString,
         policy: &AccountPolicy,
-        key: Option<Key>,
+        (key, digest): (Option<Key>, Option<u64>),
         now: Now,
         out: &mut Vec<Output>,
     ) {
@@ -164,6 +173,7 @@ impl Link {
                 dialect: self.dialect.unwrap_or(Dialect::Dc09),
                 tz_offset_secs: policy.tz_offset_secs,
                 unknown_account: policy.admission == Admission::Flagged,
+                ciphertext_digest: digest,
             }))));
         } else {
             out.push(Output::Touch { account });
@@ -245,6 +255,13 @@ fn open(frame: &mut Frame, policy: &AccountPolicy, now: Now) -> Opened {
         Ok(()) => Opened::Ok(key),
         Err(skew) => Opened::OutsideWindow(skew),
     }
+}
+
+/// FNV-1a 64: a stable digest (the same in every build and across restarts).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn frame_ref(frame: &Frame, account: &str) -> FrameRef {

@@ -45,7 +45,8 @@
 //! plaintext refused for an account with a key unless `allow_plaintext`. Each refusal is an
 //! [`Output::Dropped`] with its [`DropReason`]; the driver counts, summarises the log and
 //! raises the security events. Encrypted replays are recognised by the store's dedup key
-//! (decrypted content with its timestamp, not the clear-text seq), and a second connection
+//! built from [`EventRecord::ciphertext_digest`] (pad, data and timestamp, not the
+//! clear-text seq), and a second connection
 //! claiming a live account is the driver's registry decision on [`Output::Online`].
 //!
 //! Still to come here: a host answering 1701 to a pending disarm completes it with a

@@ -93,6 +93,10 @@ pub struct EventRecord {
     pub tz_offset_secs: i32,
     /// From an account that is not configured (policy `flag`).
     pub unknown_account: bool,
+    /// For an encrypted frame, a digest (FNV-1a 64) of its ciphertext as received: the
+    /// replay identity (the clear-text seq can be changed by anyone, the ciphertext with its
+    /// random pad and timestamp cannot).
+    pub ciphertext_digest: Option<u64>,
 }
 
 /// The frame a reply or an answer concerns (for logs and metrics).
