@@ -25,7 +25,7 @@ pub fn raise() -> FdLimit {
     let lim = getrlimit(Resource::Nofile);
     let before = lim.current;
     if lim.current != lim.maximum {
-        let mut raised = lim.clone();
+        let mut raised = lim;
         raised.current = lim.maximum;
         match setrlimit(Resource::Nofile, raised) {
             Ok(()) => tracing::info!(before = ?lim.current, now = ?lim.maximum,
