@@ -18,6 +18,8 @@
 //! `api` and `http`, none of which imports `daemon`.
 //! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 //! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
+//! * [`alarms`]: alarm records (open, take, close, escalate) and the alarm change log.
+pub mod alarms;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -9,12 +9,16 @@
 //! * `control`: `Control` (the daemon's control path).
 //! * `ingest`: `Ingest` (another system pushes events in).
 //! * `audit`: `ListAudit` (the audit trail; admins only, by the permission table).
+//! * `alarms` and `alarm_watch`: `ListAlarms`, `GetAlarm`, `TakeAlarm`, `ReleaseAlarm`,
+//!   `AddAlarmNote`, `CloseAlarm`, `WatchAlarms` (over [`crate::alarms::Alarms`]).
 //!
 //! Store reads and writes go through the [`crate::store::Store`] trait (the backend keeps
 //! them off the runtime's threads and never lets reads block the writer). Streams use one
 //! bounded channel per client and stop as soon as the client is gone or the service's
 //! shutdown token is cancelled; their tasks run on the daemon's task tracker.
 
+mod alarm_watch;
+mod alarms;
 mod audit;
 mod control;
 mod convert;
@@ -31,6 +35,7 @@ mod watch;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -175,6 +180,81 @@ impl AlarmHub for V1Service {
         audit::list(&self.ctx, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn list_alarms(
+        &self,
+        request: Request<pb::ListAlarmsRequest>,
+    ) -> Result<Response<pb::ListAlarmsReply>, Status> {
+        alarms::list(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_alarm(
+        &self,
+        request: Request<pb::GetAlarmRequest>,
+    ) -> Result<Response<pb::GetAlarmReply>, Status> {
+        alarms::get(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    type WatchAlarmsStream = ReceiverStream<Result<pb::WatchAlarmsReply, Status>>;
+
+    async fn watch_alarms(
+        &self,
+        request: Request<pb::WatchAlarmsRequest>,
+    ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
+        alarm_watch::start(&self.ctx, request.into_inner()).map(Response::new)
+    }
+
+    async fn take_alarm(
+        &self,
+        request: Request<pb::TakeAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.take(req.id, &who, req.force).await;
+        let detail = serde_json::json!({ "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
+    }
+
+    async fn release_alarm(
+        &self,
+        request: Request<pb::ReleaseAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.release(req.id, &who, req.force).await;
+        let detail = serde_json::json!({ "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
+    }
+
+    async fn add_alarm_note(
+        &self,
+        request: Request<pb::AddAlarmNoteRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.note(req.id, &who, &req.text).await;
+        alarms::reply(&self.ctx, req.id, serde_json::json!({}), r)
+    }
+
+    async fn close_alarm(
+        &self,
+        request: Request<pb::CloseAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self
+            .ctx
+            .h
+            .alarms
+            .close(req.id, &who, &req.resolution, &req.note, req.force)
+            .await;
+        let detail = serde_json::json!({ "resolution": req.resolution, "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
     }
 }
 

@@ -31,9 +31,17 @@ pub struct AuditNote {
     pub detail: String,
 }
 
-/// Methods whose every allowed call is audited.
+/// Methods whose every allowed call is audited (refused calls always are): remote control
+/// and every alarm action.
 pub fn audited(path: &str) -> bool {
-    path == "/alarmhub.v1.AlarmHub/Control"
+    matches!(
+        path,
+        "/alarmhub.v1.AlarmHub/Control"
+            | "/alarmhub.v1.AlarmHub/TakeAlarm"
+            | "/alarmhub.v1.AlarmHub/ReleaseAlarm"
+            | "/alarmhub.v1.AlarmHub/AddAlarmNote"
+            | "/alarmhub.v1.AlarmHub/CloseAlarm"
+    )
 }
 
 /// The client address tonic recorded for the connection (plain or TLS).

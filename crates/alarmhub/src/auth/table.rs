@@ -33,6 +33,27 @@ const GRPC: &[(&str, Rule)] = &[
     ("/alarmhub.v1.AlarmHub/Control", Rule::Need(P::Control)),
     ("/alarmhub.v1.AlarmHub/Ingest", Rule::Need(P::Ingest)),
     ("/alarmhub.v1.AlarmHub/ListAudit", Rule::Need(P::Audit)),
+    ("/alarmhub.v1.AlarmHub/ListAlarms", Rule::Need(P::Read)),
+    ("/alarmhub.v1.AlarmHub/GetAlarm", Rule::Need(P::Read)),
+    ("/alarmhub.v1.AlarmHub/WatchAlarms", Rule::Need(P::Watch)),
+    // `force` (take over, release or close another holder's alarm) additionally needs
+    // `SuperviseAlarms` (admin), checked by `crate::alarms::Alarms` on the same identity.
+    (
+        "/alarmhub.v1.AlarmHub/TakeAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/ReleaseAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/AddAlarmNote",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/CloseAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
     ("/grpc.health.v1.Health/Check", Rule::Open),
     ("/grpc.health.v1.Health/Watch", Rule::Open),
     (

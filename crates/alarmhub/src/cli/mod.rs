@@ -1,5 +1,5 @@
 //! The client commands of the `alarmhub` binary (`machines`, `sync`, `watch`, `events`,
-//! `arm`, `arm-stay`, `disarm`, `emergency`): talk to a running daemon over gRPC, print
+//! `arm`, `arm-stay`, `disarm`, `emergency`, `alarms`, `alarm …` ([`alarms`])): talk to a running daemon over gRPC, print
 //! human lines by default or JSON with `--json`.
 //!
 //! Exit status: 0 success (for control: the host confirmed), 1 the command ran but did not
@@ -12,7 +12,9 @@
 //! `token`, `user` and `audit` commands ([`admin`]) work on the data directory instead.
 
 pub mod admin;
+pub mod alarms;
 pub mod notify;
+mod notify_log;
 mod output;
 
 use std::process::ExitCode;
@@ -116,6 +118,18 @@ pub enum ClientCmd {
     Disarm(ControlArgs),
     /// Trigger an emergency on a Hengbo host.
     Emergency(ControlArgs),
+    /// The alarm queue: open alarms by priority then age (or --state new|taken|closed|all).
+    Alarms {
+        /// Which alarms: open (new and taken), new, taken, closed, or all.
+        #[arg(long, default_value = "open", value_parser = ["open", "new", "taken", "closed", "all"])]
+        state: String,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Handle one alarm: take, release, note, close, show, watch.
+    #[command(subcommand)]
+    Alarm(alarms::AlarmCmd),
 }
 
 /// Arguments of the control commands.
@@ -240,6 +254,8 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
         ClientCmd::ArmStay(a) => control(opts, ch, "arm_stay", a).await,
         ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
         ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
+        ClientCmd::Alarms { state, account } => alarms::list(opts, ch, state, account).await,
+        ClientCmd::Alarm(cmd) => alarms::run(opts, ch, cmd).await,
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Config {
     pub automation: Vec<AutomationConfig>,
     /// `[notify]`: notification channels, rules and quiet periods.
     pub notify: crate::notify::NotifyConfig,
+    /// `[alarms]`: which events open alarms, priorities, escalation, resolutions.
+    pub alarms: crate::alarms::AlarmsConfig,
     /// `[auth]`: access control of the APIs.
     pub auth: AuthConfig,
     /// `[tls]`: TLS for the API listeners.
@@ -176,6 +178,7 @@ impl PartialEq for Config {
             mqtt,
             automation,
             notify,
+            alarms,
             auth,
             tls,
             accounts,
@@ -190,6 +193,7 @@ impl PartialEq for Config {
             && *mqtt == other.mqtt
             && *automation == other.automation
             && *notify == other.notify
+            && *alarms == other.alarms
             && *auth == other.auth
             && *tls == other.tls
             && *accounts == other.accounts
@@ -211,6 +215,7 @@ impl fmt::Debug for Config {
             .field("mqtt", &self.mqtt)
             .field("automation", &self.automation)
             .field("notify", &self.notify)
+            .field("alarms", &self.alarms)
             .field("auth", &self.auth)
             .field("tls", &self.tls)
             .field("accounts", &self.accounts)

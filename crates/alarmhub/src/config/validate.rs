@@ -33,6 +33,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
     check_duplicates(&config.accounts, &mut p);
     super::outputs_check::check(config, &mut p);
     crate::notify::check::check(&config.notify, &mut p);
+    crate::alarms::config::check(&config.alarms, &mut p);
     p
 }
 

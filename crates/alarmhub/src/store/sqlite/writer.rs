@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::metrics::names;
@@ -42,6 +43,20 @@ pub(crate) trait WriteConn: Send {
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// A cheap real write.
     fn check_writable(&mut self) -> Result<(), StoreError>;
+    /// Apply the alarm engine's batch and move its cursor, in one transaction.
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError>;
+    /// Apply an operation to one alarm in one transaction.
+    fn update_alarm(
+        &mut self,
+        id: i64,
+        op: &AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError>;
     /// Upkeep while idle; with `finish`, everything pending now.
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError>;
 }
@@ -61,6 +76,18 @@ enum Request {
         reply: Reply<()>,
     },
     CheckWritable(Reply<()>),
+    RecordAlarms {
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+        reply: Reply<Vec<AlarmChange>>,
+    },
+    UpdateAlarm {
+        id: i64,
+        op: AlarmOp,
+        actor: String,
+        at_ms: i64,
+        reply: Reply<Result<AlarmChange, AlarmRefusal>>,
+    },
     /// Test hook: the thread sleeps, as a hung disk would make it.
     Stall(Duration),
     /// Commit what is pending, finish upkeep, answer, stop.
@@ -126,6 +153,38 @@ impl WriterHandle {
     /// A real write through the writer (for `/readyz`).
     pub(crate) async fn check_writable(&self) -> Result<(), StoreError> {
         self.call(Request::CheckWritable).await
+    }
+
+    /// Apply the alarm engine's batch (see `Store::record_alarm_events`).
+    pub(crate) async fn record_alarm_events(
+        &self,
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        self.call(|reply| Request::RecordAlarms {
+            upto_seq,
+            inputs,
+            reply,
+        })
+        .await
+    }
+
+    /// Apply an operation to one alarm (see `Store::update_alarm`).
+    pub(crate) async fn update_alarm(
+        &self,
+        id: i64,
+        op: AlarmOp,
+        actor: String,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        self.call(|reply| Request::UpdateAlarm {
+            id,
+            op,
+            actor,
+            at_ms,
+            reply,
+        })
+        .await
     }
 
     /// Test hook: make the writer thread sleep for `d` once it reaches this request.
@@ -309,6 +368,22 @@ impl<W: WriteConn> Writer<W> {
             }
             Request::CheckWritable(reply) => {
                 let _ = reply.send(self.conn.check_writable());
+            }
+            Request::RecordAlarms {
+                upto_seq,
+                inputs,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.record_alarm_events(upto_seq, &inputs));
+            }
+            Request::UpdateAlarm {
+                id,
+                op,
+                actor,
+                at_ms,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.update_alarm(id, &op, &actor, at_ms));
             }
             Request::Stall(d) => {
                 tracing::warn!(?d, "store writer stalling (test hook)");

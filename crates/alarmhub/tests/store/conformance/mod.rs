@@ -16,6 +16,7 @@
 //! setting the clock, not by waiting. Nothing here knows how a backend stores things;
 //! backend internals are tested next to the backend.
 
+mod alarms;
 mod appends;
 mod reads;
 mod state;
@@ -27,6 +28,7 @@ use alarmhub::events::{Appended, Detail, Facts, NewEvent, Source, StoredEvent};
 use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
+pub use alarms::*;
 pub use appends::*;
 pub use reads::*;
 pub use state::*;
@@ -138,6 +140,12 @@ macro_rules! conformance_suite {
             cursors_survive_reopen,
             check_writable_succeeds_on_a_healthy_store,
             a_closed_store_refuses_work,
+            alarm_events_open_group_and_restore_once_with_the_cursor,
+            a_closed_alarm_is_final_and_the_next_event_opens_a_new_one,
+            of_two_concurrent_takes_exactly_one_wins,
+            alarm_changes_have_their_own_increasing_seq_and_wake_followers,
+            the_queue_is_ordered_by_priority_then_age_and_pages,
+            open_alarms_and_the_change_log_survive_reopen,
         );
     };
     (@tests $backend:path; $($name:ident),* $(,)?) => {
