@@ -52,6 +52,8 @@ pub struct SessionHandle {
     pub conn_id: u64,
     /// Commands to the session.
     pub tx: mpsc::Sender<CommandRequest>,
+    /// The connection's remote address.
+    pub peer: std::net::SocketAddr,
 }
 
 /// Which session serves which account.
@@ -65,9 +67,20 @@ impl Connections {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register `h` for `account`, replacing an older connection (the panel reconnected).
-    pub fn register(&self, account: &str, h: SessionHandle) {
-        self.lock().insert(account.to_string(), h);
+    /// Register `h` for `account`. It replaces the connection registered before when that
+    /// one is gone or comes from the same IP address (the panel reconnected); while a live
+    /// connection from another address serves the account, nothing changes and that
+    /// connection's address is returned: a second address does not take the commands over.
+    pub fn register(&self, account: &str, h: SessionHandle) -> Result<(), std::net::SocketAddr> {
+        let mut m = self.lock();
+        if let Some(old) = m.get(account) {
+            let live = !old.tx.is_closed();
+            if live && old.conn_id != h.conn_id && old.peer.ip() != h.peer.ip() {
+                return Err(old.peer);
+            }
+        }
+        m.insert(account.to_string(), h);
+        Ok(())
     }
 
     /// Remove `account` if it still points at `conn_id`.

@@ -236,7 +236,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         eprintln!("alarmhub: {e}");
         return ExitCode::from(2);
     }
-    alarmhub::logging::init(config.log.format, &config.log.filter);
+    let _log = alarmhub::logging::init(config.log.format, &config.log.filter);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -299,6 +299,9 @@ impl Registry {
             // Look up by &str first: no key allocation for panels already known.
             let p = match map.get_mut(e.event.account.as_str()) {
                 Some(p) => p,
+                // A command's audit event never creates a machine: only what a panel (or
+                // an ingesting system) reports does.
+                None if e.event.source == Source::Control => continue,
                 None => map
                     .entry(e.event.account.clone())
                     .or_insert_with(|| PanelState::new(&e.event.account)),

@@ -27,6 +27,7 @@ mod group;
 mod group_state;
 mod groups;
 mod ingest;
+mod limits;
 mod machines;
 mod subscribe;
 mod watch;
@@ -66,6 +67,8 @@ pub(crate) struct Ctx {
     pub(crate) groups: groups::Groups,
     /// Cancelled when the server shuts down: streams end, groups flush their cursors.
     pub(crate) shutdown: CancellationToken,
+    /// Server streams open (`grpc.max_streams`).
+    pub(crate) streams: limits::Streams,
 }
 
 impl V1Service {
@@ -84,6 +87,7 @@ impl V1Service {
                 h: h.clone(),
                 groups: groups::Groups::default(),
                 shutdown,
+                streams: limits::Streams::new(h.config.grpc.max_streams),
             }),
         }
     }
@@ -119,7 +123,7 @@ impl AlarmHub for V1Service {
             .map(Response::new)
     }
 
-    type WatchEventsStream = ReceiverStream<Result<pb::WatchEventsReply, Status>>;
+    type WatchEventsStream = super::budget::BudgetStream<pb::WatchEventsReply>;
 
     async fn watch_events(
         &self,
@@ -128,7 +132,7 @@ impl AlarmHub for V1Service {
         watch::start(&self.ctx, request.into_inner()).map(Response::new)
     }
 
-    type SubscribeStream = ReceiverStream<Result<pb::SubscribeReply, Status>>;
+    type SubscribeStream = super::budget::BudgetStream<pb::SubscribeReply>;
 
     async fn subscribe(
         &self,

@@ -50,6 +50,14 @@ pub struct AccountConfig {
     /// whose account field the panel's own account does not fit (1 to 6 hex digits).
     #[serde(default)]
     pub cms_account: Option<String>,
+    /// Networks this panel's frames may come from (`"192.0.2.0/24"`, `"2001:db8::/32"`, one
+    /// address); frames from anywhere else are dropped without a reply. Empty: anywhere.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+    /// With a `key`, also accept plaintext frames (by default an account with a key accepts
+    /// only encrypted ones).
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 impl AccountConfig {
@@ -60,6 +68,15 @@ impl AccountConfig {
             quirk.set(&mut q);
         }
         q
+    }
+
+    /// `allowed_sources` parsed; the entries that do not parse (validation refused them at
+    /// start) are left out.
+    pub fn allowed_networks(&self) -> Vec<panel_proto::link::Cidr> {
+        self.allowed_sources
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect()
     }
 
     /// The AES key, parsed with `key_format`; `None` when the account has no key.

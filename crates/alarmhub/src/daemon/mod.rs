@@ -7,6 +7,7 @@
 //! sessions finish the frames they hold (and API streams and consumer groups write their
 //! cursors), take the registry snapshot, and close the store last.
 
+pub mod fds;
 mod notify;
 mod notify_alarms;
 mod outputs;

@@ -165,6 +165,7 @@ fn spawn_panel_listeners(
         Arc::clone(&core.store),
         Arc::clone(&core.registry),
         connections,
+        super::fds::panel_cap(config, super::fds::raise()),
         cancel.child_token(),
     );
     tracker.spawn(crate::receiver::tcp::run(

@@ -7,6 +7,7 @@
 
 mod effects;
 pub mod frame_event;
+pub mod guard;
 pub mod policy;
 pub mod session;
 pub mod tcp;
@@ -43,6 +44,12 @@ pub struct Shared {
     /// Bumped when account settings change; each session then drops its links' cached
     /// policies before the next frame or command.
     pub policy_epoch: AtomicU64,
+    /// Cross-connection abuse guards (new accounts per source, security events, log
+    /// summaries).
+    pub guards: guard::Guards,
+    /// Panel TCP connections open at most: `panel.max_connections`, lowered to keep
+    /// `panel.fd_reserve` descriptors free.
+    pub max_connections: usize,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
     /// Metric handles of the per-event path, looked up once.
@@ -56,12 +63,16 @@ impl Shared {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         connections: Arc<Connections>,
+        max_connections: usize,
         shutdown: CancellationToken,
     ) -> Arc<Shared> {
         let decoder = Decoder::new(DecoderConfig {
             max_frame_len: config.panel.max_frame_len,
             quirks: config.union_quirks(),
         });
+        let guards = guard::Guards::new(std::time::Duration::from_secs(
+            config.panel.security_event_interval_secs,
+        ));
         Arc::new(Shared {
             config,
             store,
@@ -70,6 +81,8 @@ impl Shared {
             decoder,
             next_conn_id: AtomicU64::new(1),
             policy_epoch: AtomicU64::new(0),
+            guards,
+            max_connections,
             shutdown,
             hot: effects::HotMetrics::new(),
         })
@@ -86,8 +99,8 @@ impl Shared {
         self.policy_epoch.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The settings of a new connection's link; `seed` feeds its `*ACK` pads.
-    pub fn link_config(&self, seed: u64) -> LinkConfig {
+    /// The settings of a new connection's link from `peer`; `seed` feeds its `*ACK` pads.
+    pub fn link_config(&self, seed: u64, peer: std::net::IpAddr) -> LinkConfig {
         let p = &self.config.panel;
         let c = &self.config.control;
         LinkConfig {
@@ -100,6 +113,8 @@ impl Shared {
                 retries: c.retries,
             }),
             seed,
+            peer: Some(peer),
+            max_accounts: p.max_accounts_per_connection,
         }
     }
 }
