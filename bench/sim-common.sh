@@ -41,14 +41,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# NO_BUILD=1: use the release binaries already in the target directory as they are.
 build() {
-  log "building release (bounded to ${BUILD_TIMEOUT} s)"
-  timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --bins >&2
+  if [[ -z ${NO_BUILD:-} ]]; then
+    log "building release (bounded to ${BUILD_TIMEOUT} s)"
+    timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --bins >&2
+  fi
   [[ -x $BIN ]] || die "missing $BIN"
 }
 
 # start_daemon NAME [extra [panel] lines]: fresh data dir, loopback port 0; sets
-# DAEMON_PID, DAEMON_ADDR (panel address) and DAEMON_LOG.
+# DAEMON_PID, DAEMON_ADDR (panel address) and DAEMON_LOG. DAEMON_BIN, when set, is the
+# daemon binary to start instead of this tree's (the simulator is always this tree's).
 start_daemon() {
   local name=$1 panel_extra=${2:-}
   local cfg=$WORK/$name.toml
@@ -67,7 +71,7 @@ data_dir = "$WORK/$name-data"
 format = "json"
 filter = "info"
 EOF
-  env -u RUST_LOG "$BIN" serve --config "$cfg" --log-format json 2>"$DAEMON_LOG" >/dev/null &
+  env -u RUST_LOG "${DAEMON_BIN:-$BIN}" serve --config "$cfg" --log-format json 2>"$DAEMON_LOG" >/dev/null &
   DAEMON_PID=$!
   local deadline=$((SECONDS + READY_TIMEOUT))
   until grep -q '"alarmhub ready"' "$DAEMON_LOG" 2>/dev/null; do

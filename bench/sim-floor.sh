@@ -7,6 +7,7 @@
 #   bench/sim-floor.sh               # 20 s per alarmhub run
 #   DURATION=10 bench/sim-floor.sh
 #   NO_WRITE=1 bench/sim-floor.sh
+#   BASELINE_BIN=/path/to/older/alarmhub bench/sim-floor.sh   # that build too, same run
 #
 # An event is ACKed only after its commit is on disk, so one ACK costs at least one
 # round trip plus one fsync; group commit lets one fsync cover many events, so throughput
@@ -16,17 +17,23 @@
 # ping-pong of 64 bytes on 127.0.0.1 (interpreter overhead included: an upper bound).
 # Throughput ceiling: the same saturated simulator run against `examples/ack_floor` (decodes
 # each frame and ACKs it at once, storing nothing), right after the alarmhub run.
+# BASELINE_BIN: another `alarmhub` binary (e.g. a release build of an older commit, copied
+# aside) measured the same way right after this tree's, saturated and at 10,000 ev/s, so a
+# change is judged side by side in one run on this shared machine (same simulator).
 SIM_NAME=sim-floor
 source "$(dirname "$0")/sim-common.sh"
 
 DURATION=${DURATION:-20}
+BASELINE_LABEL=${BASELINE_LABEL:-${BASELINE_BIN:-}}
 FSYNCS=${FSYNCS:-500}
 PINGS=${PINGS:-20000}
 command -v python3 >/dev/null || die "needs python3"
 
 build
-log "building examples/ack_floor"
-timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --example ack_floor >&2
+if [[ -z ${NO_BUILD:-} ]]; then
+  log "building examples/ack_floor"
+  timeout "$BUILD_TIMEOUT" cargo build --release -p alarmhub --example ack_floor >&2
+fi
 FLOOR_BIN=$TARGET_DIR/release/examples/ack_floor
 [[ -x $FLOOR_BIN ]] || die "missing $FLOOR_BIN"
 DATA=$WORK/floor-data
@@ -120,6 +127,16 @@ f0=$(cpu_secs "$floor_pid")
 run_sim "$WORK/ceil.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 150000 \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix C
 f1=$(cpu_secs "$floor_pid")
+if [[ -n ${BASELINE_BIN:-} ]]; then
+  [[ -x $BASELINE_BIN ]] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
+  DAEMON_BIN=$BASELINE_BIN start_daemon base-sat "$cfg"
+  b0=$(cpu_secs "$DAEMON_PID")
+  run_sim "$WORK/base-sat.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate 50000 \
+    --duration $((DURATION + 5)) --warmup 5 --account-prefix B
+  b1=$(cpu_secs "$DAEMON_PID")
+  stop_daemon
+  base_cpu=$(awk -v a="$b0" -v b="$b1" -v t="$(j "$WORK/base-sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+fi
 # Tail latency at 10,000 events/s: the same paced load against the ceiling server, then alarmhub.
 run_sim "$WORK/ceil10k.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 10000 \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix D
@@ -129,6 +146,12 @@ start_daemon r10k "$cfg"
 run_sim "$WORK/ah10k.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate 10000 \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix E
 stop_daemon
+if [[ -n ${BASELINE_BIN:-} ]]; then
+  DAEMON_BIN=$BASELINE_BIN start_daemon base-r10k "$cfg"
+  run_sim "$WORK/base10k.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate 10000 \
+    --duration $((DURATION + 5)) --warmup 5 --account-prefix F
+  stop_daemon
+fi
 ceil=$(j "$WORK/ceil.json" events_per_sec)
 ceil_cpu=$(awk -v a="$f0" -v b="$f1" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
 sat_sim_cpu=$(awk -v c="$(cat "$WORK/sat.json.cpu")" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
@@ -177,8 +200,17 @@ section=$WORK/section.md
   echo "| **alarmhub throughput, saturated** (daemon CPU $sat_cpu %, simulator CPU $sat_sim_cpu %) | $tput ev/s | $(ratio "$tput" "$one_per_fsync") of one-event-per-fsync; ≈ $per_fsync events per fsync time |"
   echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against \`examples/ack_floor\` | $(j "$WORK/ceil10k.json" ack_p50_ms) / $(j "$WORK/ceil10k.json" ack_p99_ms) / $(j "$WORK/ceil10k.json" ack_max_ms) ms | the simulator's and the kernel's own tail |"
   echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against alarmhub | $(j "$WORK/ah10k.json" ack_p50_ms) / $(j "$WORK/ah10k.json" ack_p99_ms) / $(j "$WORK/ah10k.json" ack_max_ms) ms | p99 $(ratio "$(j "$WORK/ah10k.json" ack_p99_ms)" "$(j "$WORK/ceil10k.json" ack_p99_ms)") of the ceiling server's |"
-  echo "| **throughput ceiling**: same simulator against \`examples/ack_floor\` (decode + ACK, nothing stored; server CPU $ceil_cpu %, simulator CPU $ceil_sim_cpu %) | $ceil ev/s | alarmhub = $(awk -v a="$tput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "—" }') of it |"
+  echo "| **throughput ceiling**: same simulator against \`examples/ack_floor\` (decode + ACK, nothing stored; server CPU $ceil_cpu %, simulator CPU $ceil_sim_cpu %) | $ceil ev/s | alarmhub = $(awk -v a="$tput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %% of it (goal ≥ 75 %%: %s)", 100 * a / b, (a >= 0.75 * b) ? "met" : "missed"; else print "—" }') |"
+  if [[ -n ${BASELINE_BIN:-} ]]; then
+    btput=$(j "$WORK/base-sat.json" events_per_sec)
+    echo "| baseline build (\`BASELINE_BIN\`: $BASELINE_LABEL) throughput, saturated (daemon CPU $base_cpu %), measured right after the ceiling | $btput ev/s | $(awk -v a="$btput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "—" }') of the ceiling; this tree $(ratio "$tput" "$btput") of it |"
+    echo "| baseline build: ACK p50 / p99 / max at 10,000 ev/s (1,000 panels) | $(j "$WORK/base10k.json" ack_p50_ms) / $(j "$WORK/base10k.json" ack_p99_ms) / $(j "$WORK/base10k.json" ack_max_ms) ms | p99 $(ratio "$(j "$WORK/base10k.json" ack_p99_ms)" "$(j "$WORK/ceil10k.json" ack_p99_ms)") of the ceiling server's |"
+  fi
   echo
+  if [[ -n ${BASELINE_BIN:-} ]]; then
+    echo "Order of the saturated runs: this tree, the ceiling, the baseline build; at 10,000 ev/s: the ceiling, this tree, the baseline build. Baseline saturated run: sent $(j "$WORK/base-sat.json" sent), ACKed $(j "$WORK/base-sat.json" acked), errors $(j "$WORK/base-sat.json" errors)."
+    echo
+  fi
   echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors)."
   echo "<!-- $SIM_NAME:end -->"
 } >"$section"

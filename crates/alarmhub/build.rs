@@ -13,8 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=ALARMHUB_GIT_REV={rev}");
-    println!("cargo:rerun-if-changed=../../.git/HEAD");
-    println!("cargo:rerun-if-changed=../../.git/refs");
+    // Ask git where HEAD and the refs are: in a worktree `.git` is a file, and watching a
+    // path that does not exist would rebuild the crate on every cargo run.
+    for (what, fallback) in [("HEAD", "../../.git/HEAD"), ("refs", "../../.git/refs")] {
+        let path = git_path(what).unwrap_or_else(|| fallback.into());
+        println!("cargo:rerun-if-changed={path}");
+    }
     println!("cargo:rerun-if-changed=proto");
 
     let files = [
@@ -35,4 +39,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip_protoc_run()
         .compile_fds(fds)?;
     Ok(())
+}
+
+/// `git rev-parse --git-path WHAT`, when git and a repository are there.
+fn git_path(what: &str) -> Option<String> {
+    Command::new("git")
+        .args(["rev-parse", "--git-path", what])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && std::path::Path::new(s).exists())
 }

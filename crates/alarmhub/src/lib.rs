@@ -8,7 +8,7 @@
 //! * [`receiver`]: panel listeners (TCP, UDP) and sessions.
 //! * [`control`]: remote commands to Hengbo hosts.
 //! * [`api`]: the gRPC services, over their own [`api::ApiState`].
-//! * [`http`]: health, readiness and metrics endpoints.
+//! * [`http`]: health, readiness and metrics endpoints; [`console`]: the operator web console.
 //! * [`daemon`]: `alarmhub serve` in named steps (open store, restore, bind, spawn, shut
 //!   down), systemd integration.
 //! * [`metrics`]: every metric series name and its help text; [`clock`]: the wall clock.
@@ -25,6 +25,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod decode;

@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod alarms;
 pub mod notify;
+mod notify_log;
 mod output;
 
 use std::process::ExitCode;

@@ -39,8 +39,8 @@ pub use outputs::{
     MqttConfig,
 };
 pub use sections::{
-    defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
-    StoreConfig, UnknownAccountPolicy,
+    defaults, ConsoleConfig, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat,
+    PanelConfig, StoreConfig, UnknownAccountPolicy,
 };
 
 /// The commented default configuration; also shipped as `packaging/alarmhub.example.toml`.
@@ -58,6 +58,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[store]`: durable storage.
     pub store: StoreConfig,
+    /// `[console]`: the operator web console.
+    pub console: ConsoleConfig,
     /// `[control]`: remote commands.
     pub control: ControlConfig,
     /// `[log]`: log output.
@@ -173,6 +175,7 @@ impl PartialEq for Config {
             grpc,
             http,
             store,
+            console,
             control,
             log,
             mqtt,
@@ -188,6 +191,7 @@ impl PartialEq for Config {
             && *grpc == other.grpc
             && *http == other.http
             && *store == other.store
+            && *console == other.console
             && *control == other.control
             && *log == other.log
             && *mqtt == other.mqtt
@@ -210,6 +214,7 @@ impl fmt::Debug for Config {
             .field("grpc", &self.grpc)
             .field("http", &self.http)
             .field("store", &self.store)
+            .field("console", &self.console)
             .field("control", &self.control)
             .field("log", &self.log)
             .field("mqtt", &self.mqtt)

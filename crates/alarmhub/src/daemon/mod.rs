@@ -1,5 +1,5 @@
 //! `alarmhub serve`: the daemon in named steps — `prepare_access`, `open_store`,
-//! [`restore`], `bind`, `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
+//! [`restore`], `notify::prepare`, `bind`, `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
 //! endpoint, gRPC API and systemd notifications together.
 //!
 //! Every task runs under one [`TaskTracker`] and one [`CancellationToken`] tree (a child
@@ -7,6 +7,8 @@
 //! sessions finish the frames they hold (and API streams and consumer groups write their
 //! cursors), take the registry snapshot, and close the store last.
 
+mod notify;
+mod notify_alarms;
 mod outputs;
 mod restore;
 mod systemd;
@@ -70,6 +72,9 @@ pub enum DaemonError {
     /// Tokens, users or the audit trail could not be opened.
     #[error("opening tokens, users and the audit trail: {0}")]
     Auth(#[source] crate::auth::AuthStoreError),
+    /// The notification outbox could not be opened, or a channel could not be set up.
+    #[error("starting notifications: {0}")]
+    Notify(String),
     /// A listener could not be bound.
     #[error("binding the {what} on {addr}: {source}")]
     Bind {
@@ -99,6 +104,9 @@ struct Core {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     bus: EventBus,
+    /// Notifications (outbox, dispatcher, rules), when any channel is configured; taken by
+    /// `spawn`.
+    notifier: Option<notify::Notifier>,
 }
 
 /// Every listener, bound.
@@ -137,7 +145,7 @@ pub async fn serve(
     let config = Arc::new(config);
     let access = prepare_access(&config)?;
     let prometheus = install_metrics();
-    let core = open_store(&config)?;
+    let mut core = open_store(&config)?;
     let t0 = Instant::now();
     let restored = restore(&core.store, &core.registry)
         .await
@@ -152,6 +160,7 @@ pub async fn serve(
         .await
         .map_err(DaemonError::Alarms)?;
     tracing::debug!(cursor, "alarm engine cursor");
+    core.notifier = notify::prepare(&config, &core.store).await?;
     let listeners = bind(&config).await?;
     let bound = listeners.bound.clone();
     let cancel = CancellationToken::new();
@@ -213,6 +222,7 @@ fn open_store(config: &Config) -> Result<Core, DaemonError> {
         store,
         registry,
         bus,
+        notifier: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Step 4 of `serve`: start every long-running task — panel listeners (whose sessions
-//! join the same tracker), HTTP, gRPC, the snapshot loop and the systemd watchdog — under
-//! the daemon's one [`TaskTracker`], each with a child of its one cancellation token.
+//! join the same tracker), HTTP, gRPC, the outputs, notifications, the snapshot loop,
+//! metrics upkeep and the systemd watchdog — under the daemon's one [`TaskTracker`], each
+//! with a child of its one cancellation token.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use crate::store::{Snapshot, Store};
 /// Step 4: start every task under one tracker and one cancellation tree.
 pub(super) fn spawn(
     config: &Arc<Config>,
-    core: Core,
+    mut core: Core,
     listeners: Listeners,
     prometheus: Option<PrometheusHandle>,
     access: Access,
@@ -41,6 +42,9 @@ pub(super) fn spawn(
     crate::alarms::engine::spawn(&api.alarms, &core.bus, &tracker, &cancel);
     let sources = super::outputs::sources(&core.store, &core.bus, &api.control, &core.registry);
     let outputs = crate::outputs::spawn(config, sources, cancel.child_token(), &tracker);
+    if let Some(n) = core.notifier.take() {
+        super::notify::spawn(n, config, &core.store, &core.bus, &tracker, &cancel);
+    }
     spawn_panel_listeners(
         config,
         &core,
@@ -57,11 +61,17 @@ pub(super) fn spawn(
         },
         None => HttpListener::Plain(listeners.http),
     };
+    let console =
+        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
+    if let Some(handle) = &prometheus {
+        tracker.spawn(metrics_upkeep(handle.clone(), cancel.child_token()));
+    }
     spawn_http(
         &core,
         http,
         prometheus,
         auth,
+        console,
         &tracker,
         cancel.child_token(),
     );
@@ -90,6 +100,23 @@ pub(super) fn spawn(
         tracker,
         api,
         outputs,
+    }
+}
+
+/// How often the Prometheus recorder's histograms are drained.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Drain the recorder's histogram samples into their buckets now and then: without it every
+/// sample (one per ACK) is kept until the next `/metrics` scrape, so a daemon nobody
+/// scrapes grows without bound.
+async fn metrics_upkeep(handle: PrometheusHandle, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
     }
 }
 
@@ -150,13 +177,14 @@ fn spawn_panel_listeners(
     }
 }
 
-/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
+/// `/healthz`, `/readyz`, `/metrics` (and the test hooks) and the web console; ready once this runs, because
 /// every listener is bound by then.
 fn spawn_http(
     core: &Core,
     listener: HttpListener,
     metrics: Option<PrometheusHandle>,
     auth: Arc<Auth>,
+    console: crate::console::ConsoleState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -169,6 +197,7 @@ fn spawn_http(
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
         bus: Some(core.bus.clone()),
         auth,
+        console: Some(console),
     };
     tracker.spawn(async move {
         let app = crate::http::router(state).into_make_service_with_connect_info::<PeerAddr>();

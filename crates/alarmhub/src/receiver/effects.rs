@@ -51,7 +51,7 @@ impl Session {
             match o {
                 Output::Store(r) => batch.events.push(self.event(r)),
                 Output::Reply(r) => {
-                    count_reply(&r, &self.peer_text);
+                    count_reply(&self.shared.hot, &r, &self.peer_text);
                     writes.push(Write::Reply(r, guarded_from..batch.events.len()));
                     guarded_from = batch.events.len();
                 }
@@ -79,7 +79,14 @@ impl Session {
                 tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
             }
         }
-        write(&self.peer_text, writes, &stored, out, started);
+        write(
+            &self.shared.hot,
+            &self.peer_text,
+            writes,
+            &stored,
+            out,
+            started,
+        );
         closing
     }
 
@@ -198,6 +205,7 @@ impl Session {
 /// Append to `out` the writes whose stores committed, in order; a reply whose events did
 /// not commit is withheld (the panel retries) and counted.
 fn write(
+    hot: &HotMetrics,
     peer: &str,
     writes: Vec<Write>,
     stored: &Result<Vec<Appended>, StoreError>,
@@ -231,18 +239,35 @@ fn write(
         out.extend_from_slice(&reply.bytes);
         if matches!(reply.kind, ReplyKind::Ack { .. }) {
             // Frame decoded → ACK ready to write (includes the durable commit).
-            metrics::histogram!(names::ACK_SECONDS).record(started.elapsed().as_secs_f64());
+            hot.ack_seconds.record(started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// The metric handles every event touches, registered once per receiver instead of looked
+/// up by name and labels on every frame.
+pub(crate) struct HotMetrics {
+    /// `frames_total{outcome="acked"}` per ID token, indexed by [`id_index`].
+    acked: [metrics::Counter; ID_LABELS.len()],
+    /// Frame decoded → ACK ready to write.
+    ack_seconds: metrics::Histogram,
+}
+
+impl HotMetrics {
+    pub(crate) fn new() -> HotMetrics {
+        HotMetrics {
+            acked: ID_LABELS
+                .map(|id| metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")),
+            ack_seconds: metrics::histogram!(names::ACK_SECONDS),
         }
     }
 }
 
 /// Count a reply the link decided on, and log the unusual ones.
-fn count_reply(r: &Reply, peer: &str) {
+fn count_reply(hot: &HotMetrics, r: &Reply, peer: &str) {
     let id = id_label(&r.to.id);
     match r.kind {
-        ReplyKind::Ack { .. } => {
-            metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked").increment(1);
-        }
+        ReplyKind::Ack { .. } => hot.acked[id_index(&r.to.id)].increment(1),
         ReplyKind::Duh => {
             metrics::counter!(names::FRAMES_TOTAL, "id" => "other", "outcome" => "duh")
                 .increment(1);
@@ -255,20 +280,30 @@ fn count_reply(r: &Reply, peer: &str) {
     }
 }
 
-/// A metric label for an ID token; every unknown token is `other`, so a panel cannot
-/// create label values.
-fn id_label(id: &Id) -> &'static str {
+/// Every metric label of an ID token, in [`id_index`] order.
+const ID_LABELS: [&str; 9] = [
+    "NULL", "ACK", "NAK", "DUH", "RSP", "ADM-CID", "SIA-DCS", "HENG-BO", "other",
+];
+
+/// The position of an ID token's label in [`ID_LABELS`]; every unknown token is `other`, so
+/// a panel cannot create label values.
+fn id_index(id: &Id) -> usize {
     match id {
-        Id::Null => "NULL",
-        Id::Ack => "ACK",
-        Id::Nak => "NAK",
-        Id::Duh => "DUH",
-        Id::Rsp => "RSP",
-        Id::AdmCid => "ADM-CID",
-        Id::SiaDcs => "SIA-DCS",
-        Id::HengBo => "HENG-BO",
-        Id::Other(_) => "other",
+        Id::Null => 0,
+        Id::Ack => 1,
+        Id::Nak => 2,
+        Id::Duh => 3,
+        Id::Rsp => 4,
+        Id::AdmCid => 5,
+        Id::SiaDcs => 6,
+        Id::HengBo => 7,
+        Id::Other(_) => 8,
     }
+}
+
+/// A metric label for an ID token.
+fn id_label(id: &Id) -> &'static str {
+    ID_LABELS[id_index(id)]
 }
 
 fn log_event(ev: &NewEvent, peer: &str) {
@@ -313,6 +348,7 @@ mod tests {
         let mut out = Vec::new();
         let stored = Ok(vec![Appended::Stored(1), Appended::Duplicate(1)]);
         write(
+            &HotMetrics::new(),
             "peer",
             writes(),
             &stored,
@@ -327,6 +363,7 @@ mod tests {
         let mut out = Vec::new();
         let stored = Err(StoreError::Closed);
         write(
+            &HotMetrics::new(),
             "peer",
             writes(),
             &stored,

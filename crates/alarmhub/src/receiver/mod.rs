@@ -45,6 +45,8 @@ pub struct Shared {
     pub policy_epoch: AtomicU64,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
+    /// Metric handles of the per-event path, looked up once.
+    pub(crate) hot: effects::HotMetrics,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
             next_conn_id: AtomicU64::new(1),
             policy_epoch: AtomicU64::new(0),
             shutdown,
+            hot: effects::HotMetrics::new(),
         })
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -192,11 +193,57 @@ impl Session {
     }
 }
 
-/// Sleep until a session's next wake-up (forever when it has none); used by the transport
-/// loops' `select!`.
-pub async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// The transport loop's one timer for [`Session::next_wake`], kept for the whole
+/// connection. Every valid frame pushes the supervision deadline later; re-registering a
+/// timer for that on every frame takes the runtime's timer lock twice per event. Instead the
+/// timer is moved only when the wake-up comes *earlier* than the armed one; a wake-up that
+/// moved later is found when the armed timer fires early: [`Session::on_wake`] then finds
+/// nothing due (it acts only on what the link says is due) and the loop arms the new time.
+#[derive(Debug)]
+pub struct WakeTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl Default for WakeTimer {
+    fn default() -> Self {
+        WakeTimer::new()
+    }
+}
+
+impl WakeTimer {
+    /// A timer that is not armed.
+    pub fn new() -> WakeTimer {
+        WakeTimer {
+            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
+            armed: None,
+        }
+    }
+
+    /// Make the timer fire no later than `wake` (`None`: no new wake-up; an armed timer
+    /// stays armed and its early firing is harmless).
+    pub fn arm(&mut self, wake: Option<Instant>) {
+        match (wake, self.armed) {
+            (Some(w), Some(armed)) if armed <= w => {}
+            (Some(w), _) => {
+                self.sleep.as_mut().reset(w);
+                self.armed = Some(w);
+            }
+            (None, _) => {}
+        }
+    }
+
+    /// The instant the timer is armed for, if it is.
+    pub fn armed(&self) -> Option<Instant> {
+        self.armed
+    }
+
+    /// Wait until the armed time (forever when not armed); the timer is then disarmed.
+    pub async fn fired(&mut self) {
+        if self.armed.is_none() {
+            return std::future::pending().await;
+        }
+        self.sleep.as_mut().await;
+        self.armed = None;
     }
 }

@@ -8,12 +8,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use super::session::{CloseReason, Session, Transport};
+use super::session::{CloseReason, Session, Transport, WakeTimer};
 use super::Shared;
 use crate::metrics::names;
 
@@ -97,8 +97,13 @@ async fn serve_connection(
     let write_timeout = Duration::from_secs(shared.config.panel.write_timeout_secs);
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
     let mut out = Vec::with_capacity(256);
+    // Both futures live as long as the connection: registering with the shutdown token and
+    // the timer wheel once, not on every frame, keeps shared locks off the per-event path.
+    let cancelled = shared.shutdown.cancelled();
+    tokio::pin!(cancelled);
+    let mut timer = WakeTimer::new();
     let reason = loop {
-        let sleep = super::session::sleep_until(session.next_wake());
+        timer.arm(session.next_wake());
         if session.buf.capacity() - session.buf.len() < 512 {
             session.buf.reserve(1024);
         }
@@ -106,23 +111,20 @@ async fn serve_connection(
         // buffers fill and it slows down (back-pressure), and nothing is dropped.
         let reading = session.reading();
         let closing = tokio::select! {
-            _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
+            _ = &mut cancelled => Some(CloseReason::Shutdown),
             r = stream.read_buf(&mut session.buf), if reading => match r {
                 Ok(0) => Some(CloseReason::ClosedByPeer),
                 Ok(_) => { session.process_buffer(&mut out).await; None }
                 Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
             },
             Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
-            _ = sleep => session.on_wake(&mut out).await,
+            _ = timer.fired() => session.on_wake(&mut out).await,
         };
         if !out.is_empty() {
-            match tokio::time::timeout(write_timeout, stream.write_all(&out)).await {
-                Ok(Ok(())) => out.clear(),
-                Ok(Err(e)) => break CloseReason::Io(format!("write error: {e}")),
-                Err(_) => {
-                    break CloseReason::Io("peer does not read its replies (write timeout)".into())
-                }
+            if let Err(reason) = write_replies(&stream, &out, write_timeout).await {
+                break reason;
             }
+            out.clear();
         }
         if let Some(r) = closing {
             break r;
@@ -133,4 +135,42 @@ async fn serve_connection(
     drop(stream);
     session.close(reason.clone()).await;
     reason
+}
+
+/// Write `out` whole. The replies almost always fit the socket buffer at once, so a
+/// non-blocking write comes first; only a rest that does not fit waits, bounded by
+/// `timeout` (a timer per reply would take the runtime's timer lock for every event).
+async fn write_replies(
+    stream: &TcpStream,
+    out: &[u8],
+    timeout: Duration,
+) -> Result<(), CloseReason> {
+    let mut rest = out;
+    match stream.try_write(rest) {
+        Ok(n) => rest = &rest[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(CloseReason::Io(format!("write error: {e}"))),
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let write_rest = async {
+        while !rest.is_empty() {
+            stream.writable().await?;
+            match stream.try_write(rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, write_rest).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(CloseReason::Io(format!("write error: {e}"))),
+        Err(_) => Err(CloseReason::Io(
+            "peer does not read its replies (write timeout)".into(),
+        )),
+    }
 }

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::session::{CloseReason, Session, Transport};
+use super::session::{CloseReason, Session, Transport, WakeTimer};
 use super::Shared;
 use crate::metrics::names;
 
@@ -65,12 +65,16 @@ async fn serve_peer(
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Datagram);
     let mut out = Vec::with_capacity(256);
+    // Registered once per peer, not per datagram (see `WakeTimer`).
+    let cancelled = shared.shutdown.cancelled();
+    tokio::pin!(cancelled);
+    let mut timer = WakeTimer::new();
     let reason = loop {
-        let sleep = super::session::sleep_until(session.next_wake());
+        timer.arm(session.next_wake());
         // A paused peer's datagrams wait in its queue (and are dropped when it is full).
         let reading = session.reading();
         let closing = tokio::select! {
-            _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
+            _ = &mut cancelled => Some(CloseReason::Shutdown),
             d = rx.recv(), if reading => match d {
                 Some(d) => {
                     session.buf.clear();
@@ -81,7 +85,7 @@ async fn serve_peer(
                 None => Some(CloseReason::Shutdown),
             },
             Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
-            _ = sleep => session.on_wake(&mut out).await,
+            _ = timer.fired() => session.on_wake(&mut out).await,
         };
         if !out.is_empty() {
             if let Err(e) = socket.send_to(&out, peer).await {

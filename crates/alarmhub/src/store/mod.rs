@@ -24,14 +24,16 @@
 //! # Growing the trait
 //!
 //! Later issues add tokens, users and audit rows, alarm records with atomic take/close,
-//! per-output cursors and a notification outbox written in the same transaction as its
-//! event. They fit this shape: rows derived from an event (alarm changes, outbox) are added
-//! by the backend inside the commit of [`Store::append`] through a hook given at open, like
-//! `on_commit`, so `append` keeps its signature; the rest are new methods (atomic ones named
-//! for what they do, e.g. `take_alarm`), each added to the conformance suite. Cursors are
-//! already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
+//! per-output cursors and a notification outbox. They fit this shape: rows derived from an
+//! event (alarm changes) are added by the backend inside the commit of [`Store::append`]
+//! through a hook given at open, like `on_commit`, so `append` keeps its signature; the rest
+//! are new methods (atomic ones named for what they do, e.g. `take_alarm`), each added to the
+//! conformance suite. The notification outbox became a trait of its own ([`outbox`]): it
+//! follows the logs by a cursor it keeps itself rather than writing inside the event commit.
+//! Cursors are already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+pub mod outbox;
 pub mod sqlite;
 
 use std::sync::Arc;

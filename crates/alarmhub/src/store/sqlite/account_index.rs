@@ -12,9 +12,12 @@
 //! the writer re-collects the rows above the mark when it opens; nothing is lost because the
 //! table is derived data (rows already written above the mark are ignored on rewrite).
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Transaction};
+
+use super::insert::{next_chunk, values_sql, CHUNKS};
 
 /// `meta` key of the seq up to which `account_events` is complete.
 pub(crate) const UPTO_KEY: &str = "account_indexed_upto";
@@ -28,6 +31,19 @@ pub(crate) const FLUSH_MAX: usize = 200_000;
 
 /// Pairs written per commit while a frozen generation is being written.
 pub(crate) const CHUNK: usize = 4_096;
+
+/// `INSERT OR IGNORE` of index pairs, one statement per chunk size of [`CHUNKS`].
+static INSERT_PAIRS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    CHUNKS
+        .iter()
+        .map(|&rows| {
+            format!(
+                "INSERT OR IGNORE INTO account_events (acct, ev_seq) {}",
+                values_sql(rows, 2)
+            )
+        })
+        .collect()
+});
 
 /// A generation being written: sorted pairs, how many are already committed, and the mark
 /// to record when all are.
@@ -123,11 +139,18 @@ impl PendingIndex {
             .sorted
             .len()
             .min(frozen.written.saturating_add(max_pairs.max(1)));
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO account_events (acct, ev_seq) VALUES (?1, ?2)",
-        )?;
-        for (account, seq) in &frozen.sorted[frozen.written..upto] {
-            insert.execute(params![account, seq])?;
+        // Multi-row inserts, as for the events themselves (`insert.rs`).
+        let mut rest = &frozen.sorted[frozen.written..upto];
+        while !rest.is_empty() {
+            let (which, rows) = next_chunk(rest.len());
+            let (chunk, tail) = rest.split_at(rows);
+            let mut insert = tx.prepare_cached(&INSERT_PAIRS[which])?;
+            for (i, (account, seq)) in chunk.iter().enumerate() {
+                insert.raw_bind_parameter(2 * i + 1, account)?;
+                insert.raw_bind_parameter(2 * i + 2, seq)?;
+            }
+            insert.raw_execute()?;
+            rest = tail;
         }
         if upto == frozen.sorted.len() {
             tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::account_index::CHUNK;
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
-use super::query::{insert_event, INSERT_EVENT};
+use super::insert::{insert_rows, plan_batch, plan_mismatch, Plan};
 use super::schema::{apply_write_pragmas, migrate};
 use super::state::WriterState;
 use super::writer::WriteConn;
@@ -127,30 +127,44 @@ fn probe_dir_writable(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Insert the events of `batch` that are not retransmissions (earlier events of the batch
-/// are in the window too, so duplicates inside one batch are caught by the same lookup),
-/// then the next slice of the account index, all inside `tx`.
+/// count too: a retransmission inside one batch is stored once), then the next slice of the
+/// account index, all inside `tx`. The new rows go in with multi-row inserts (`insert.rs`).
 fn insert_batch(
     tx: &Transaction<'_>,
     state: &mut WriterState,
     batch: &[NewEvent],
     cutoff_ms: i64,
 ) -> rusqlite::Result<(Vec<Appended>, Option<super::account_index::Written>)> {
-    let mut out = Vec::with_capacity(batch.len());
-    {
-        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-        for ev in batch {
-            if let Some(seq) = ev.dedup_key.and_then(|k| state.dedup.find(k, cutoff_ms)) {
-                out.push(Appended::Duplicate(seq));
-                continue;
-            }
-            insert_event(&mut insert, ev)?;
-            let seq = tx.last_insert_rowid();
-            if let Some(key) = ev.dedup_key {
-                state.dedup.insert(key, seq, ev.received_at_ms);
-            }
-            state.index.push(&ev.account, seq);
-            out.push(Appended::Stored(seq));
+    let plan = plan_batch(&state.dedup, &mut state.batch_keys, batch, cutoff_ms);
+    let fresh: Vec<&NewEvent> = batch
+        .iter()
+        .zip(&plan)
+        .filter(|(_, p)| matches!(p, Plan::New))
+        .map(|(ev, _)| ev)
+        .collect();
+    let mut seqs = Vec::with_capacity(fresh.len());
+    insert_rows(tx, &fresh, &mut seqs)?;
+    for (ev, &seq) in fresh.iter().zip(&seqs) {
+        if let Some(key) = ev.dedup_key {
+            state.dedup.insert(key, seq, ev.received_at_ms);
         }
+        state.index.push(&ev.account, seq);
+    }
+    let mut new_seqs = seqs.iter();
+    let mut out: Vec<Appended> = Vec::with_capacity(batch.len());
+    for p in &plan {
+        let outcome = match *p {
+            Plan::Window(seq) => Appended::Duplicate(seq),
+            Plan::Earlier(i) => match seqs.get(i) {
+                Some(&seq) => Appended::Duplicate(seq),
+                None => return Err(plan_mismatch()),
+            },
+            Plan::New => match new_seqs.next() {
+                Some(&seq) => Appended::Stored(seq),
+                None => return Err(plan_mismatch()),
+            },
+        };
+        out.push(outcome);
     }
     // The next slice of the account index rides along with this commit; at least twice
     // this batch, so the index keeps up whatever `store.max_batch` is.

@@ -32,6 +32,9 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// Scratch space of one batch: key → (index among the batch's new events, received at).
+pub(crate) type BatchKeys = HashMap<u64, (usize, i64), BuildHasherDefault<KeyHasher>>;
+
 /// Where a key was last stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stored {

@@ -5,16 +5,18 @@
 //! whatever is queued (`writer.rs` over `conn.rs`); reads run on a pool of read-only
 //! connections inside `spawn_blocking` (`read.rs`), which WAL lets run beside the writer
 //! without blocking it. The rest is what makes the writer fast: the dedup window is kept in
-//! memory (`dedup.rs`, rebuilt at open by `state.rs`), the per-account index is written in
-//! sorted bulk (`account_index.rs`), WAL checkpoints run on their own thread
-//! (`checkpoint.rs`). `schema.rs` owns the layout and its migrations; `query.rs` the SQL
-//! for reading and writing an event row.
+//! memory (`dedup.rs`, rebuilt at open by `state.rs`), a commit's rows go in with multi-row
+//! inserts (`insert.rs`), the per-account index is written in sorted bulk
+//! (`account_index.rs`), WAL checkpoints run on their own thread (`checkpoint.rs`).
+//! `schema.rs` owns the layout and its migrations; `query.rs` the SQL for reading and
+//! writing an event row.
 
 mod account_index;
 pub mod alarms;
 mod checkpoint;
 mod conn;
 mod dedup;
+mod insert;
 mod query;
 mod read;
 mod schema;

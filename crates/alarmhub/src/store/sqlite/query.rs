@@ -6,8 +6,9 @@
 //! what the event keeps: the typed facts are read as borrowed text or integers, and the
 //! display detail stays JSON text, never parsed.
 
+use rusqlite::types::ToSql;
 use rusqlite::types::{Type, Value, ValueRef};
-use rusqlite::{params, CachedStatement, Row};
+use rusqlite::{Row, Statement};
 
 use crate::events::{
     parse_dialect, ControlAction, ControlFacts, ControlOutcome, Detail, Facts, NewEvent, Source,
@@ -21,36 +22,46 @@ pub(crate) const EVENT_COLUMNS: &str = "seq, account, source, code, sia_code, gr
      received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key, \
      dialect, ademco_id, signal_strength, unknown_account, control_action, control_outcome";
 
-/// Insert one event; the parameters are bound by [`insert_event`].
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (account, source, code, sia_code, \
-     grp, zone, received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key, \
-     dialect, ademco_id, signal_strength, unknown_account, control_action, control_outcome) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+/// The columns an event row is inserted with, in the order [`bind_event`] binds them.
+pub(crate) const EVENT_INSERT_COLUMNS: &str = "account, source, code, sia_code, grp, zone, \
+     received_at_ms, panel_time, protocol, frame_seq, peer, detail, dedup_key, dialect, \
+     ademco_id, signal_strength, unknown_account, control_action, control_outcome";
 
-/// Run [`INSERT_EVENT`] for `ev`.
-pub(crate) fn insert_event(stmt: &mut CachedStatement<'_>, ev: &NewEvent) -> rusqlite::Result<()> {
+/// Parameters per inserted event row (the length of [`EVENT_INSERT_COLUMNS`]).
+pub(crate) const EVENT_INSERT_PARAMS: usize = 19;
+
+/// Bind `ev` to parameters `first + 1 ..= first + EVENT_INSERT_PARAMS` of an insert over
+/// [`EVENT_INSERT_COLUMNS`] (one row of a multi-row insert, `insert.rs`).
+pub(crate) fn bind_event(
+    stmt: &mut Statement<'_>,
+    first: usize,
+    ev: &NewEvent,
+) -> rusqlite::Result<()> {
     let f = &ev.facts;
-    stmt.execute(params![
-        ev.account,
-        ev.source.as_str(),
-        ev.code,
-        ev.sia_code,
-        ev.group,
-        ev.zone,
-        ev.received_at_ms,
-        ev.panel_time,
-        ev.protocol,
-        ev.frame_seq,
-        ev.peer,
-        ev.detail.as_str(),
-        ev.dedup_key.map(dedup_to_sql),
-        f.dialect.map(|d| d.as_str()),
-        f.ademco_id,
-        f.signal_strength,
-        f.unknown_account,
-        f.control.map(|c| c.action.as_str()),
-        f.control.map(|c| c.outcome.as_str()),
-    ])?;
+    let values: [&dyn ToSql; EVENT_INSERT_PARAMS] = [
+        &ev.account,
+        &ev.source.as_str(),
+        &ev.code,
+        &ev.sia_code,
+        &ev.group,
+        &ev.zone,
+        &ev.received_at_ms,
+        &ev.panel_time,
+        &ev.protocol,
+        &ev.frame_seq,
+        &ev.peer,
+        &ev.detail.as_str(),
+        &ev.dedup_key.map(dedup_to_sql),
+        &f.dialect.map(|d| d.as_str()),
+        &f.ademco_id,
+        &f.signal_strength,
+        &f.unknown_account,
+        &f.control.map(|c| c.action.as_str()),
+        &f.control.map(|c| c.outcome.as_str()),
+    ];
+    for (i, v) in values.into_iter().enumerate() {
+        stmt.raw_bind_parameter(first + i + 1, v)?;
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::account_index::{PendingIndex, UPTO_KEY};
-use super::dedup::DedupWindow;
+use super::dedup::{BatchKeys, DedupWindow};
 use super::query::dedup_from_sql;
 use crate::store::StoreError;
 
@@ -25,6 +25,8 @@ pub(super) struct WriterState {
     pub(super) dedup: DedupWindow,
     /// `(account, seq)` pairs not yet in `account_events`.
     pub(super) index: PendingIndex,
+    /// Scratch space for the dedup keys of the batch being planned.
+    pub(super) batch_keys: BatchKeys,
 }
 
 impl WriterState {
@@ -38,6 +40,7 @@ impl WriterState {
         Ok(WriterState {
             dedup: load_dedup_window(conn, path, cutoff_ms)?,
             index: load_pending_index(conn, path)?,
+            batch_keys: BatchKeys::default(),
         })
     }
 }

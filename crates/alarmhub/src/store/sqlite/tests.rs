@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::events::{Detail, Facts, NewEvent, Source, StoredEvent};
 use crate::store::{EventQuery, StoreError};
 
+mod insert;
 mod migration;
 
 const NOW: i64 = 1_700_000_000_000;

@@ -1,6 +1,7 @@
-//! The writer thread over a connection whose commits fail (a full or read-only disk):
-//! every caller of the failed commit gets the error, nothing is published, and the writer
-//! carries on with the next batch.
+//! The writer thread: over a connection whose commits fail (a full or read-only disk) every
+//! caller of the failed commit gets the error, nothing is published, and the writer carries
+//! on with the next batch; callers sharing one group commit each get exactly their own
+//! events' outcomes, in their order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -130,4 +131,72 @@ async fn failed_commit_answers_every_request_with_the_error_and_the_writer_carri
         handle.append(vec![event()]).await,
         Err(StoreError::Closed)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = SqliteWriter::open(dir.path(), Clock::system()).unwrap();
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let cfg = WriterConfig {
+        queue: 100,
+        max_batch: 1024,
+        dedup_window_ms: 300_000,
+        clock: Clock::system(),
+    };
+    let (handle, _join) = spawn(
+        conn,
+        cfg,
+        Box::new(move |evs: &[Arc<StoredEvent>]| {
+            sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
+        }),
+    )
+    .unwrap();
+    // Held up so that every caller lands in the same commit.
+    handle.stall(Duration::from_millis(100)).await.unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|caller| {
+            let h = handle.clone();
+            let events: Vec<NewEvent> = (0..1 + caller % 4)
+                .map(|i| NewEvent {
+                    frame_seq: format!("{caller}-{i}"),
+                    ..event()
+                })
+                .collect();
+            tokio::spawn(async move { (caller, h.append(events).await.unwrap()) })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(handle.batches(), 1, "one commit for every caller");
+    handle.close().await.unwrap();
+    let db = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+    let frame_seq = |seq: i64| -> String {
+        db.query_row("SELECT frame_seq FROM events WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let mut all = Vec::new();
+    for (caller, outcomes) in answers {
+        assert_eq!(outcomes.len(), 1 + caller % 4);
+        for (i, o) in outcomes.iter().enumerate() {
+            let Appended::Stored(seq) = *o else {
+                panic!("caller {caller}: {o:?}")
+            };
+            assert_eq!(frame_seq(seq), format!("{caller}-{i}"), "caller {caller}");
+            all.push(seq);
+        }
+    }
+    all.sort_unstable();
+    let n = all.len() as i64;
+    assert_eq!(all, (1..=n).collect::<Vec<_>>(), "no gap, no seq twice");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        all,
+        "published once each, in seq order"
+    );
 }
