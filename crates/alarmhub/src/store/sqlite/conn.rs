@@ -266,7 +266,19 @@ impl WriteConn for SqliteWriter {
             )
             .map_err(&err)?;
         stmt.execute([now]).map_err(&err)?;
-        Ok(())
+        // SQLite may reuse space it already holds (WAL frames after a reset) and succeed on
+        // a full disk; one page written to a fresh file says whether the medium takes more.
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let probe = dir.join(PROBE_FILE);
+        std::fs::write(&probe, [0u8; 4096])
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&probe);
+                StoreError::NotWritable {
+                    path: dir.to_path_buf(),
+                    reason: format!("the disk is full or refuses writes: {e}"),
+                }
+            })
     }
 
     fn record_alarm_events(
