@@ -1,6 +1,6 @@
-//! SIGHUP: reload what can change without a restart. Today that is the TLS certificate and
-//! key (renewed certificates take effect for new connections; open TLS sessions and every
-//! panel connection continue). Configuration reload will hook in here as another field of
+//! SIGHUP: reload what can change without a restart. Today that is the TLS certificate,
+//! key and client CA (renewed certificates take effect for new connections; open TLS
+//! sessions and every panel connection continue). Configuration reload will hook in here as another field of
 //! [`Reload`].
 //!
 //! Without a handler SIGHUP would terminate the daemon, so [`Hangup::install`] runs first

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use panel_proto::codes::Class;
 use serde::Deserialize;
 
-use super::model::{Category, EventAction, Priority};
+use super::{Category, EventAction, Priority};
 use crate::config::Problem;
 use crate::events::{codes, NewEvent, Source};
 

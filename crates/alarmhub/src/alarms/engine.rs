@@ -17,8 +17,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
 use super::service::Alarms;
+use super::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
 use super::{AlarmsConfig, SYSTEM_ACTOR};
 use crate::events::{EventBus, StoredEvent};
 use crate::store::{Store, StoreError};
@@ -27,6 +27,9 @@ use crate::store::{Store, StoreError};
 const BATCH: usize = 1000;
 /// Wait after a store failure before retrying.
 const RETRY: Duration = Duration::from_secs(1);
+/// Rounds are at least this far apart, so a burst of alarm changes (each one wakes the
+/// ticker) costs a few reads of the open alarms, not one per change.
+const MIN_TICK: Duration = Duration::from_millis(200);
 /// The ticker looks at least this often even when no deadline is near (a safety net for a
 /// missed wake-up; cheap: one indexed read of the `new` alarms).
 const MAX_TICK: Duration = Duration::from_secs(5);
@@ -63,7 +66,7 @@ pub async fn start_cursor(store: &dyn Store) -> Result<i64, StoreError> {
 }
 
 /// Apply every event after `cursor` that is in the store now; returns the new cursor and
-/// the changes written. One store transaction per batch of [`BATCH`] events.
+/// the changes written. One store transaction per batch (1000 events).
 pub async fn catch_up(
     alarms: &Alarms,
     mut cursor: i64,
@@ -163,10 +166,11 @@ pub fn deadline(config: &AlarmsConfig, alarm: &Alarm) -> Option<i64> {
 /// changes and the next deadline.
 pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<i64>), StoreError> {
     let query = AlarmQuery {
-        states: vec![AlarmState::New],
+        states: vec![AlarmState::New, AlarmState::Taken],
         ..AlarmQuery::default()
     };
     let open = alarms.store().list_alarms(&query).await?;
+    alarms.set_open_gauge(&open);
     let now = alarms.clock().now_ms();
     let (ids, next) = due(alarms.config(), &open, now);
     let mut changes = Vec::new();
@@ -187,7 +191,8 @@ pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<
 }
 
 /// Escalate alarms until `cancel`: a round, then sleep until the next deadline (by the
-/// engine's clock), a new alarm change, or [`MAX_TICK`].
+/// engine's clock), a new alarm change, or 5 s — never less than 200 ms apart.
+/// Each round also sets the open-alarms gauge.
 pub async fn escalate(alarms: Alarms, cancel: CancellationToken) {
     let mut changed = alarms.store().alarm_changes_watch();
     loop {
@@ -204,6 +209,10 @@ pub async fn escalate(alarms: Alarms, cancel: CancellationToken) {
                 RETRY
             }
         };
+        if sleep_or_cancel(MIN_TICK, &cancel).await {
+            return;
+        }
+        let wait = wait.saturating_sub(MIN_TICK);
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}

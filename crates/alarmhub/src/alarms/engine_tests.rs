@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::alarms::model::{AlarmState, Category, EventAction, Priority};
+use crate::alarms::{AlarmState, Category, EventAction, Priority};
 use crate::alarms::{Alarms, AlarmsConfig};
 use crate::clock::Clock;
 use crate::events::{Facts, NewEvent, Source};

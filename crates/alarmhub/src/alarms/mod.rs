@@ -6,6 +6,7 @@
 //!   taken, released, noted, closed, escalated) with its actor, time and the alarm after it,
 //!   under its own strictly increasing sequence. `WatchAlarms`, the console and the
 //!   notifications follow this log by change seq.
+//! * [`request`]: what the engine and operators ask of the store, and the refusals.
 //! * [`rules`]: the lifecycle and grouping rules as pure functions; every store backend
 //!   applies them inside its transaction (the take is a compare-and-set there).
 //! * [`config`]: `[alarms]` — which events open alarms, priorities, escalation times,
@@ -19,14 +20,16 @@
 pub mod config;
 pub mod engine;
 pub mod model;
+pub mod request;
 pub mod rules;
 pub mod service;
 
 pub use config::{AlarmsConfig, ClassRule, CodeRule, Resolution};
 pub use model::{
-    Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmInput, AlarmNote, AlarmOp, AlarmQuery,
-    AlarmRefusal, AlarmState, AlarmZone, Category, ChangeKind, EventAction, Priority, SYSTEM_ACTOR,
+    Alarm, AlarmChange, AlarmDetail, AlarmNote, AlarmState, AlarmZone, Category, ChangeKind,
+    Priority, SYSTEM_ACTOR,
 };
+pub use request::{AlarmCursor, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, EventAction};
 pub use service::{Alarms, AlarmsError};
 
 /// The name of the alarm engine's cursor among the store's named cursors (the highest event

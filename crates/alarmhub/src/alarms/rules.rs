@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::model::{
+use super::{
     Alarm, AlarmInput, AlarmOp, AlarmRefusal, AlarmState, AlarmZone, ChangeKind, EventAction,
 };
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::alarms::model::{Category, Priority};
+use crate::alarms::{Category, Priority};
 
 fn input(seq: i64, zone: u16, action: EventAction) -> AlarmInput {
     AlarmInput {

@@ -10,7 +10,7 @@ use metrics::{counter, gauge, histogram};
 use thiserror::Error;
 
 use super::config::AlarmsConfig;
-use super::model::{
+use super::{
     Alarm, AlarmChange, AlarmDetail, AlarmOp, AlarmQuery, AlarmRefusal, AlarmState, ChangeKind,
     Priority,
 };
@@ -193,17 +193,13 @@ impl Alarms {
             let a = &c.alarm;
             let p = a.priority.get().to_string();
             match c.kind {
-                ChangeKind::Opened => {
-                    gauge!(names::ALARMS_OPEN, "priority" => p).increment(1.0);
-                }
                 ChangeKind::Taken if a.taken_at_ms == c.at_ms => {
                     histogram!(names::ALARM_TAKE_SECONDS, "priority" => p)
                         .record(secs(c.at_ms - a.opened_at_ms));
                 }
                 ChangeKind::Closed => {
-                    histogram!(names::ALARM_CLOSE_SECONDS, "priority" => p.clone())
+                    histogram!(names::ALARM_CLOSE_SECONDS, "priority" => p)
                         .record(secs(c.at_ms - a.opened_at_ms));
-                    gauge!(names::ALARMS_OPEN, "priority" => p).decrement(1.0);
                     let outcome = if a.false_alarm { "false_alarm" } else { "real" };
                     counter!(names::ALARMS_CLOSED_TOTAL, "outcome" => outcome).increment(1);
                 }
@@ -215,21 +211,17 @@ impl Alarms {
         }
     }
 
-    /// Set the open-alarms gauge from the store (at start; later changes move it).
-    pub async fn refresh_open_gauge(&self) -> Result<(), AlarmsError> {
-        let open = self
-            .store
-            .list_alarms(&AlarmQuery {
-                states: vec![AlarmState::New, AlarmState::Taken],
-                ..AlarmQuery::default()
-            })
-            .await?;
+    /// Set the open-alarms gauge (every priority) from `open`, the alarms open now (the
+    /// escalation ticker calls it every round).
+    pub fn set_open_gauge(&self, open: &[Alarm]) {
         for n in 1..=9u8 {
             let Some(p) = Priority::new(n) else { continue };
-            let count = open.iter().filter(|a| a.priority == p).count();
+            let count = open
+                .iter()
+                .filter(|a| a.priority == p && a.state != AlarmState::Closed)
+                .count();
             gauge!(names::ALARMS_OPEN, "priority" => n.to_string()).set(count as f64);
         }
-        Ok(())
     }
 }
 
