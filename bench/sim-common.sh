@@ -50,11 +50,11 @@ build() {
   [[ -x $BIN ]] || die "missing $BIN"
 }
 
-# start_daemon NAME [extra [panel] lines]: fresh data dir, loopback port 0; sets
-# DAEMON_PID, DAEMON_ADDR (panel address) and DAEMON_LOG. DAEMON_BIN, when set, is the
-# daemon binary to start instead of this tree's (the simulator is always this tree's).
+# start_daemon NAME [extra [panel] lines] [extra [store] lines]: fresh data dir, loopback
+# port 0; sets DAEMON_PID, DAEMON_ADDR (panel address) and DAEMON_LOG. DAEMON_BIN, when set,
+# is the daemon binary to start instead of this tree's (the simulator is always this tree's).
 start_daemon() {
-  local name=$1 panel_extra=${2:-}
+  local name=$1 panel_extra=${2:-} store_extra=${3:-}
   local cfg=$WORK/$name.toml
   DAEMON_LOG=$WORK/$name.log
   cat >"$cfg" <<EOF
@@ -69,6 +69,7 @@ listen = "127.0.0.1:0"
 listen = "127.0.0.1:0"
 [store]
 data_dir = "$WORK/$name-data"
+$store_extra
 [log]
 format = "json"
 filter = "info"

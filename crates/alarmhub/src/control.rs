@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use panel_proto::build::Command;
 use panel_proto::codes;
@@ -17,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::events::{ControlAction, ControlFacts, ControlOutcome, Facts, NewEvent, Source};
 use crate::metrics::names;
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::{RoutedCommand, Store};
 
 /// How a command ended; decided by the connection's link, named for the API.
 pub use panel_proto::link::Outcome;
@@ -290,7 +291,35 @@ impl Control {
         command: Command,
         ademco_id: Option<u32>,
     ) -> Outcome {
-        let Some(h) = self.connections.get(&req.account) else {
+        let routed = RoutedCommand {
+            account: req.account.clone(),
+            command,
+            section: req.section,
+            ademco_id,
+        };
+        if self.connections.get(&req.account).is_some() || !self.store.is_shared() {
+            return self.send_local(routed).await;
+        }
+        // Another node holds the panel (crate::routing): at most every attempt plus a margin.
+        let c = &self.config.control;
+        let wait = Duration::from_secs(
+            c.timeout_secs
+                .saturating_mul(u64::from(c.retries) + 1)
+                .saturating_add(5),
+        );
+        match self.store.route_command(routed, wait).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(account = %req.account, error = %e, "routing a command to the panel's node failed");
+                Outcome::PanelOffline
+            }
+        }
+    }
+
+    /// Send a command over this node's own connection to the panel and wait for the
+    /// outcome (`panel_offline` without one). Also what routed commands end in.
+    pub async fn send_local(&self, cmd: RoutedCommand) -> Outcome {
+        let Some(h) = self.connections.get(&cmd.account) else {
             return Outcome::PanelOffline;
         };
         let (tx, rx) = oneshot::channel();
@@ -298,14 +327,14 @@ impl Control {
         let r = CommandRequest {
             request: link::CommandRequest {
                 id: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),
-                account: req.account.as_str().into(),
-                command,
-                section: req.section,
+                account: cmd.account.as_str().into(),
+                command: cmd.command,
+                section: cmd.section,
                 retry: link::Retry {
                     timeout_ms: c.timeout_secs.saturating_mul(1000),
                     retries: c.retries,
                 },
-                ademco_id,
+                ademco_id: cmd.ademco_id,
             },
             reply: tx,
         };

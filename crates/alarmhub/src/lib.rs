@@ -39,6 +39,7 @@ pub mod proto;
 pub mod receiver;
 pub mod registry;
 pub mod reload;
+pub mod routing;
 pub mod sim;
 pub mod store;
 

@@ -68,6 +68,10 @@ struct ServeArgs {
     /// Data directory (SQLite database) [default: ./alarmhub-data].
     #[arg(long, env = "ALARMHUB_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Shared PostgreSQL store for several nodes, postgres://USER@HOST/DB ([store] url);
+    /// SQLite in the data directory when absent.
+    #[arg(long, env = "ALARMHUB_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Log format: text (default) or json.
     #[arg(long, env = "ALARMHUB_LOG_FORMAT")]
     log_format: Option<LogFormatArg>,
@@ -218,6 +222,9 @@ fn serve(a: ServeArgs) -> ExitCode {
     }
     if let Some(v) = a.data_dir {
         config.store.data_dir = v;
+    }
+    if let Some(v) = a.store {
+        config.store.url = Some(v);
     }
     if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
         config.tls.cert = Some(cert);

@@ -1,13 +1,19 @@
 #![allow(clippy::unwrap_used)]
-//! The durable store on real SQLite files: the shared conformance suite (the contract every
-//! backend passes, `store/conformance/`) instantiated for SQLite, the group-commit writer
-//! (batching, back-pressure, ordering, shutdown, heartbeat; `store/writer.rs`), and what is
+//! The durable store on real SQLite files and a real PostgreSQL: the shared conformance
+//! suite (the contract every backend passes, `store/conformance/`) instantiated for both
+//! (PostgreSQL: a database of its own per test, created and dropped), the group-commit
+//! writer (batching, back-pressure, ordering, shutdown, heartbeat; `store/writer.rs`), what
+//! is PostgreSQL's own — several nodes on one database (`store/postgres.rs`) — and what is
 //! SQLite's own: open errors naming the file. SQLite internals (account index, migrations,
 //! query plans) are unit-tested in `src/store/sqlite/tests.rs`.
 
 #[macro_use]
 #[path = "store/conformance/mod.rs"]
 mod conformance;
+#[path = "common/postgres.rs"]
+mod pg;
+#[path = "store/postgres.rs"]
+mod postgres_nodes;
 #[path = "store/writer.rs"]
 mod writer;
 
@@ -31,14 +37,38 @@ impl conformance::Backend for SqliteBackend {
     }
 }
 
-async fn sqlite() -> SqliteBackend {
-    SqliteBackend {
+async fn sqlite() -> Option<SqliteBackend> {
+    Some(SqliteBackend {
         dir: tempfile::tempdir().unwrap(),
-    }
+    })
 }
 
 mod sqlite_conformance {
     conformance_suite!(crate::sqlite);
+}
+
+/// A fresh PostgreSQL database of its own, dropped with the backend.
+pub struct PgBackend {
+    pub db: pg::TestDb,
+}
+
+#[async_trait]
+impl conformance::Backend for PgBackend {
+    async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store> {
+        alarmhub::store::PgStore::open(&self.db.url, opts, on_commit)
+            .await
+            .unwrap()
+    }
+}
+
+async fn postgres() -> Option<PgBackend> {
+    Some(PgBackend {
+        db: pg::TestDb::create().await?,
+    })
+}
+
+mod postgres_conformance {
+    conformance_suite!(crate::postgres);
 }
 
 fn no_op() -> OnCommit {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gate::Refusal;
 use super::role::Role;
-use super::store::{AuditLog, AuditRecord, SqliteAuthStore};
+use super::store::{AuditRecord, AuthBackend};
 
 /// Rows written in one transaction at most.
 const BATCH: usize = 256;
@@ -19,7 +19,7 @@ const BATCH: usize = 256;
 /// Write queued rows until `cancel`, then drain what is left.
 pub(crate) async fn writer(
     mut rx: mpsc::Receiver<AuditRecord>,
-    store: Arc<Mutex<SqliteAuthStore>>,
+    store: Arc<Mutex<Box<dyn AuthBackend>>>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -37,7 +37,7 @@ pub(crate) async fn writer(
     }
 }
 
-async fn write(store: &Arc<Mutex<SqliteAuthStore>>, batch: Vec<AuditRecord>) {
+async fn write(store: &Arc<Mutex<Box<dyn AuthBackend>>>, batch: Vec<AuditRecord>) {
     let store = Arc::clone(store);
     let n = batch.len();
     let r = tokio::task::spawn_blocking(move || {

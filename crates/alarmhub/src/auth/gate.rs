@@ -17,7 +17,7 @@ use super::identity::{Identity, Kind};
 use super::limiter::Limiter;
 use super::role::{Permission, Role};
 use super::secret::{hash_token, verify_password, Sensitive};
-use super::store::{AuditRecord, AuthStore, AuthStoreError, SqliteAuthStore};
+use super::store::{AuditRecord, AuthBackend, AuthStoreError};
 use super::table::Rule;
 use crate::config::{CompatAnonymous, Config};
 
@@ -64,7 +64,7 @@ pub struct Auth {
     /// Unix ms, refreshed every second: the "last used" clock, read per call for free.
     coarse_now_ms: AtomicI64,
     audit_tx: Option<mpsc::Sender<AuditRecord>>,
-    store: Option<Arc<Mutex<SqliteAuthStore>>>,
+    store: Option<Arc<Mutex<Box<dyn AuthBackend>>>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -106,11 +106,12 @@ impl Auth {
         }
     }
 
-    /// Open the store in the data directory, load the credentials and start the refresher
-    /// and the audit writer (both stop with `cancel`).
+    /// Open the store the configuration names (the shared PostgreSQL database, or SQLite in
+    /// the data directory), load the credentials and start the refresher and the audit
+    /// writer (both stop with `cancel`).
     pub fn start(config: &Config, cancel: CancellationToken) -> Result<Arc<Auth>, AuthStoreError> {
         let enabled = super::exposure::enabled(config);
-        let store = SqliteAuthStore::open(&config.store.data_dir)?;
+        let store = super::store::open_backend(&config.store)?;
         let generation = store.generation()?;
         let (tokens, users) = store.load()?;
         let store = Arc::new(Mutex::new(store));

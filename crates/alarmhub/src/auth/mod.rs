@@ -30,6 +30,7 @@ pub mod http;
 pub mod identity;
 pub mod limiter;
 pub mod listen;
+pub mod postgres;
 pub mod role;
 pub mod secret;
 pub mod sqlite;
@@ -41,4 +42,7 @@ pub use gate::{authorize, Auth, Refusal};
 pub use identity::{Identity, Kind};
 pub use role::{Permission, Role};
 pub use secret::Sensitive;
-pub use store::{AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, SqliteAuthStore};
+pub use store::{
+    open_backend, AuditLog, AuditQuery, AuditRecord, AuthBackend, AuthStore, AuthStoreError,
+    PgAuthStore, SqliteAuthStore,
+};

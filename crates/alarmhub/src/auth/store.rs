@@ -97,6 +97,21 @@ pub struct AuditQuery {
 /// Why the auth store failed, naming the database.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthStoreError {
+    /// A PostgreSQL failure: `op` says what was being done, `target` names the database
+    /// (never its password).
+    #[error("{op} failed on {target}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        op: &'static str,
+        /// The database, without password.
+        target: String,
+        /// What PostgreSQL reported.
+        #[source]
+        source: Arc<tokio_postgres::Error>,
+    },
+    /// The shared store could not be reached or migrated (it names the database).
+    #[error("{0}")]
+    Store(#[source] crate::store::StoreError),
     /// A SQLite failure: `op` says what was being done.
     #[error("{op} failed on {path}: {source}")]
     Sqlite {
@@ -180,4 +195,21 @@ pub trait AuditLog: Send {
     fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuthStoreError>;
 }
 
+pub use super::postgres::PgAuthStore;
 pub use super::sqlite::SqliteAuthStore;
+
+/// Both halves in one object: what the daemon and the CLI hold.
+pub trait AuthBackend: AuthStore + AuditLog {}
+
+impl<T: AuthStore + AuditLog> AuthBackend for T {}
+
+/// The tokens, users and audit trail the configuration names: in the PostgreSQL store when
+/// `[store] url` is set (shared by every node), else in the SQLite database in `data_dir`.
+pub fn open_backend(
+    store: &crate::config::StoreConfig,
+) -> Result<Box<dyn AuthBackend>, AuthStoreError> {
+    Ok(match &store.url {
+        Some(url) => Box::new(PgAuthStore::open(url)?),
+        None => Box::new(SqliteAuthStore::open(&store.data_dir)?),
+    })
+}

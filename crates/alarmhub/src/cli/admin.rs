@@ -14,9 +14,7 @@ use clap::{Args, Subcommand};
 
 use crate::auth::secret::{check_name, generate_token, hash_password, hash_token};
 use crate::auth::store::{TokenRow, UserRow};
-use crate::auth::{
-    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, Role, Sensitive, SqliteAuthStore,
-};
+use crate::auth::{AuditQuery, AuditRecord, AuthBackend, AuthStoreError, Role, Sensitive};
 
 /// Where the data directory is.
 #[derive(Args, Debug, Clone)]
@@ -26,9 +24,12 @@ pub struct DataDirArgs {
     #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, env = "ALARMHUB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Read the data directory from this configuration file.
+    /// Read the data directory (and `[store] url`) from this configuration file.
     #[arg(long, env = "ALARMHUB_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The cluster's shared PostgreSQL store, postgres://USER@HOST/DB (as for `serve`).
+    #[arg(long, env = "ALARMHUB_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 /// `alarmhub token …`
@@ -115,21 +116,41 @@ pub struct AuditArgs {
     pub dir: DataDirArgs,
 }
 
+/// The data directory the arguments name.
 pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
-    if let Some(d) = &a.data_dir {
-        return Ok(d.clone());
-    }
-    if let Some(c) = &a.config {
-        return crate::config::Config::load(c)
-            .map(|c| c.store.data_dir)
-            .map_err(|e| e.to_string());
-    }
-    Ok(PathBuf::from(crate::config::defaults::DATA_DIR))
+    store_config(a).map(|s| s.data_dir)
 }
 
-pub(crate) fn open(a: &DataDirArgs) -> Result<SqliteAuthStore, String> {
-    let dir = data_dir(a)?;
-    SqliteAuthStore::open(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))
+/// The `[store]` the arguments name: `--config`'s, then `--data-dir` and `--store` over it.
+fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
+    let mut store = match &a.config {
+        Some(c) => crate::config::Config::load(c)
+            .map(|c| c.store)
+            .map_err(|e| e.to_string())?,
+        None => crate::config::StoreConfig::default(),
+    };
+    if let Some(d) = &a.data_dir {
+        store.data_dir = d.clone();
+    }
+    if let Some(url) = &a.store {
+        if !crate::store::is_postgres_url(url) {
+            return Err(format!(
+                "--store {:?} is not a PostgreSQL URL (write postgres://USER@HOST/DB)",
+                crate::store::postgres::describe_url(url)
+            ));
+        }
+        store.url = Some(url.clone());
+    }
+    Ok(store)
+}
+
+/// Tokens, users and the audit trail where the arguments say (PostgreSQL with `--store`).
+pub(crate) fn open(a: &DataDirArgs) -> Result<Box<dyn AuthBackend>, String> {
+    let store = store_config(a)?;
+    crate::auth::open_backend(&store).map_err(|e| match &store.url {
+        Some(_) => e.to_string(),
+        None => format!("data directory {}: {e}", store.data_dir.display()),
+    })
 }
 
 /// Who runs the CLI, for the audit trail.
@@ -141,7 +162,7 @@ fn cli_actor() -> String {
 }
 
 pub(crate) fn record(
-    s: &mut SqliteAuthStore,
+    s: &mut dyn AuthBackend,
     action: &str,
     target: &str,
     detail: serde_json::Value,
@@ -205,7 +226,7 @@ pub fn token(cmd: TokenCmd, json: bool) -> ExitCode {
                 eprintln!("alarmhub: no token named {name:?}");
                 return Ok(ExitCode::from(1));
             }
-            record(&mut s, "token.revoke", &name, serde_json::json!({}));
+            record(s.as_mut(), "token.revoke", &name, serde_json::json!({}));
             eprintln!("token {name:?} revoked");
             Ok(ExitCode::SUCCESS)
         }),
@@ -227,7 +248,7 @@ fn token_create(name: &str, role: Role, dir: &DataDirArgs) -> Result<ExitCode, S
         return taken_or(e);
     }
     record(
-        &mut s,
+        s.as_mut(),
         "token.create",
         name,
         serde_json::json!({ "role": role.as_str() }),
@@ -273,7 +294,7 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
             if let Err(e) = s.add_user(&row) {
                 return taken_or(e);
             }
-            record(&mut s, "user.add", &name, serde_json::json!({ "role": role.as_str() }));
+            record(s.as_mut(), "user.add", &name, serde_json::json!({ "role": role.as_str() }));
             eprintln!("user {name:?} ({role}) added");
             Ok(ExitCode::SUCCESS)
         })(),
@@ -284,7 +305,7 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
                 eprintln!("alarmhub: no user named {name:?}");
                 return Ok(ExitCode::from(1));
             }
-            record(&mut s, "user.passwd", &name, serde_json::json!({}));
+            record(s.as_mut(), "user.passwd", &name, serde_json::json!({}));
             eprintln!("password of {name:?} changed");
             Ok(ExitCode::SUCCESS)
         })(),
@@ -304,7 +325,7 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
                 eprintln!("alarmhub: no user named {name:?}");
                 return Ok(ExitCode::from(1));
             }
-            record(&mut s, "user.remove", &name, serde_json::json!({}));
+            record(s.as_mut(), "user.remove", &name, serde_json::json!({}));
             eprintln!("user {name:?} removed");
             Ok(ExitCode::SUCCESS)
         }),

@@ -58,7 +58,7 @@ pub fn enable(a: &EnableArgs) -> ExitCode {
         if was {
             let mut audit = super::admin::open(&a.dir)?;
             super::admin::record(
-                &mut audit,
+                audit.as_mut(),
                 "notify.enable",
                 &a.channel,
                 serde_json::json!({}),

@@ -255,11 +255,15 @@ impl Default for ConsoleConfig {
 }
 
 /// `[store]`: durable event storage.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Directory of the SQLite database; created if missing.
+    /// Directory of the SQLite database; created if missing. With `url` set it still holds
+    /// the SQLite tokens, users and audit trail.
     pub data_dir: PathBuf,
+    /// The shared PostgreSQL database (`postgres://USER@HOST/DB`) instead of SQLite in
+    /// `data_dir`; several nodes may name the same one. Also `--store` / `ALARMHUB_STORE`.
+    pub url: Option<String>,
     /// Events waiting for the writer before sockets stop being read (back-pressure).
     pub queue: usize,
     /// Events committed in one transaction at most.
@@ -268,10 +272,30 @@ pub struct StoreConfig {
     pub snapshot_secs: u64,
 }
 
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: shown without it.
+        f.debug_struct("StoreConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "url",
+                &self
+                    .url
+                    .as_deref()
+                    .map(crate::store::postgres::describe_url),
+            )
+            .field("queue", &self.queue)
+            .field("max_batch", &self.max_batch)
+            .field("snapshot_secs", &self.snapshot_secs)
+            .finish()
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             data_dir: PathBuf::from(defaults::DATA_DIR),
+            url: None,
             queue: defaults::STORE_QUEUE,
             max_batch: defaults::STORE_MAX_BATCH,
             snapshot_secs: defaults::SNAPSHOT_SECS,

@@ -145,6 +145,17 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
     if c.store.data_dir.as_os_str().is_empty() {
         p.push(Problem::new("store.data_dir", "must not be empty"));
     }
+    if let Some(url) = &c.store.url {
+        if !crate::store::is_postgres_url(url) {
+            p.push(Problem::new(
+                "store.url",
+                format!(
+                    "{:?} is not a PostgreSQL URL (write postgres://USER@HOST/DB; leave it out for SQLite in store.data_dir)",
+                    crate::store::postgres::describe_url(url)
+                ),
+            ));
+        }
+    }
     at_least(p, "store.queue", c.store.queue, 1);
     at_least(p, "store.max_batch", c.store.max_batch, 1);
     range(p, "store.snapshot_secs", c.store.snapshot_secs, 1, DAY_SECS);

@@ -17,7 +17,7 @@ use super::{ConsoleError, ConsoleState};
 use crate::auth::grpc::{allowed_row, audited, AuditNote};
 use crate::auth::listen::PeerAddr;
 use crate::auth::table::{console_grpc_path, console_rule};
-use crate::auth::{authorize, AuthStore, Refusal, Sensitive, SqliteAuthStore};
+use crate::auth::{authorize, Refusal, Sensitive};
 use crate::proto::v1 as pb;
 use crate::proto::v1::alarm_hub_server::AlarmHub;
 
@@ -340,8 +340,8 @@ async fn credentials(
     ),
     ConsoleError,
 > {
-    let dir = c.api.config.store.data_dir.clone();
-    tokio::task::spawn_blocking(move || SqliteAuthStore::open(&dir).and_then(|s| s.load()))
+    let store = c.api.config.store.clone();
+    tokio::task::spawn_blocking(move || crate::auth::open_backend(&store).and_then(|s| s.load()))
         .await
         .map_err(|e| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))

@@ -16,7 +16,6 @@ mod systemd;
 mod tasks;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,10 +46,10 @@ const BUS_CAPACITY: usize = 65_536;
 #[derive(Debug, Error)]
 pub enum DaemonError {
     /// The store could not be opened.
-    #[error("opening the store in {dir}: {source}")]
+    #[error("opening the store {store}: {source}")]
     OpenStore {
-        /// The data directory.
-        dir: PathBuf,
+        /// The data directory or PostgreSQL database (no password).
+        store: String,
         /// What the store reported (it names the file).
         #[source]
         source: StoreError,
@@ -146,7 +145,7 @@ pub async fn serve(
     let config = Arc::new(config);
     let access = prepare_access(&config)?;
     let prometheus = install_metrics();
-    let mut core = open_store(&config)?;
+    let mut core = open_store(&config).await?;
     let t0 = Instant::now();
     let restored = restore(&core.store, &core.registry)
         .await
@@ -154,7 +153,11 @@ pub async fn serve(
     let restore_secs = t0.elapsed().as_secs_f64();
     metrics::gauge!(names::STARTUP_RESTORE_SECONDS).set(restore_secs);
     tracing::info!(panels = restored.panels, replayed_events = restored.replayed,
-        seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
+        seconds = restore_secs, store = %crate::store::describe(&config), "registry restored");
+    core.store
+        .follow_from(restored.last_seq)
+        .await
+        .map_err(DaemonError::Restore)?;
     // Before any panel can connect: on the very first start the alarm engine's cursor is
     // set to the end of the log, so events of this run are never mistaken for history.
     let cursor = crate::alarms::engine::start_cursor(core.store.as_ref())
@@ -203,7 +206,7 @@ fn install_metrics() -> Option<PrometheusHandle> {
 }
 
 /// Step 1: open the store; every commit feeds the registry, then the bus.
-fn open_store(config: &Config) -> Result<Core, DaemonError> {
+async fn open_store(config: &Config) -> Result<Core, DaemonError> {
     let registry = Arc::new(Registry::new());
     let bus = EventBus::new(BUS_CAPACITY);
     let on_commit = {
@@ -215,10 +218,12 @@ fn open_store(config: &Config) -> Result<Core, DaemonError> {
             }
         })
     };
-    let store = crate::store::open(config, on_commit).map_err(|source| DaemonError::OpenStore {
-        dir: config.store.data_dir.clone(),
-        source,
-    })?;
+    let store = crate::store::open(config, on_commit)
+        .await
+        .map_err(|source| DaemonError::OpenStore {
+            store: crate::store::describe(config),
+            source,
+        })?;
     Ok(Core {
         store,
         registry,

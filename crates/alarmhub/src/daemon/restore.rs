@@ -18,17 +18,26 @@ pub struct Restored {
     pub panels: usize,
     /// Events replayed after the snapshot (all of them without a usable snapshot).
     pub replayed: usize,
+    /// The registry reflects every event up to this seq.
+    pub last_seq: i64,
 }
 
 /// Load the registry from `store`: snapshot, then every event after it; every panel is
-/// then offline (connections did not survive the restart).
+/// then offline (connections did not survive the restart) unless other nodes share the
+/// store.
 pub async fn restore(store: &Arc<dyn Store>, registry: &Registry) -> Result<Restored, StoreError> {
     let from = load_snapshot(store.as_ref(), registry).await?;
-    let replayed = replay(store, registry, from).await?;
-    registry.mark_all_offline();
+    let (replayed, last_seq) = replay(store, registry, from).await?;
+    // Alone on the store, no connection survived the restart. On a shared store the
+    // events say which panels other nodes hold (and a dead node's panels get OFFLINE from
+    // the survivors' reaper), so the replayed state stands.
+    if !store.is_shared() {
+        registry.mark_all_offline();
+    }
     Ok(Restored {
         panels: registry.counts().0,
         replayed,
+        last_seq,
     })
 }
 
@@ -54,13 +63,14 @@ async fn load_snapshot(store: &dyn Store, registry: &Registry) -> Result<i64, St
     Ok(0)
 }
 
-/// Apply every event after `from`, in seq order; the number applied.
+/// Apply every event after `from`, in seq order; the number applied and the last seq.
 async fn replay(
     store: &Arc<dyn Store>,
     registry: &Registry,
     from: i64,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, i64), StoreError> {
     let mut replayed = 0;
+    let mut last_seq = from;
     let mut page = store.events_after(from, PAGE).await?;
     while let Some(last) = page.last().map(|e| e.seq) {
         let next = tokio::spawn({
@@ -68,6 +78,7 @@ async fn replay(
             async move { store.events_after(last, PAGE).await }
         });
         replayed += page.len();
+        last_seq = last;
         let events: Vec<Arc<StoredEvent>> = page.into_iter().map(Arc::new).collect();
         registry.apply_all(&events);
         page = next.await.map_err(|e| StoreError::ReadTask {
@@ -75,5 +86,5 @@ async fn replay(
             reason: e.to_string(),
         })??;
     }
-    Ok(replayed)
+    Ok((replayed, last_seq))
 }

@@ -90,6 +90,13 @@ pub(super) fn spawn(
         every,
         cancel.child_token(),
     ));
+    if core.store.is_shared() {
+        tracker.spawn(crate::routing::inbox(
+            api.control.clone(),
+            Arc::clone(&core.store),
+            cancel.child_token(),
+        ));
+    }
     tracker.spawn(systemd::watchdog_loop(
         Arc::clone(&core.store),
         cancel.child_token(),

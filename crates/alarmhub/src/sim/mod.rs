@@ -67,7 +67,10 @@ pub enum SimKeyFormat {
 /// Exit status: 0 success, 1 when errors occurred or nothing was ACKed, 2 bad arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
-    /// The receiver's panel address, HOST:PORT (e.g. 127.0.0.1:12345).
+    /// The receiver's panel address, HOST:PORT (e.g. 127.0.0.1:12345); several, comma
+    /// separated (A,B,…), for a cluster: panels are spread over them and a panel whose
+    /// connection fails moves on to the next, like a panel with a primary and a secondary
+    /// receiver.
     #[arg(long)]
     pub target: String,
     /// Number of virtual panels (1 to 1000000).

@@ -99,7 +99,7 @@ pub(crate) fn summarize(
         "dialect": s.dialect.as_str(),
         "encrypted": s.key.is_some(),
         "transport": if s.udp { "udp" } else { "tcp" },
-        "target": s.target.to_string(),
+        "target": s.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
         "offered_rate": round3(s.rate),
         "duration_s": round3(active.as_secs_f64()),
         "warmup_s": round3(s.warmup.as_secs_f64()),

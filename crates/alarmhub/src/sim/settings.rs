@@ -39,7 +39,12 @@ impl Dialect {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// The first receiver (reports, UDP).
     pub target: SocketAddr,
+    /// Every receiver of `--target A,B,…`: panel `i` starts on `targets[i % n]` and moves
+    /// to the next one whenever its connection fails, as a panel with a primary and a
+    /// secondary receiver does.
+    pub targets: Vec<SocketAddr>,
     pub panels: u32,
     pub dialect: Dialect,
     pub key: Option<Key>,
@@ -97,7 +102,17 @@ pub(crate) fn validate(args: &SimArgs) -> Result<Settings, String> {
             args.panels
         ));
     }
-    let target = resolve(&args.target)?;
+    let targets = args
+        .target
+        .split(',')
+        .map(|t| resolve(t.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(&target) = targets.first() else {
+        return Err("--target: give at least one HOST:PORT".into());
+    };
+    if args.udp && targets.len() > 1 {
+        return Err("--target: several receivers are for TCP panels; UDP takes one".into());
+    }
     let key = match &args.key {
         None => None,
         Some(_) if args.dialect == SimDialect::Hb => {
@@ -172,6 +187,7 @@ pub(crate) fn validate(args: &SimArgs) -> Result<Settings, String> {
     }
     Ok(Settings {
         target,
+        targets,
         panels: args.panels,
         dialect: match args.dialect {
             SimDialect::Hb => Dialect::Hb,

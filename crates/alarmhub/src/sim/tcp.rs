@@ -1,6 +1,7 @@
 //! TCP transport of one virtual panel: connect (from its source address, if any), run the
 //! [`Panel`] over the connection, and reconnect with jittered exponential backoff (1 s
-//! doubling to 30 s) until the run ends. One task per panel; its only buffers are a
+//! doubling to 30 s) until the run ends — to the next receiver of `--target A,B,…` after
+//! each failure, as a panel with a primary and a secondary receiver does. One task per panel; its only buffers are a
 //! fixed receive array and the panel's frame buffers.
 
 use std::io;
@@ -28,8 +29,11 @@ const STABLE: Duration = Duration::from_secs(10);
 pub(crate) async fn run(ctx: Arc<Ctx>, index: u32) {
     let mut panel = Panel::new(Arc::clone(&ctx), index, Instant::now());
     let mut backoff = Duration::from_secs(1);
+    // Which receiver: the panel's own first (spread), the next one after each failure.
+    let mut turn = index as usize;
     while Instant::now() < ctx.end {
-        match connect(&ctx, index).await {
+        let target = ctx.s.targets[turn % ctx.s.targets.len()];
+        match connect(&ctx, index, target).await {
             Ok(stream) => {
                 ctx.stats.connected();
                 let started = Instant::now();
@@ -48,10 +52,11 @@ pub(crate) async fn run(ctx: Arc<Ctx>, index: u32) {
                 }
             }
             Err(e) => {
-                let what = format!("{}: connect to {}: {e}", panel.account(), ctx.s.target);
+                let what = format!("{}: connect to {target}: {e}", panel.account());
                 ctx.stats.error(&ctx.stats.c.connect_errors, || what);
             }
         }
+        turn = turn.wrapping_add(1);
         let wait = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
         if Instant::now() + wait >= ctx.end {
             break;
@@ -62,8 +67,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, index: u32) {
     panel.finish();
 }
 
-async fn connect(ctx: &Ctx, index: u32) -> io::Result<TcpStream> {
-    let target = ctx.s.target;
+async fn connect(ctx: &Ctx, index: u32, target: SocketAddr) -> io::Result<TcpStream> {
     let sock = if target.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

@@ -88,6 +88,56 @@ pub enum StoreError {
         /// What tokio reported.
         reason: String,
     },
+    /// The PostgreSQL store URL does not parse (`--store`, `[store] url`, `ALARMHUB_STORE`).
+    #[error("store URL {url:?} is not a usable PostgreSQL URL: {reason}")]
+    BadUrl {
+        /// The URL as given, without its password.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Any PostgreSQL failure: `op` says what the store was doing, `target` names the
+    /// database (`postgres://user@host:port/db`, never a password).
+    #[error("{op} failed on {target}: {source}")]
+    Postgres {
+        /// What the store was doing ("connect", "append events", "read events" …).
+        op: &'static str,
+        /// The database, without password.
+        target: String,
+        /// What PostgreSQL (or the connection) reported.
+        #[source]
+        source: Arc<tokio_postgres::Error>,
+    },
+    /// No connection to PostgreSQL could be had from the pool in time.
+    #[error("{op} failed on {target}: no database connection: {reason}")]
+    PostgresPool {
+        /// What the store was doing.
+        op: &'static str,
+        /// The database, without password.
+        target: String,
+        /// What the pool reported.
+        reason: String,
+    },
+    /// The PostgreSQL schema was written by a newer alarmhub.
+    #[error("{target} has schema version {found}; this build supports up to {supported}")]
+    PostgresSchema {
+        /// The database, without password.
+        target: String,
+        /// Version found.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// A stored row does not decode (an unknown source, a code out of range …).
+    #[error("{target}: event {seq}: {what}")]
+    BadRow {
+        /// The database, without password.
+        target: String,
+        /// The event's seq.
+        seq: i64,
+        /// What is wrong.
+        what: String,
+    },
     /// This backend does not offer the operation (a test hook on a backend without it).
     #[error("this store backend does not support {what}")]
     Unsupported {

@@ -1,8 +1,8 @@
 //! Durable event storage: the [`Store`] trait — everything the daemon and the APIs may ask
-//! of the database — and its backends. SQLite ([`SqliteStore`], one file, one group-commit
-//! writer thread plus a pool of read-only connections) is the only one today; the next,
-//! PostgreSQL with several nodes on one database, is one more module implementing the same
-//! trait and passing the same conformance suite (`tests/store/conformance/`).
+//! of the database — and its backends: SQLite ([`SqliteStore`], one file, one group-commit
+//! writer thread plus a pool of read-only connections; the default) and PostgreSQL
+//! ([`PgStore`], several nodes on one database; `[store] url = "postgres://…"`). Both pass
+//! the same conformance suite (`tests/store/conformance/`).
 //!
 //! # Contract (DESIGN.md §1–2; the conformance suite checks each point)
 //!
@@ -34,6 +34,7 @@
 
 mod error;
 pub mod outbox;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -49,12 +50,27 @@ use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 pub use error::StoreError;
+pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 
 /// Called with the newly stored events (no duplicates) of each commit, in seq order, before
 /// any caller of that commit is answered. Runs on the store's writer; must be quick and
 /// must not panic.
 pub type OnCommit = Box<dyn FnMut(&[Arc<StoredEvent>]) + Send>;
+
+/// A remote command for a panel whose connection another node holds (shared stores route
+/// it to that node; see `postgres/commands.rs`).
+#[derive(Debug, Clone)]
+pub struct RoutedCommand {
+    /// Panel account.
+    pub account: String,
+    /// What to send (a disarm carries its password).
+    pub command: panel_proto::build::Command,
+    /// 0 whole host, 1..=3 section.
+    pub section: u8,
+    /// The host's Ademco ID, when known.
+    pub ademco_id: Option<u32>,
+}
 
 /// A registry snapshot: the seq it was taken at and one JSON state per panel account.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -176,6 +192,47 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// Other nodes write the same store (PostgreSQL): panel presence comes from the
+    /// shared events and ownership, not from this process's connections alone.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Start handing `on_commit` the events other nodes commit, from `seq` on (the daemon
+    /// calls it once the registry is restored up to `seq`). A no-op for a store no other
+    /// node writes (SQLite).
+    async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {
+        let _ = seq;
+        Ok(())
+    }
+
+    /// Send `command` through the node that holds the panel's connection and wait at most
+    /// `wait` for its outcome (never longer; a node that dies hands it to the panel's new
+    /// node or ends it `panel_offline`). `panel_offline` on a store no other node shares.
+    async fn route_command(
+        &self,
+        command: RoutedCommand,
+        wait: Duration,
+    ) -> Result<crate::control::Outcome, StoreError> {
+        let _ = (command, wait);
+        Ok(crate::control::Outcome::PanelOffline)
+    }
+
+    /// Commands other nodes routed to this one, claimed (none on an unshared store).
+    async fn take_commands(&self) -> Result<Vec<(i64, RoutedCommand)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Write back the outcome of a command taken with [`Store::take_commands`].
+    async fn finish_command(
+        &self,
+        id: i64,
+        outcome: &crate::control::Outcome,
+    ) -> Result<(), StoreError> {
+        let _ = (id, outcome);
+        Ok(())
+    }
+
     /// Finish what was queued, write what upkeep holds back, and stop: later calls fail
     /// with [`StoreError::Closed`]. The daemon calls this last, after every other task.
     async fn close(&self) -> Result<(), StoreError>;
@@ -270,13 +327,22 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// Open the store the configuration names (today: SQLite in `[store] data_dir`), with
-/// `on_commit` fed every commit.
-pub fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = SqliteStore::open(
-        &config.store.data_dir,
-        StoreOptions::from_config(config),
-        on_commit,
-    )?;
+/// Open the store the configuration names — PostgreSQL when `[store] url` is set, else
+/// SQLite in `[store] data_dir` — with `on_commit` fed every commit.
+pub async fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
+    let opts = StoreOptions::from_config(config);
+    let store: Arc<dyn Store> = match &config.store.url {
+        Some(url) => PgStore::open(url, opts, on_commit).await?,
+        None => SqliteStore::open(&config.store.data_dir, opts, on_commit)?,
+    };
     Ok(store)
+}
+
+/// How logs and errors name the configured store: the PostgreSQL database (no password) or
+/// the SQLite data directory.
+pub fn describe(config: &Config) -> String {
+    match &config.store.url {
+        Some(url) => postgres::describe_url(url),
+        None => config.store.data_dir.display().to_string(),
+    }
 }

@@ -14,6 +14,8 @@
 //!   and [`Panel`], raw bytes over a std TCP stream.
 //! * [`api`]: `alarmhub.v1` client helpers — watch, consumer-group members, InvalidArgument
 //!   checks.
+//! * [`postgres`]: [`postgres::TestDb`], a throwaway PostgreSQL database per test (skipped
+//!   loudly when no server answers, a failure with `ALARMHUB_REQUIRE_PG=1`).
 //! * [`python`]: the Python grpcio client the compatibility tests run, and bounded child
 //!   processes.
 //!
@@ -27,6 +29,7 @@ pub mod console;
 pub mod frames;
 pub mod host;
 pub mod inprocess;
+pub mod postgres;
 pub mod python;
 
 use std::future::Future;

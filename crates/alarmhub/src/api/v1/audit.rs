@@ -5,7 +5,7 @@
 use tonic::Status;
 
 use super::{page_size, Ctx};
-use crate::auth::{AuditLog, AuditQuery, AuditRecord, SqliteAuthStore};
+use crate::auth::{AuditQuery, AuditRecord};
 use crate::proto::v1 as pb;
 
 fn parse_token(t: &str) -> Result<Option<i64>, Status> {
@@ -51,9 +51,9 @@ pub(crate) async fn list(
         // One more than asked tells whether another page exists.
         limit: limit + 1,
     };
-    let dir = ctx.h.config.store.data_dir.clone();
+    let store = ctx.h.config.store.clone();
     let mut rows = tokio::task::spawn_blocking(move || {
-        SqliteAuthStore::open(&dir).and_then(|s| s.query_audit(&q))
+        crate::auth::open_backend(&store).and_then(|s| s.query_audit(&q))
     })
     .await
     .map_err(|e| Status::internal(format!("ListAudit: {e}")))?

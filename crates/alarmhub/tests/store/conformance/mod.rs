@@ -8,7 +8,7 @@
 //! #[path = "store/conformance/mod.rs"]
 //! mod conformance;
 //! mod postgres_conformance {
-//!     conformance_suite!(crate::postgres_backend);   // async fn() -> impl Backend
+//!     conformance_suite!(crate::postgres_backend);   // async fn() -> Option<impl Backend>
 //! }
 //! ```
 //!
@@ -44,6 +44,20 @@ pub trait Backend: Send + Sync {
     /// Open the test's database (the same one on every call) with `opts`, feeding
     /// `on_commit`.
     async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store>;
+}
+
+/// What a backend constructor may return: the backend, or `None` when its server is not
+/// reachable (the test is then skipped; the constructor says so loudly).
+pub trait MaybeBackend {
+    type B: Backend;
+    fn available(self) -> Option<Self::B>;
+}
+
+impl<B: Backend> MaybeBackend for Option<B> {
+    type B = B;
+    fn available(self) -> Option<B> {
+        self
+    }
 }
 
 /// A store open on `backend`, the clock it reads, and what its `on_commit` saw.
@@ -115,8 +129,8 @@ pub fn seqs(events: &[StoredEvent]) -> Vec<i64> {
     events.iter().map(|e| e.seq).collect()
 }
 
-/// One `#[tokio::test]` per contract, on the backend `$backend()` (an async fn returning a
-/// [`Backend`] over a fresh database).
+/// One `#[tokio::test]` per contract, on the backend `$backend()` (an async fn returning
+/// `Option<impl Backend>` over a fresh database; `None` skips the test).
 #[macro_export]
 macro_rules! conformance_suite {
     ($backend:path) => {
@@ -152,7 +166,10 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let backend = $backend().await;
+                use $crate::conformance::MaybeBackend;
+                let Some(backend) = $backend().await.available() else {
+                    return;
+                };
                 $crate::conformance::$name(&backend).await;
             }
         )*
