@@ -30,6 +30,8 @@ pub fn outcome_kind(o: &Outcome) -> ControlOutcome {
     match o {
         Outcome::Done => ControlOutcome::Done,
         Outcome::TimedOut => ControlOutcome::TimedOut,
+        Outcome::WrongPassword => ControlOutcome::WrongPassword,
+        Outcome::NotDone => ControlOutcome::NotDone,
         Outcome::PanelOffline => ControlOutcome::PanelOffline,
         Outcome::NotSupported(_) => ControlOutcome::NotSupported,
         Outcome::BadRequest(_) => ControlOutcome::BadRequest,

@@ -78,6 +78,24 @@ fn arm_exits_zero_only_when_the_host_confirms() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("confirmed"));
 
+    // A wrong password: the host answers 1701 and stays armed; exit 1, and it says so.
+    let grpc = d.grpc.to_string();
+    let child = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+            .args(["disarm", ACCT, "--password", "654321", "--grpc", &grpc])
+            .output()
+            .unwrap()
+    });
+    let cmd = host.command(1400);
+    host.answer(&cmd); // ACK, then 1701
+    let out = child.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong password")
+            && String::from_utf8_lossy(&out.stderr).contains("(wrong_password)"),
+        "{out:?}"
+    );
+
     // No ACK this time: exit 1 with a clear message.
     let out = d.cli(&["disarm", ACCT, "--password", "123456"]);
     assert_eq!(out.status.code(), Some(1));

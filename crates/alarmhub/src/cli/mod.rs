@@ -2,8 +2,9 @@
 //! `arm`, `arm-stay`, `disarm`, `emergency`): talk to a running daemon over gRPC, print
 //! human lines by default or JSON with `--json`.
 //!
-//! Exit status: 0 success (for control: the host confirmed), 1 the command ran but did not
-//! succeed (timed out, panel offline, not supported, bad request), 2 usage errors, an
+//! Exit status: 0 success (for control: the host reported the new status), 1 the command ran
+//! but did not succeed (wrong password, not done, timed out, panel offline, not supported,
+//! bad request), 2 usage errors, an
 //! unreachable daemon, and a refused call ("unauthenticated": no or bad token; "permission
 //! denied": the token's role may not do this).
 //!

@@ -41,7 +41,7 @@ impl Link {
         self.saw_valid_frame(&account, &frame, &policy, now, out);
         match reply_for(&frame) {
             Rule::Nothing => {
-                self.commands.answered(&frame, &account, out);
+                self.commands.answered(&frame, &account, now.mono_ms, out);
                 out.push(Output::PanelAnswer(frame_ref(&frame, &account)));
             }
             Rule::Duh => {
@@ -49,7 +49,15 @@ impl Link {
                 let built = build::duh(&frame, &mut bytes);
                 push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
             }
-            Rule::Ack => self.ack(frame, account, &policy, key, now, out),
+            Rule::Ack => {
+                // The host's report of what a command did finishes that command, after the
+                // report itself is stored and ACKed.
+                let report = frame.contact_id().map(|c| (c.event_code(), c.group));
+                self.ack(frame, account.clone(), &policy, key, now, out);
+                if let Some((event_code, group)) = report {
+                    self.commands.reported(&account, event_code, group, out);
+                }
+            }
         }
     }
 

@@ -42,8 +42,7 @@
 //! [`AccountPolicy`] fields checked next to admission (with the peer address passed in
 //! [`LinkConfig`]); encrypted replay dedup is a small table of (account, plaintext digest,
 //! timestamp) in the link that ACKs a replay without a new [`Output::Store`]; a cap on
-//! accounts per connection is a check before [`Output::Online`]; a host answering 1701 to a
-//! pending disarm completes it with a `wrong_password` [`Outcome`] in `commands`; a second
+//! accounts per connection is a check before [`Output::Online`]; a second
 //! connection claiming a live account is the driver's registry decision on
 //! [`Output::Online`]; connect-per-message DC-09 panels get a policy flag that makes
 //! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
@@ -61,7 +60,7 @@ mod tests;
 
 use compact_str::CompactString;
 
-pub use commands::{CommandRequest, Outcome, Retry};
+pub use commands::{CommandRequest, Outcome, Retry, DISARM_PASSWORD_ERROR};
 pub use output::{
     CloseReason, DropReason, Dropped, EventRecord, Finished, FrameRef, Output, Record, Reply,
     ReplyKind, Sent,
@@ -255,6 +254,8 @@ impl Link {
             request,
             account: &req.account,
             command: req.command.name(),
+            expect: commands::expected_report(&req.command),
+            section: req.section,
             retry: req.retry,
         };
         self.commands.start(started, seq, bytes, now.mono_ms, out);
