@@ -25,9 +25,20 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
         )),
         "{text}"
     );
-    // The alarm was delivered once: a second sync has nothing.
+    // A peek: the deployed compat client still gets the alarm, so a second sync shows it too.
     let again = String::from_utf8(d.cli(&["sync"]).stdout).unwrap();
-    assert!(again.is_empty(), "{again}");
+    assert_eq!(again, text, "sync does not consume");
+    // --consume does what the compat client does, and says so.
+    let consumed = d.cli(&["sync", "--consume"]);
+    assert!(consumed.status.success(), "{consumed:?}");
+    assert_eq!(String::from_utf8_lossy(&consumed.stdout), text);
+    assert!(
+        String::from_utf8_lossy(&consumed.stderr).contains("will not receive"),
+        "{consumed:?}"
+    );
+    // Delivered once: nothing has changed since.
+    let after = String::from_utf8(d.cli(&["sync"]).stdout).unwrap();
+    assert!(after.is_empty(), "{after}");
     let one = String::from_utf8(d.cli(&["sync", "--account", ACCT]).stdout).unwrap();
     assert!(one.contains("no alarm"), "{one}");
 

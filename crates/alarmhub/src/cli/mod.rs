@@ -79,12 +79,16 @@ pub enum ClientCmd {
         #[arg(long, default_value = "")]
         prefix: String,
     },
-    /// What the compat API's Sync returns: every changed panel (and marks them synced),
-    /// or one panel with --account.
+    /// The panels the compat API's Sync would return (changed since the deployed client's
+    /// last Sync), without marking them synced; or one panel with --account.
     Sync {
         /// One panel (does not mark anything synced).
         #[arg(long)]
         account: Option<String>,
+        /// Consume the changes like the compat client does: they are marked synced and the
+        /// deployed client will NOT see them (its alarms are lost to it). Diagnostics only.
+        #[arg(long, conflicts_with = "account")]
+        consume: bool,
     },
     /// Stream events as they are stored: replay from --from, then live.
     Watch {
@@ -229,7 +233,7 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
     let ch = connect(opts).await?;
     match cmd {
         ClientCmd::Machines { online, prefix } => machines(opts, ch, online, prefix).await,
-        ClientCmd::Sync { account } => sync(opts, ch, account).await,
+        ClientCmd::Sync { account, consume } => sync(opts, ch, account, consume).await,
         ClientCmd::Watch {
             from,
             group,
@@ -274,8 +278,24 @@ async fn machines(
     }
 }
 
-async fn sync(opts: &ClientOpts, ch: Ch, account: Option<String>) -> Result<ExitCode, String> {
+/// `sync`: a peek by default (v1 `ListMachines` with `changed_since_sync`, then the compat
+/// `Sync` of each of those accounts, which marks nothing); the full compat `Sync` only with
+/// `--consume`.
+async fn sync(
+    opts: &ClientOpts,
+    ch: Ch,
+    account: Option<String>,
+    consume: bool,
+) -> Result<ExitCode, String> {
+    if account.is_none() && !consume {
+        return sync_peek(opts, ch).await;
+    }
     let mut c = AlarmServerClient::new(ch);
+    if consume {
+        eprintln!(
+            "alarmhub: --consume: these panels are now marked synced; a deployed compat client will not receive these changes"
+        );
+    }
     if account.is_none() && !opts.json {
         let n = c
             .is_need_sync(IsNeedSyncRequest {
@@ -296,6 +316,47 @@ async fn sync(opts: &ClientOpts, ch: Ch, account: Option<String>) -> Result<Exit
         .into_inner();
     while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
         emit(&output::sync_line(&m, opts.json));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync_peek(opts: &ClientOpts, ch: Ch) -> Result<ExitCode, String> {
+    let mut v1 = AlarmHubClient::new(ch.clone());
+    let mut compat = AlarmServerClient::new(ch);
+    let mut accounts = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = v1
+            .list_machines(pb::ListMachinesRequest {
+                changed_since_sync: true,
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| status_err("ListMachines", s))?
+            .into_inner();
+        accounts.extend(r.machines.into_iter().map(|m| m.account));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    if !opts.json {
+        eprintln!(
+            "{} panel(s) changed since the last sync (not marked synced; --consume to mark them)",
+            accounts.len()
+        );
+    }
+    for account in accounts {
+        let mut s = compat
+            .sync(GetMachineRequest { account })
+            .await
+            .map_err(|s| status_err("Sync", s))?
+            .into_inner();
+        while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
+            emit(&output::sync_line(&m, opts.json));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
