@@ -136,6 +136,7 @@ mod tests {
             status: None,
             machine_type: None,
             prefix: "",
+            changed_only: false,
         };
         assert!(all.matches(&p));
         let f = Filter {
@@ -143,6 +144,7 @@ mod tests {
             status: Some(2),
             machine_type: Some(4),
             prefix: "86",
+            changed_only: false,
         };
         assert!(f.matches(&p));
         assert!(!Filter { prefix: "87", ..f }.matches(&p));
