@@ -30,6 +30,11 @@ pub struct AccountConfig {
     /// Supervision interval in seconds for this panel; `[panel] supervision_secs` if unset.
     #[serde(default)]
     pub supervision_secs: Option<u64>,
+    /// How the panel connects: `permanent` (the default, how Hengbo hosts work: a closed
+    /// connection takes it offline) or `on_demand` (a communicator that connects per
+    /// message: presence follows its periodic reports within the supervision interval).
+    #[serde(default)]
+    pub connection: Connection,
     /// The offset of the panel's clock, for panels that send local time.
     #[serde(default)]
     pub timezone: Tz,
@@ -92,6 +97,18 @@ impl AccountConfig {
 fn key_format_from_str<'de, D: Deserializer<'de>>(d: D) -> Result<KeyFormat, D::Error> {
     let text = String::deserialize(d)?;
     text.parse().map_err(serde::de::Error::custom)
+}
+
+/// How a panel keeps its link to the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// One long-lived connection; its end is a supervision failure (OFFLINE).
+    #[default]
+    Permanent,
+    /// A connection per message (connect-on-demand DC-09 communicators): closing it is
+    /// normal; OFFLINE only when no report arrives within the supervision interval + grace.
+    OnDemand,
 }
 
 /// A secret text (key, password). `Debug` and `Display` print `****`; read it with

@@ -31,7 +31,7 @@ mod outputs_check;
 mod sections;
 mod validate;
 
-pub use account::{AccountConfig, Quirk, Secret, Tz};
+pub use account::{AccountConfig, Connection, Quirk, Secret, Tz};
 pub use auth::{AuthConfig, CompatAnonymous, Required, TlsConfig};
 pub use error::{ConfigError, Problem};
 pub use outputs::{

@@ -134,6 +134,7 @@ fn spawn_panel_listeners(
         connections,
         cancel.child_token(),
     );
+    tracker.spawn(crate::receiver::presence::run(Arc::clone(&shared)));
     tracker.spawn(crate::receiver::tcp::run(
         tcp,
         Arc::clone(&shared),

@@ -49,7 +49,7 @@ impl Session {
         let mut closing = None;
         for o in outputs.drain(..) {
             match o {
-                Output::Store(r) => batch.events.push(self.event(r)),
+                Output::Store(r) => batch.events.extend(self.event(r)),
                 Output::Reply(r) => {
                     count_reply(&r, &self.peer_text);
                     writes.push(Write::Reply(r, guarded_from..batch.events.len()));
@@ -115,9 +115,10 @@ impl Session {
         }
     }
 
-    /// The stored form of a record.
-    fn event(&self, r: Record) -> NewEvent {
-        match r {
+    /// The stored form of a record; `None` for the ONLINE of a connect-on-demand panel that
+    /// is online already (its new connection is just its next message).
+    fn event(&self, r: Record) -> Option<NewEvent> {
+        Some(match r {
             Record::Event(e) => {
                 let ev = event_from_frame(
                     &e.frame,
@@ -130,14 +131,21 @@ impl Session {
                 log_event(&ev, &self.peer_text);
                 ev
             }
-            Record::Online { account, dialect } => receiver_event(
-                &account,
-                codes::ONLINE,
-                &self.peer_text,
-                "first valid frame on a connection",
-                dialect,
-            ),
-        }
+            Record::Online { account, dialect } => {
+                if self.shared.is_on_demand(&account)
+                    && self.shared.registry.get(&account).is_some_and(|p| p.online)
+                {
+                    return None;
+                }
+                receiver_event(
+                    &account,
+                    codes::ONLINE,
+                    &self.peer_text,
+                    "first valid frame on a connection",
+                    dialect,
+                )
+            }
+        })
     }
 
     /// The connection gave up `account`: unregister it, and return the OFFLINE event when

@@ -2,12 +2,13 @@
 //! ([`panel_proto::link`]): `tcp` accepts connections (caps, backoff), `udp` turns
 //! datagrams into per-peer sessions, `session` drives one link (buffer, clock, commands,
 //! deadlines), `effects` carries out the link's outputs (store, write, registry, metrics,
-//! logs), `policy` turns configuration into the link's account policies, and `frame_event`
-//! maps frames to stored events. Protocol decisions live in the link, not here.
+//! logs), `policy` turns configuration into the link's account policies, `frame_event`
+//! maps frames to stored events, and `presence` supervises connect-on-demand panels. Protocol decisions live in the link, not here.
 
 mod effects;
 pub mod frame_event;
 pub mod policy;
+pub mod presence;
 pub mod session;
 pub mod tcp;
 pub mod udp;
@@ -76,6 +77,13 @@ impl Shared {
     /// one group-commit request, answered once, outcomes in order.
     pub async fn store_events(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
         self.store.append(events).await
+    }
+
+    /// Whether `account` is configured as connecting per message.
+    pub fn is_on_demand(&self, account: &str) -> bool {
+        self.config
+            .account(account)
+            .is_some_and(|a| a.connection == crate::config::Connection::OnDemand)
     }
 
     /// Account settings changed: live links look their policies up again.

@@ -6,7 +6,7 @@ use panel_proto::link::{AccountPolicy, Admission, Policies};
 use panel_proto::timestamp::Window;
 
 use super::Shared;
-use crate::config::UnknownAccountPolicy;
+use crate::config::{Connection, UnknownAccountPolicy};
 
 /// [`Policies`] over a receiver's shared state.
 pub struct ConfigPolicies<'a>(pub &'a Shared);
@@ -41,6 +41,7 @@ impl Policies for ConfigPolicies<'_> {
                     .and_then(|a| a.time_window_future_secs)
                     .unwrap_or(panel.time_window_future_secs),
             },
+            on_demand: configured.is_some_and(|a| a.connection == Connection::OnDemand),
         }
     }
 

@@ -186,6 +186,7 @@ impl Link {
                     account: account.into(),
                     ademco_id: None,
                     type_known: false,
+                    on_demand: policy.on_demand,
                 });
                 let account = CompactString::from(account);
                 out.push(Output::Online {

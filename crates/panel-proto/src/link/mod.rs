@@ -44,8 +44,7 @@
 //! timestamp) in the link that ACKs a replay without a new [`Output::Store`]; a cap on
 //! accounts per connection is a check before [`Output::Online`]; a second
 //! connection claiming a live account is the driver's registry decision on
-//! [`Output::Online`]; connect-per-message DC-09 panels get a policy flag that makes
-//! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
+//! [`Output::Online`].
 
 mod bucket;
 mod commands;
@@ -124,6 +123,8 @@ struct Served {
     ademco_id: Option<u32>,
     /// The host reported its type (17x7) on this connection, or the caller knew it.
     type_known: bool,
+    /// The account connects per message ([`AccountPolicy::on_demand`]).
+    on_demand: bool,
 }
 
 /// The protocol state of one connection.
@@ -291,7 +292,8 @@ impl Link {
     }
 
     /// End the link: pending commands finish as `panel_offline`, and every account served
-    /// gets [`Output::Offline`]. Later calls do nothing.
+    /// gets [`Output::Offline`] (recorded unless the receiver shuts down or the account
+    /// connects per message). Later calls do nothing.
     pub fn close(&mut self, reason: CloseReason, out: &mut Vec<Output>) {
         if std::mem::replace(&mut self.closed, true) {
             return;
@@ -304,7 +306,7 @@ impl Link {
                 account: s.account,
                 dialect,
                 reason: reason.clone(),
-                record,
+                record: record && !s.on_demand,
             });
         }
     }

@@ -48,6 +48,11 @@ pub struct AccountPolicy {
     pub supervision_grace_ms: u64,
     /// Accepted skew of encrypted frames' timestamps.
     pub window: Window,
+    /// The panel opens a connection per message (connect-on-demand communicator): a
+    /// closed or idle connection says nothing about the panel, so [`crate::link::Link::close`]
+    /// records no OFFLINE for it; presence follows its periodic reports instead (the
+    /// caller's supervision).
+    pub on_demand: bool,
 }
 
 impl Default for AccountPolicy {
@@ -62,6 +67,7 @@ impl Default for AccountPolicy {
             supervision_ms: 180_000,
             supervision_grace_ms: 30_000,
             window: Window::default(),
+            on_demand: false,
         }
     }
 }
