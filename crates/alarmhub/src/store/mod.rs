@@ -153,6 +153,17 @@ pub trait Store: Send + Sync + 'static {
     /// Record the cursor named `name`.
     async fn set_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
 
+    /// Every stored panel account: its settings as a JSON object (the `[[accounts]]` entry,
+    /// secrets included; opaque to the store), ordered by account ignoring ASCII case.
+    async fn accounts(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Store `settings` (a JSON object) as the account `account`, replacing the stored
+    /// settings of the same account, matched ignoring ASCII case.
+    async fn put_account(&self, account: &str, settings: &str) -> Result<(), StoreError>;
+
+    /// Remove the account `account` (ignoring ASCII case); whether it was stored.
+    async fn remove_account(&self, account: &str) -> Result<bool, StoreError>;
+
     /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
     async fn check_writable(&self) -> Result<(), StoreError>;
 

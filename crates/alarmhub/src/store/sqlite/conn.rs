@@ -234,6 +234,36 @@ impl WriteConn for SqliteWriter {
         Ok(())
     }
 
+    fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        let err = self.err("store account");
+        let existed = self
+            .conn
+            .prepare_cached("SELECT 1 FROM accounts WHERE account_key = ?1")
+            .map_err(&err)?
+            .exists([key])
+            .map_err(&err)?;
+        match settings {
+            Some(json) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO accounts (account_key, settings, updated_at_ms)                          VALUES (?1, ?2, ?3) ON CONFLICT(account_key) DO UPDATE SET                          settings = excluded.settings, updated_at_ms = excluded.updated_at_ms",
+                    )
+                    .map_err(&err)?
+                    .execute(params![key, json, now])
+                    .map_err(&err)?;
+            }
+            None => {
+                self.conn
+                    .prepare_cached("DELETE FROM accounts WHERE account_key = ?1")
+                    .map_err(&err)?
+                    .execute([key])
+                    .map_err(&err)?;
+            }
+        }
+        Ok(existed)
+    }
+
     fn check_writable(&mut self) -> Result<(), StoreError> {
         // A real committed write, so a full disk or a remount read-only shows up here.
         let now = self.clock.now_ms();

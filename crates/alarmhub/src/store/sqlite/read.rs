@@ -110,6 +110,21 @@ impl SqliteReader {
         Ok(Some(Snapshot { last_seq, panels }))
     }
 
+    /// Every stored account's settings (JSON), ordered by account key.
+    pub fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.err("read accounts");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT settings FROM accounts ORDER BY account_key")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(&err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(&err)?;
+        Ok(rows)
+    }
+
     /// The stored cursor named `name`.
     pub fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
         let err = self.err("read cursor");

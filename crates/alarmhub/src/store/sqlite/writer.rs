@@ -42,6 +42,14 @@ pub(crate) trait WriteConn: Send {
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// A cheap real write.
     fn check_writable(&mut self) -> Result<(), StoreError>;
+    /// Insert or replace (`Some(settings)`) or remove (`None`) the account whose lower-case
+    /// key is `key`; whether a row was there before.
+    fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
+        let _ = (key, settings);
+        Err(StoreError::Unsupported {
+            what: "storing accounts",
+        })
+    }
     /// Upkeep while idle; with `finish`, everything pending now.
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError>;
 }
@@ -61,6 +69,11 @@ enum Request {
         reply: Reply<()>,
     },
     CheckWritable(Reply<()>),
+    PutAccount {
+        key: String,
+        settings: Option<String>,
+        reply: Reply<bool>,
+    },
     /// Test hook: the thread sleeps, as a hung disk would make it.
     Stall(Duration),
     /// Commit what is pending, finish upkeep, answer, stop.
@@ -121,6 +134,20 @@ impl WriterHandle {
     pub(crate) async fn set_cursor(&self, name: String, seq: i64) -> Result<(), StoreError> {
         self.call(|reply| Request::SetCursor { name, seq, reply })
             .await
+    }
+
+    /// Store (`Some`) or remove (`None`) one account's settings.
+    pub(crate) async fn put_account(
+        &self,
+        key: String,
+        settings: Option<String>,
+    ) -> Result<bool, StoreError> {
+        self.call(|reply| Request::PutAccount {
+            key,
+            settings,
+            reply,
+        })
+        .await
     }
 
     /// A real write through the writer (for `/readyz`).
@@ -309,6 +336,13 @@ impl<W: WriteConn> Writer<W> {
             }
             Request::CheckWritable(reply) => {
                 let _ = reply.send(self.conn.check_writable());
+            }
+            Request::PutAccount {
+                key,
+                settings,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.put_account(&key, settings.as_deref()));
             }
             Request::Stall(d) => {
                 tracing::warn!(?d, "store writer stalling (test hook)");

@@ -16,6 +16,7 @@
 //! setting the clock, not by waiting. Nothing here knows how a backend stores things;
 //! backend internals are tested next to the backend.
 
+mod accounts;
 mod appends;
 mod reads;
 mod state;
@@ -27,6 +28,7 @@ use alarmhub::events::{Appended, Detail, Facts, NewEvent, Source, StoredEvent};
 use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
+pub use accounts::*;
 pub use appends::*;
 pub use reads::*;
 pub use state::*;
@@ -138,6 +140,7 @@ macro_rules! conformance_suite {
             cursors_survive_reopen,
             check_writable_succeeds_on_a_healthy_store,
             a_closed_store_refuses_work,
+            accounts_are_stored_replaced_and_removed_ignoring_case_and_survive_reopen,
         );
     };
     (@tests $backend:path; $($name:ident),* $(,)?) => {

@@ -107,7 +107,7 @@ fn a_version_1_file_gets_its_facts_from_the_detail_into_typed_columns() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, super::super::schema::SCHEMA_VERSION);
     // Opening again does not migrate twice (ALTER TABLE would fail on existing columns).
     drop(open(dir.path()));
 }
