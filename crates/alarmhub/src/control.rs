@@ -217,8 +217,7 @@ impl Control {
         let pw = if given.is_empty() {
             self.config
                 .account(&req.account)
-                .and_then(|a| a.password.as_ref())
-                .map(|s| s.expose().to_string())
+                .and_then(|a| a.password.as_ref().map(|s| s.expose().to_string()))
         } else {
             Some(given.to_string())
         };

@@ -18,6 +18,7 @@
 //! `api` and `http`, none of which imports `daemon`.
 //! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 //! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -220,8 +220,7 @@ pub fn machine_reply_for(
     let password = if config.grpc.serve_passwords && passwords {
         config
             .account(&p.account)
-            .and_then(|a| a.password.as_ref())
-            .map(|s| s.expose().to_string())
+            .and_then(|a| a.password.as_ref().map(|s| s.expose().to_string()))
             .unwrap_or_default()
     } else {
         String::new()

@@ -19,6 +19,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+
+use crate::accounts::LiveAccounts;
 
 use panel_proto::Quirks;
 use serde::Deserialize;
@@ -77,6 +80,10 @@ pub struct Config {
     /// Lower-case account → position in `accounts`.
     #[serde(skip)]
     index: HashMap<String, usize>,
+    /// The daemon's live accounts (store + file), shared by every clone; `None` until
+    /// [`Config::set_live_accounts`]: lookups then read `accounts`.
+    #[serde(skip)]
+    live: Option<Arc<LiveAccounts>>,
 }
 
 impl Config {
@@ -123,8 +130,35 @@ impl Config {
             .collect();
     }
 
-    /// The configured account, matched ignoring ASCII case. O(1) and allocation-free.
-    pub fn account(&self, account: &str) -> Option<&AccountConfig> {
+    /// Serve account lookups from `live` (the store's accounts, changed at runtime).
+    pub fn set_live_accounts(&mut self, live: Arc<LiveAccounts>) {
+        self.live = Some(live);
+    }
+
+    /// The live accounts, when the daemon set them.
+    pub fn live_accounts(&self) -> Option<&Arc<LiveAccounts>> {
+        self.live.as_ref()
+    }
+
+    /// The account, matched ignoring ASCII case: from the live table when the daemon runs,
+    /// else from `[[accounts]]`.
+    pub fn account(&self, account: &str) -> Option<Arc<AccountConfig>> {
+        match &self.live {
+            Some(live) => live.get(account),
+            None => self.file_account(account).cloned().map(Arc::new),
+        }
+    }
+
+    /// Every account in force (live, or `[[accounts]]`).
+    pub fn all_accounts(&self) -> Vec<Arc<AccountConfig>> {
+        match &self.live {
+            Some(live) => live.all(),
+            None => self.accounts.iter().cloned().map(Arc::new).collect(),
+        }
+    }
+
+    /// The `[[accounts]]` entry, matched ignoring ASCII case. O(1) and allocation-free.
+    pub fn file_account(&self, account: &str) -> Option<&AccountConfig> {
         let mut buf = [0u8; validate::ACCOUNT_MAX_LEN];
         let lower = buf.get_mut(..account.len())?;
         lower.copy_from_slice(account.as_bytes());
@@ -149,7 +183,7 @@ impl Config {
     /// Every quirk some account allows: what the listener's decoder may try before it knows
     /// the account. Whether the account really allows what a frame used is checked later.
     pub fn union_quirks(&self) -> Quirks {
-        self.accounts.iter().fold(Quirks::default(), |u, a| {
+        self.all_accounts().iter().fold(Quirks::default(), |u, a| {
             let q = a.quirks();
             Quirks {
                 crc_with_cr: u.crc_with_cr || q.crc_with_cr,
@@ -180,6 +214,7 @@ impl PartialEq for Config {
             tls,
             accounts,
             index: _,
+            live: _,
         } = self;
         *panel == other.panel
             && *grpc == other.grpc

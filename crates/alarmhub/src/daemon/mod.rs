@@ -55,6 +55,9 @@ pub enum DaemonError {
     /// The registry could not be read back from the store.
     #[error("restoring the registry from the store: {0}")]
     Restore(#[source] StoreError),
+    /// The panel accounts could not be loaded from the store.
+    #[error("loading the panel accounts: {0}")]
+    Accounts(#[source] crate::accounts::AccountError),
     /// An API listener would be exposed without TLS (the message names it and the fix).
     #[error("{0}")]
     Exposure(String),
@@ -131,10 +134,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
     on_bound: impl FnOnce(&Bound, &ApiState),
 ) -> Result<(), DaemonError> {
-    let config = Arc::new(config);
+    let mut config = config;
     let access = prepare_access(&config)?;
     let prometheus = install_metrics();
     let core = open_store(&config)?;
+    let accounts = crate::accounts::load(core.store.as_ref(), &config)
+        .await
+        .map_err(DaemonError::Accounts)?;
+    tracing::info!(accounts = accounts.len(), "panel accounts loaded");
+    config.set_live_accounts(Arc::new(crate::accounts::LiveAccounts::new(accounts)));
+    let config = Arc::new(config);
     let t0 = Instant::now();
     let restored = restore(&core.store, &core.registry)
         .await

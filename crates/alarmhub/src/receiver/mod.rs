@@ -91,6 +91,13 @@ impl Shared {
         self.policy_epoch.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Changes of account settings so far (this receiver's and the live table's): a session
+    /// whose last look differs drops its links' cached policies.
+    pub fn policy_epoch(&self) -> u64 {
+        let live = self.config.live_accounts().map_or(0, |l| l.epoch());
+        self.policy_epoch.load(Ordering::Relaxed).wrapping_add(live)
+    }
+
     /// The settings of a new connection's link; `seed` feeds its `*ACK` pads.
     pub fn link_config(&self, seed: u64) -> LinkConfig {
         let p = &self.config.panel;

@@ -15,6 +15,7 @@ impl Policies for ConfigPolicies<'_> {
     fn policy(&self, account: &str) -> AccountPolicy {
         let panel = &self.0.config.panel;
         let configured = self.0.config.account(account);
+        let configured = configured.as_deref();
         let admission = match (configured, panel.unknown_accounts) {
             (Some(_), _) => Admission::Configured,
             (None, UnknownAccountPolicy::Accept) => Admission::Unknown,

@@ -57,7 +57,7 @@ fn overdue(shared: &Shared, now_ms: i64) -> Vec<(String, Dialect, String)> {
     let grace = panel.supervision_grace_secs;
     shared
         .config
-        .accounts
+        .all_accounts()
         .iter()
         .filter(|a| a.connection == Connection::OnDemand)
         .filter_map(|a| {
