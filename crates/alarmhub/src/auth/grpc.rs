@@ -33,7 +33,12 @@ pub struct AuditNote {
 
 /// Methods whose every allowed call is audited.
 pub fn audited(path: &str) -> bool {
-    path == "/alarmhub.v1.AlarmHub/Control"
+    matches!(
+        path,
+        "/alarmhub.v1.AlarmHub/Control"
+            | "/alarmhub.v1.AlarmHub/PutAccount"
+            | "/alarmhub.v1.AlarmHub/RemoveAccount"
+    )
 }
 
 /// The client address tonic recorded for the connection (plain or TLS).

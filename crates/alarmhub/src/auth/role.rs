@@ -38,6 +38,8 @@ pub enum Permission {
     Audit,
     /// Create and revoke tokens, add and remove users.
     ManageCredentials,
+    /// Add, change and remove panel accounts (keys, passwords, supervision …).
+    ManageAccounts,
     /// Operator-only debugging endpoints (test hooks).
     Debug,
 }
@@ -110,6 +112,7 @@ impl Permission {
             Permission::Metrics => "read metrics",
             Permission::Audit => "read the audit trail",
             Permission::ManageCredentials => "manage tokens and users",
+            Permission::ManageAccounts => "manage panel accounts",
             Permission::Debug => "use debugging endpoints",
         }
     }
@@ -120,7 +123,7 @@ mod tests {
     use super::*;
     use Permission as P;
 
-    const ALL_PERMISSIONS: [Permission; 10] = [
+    const ALL_PERMISSIONS: [Permission; 11] = [
         P::Read,
         P::Watch,
         P::Subscribe,
@@ -130,6 +133,7 @@ mod tests {
         P::Metrics,
         P::Audit,
         P::ManageCredentials,
+        P::ManageAccounts,
         P::Debug,
     ];
 

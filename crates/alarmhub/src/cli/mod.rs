@@ -1,5 +1,5 @@
 //! The client commands of the `alarmhub` binary (`machines`, `sync`, `watch`, `events`,
-//! `arm`, `arm-stay`, `disarm`, `emergency`): talk to a running daemon over gRPC, print
+//! `arm`, `arm-stay`, `disarm`, `emergency`, `account`): talk to a running daemon over gRPC, print
 //! human lines by default or JSON with `--json`.
 //!
 //! Exit status: 0 success (for control: the host reported the new status), 1 the command ran
@@ -12,6 +12,7 @@
 //! speaks TLS when `--ca FILE` is given or the address starts with `https://`. The
 //! `token`, `user` and `audit` commands ([`admin`]) work on the data directory instead.
 
+pub mod account;
 pub mod admin;
 pub mod notify;
 mod output;
@@ -121,6 +122,10 @@ pub enum ClientCmd {
     Disarm(ControlArgs),
     /// Trigger an emergency on a Hengbo host.
     Emergency(ControlArgs),
+    /// Panel accounts on the running daemon: add, set, remove, list, show (live on the
+    /// panel's next frame; secrets never printed).
+    #[command(subcommand)]
+    Account(account::AccountCmd),
 }
 
 /// Arguments of the control commands.
@@ -245,6 +250,7 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
         ClientCmd::ArmStay(a) => control(opts, ch, "arm_stay", a).await,
         ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
         ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
+        ClientCmd::Account(c) => account::run(opts, ch, c).await,
     }
 }
 
