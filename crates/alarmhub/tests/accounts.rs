@@ -129,3 +129,44 @@ fn account_changes_reach_a_live_daemon_on_the_next_frame_and_never_print_a_secre
     let mut q = d.connect();
     assert!(answered(&mut q, &plain(3), S), "7777 survives a restart");
 }
+
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_accounts_from_the_file_and_refuses_an_invalid_file() {
+    let d = Daemon::start(
+        "unknown_accounts = \"drop\"",
+        &format!("[[accounts]]\naccount = \"12345A\"\nkey = \"{KEY1}\"\n"),
+    );
+    let mut p = d.connect();
+    assert!(answered(&mut p, &encrypted(&key(KEY1), 1), S));
+    let file = d.dir.join("alarmhub.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+
+    // A new key, a new account and a changed [control] section.
+    let edited = text.replace(KEY1, KEY2)
+        + "[[accounts]]\naccount = \"7777\"\n[control]\ntimeout_secs = 3\n";
+    std::fs::write(&file, &edited).unwrap();
+    common::unsafe_free_sighup(d.child.id());
+    let warn = d.wait_log("takes effect after a restart", S).expect("logged");
+    assert!(warn.contains("control"), "{warn}");
+    let line = d.wait_log("configuration reloaded", S).expect("reloaded");
+    assert!(line.contains("12345A") && line.contains("7777"), "{line}");
+    assert!(!line.contains(KEY2), "{line}");
+    assert!(answered(&mut p, &encrypted(&key(KEY2), 2), S), "same connection, new key");
+    let plain = bytes(&cid_frame(Id::AdmCid, 1, "7777", Some("7777"), 1130, 1, 1, None));
+    assert!(answered(&mut d.connect(), &plain, S));
+
+    // An invalid file is refused; the accounts in force stay.
+    std::fs::write(&file, edited.replace("timeout_secs = 3", "timeout_secs = \"soon\"")).unwrap();
+    common::unsafe_free_sighup(d.child.id());
+    let line = d.wait_log("configuration not reloaded", S).expect("refused");
+    assert!(line.contains("timeout_secs"), "{line}");
+    assert!(answered(&mut p, &encrypted(&key(KEY2), 3), S));
+
+    // An entry removed from the file is removed.
+    std::fs::write(&file, &text.replace(KEY1, KEY2)).unwrap();
+    common::unsafe_free_sighup(d.child.id());
+    let line = d.wait_log("configuration reloaded", S).expect("reloaded");
+    assert!(line.contains("7777"), "{line}");
+    assert!(!answered(&mut d.connect(), &plain, Duration::from_millis(500)));
+}

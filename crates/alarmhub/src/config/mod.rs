@@ -84,6 +84,9 @@ pub struct Config {
     /// [`Config::set_live_accounts`]: lookups then read `accounts`.
     #[serde(skip)]
     live: Option<Arc<LiveAccounts>>,
+    /// The file it was loaded from ([`Config::load`]); SIGHUP reads it again.
+    #[serde(skip)]
+    source: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -103,7 +106,37 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml_str(&text, &path.display().to_string())
+        let mut c = Config::from_toml_str(&text, &path.display().to_string())?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// The file this configuration was loaded from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// The sections whose settings differ from `other`'s (accounts not included), by
+    /// their name in the file.
+    pub fn changed_sections(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        check("panel", self.panel == other.panel);
+        check("grpc", self.grpc == other.grpc);
+        check("http", self.http == other.http);
+        check("store", self.store == other.store);
+        check("control", self.control == other.control);
+        check("log", self.log == other.log);
+        check("mqtt", self.mqtt == other.mqtt);
+        check("automation", self.automation == other.automation);
+        check("notify", self.notify == other.notify);
+        check("auth", self.auth == other.auth);
+        check("tls", self.tls == other.tls);
+        out
     }
 
     /// Check every rule; the error lists all problems found, each with its field path.
@@ -215,6 +248,7 @@ impl PartialEq for Config {
             accounts,
             index: _,
             live: _,
+            source: _,
         } = self;
         *panel == other.panel
             && *grpc == other.grpc

@@ -35,6 +35,7 @@ pub(super) fn spawn(
     crate::auth::exposure::announce(config, cancel.child_token());
     let reload = crate::reload::Reload {
         tls: access.tls.clone(),
+        config: crate::reload::ConfigReload::new(config, Arc::clone(&core.store)),
     };
     access.hangup.run(reload, cancel.child_token());
     let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
