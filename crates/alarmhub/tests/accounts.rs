@@ -170,3 +170,22 @@ fn sighup_reloads_accounts_from_the_file_and_refuses_an_invalid_file() {
     assert!(line.contains("7777"), "{line}");
     assert!(!answered(&mut d.connect(), &plain, Duration::from_millis(500)));
 }
+
+#[test]
+fn a_flagged_unknown_panel_is_shown_as_unknown_and_adopted_with_one_command() {
+    let d = Daemon::start("unknown_accounts = \"flag\"", "");
+    let plain = bytes(&cid_frame(Id::AdmCid, 1, "5555", Some("5555"), 1130, 1, 1, None));
+    assert!(answered(&mut d.connect(), &plain, S));
+    let m = d.cli(&["machines"]);
+    let out = text(&m);
+    assert!(out.lines().next().unwrap().starts_with("ACCOUNT"), "header row: {out}");
+    assert!(out.contains("5555") && out.contains("[unknown account"), "{out}");
+    let not_unknown = d.cli(&["account", "adopt", "6666"]);
+    assert_eq!(not_unknown.status.code(), Some(1), "{not_unknown:?}");
+    let adopt = d.cli(&["account", "adopt", "5555", "--name", "New shop"]);
+    assert!(adopt.status.success(), "{adopt:?}");
+    let out = text(&d.cli(&["machines"]));
+    assert!(out.contains("5555") && !out.contains("[unknown account"), "{out}");
+    assert!(text(&d.cli(&["account", "show", "5555"])).contains("name=New shop"));
+    assert_eq!(d.cli(&["account", "adopt", "5555"]).status.code(), Some(1), "once");
+}

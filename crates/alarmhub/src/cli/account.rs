@@ -1,4 +1,4 @@
-//! `alarmhub account add|set|remove|list|show`: panel accounts on a running daemon, through
+//! `alarmhub account add|set|adopt|remove|list|show`: panel accounts on a running daemon, through
 //! the v1 account RPCs (admin token when access control is on; every change audited). A
 //! change is live on the panel's next frame, no restart. Secrets are never printed: `show`
 //! and `list` say `key: set` / `password: set` at most. `--key -` and `--password -` read
@@ -26,6 +26,13 @@ pub enum AccountCmd {
     /// Change settings of an account; settings not named stay as they are.
     Set {
         /// The account.
+        account: String,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Adopt a panel shown as unknown (policy `flag`): add it as a configured account.
+    Adopt {
+        /// The unknown panel's account.
         account: String,
         #[command(flatten)]
         fields: Fields,
@@ -204,6 +211,32 @@ pub(super) async fn run(opts: &ClientOpts, ch: Ch, cmd: AccountCmd) -> Result<Ex
                     account,
                     settings_json,
                     create: false,
+                })
+                .await;
+            done(r, "PutAccount")
+        }
+        AccountCmd::Adopt { account, fields } => {
+            let unknown = c
+                .get_machine(pb::GetMachineRequest {
+                    account: account.clone(),
+                })
+                .await
+                .map(|m| m.get_ref().unknown_account);
+            match unknown {
+                Ok(true) => {}
+                Ok(false) | Err(_) => {
+                    eprintln!(
+                        "alarmhub: {account} is not a panel shown as unknown (see `alarmhub machines`); use `alarmhub account add` for a new account"
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            let settings_json = fields.to_json()?;
+            let r = c
+                .put_account(pb::PutAccountRequest {
+                    account,
+                    settings_json,
+                    create: true,
                 })
                 .await;
             done(r, "PutAccount")

@@ -262,6 +262,9 @@ async fn machines(
 ) -> Result<ExitCode, String> {
     let mut c = AlarmHubClient::new(ch);
     let mut token = String::new();
+    if !opts.json {
+        emit(&output::machines_header());
+    }
     loop {
         let r = c
             .list_machines(pb::ListMachinesRequest {

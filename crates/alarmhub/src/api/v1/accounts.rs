@@ -111,7 +111,10 @@ pub(crate) async fn put(
         .unwrap_or_default();
     tracing::info!(account = %a.account, fields = ?fields, created = req.create, "panel account stored");
     live.upsert(a.clone());
-    let detail = serde_json::json!({ "created": req.create, "fields": fields }).to_string();
+    let adopted = ctx.h.registry.adopt(&a.account);
+    let detail =
+        serde_json::json!({ "created": req.create, "adopted": adopted, "fields": fields })
+            .to_string();
     Ok((reply(&a), detail))
 }
 
