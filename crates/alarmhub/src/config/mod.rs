@@ -95,7 +95,9 @@ impl Config {
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
-        config.validate().map_err(|e| e.with_origin(origin))?;
+        config
+            .validate()
+            .map_err(|e| error::with_lines(e.with_origin(origin), text))?;
         config.reindex();
         Ok(config)
     }
