@@ -234,6 +234,49 @@ impl WriteConn for SqliteWriter {
         Ok(())
     }
 
+    fn purge_events(
+        &mut self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = move |e| StoreError::sqlite("purge events", &path, e);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64)> = {
+            // The oldest first: seq order is receive order.
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT account, seq FROM events WHERE seq < ?2 AND received_at_ms < ?1 \
+                     ORDER BY seq LIMIT ?3",
+                )
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map(params![before_ms, below_seq, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(&err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(&err)?;
+            rows
+        };
+        {
+            let mut del_index = tx
+                .prepare_cached("DELETE FROM account_events WHERE acct = ?1 AND ev_seq = ?2")
+                .map_err(&err)?;
+            let mut del_event = tx
+                .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .map_err(&err)?;
+            for (account, seq) in &rows {
+                del_index.execute(params![account, seq]).map_err(&err)?;
+                del_event.execute([seq]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(rows.len())
+    }
+
     fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
         let now = self.clock.now_ms();
         let err = self.err("store account");

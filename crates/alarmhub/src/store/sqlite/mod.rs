@@ -162,6 +162,21 @@ impl Store for SqliteStore {
         self.writer.check_writable().await
     }
 
+    async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        self.writer
+            .purge_events(before_ms, below_seq, max_rows)
+            .await
+    }
+
+    async fn oldest_seq(&self) -> Result<i64, StoreError> {
+        self.read("read oldest seq", |r| r.oldest_seq()).await
+    }
+
     async fn accounts(&self) -> Result<Vec<String>, StoreError> {
         self.read("read accounts", |r| r.accounts()).await
     }

@@ -55,6 +55,16 @@ impl SqliteReader {
         stmt.query_row([], |r| r.get(0)).map_err(&err)
     }
 
+    /// The lowest stored seq, 0 when empty.
+    pub fn oldest_seq(&self) -> Result<i64, StoreError> {
+        let err = self.err("read oldest seq");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MIN(seq), 0) FROM events")
+            .map_err(&err)?;
+        stmt.query_row([], |r| r.get(0)).map_err(&err)
+    }
+
     /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
     pub fn events_after(
         &self,

@@ -44,6 +44,18 @@ pub(crate) trait WriteConn: Send {
     fn check_writable(&mut self) -> Result<(), StoreError>;
     /// Insert or replace (`Some(settings)`) or remove (`None`) the account whose lower-case
     /// key is `key`; whether a row was there before.
+    fn purge_events(
+        &mut self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        let _ = (before_ms, below_seq, max_rows);
+        Err(StoreError::Unsupported {
+            what: "purging events",
+        })
+    }
+    /// See [`WriteConn::put_account`] (a default so test connections need not implement it).
     fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
         let _ = (key, settings);
         Err(StoreError::Unsupported {
@@ -69,6 +81,12 @@ enum Request {
         reply: Reply<()>,
     },
     CheckWritable(Reply<()>),
+    Purge {
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+        reply: Reply<usize>,
+    },
     PutAccount {
         key: String,
         settings: Option<String>,
@@ -134,6 +152,22 @@ impl WriterHandle {
     pub(crate) async fn set_cursor(&self, name: String, seq: i64) -> Result<(), StoreError> {
         self.call(|reply| Request::SetCursor { name, seq, reply })
             .await
+    }
+
+    /// Remove a batch of old events.
+    pub(crate) async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        self.call(|reply| Request::Purge {
+            before_ms,
+            below_seq,
+            max_rows,
+            reply,
+        })
+        .await
     }
 
     /// Store (`Some`) or remove (`None`) one account's settings.
@@ -336,6 +370,14 @@ impl<W: WriteConn> Writer<W> {
             }
             Request::CheckWritable(reply) => {
                 let _ = reply.send(self.conn.check_writable());
+            }
+            Request::Purge {
+                before_ms,
+                below_seq,
+                max_rows,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.purge_events(before_ms, below_seq, max_rows));
             }
             Request::PutAccount {
                 key,

@@ -19,6 +19,7 @@
 mod accounts;
 mod appends;
 mod reads;
+mod retention;
 mod state;
 
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 pub use accounts::*;
 pub use appends::*;
 pub use reads::*;
+pub use retention::*;
 pub use state::*;
 
 /// "Now" for every test: events are received around it.
@@ -141,6 +143,7 @@ macro_rules! conformance_suite {
             check_writable_succeeds_on_a_healthy_store,
             a_closed_store_refuses_work,
             accounts_are_stored_replaced_and_removed_ignoring_case_and_survive_reopen,
+            purge_removes_old_events_in_batches_and_keeps_seqs_increasing,
         );
     };
     (@tests $backend:path; $($name:ident),* $(,)?) => {
