@@ -43,6 +43,10 @@ pub mod names {
     pub const API_WATCH_LAGGED_TOTAL: &str = "alarmhub_api_watch_lagged_total";
     /// `Subscribe` events redelivered after their ack timeout.
     pub const API_REDELIVERIES_TOTAL: &str = "alarmhub_api_redeliveries_total";
+    /// The lowest seq still stored: where history starts after retention.
+    pub const EVENTS_OLDEST_SEQ: &str = "alarmhub_events_oldest_seq";
+    /// Events removed by retention.
+    pub const EVENTS_PURGED_TOTAL: &str = "alarmhub_events_purged_total";
 }
 
 /// Every series with its kind and help text, for [`describe`] and the tests. (No units: the
@@ -69,6 +73,8 @@ const SERIES: &[(Kind, &str, &str)] = {
         (G, API_WATCHERS, "WatchEvents streams open"),
         (C, API_WATCH_LAGGED_TOTAL, "WatchEvents streams that fell behind and resumed from the store"),
         (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout"),
+        (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)"),
+        (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days"),
     ]
 };
 

@@ -9,6 +9,7 @@
 
 mod outputs;
 mod restore;
+pub mod retention;
 mod systemd;
 mod tasks;
 

@@ -80,6 +80,11 @@ pub(super) fn spawn(
         every,
         cancel.child_token(),
     ));
+    tracker.spawn(super::retention::run(
+        Arc::clone(&core.store),
+        config.store.retention_days,
+        cancel.child_token(),
+    ));
     tracker.spawn(systemd::watchdog_loop(
         Arc::clone(&core.store),
         cancel.child_token(),
