@@ -44,3 +44,29 @@ async fn old_events_go_in_batches_below_the_snapshot_and_the_panel_state_stays()
     assert!(p1.active_alarms.contains_key(&5), "{p1:?}");
     hub.stop().await;
 }
+
+#[test]
+fn store_backup_copies_a_live_database_and_vacuum_runs_beside_the_daemon() {
+    let d = common::Daemon::start("", "");
+    let mut host = d.host();
+    host.report(1130, 5);
+    let dir = d.data_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join(alarmhub::store::DB_FILE);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+            .args(args)
+            .args(["--data-dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let b = run(&["store", "backup", copy.to_str().unwrap()]);
+    assert!(b.status.success(), "{b:?}");
+    let reader = alarmhub::store::SqliteReader::open(tmp.path()).unwrap();
+    assert!(reader.events_after(0, 0).unwrap().iter().any(|e| e.event.code == 1130));
+    let again = run(&["store", "backup", copy.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "never overwrites");
+    let v = run(&["store", "vacuum"]);
+    assert!(v.status.success(), "{v:?}");
+    host.report(1130, 6); // the daemon still stores and ACKs
+}

@@ -115,7 +115,7 @@ pub struct AuditArgs {
     pub dir: DataDirArgs,
 }
 
-fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
+pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
     if let Some(d) = &a.data_dir {
         return Ok(d.clone());
     }

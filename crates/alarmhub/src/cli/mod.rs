@@ -15,6 +15,7 @@
 pub mod account;
 pub mod admin;
 pub mod notify;
+pub mod store;
 mod output;
 
 use std::process::ExitCode;
