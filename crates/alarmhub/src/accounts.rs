@@ -95,10 +95,7 @@ impl LiveAccounts {
 
     /// Remove one account; whether it was there.
     pub fn remove(&self, account: &str) -> bool {
-        let gone = self
-            .write()
-            .remove(&account.to_ascii_lowercase())
-            .is_some();
+        let gone = self.write().remove(&account.to_ascii_lowercase()).is_some();
         self.epoch.fetch_add(1, Ordering::Relaxed);
         gone
     }
@@ -124,11 +121,10 @@ pub fn from_json(value: Value) -> Result<AccountConfig, AccountError> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let a: AccountConfig =
-        serde_json::from_value(value).map_err(|e| AccountError::Invalid {
-            account: account.clone(),
-            message: e.to_string(),
-        })?;
+    let a: AccountConfig = serde_json::from_value(value).map_err(|e| AccountError::Invalid {
+        account: account.clone(),
+        message: e.to_string(),
+    })?;
     check(&a)?;
     Ok(a)
 }
@@ -140,11 +136,7 @@ pub fn check(a: &AccountConfig) -> Result<(), AccountError> {
     c.reindex();
     c.validate().map_err(|e| AccountError::Invalid {
         account: a.account.clone(),
-        message: e
-            .to_string()
-            .replace("accounts[0]", "")
-            .trim()
-            .to_string(),
+        message: e.to_string().replace("accounts[0]", "").trim().to_string(),
     })
 }
 
@@ -246,7 +238,10 @@ mod tests {
     fn bad_settings_are_refused_naming_the_field() {
         for (v, field) in [
             (json!({"account": "A1", "key": "00"}), "key"),
-            (json!({"account": "A1", "supervision_secs": 1}), "supervision_secs"),
+            (
+                json!({"account": "A1", "supervision_secs": 1}),
+                "supervision_secs",
+            ),
             (json!({"account": "A 1"}), "account"),
             (json!({"account": "A1", "colour": "red"}), "colour"),
         ] {

@@ -68,25 +68,56 @@ fn account_changes_reach_a_live_daemon_on_the_next_frame_and_never_print_a_secre
         &format!("[[accounts]]\naccount = \"12345A\"\nkey = \"{KEY1}\"\n"),
     );
     let mut p = d.connect();
-    assert!(answered(&mut p, &encrypted(&key(KEY1), 1), S), "seeded from [[accounts]]");
+    assert!(
+        answered(&mut p, &encrypted(&key(KEY1), 1), S),
+        "seeded from [[accounts]]"
+    );
 
     // A new key: the next frame on the same connection must use it.
-    let set = d.cli(&["account", "set", "12345A", "--key", KEY2, "--name", "Shop 12"]);
+    let set = d.cli(&[
+        "account", "set", "12345A", "--key", KEY2, "--name", "Shop 12",
+    ]);
     assert!(set.status.success(), "{set:?}");
     let out = text(&set);
-    assert!(out.contains("key=set") && out.contains("name=Shop 12"), "{out}");
+    assert!(
+        out.contains("key=set") && out.contains("name=Shop 12"),
+        "{out}"
+    );
     assert!(!out.contains(KEY2) && !out.contains(KEY1), "{out}");
     assert!(
-        !answered(&mut p, &encrypted(&key(KEY1), 2), Duration::from_millis(500)),
+        !answered(
+            &mut p,
+            &encrypted(&key(KEY1), 2),
+            Duration::from_millis(500)
+        ),
         "the old key is refused at once"
     );
     assert!(answered(&mut p, &encrypted(&key(KEY2), 3), S));
 
     // An account added at runtime is received (it was dropped as unknown before).
-    let plain = |seq| bytes(&cid_frame(Id::AdmCid, seq, "7777", Some("7777"), 1130, 1, 1, None));
+    let plain = |seq| {
+        bytes(&cid_frame(
+            Id::AdmCid,
+            seq,
+            "7777",
+            Some("7777"),
+            1130,
+            1,
+            1,
+            None,
+        ))
+    };
     let mut q = d.connect();
     assert!(!answered(&mut q, &plain(1), Duration::from_millis(500)));
-    let add = d.cli(&["account", "add", "7777", "--password", "123456", "--connection", "on_demand"]);
+    let add = d.cli(&[
+        "account",
+        "add",
+        "7777",
+        "--password",
+        "123456",
+        "--connection",
+        "on_demand",
+    ]);
     assert!(add.status.success(), "{add:?}");
     assert!(!text(&add).contains("123456"), "{}", text(&add));
     let mut q = d.connect();
@@ -106,12 +137,19 @@ fn account_changes_reach_a_live_daemon_on_the_next_frame_and_never_print_a_secre
     assert!(!out.contains(KEY2) && !out.contains("123456"), "{out}");
     let show = d.cli(&["account", "show", "7777", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!((v["has_password"].as_bool(), v["connection"].as_str()), (Some(true), Some("on_demand")));
+    assert_eq!(
+        (v["has_password"].as_bool(), v["connection"].as_str()),
+        (Some(true), Some("on_demand"))
+    );
 
     // Removed: the panel now follows the unknown-account policy (drop: silence).
     let rm = d.cli(&["account", "remove", "12345A"]);
     assert!(rm.status.success(), "{rm:?}");
-    assert!(!answered(&mut p, &encrypted(&key(KEY2), 4), Duration::from_millis(500)));
+    assert!(!answered(
+        &mut p,
+        &encrypted(&key(KEY2), 4),
+        Duration::from_millis(500)
+    ));
     assert_eq!(d.cli(&["account", "show", "12345A"]).status.code(), Some(1));
 
     // Every change is in the audit trail, without a secret.
@@ -121,7 +159,10 @@ fn account_changes_reach_a_live_daemon_on_the_next_frame_and_never_print_a_secre
         .output()
         .unwrap();
     let out = text(&audit);
-    assert!(out.contains("PutAccount") && out.contains("RemoveAccount"), "{out}");
+    assert!(
+        out.contains("PutAccount") && out.contains("RemoveAccount"),
+        "{out}"
+    );
     assert!(!out.contains(KEY2) && !out.contains("123456"), "{out}");
 
     // Runtime accounts are kept in the store across a restart.
@@ -147,45 +188,91 @@ fn sighup_reloads_accounts_from_the_file_and_refuses_an_invalid_file() {
         + "[[accounts]]\naccount = \"7777\"\n[control]\ntimeout_secs = 3\n";
     std::fs::write(&file, &edited).unwrap();
     common::unsafe_free_sighup(d.child.id());
-    let warn = d.wait_log("takes effect after a restart", S).expect("logged");
+    let warn = d
+        .wait_log("takes effect after a restart", S)
+        .expect("logged");
     assert!(warn.contains("control"), "{warn}");
     let line = d.wait_log("configuration reloaded", S).expect("reloaded");
     assert!(line.contains("12345A") && line.contains("7777"), "{line}");
     assert!(!line.contains(KEY2), "{line}");
-    assert!(answered(&mut p, &encrypted(&key(KEY2), 2), S), "same connection, new key");
-    let plain = bytes(&cid_frame(Id::AdmCid, 1, "7777", Some("7777"), 1130, 1, 1, None));
+    assert!(
+        answered(&mut p, &encrypted(&key(KEY2), 2), S),
+        "same connection, new key"
+    );
+    let plain = bytes(&cid_frame(
+        Id::AdmCid,
+        1,
+        "7777",
+        Some("7777"),
+        1130,
+        1,
+        1,
+        None,
+    ));
     assert!(answered(&mut d.connect(), &plain, S));
 
     // An invalid file is refused; the accounts in force stay.
-    std::fs::write(&file, edited.replace("timeout_secs = 3", "timeout_secs = \"soon\"")).unwrap();
+    std::fs::write(
+        &file,
+        edited.replace("timeout_secs = 3", "timeout_secs = \"soon\""),
+    )
+    .unwrap();
     common::unsafe_free_sighup(d.child.id());
-    let line = d.wait_log("configuration not reloaded", S).expect("refused");
+    let line = d
+        .wait_log("configuration not reloaded", S)
+        .expect("refused");
     assert!(line.contains("timeout_secs"), "{line}");
     assert!(answered(&mut p, &encrypted(&key(KEY2), 3), S));
 
     // An entry removed from the file is removed.
-    std::fs::write(&file, &text.replace(KEY1, KEY2)).unwrap();
+    std::fs::write(&file, text.replace(KEY1, KEY2)).unwrap();
     common::unsafe_free_sighup(d.child.id());
     let line = d.wait_log("configuration reloaded", S).expect("reloaded");
     assert!(line.contains("7777"), "{line}");
-    assert!(!answered(&mut d.connect(), &plain, Duration::from_millis(500)));
+    assert!(!answered(
+        &mut d.connect(),
+        &plain,
+        Duration::from_millis(500)
+    ));
 }
 
 #[test]
 fn a_flagged_unknown_panel_is_shown_as_unknown_and_adopted_with_one_command() {
     let d = Daemon::start("unknown_accounts = \"flag\"", "");
-    let plain = bytes(&cid_frame(Id::AdmCid, 1, "5555", Some("5555"), 1130, 1, 1, None));
+    let plain = bytes(&cid_frame(
+        Id::AdmCid,
+        1,
+        "5555",
+        Some("5555"),
+        1130,
+        1,
+        1,
+        None,
+    ));
     assert!(answered(&mut d.connect(), &plain, S));
     let m = d.cli(&["machines"]);
     let out = text(&m);
-    assert!(out.lines().next().unwrap().starts_with("ACCOUNT"), "header row: {out}");
-    assert!(out.contains("5555") && out.contains("[unknown account"), "{out}");
+    assert!(
+        out.lines().next().unwrap().starts_with("ACCOUNT"),
+        "header row: {out}"
+    );
+    assert!(
+        out.contains("5555") && out.contains("[unknown account"),
+        "{out}"
+    );
     let not_unknown = d.cli(&["account", "adopt", "6666"]);
     assert_eq!(not_unknown.status.code(), Some(1), "{not_unknown:?}");
     let adopt = d.cli(&["account", "adopt", "5555", "--name", "New shop"]);
     assert!(adopt.status.success(), "{adopt:?}");
     let out = text(&d.cli(&["machines"]));
-    assert!(out.contains("5555") && !out.contains("[unknown account"), "{out}");
+    assert!(
+        out.contains("5555") && !out.contains("[unknown account"),
+        "{out}"
+    );
     assert!(text(&d.cli(&["account", "show", "5555"])).contains("name=New shop"));
-    assert_eq!(d.cli(&["account", "adopt", "5555"]).status.code(), Some(1), "once");
+    assert_eq!(
+        d.cli(&["account", "adopt", "5555"]).status.code(),
+        Some(1),
+        "once"
+    );
 }

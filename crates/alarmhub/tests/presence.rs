@@ -39,7 +39,10 @@ async fn message(hub: &Hub, account: &str, seq: u16, code: u16) {
     s.write_all(&bytes(&f)).await.unwrap();
     let mut buf = [0u8; 256];
     let n = within(s.read(&mut buf)).await.unwrap();
-    assert!(n > 0 && buf[..n].windows(5).any(|w| w == b"\"ACK\""), "ACKed");
+    assert!(
+        n > 0 && buf[..n].windows(5).any(|w| w == b"\"ACK\""),
+        "ACKed"
+    );
 }
 
 /// Codes of the receiver's ONLINE (1946) / OFFLINE (1944) events of `account`, in order.
@@ -109,7 +112,10 @@ async fn a_panel_that_connects_per_message_stays_online_until_its_supervision_in
     );
     let last = hub.handles.registry.get(ON_DEMAND).unwrap().last_seen_ms;
     presence::check(&shared, last + 89_000).await;
-    assert!(hub.handles.registry.get(ON_DEMAND).unwrap().online, "within 90 s");
+    assert!(
+        hub.handles.registry.get(ON_DEMAND).unwrap().online,
+        "within 90 s"
+    );
     presence::check(&shared, last + 91_000).await;
     assert!(!hub.handles.registry.get(ON_DEMAND).unwrap().online);
     assert_eq!(presence_codes(&hub, ON_DEMAND).await, [1946, 1944]);

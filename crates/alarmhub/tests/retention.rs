@@ -30,12 +30,24 @@ async fn old_events_go_in_batches_below_the_snapshot_and_the_panel_state_stays()
         "nothing the snapshot does not cover"
     );
     let (last_seq, panels) = hub.handles.registry.snapshot();
-    store.save_snapshot(Snapshot { last_seq, panels }).await.unwrap();
+    store
+        .save_snapshot(Snapshot { last_seq, panels })
+        .await
+        .unwrap();
     let recent = hub.append("P2", Source::Panel, 1602, 0, now).await;
     let removed = purge_once(store.as_ref(), 365, now).await.unwrap();
-    assert_eq!(removed as i64, last_seq - 1, "everything old below the snapshot seq");
+    assert_eq!(
+        removed as i64,
+        last_seq - 1,
+        "everything old below the snapshot seq"
+    );
     assert_eq!(store.oldest_seq().await.unwrap(), last_seq);
-    assert!(store.events_after(0, 0).await.unwrap().iter().any(|e| e.seq == recent));
+    assert!(store
+        .events_after(0, 0)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.seq == recent));
     hub.stop().await;
 
     // Restart: the open alarm of P1 is still known.
@@ -63,7 +75,11 @@ fn store_backup_copies_a_live_database_and_vacuum_runs_beside_the_daemon() {
     let b = run(&["store", "backup", copy.to_str().unwrap()]);
     assert!(b.status.success(), "{b:?}");
     let reader = alarmhub::store::SqliteReader::open(tmp.path()).unwrap();
-    assert!(reader.events_after(0, 0).unwrap().iter().any(|e| e.event.code == 1130));
+    assert!(reader
+        .events_after(0, 0)
+        .unwrap()
+        .iter()
+        .any(|e| e.event.code == 1130));
     let again = run(&["store", "backup", copy.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2), "never overwrites");
     let v = run(&["store", "vacuum"]);

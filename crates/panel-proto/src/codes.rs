@@ -511,7 +511,12 @@ pub fn sia_to_contact_id(sia: &str) -> Option<u16> {
         _ => None,
     };
     arm_disarm
-        .or_else(|| HB_EVENTS.iter().find(|e| e.sia == Some(key)).map(|e| e.code))
+        .or_else(|| {
+            HB_EVENTS
+                .iter()
+                .find(|e| e.sia == Some(key))
+                .map(|e| e.code)
+        })
         .or_else(|| {
             let new = CID_ROWS.iter().map(|r| (1000 + r.code, r.new.sia));
             let restore = CID_ROWS.iter().map(|r| (3000 + r.code, r.restore.sia));

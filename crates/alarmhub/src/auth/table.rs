@@ -35,8 +35,14 @@ const GRPC: &[(&str, Rule)] = &[
     ("/alarmhub.v1.AlarmHub/ListAudit", Rule::Need(P::Audit)),
     ("/alarmhub.v1.AlarmHub/ListAccounts", Rule::Need(P::Read)),
     ("/alarmhub.v1.AlarmHub/GetAccount", Rule::Need(P::Read)),
-    ("/alarmhub.v1.AlarmHub/PutAccount", Rule::Need(P::ManageAccounts)),
-    ("/alarmhub.v1.AlarmHub/RemoveAccount", Rule::Need(P::ManageAccounts)),
+    (
+        "/alarmhub.v1.AlarmHub/PutAccount",
+        Rule::Need(P::ManageAccounts),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/RemoveAccount",
+        Rule::Need(P::ManageAccounts),
+    ),
     ("/grpc.health.v1.Health/Check", Rule::Open),
     ("/grpc.health.v1.Health/Watch", Rule::Open),
     (

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
 use super::{emit, status_err, Ch, ClientOpts};
-use crate::proto::v1::alarm_hub_client::AlarmHubClient;
 use crate::proto::v1 as pb;
+use crate::proto::v1::alarm_hub_client::AlarmHubClient;
 
 /// `alarmhub account …`
 #[derive(Subcommand, Debug, Clone)]
@@ -134,8 +134,9 @@ impl Fields {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| format!("--set {kv:?}: write KEY=JSON"))?;
-            let v: Value = serde_json::from_str(v)
-                .map_err(|e| format!("--set {k}: the value is not JSON ({e}); quote strings: '\"text\"'"))?;
+            let v: Value = serde_json::from_str(v).map_err(|e| {
+                format!("--set {k}: the value is not JSON ({e}); quote strings: '\"text\"'")
+            })?;
             put(k, v);
         }
         for k in &self.clear {

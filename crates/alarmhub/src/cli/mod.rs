@@ -15,8 +15,8 @@
 pub mod account;
 pub mod admin;
 pub mod notify;
-pub mod store;
 mod output;
+pub mod store;
 
 use std::process::ExitCode;
 

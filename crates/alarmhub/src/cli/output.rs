@@ -82,7 +82,10 @@ pub fn machine(m: &pb::Machine, as_json: bool) -> String {
     }
     let zones: Vec<String> = m.active_alarms.iter().map(|a| a.zone.to_string()).collect();
     let unknown = if m.unknown_account {
-        format!("  [unknown account: adopt with `alarmhub account adopt {}`]", m.account)
+        format!(
+            "  [unknown account: adopt with `alarmhub account adopt {}`]",
+            m.account
+        )
     } else {
         String::new()
     };

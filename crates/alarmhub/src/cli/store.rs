@@ -64,7 +64,10 @@ fn run(cmd: StoreCmd) -> Result<String, String> {
         StoreCmd::Backup { file, dir } => {
             let path = data_dir(&dir)?.join(DB_FILE);
             if file.exists() {
-                return Err(format!("{}: exists already; choose a new file", file.display()));
+                return Err(format!(
+                    "{}: exists already; choose a new file",
+                    file.display()
+                ));
             }
             let src = open(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             let mut dst = Connection::open(&file)
@@ -74,14 +77,21 @@ fn run(cmd: StoreCmd) -> Result<String, String> {
             backup
                 .run_to_completion(256, Duration::from_millis(5), None)
                 .map_err(|e| format!("backup to {}: {e}", file.display()))?;
-            Ok(format!("{} backed up to {}", path.display(), file.display()))
+            Ok(format!(
+                "{} backed up to {}",
+                path.display(),
+                file.display()
+            ))
         }
     }
 }
 
 fn open(path: &std::path::Path, flags: OpenFlags) -> Result<Connection, String> {
     if !path.exists() {
-        return Err(format!("{}: no database here (see --data-dir)", path.display()));
+        return Err(format!(
+            "{}: no database here (see --data-dir)",
+            path.display()
+        ));
     }
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -87,8 +87,7 @@ impl Outcome {
             Outcome::Done => "the host confirmed the command".into(),
             Outcome::TimedOut => "the host did not confirm the command in time".into(),
             Outcome::WrongPassword => {
-                "the host refused the disarm: wrong password (1701); its status is unchanged"
-                    .into()
+                "the host refused the disarm: wrong password (1701); its status is unchanged".into()
             }
             Outcome::NotDone => {
                 "the host received the command but did not report the new status".into()

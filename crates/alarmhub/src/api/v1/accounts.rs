@@ -96,9 +96,7 @@ pub(crate) async fn put(
         (false, None) => return Err(status(AccountError::NotFound(req.account))),
         _ => {}
     }
-    let account = req
-        .account
-        .clone();
+    let account = req.account.clone();
     let a = merged(&account, current.as_deref(), &req.settings_json).map_err(status)?;
     let json = accounts::to_json(&a).map_err(status)?;
     ctx.h
@@ -112,9 +110,8 @@ pub(crate) async fn put(
     tracing::info!(account = %a.account, fields = ?fields, created = req.create, "panel account stored");
     live.upsert(a.clone());
     let adopted = ctx.h.registry.adopt(&a.account);
-    let detail =
-        serde_json::json!({ "created": req.create, "adopted": adopted, "fields": fields })
-            .to_string();
+    let detail = serde_json::json!({ "created": req.create, "adopted": adopted, "fields": fields })
+        .to_string();
     Ok((reply(&a), detail))
 }
 
@@ -145,13 +142,20 @@ mod tests {
             "account": "A1", "name": "Shop", "password": "123456", "supervision_secs": 60
         }))
         .unwrap();
-        let a = merged("A1", Some(&cur), r#"{"name": null, "supervision_secs": 90}"#).unwrap();
+        let a = merged(
+            "A1",
+            Some(&cur),
+            r#"{"name": null, "supervision_secs": 90}"#,
+        )
+        .unwrap();
         assert_eq!(a.name, None);
         assert_eq!(a.supervision_secs, Some(90));
         assert_eq!(a.password, cur.password, "secrets not named stay");
         let e = merged("A1", Some(&cur), "[1]").unwrap_err().to_string();
         assert!(e.contains("JSON object"), "{e}");
-        let e = merged("A1", None, r#"{"quirks": ["nope"]}"#).unwrap_err().to_string();
+        let e = merged("A1", None, r#"{"quirks": ["nope"]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("quirks") || e.contains("nope"), "{e}");
     }
 }

@@ -14,7 +14,11 @@ pub async fn accounts_are_stored_replaced_and_removed_ignoring_case_and_survive_
     s.store.put_account("12345A", a1).await.unwrap();
     s.store.put_account("B7", b1).await.unwrap();
     let stored = s.store.accounts().await.unwrap();
-    assert_eq!(stored, vec![a1.to_string(), b1.to_string()], "ordered by account");
+    assert_eq!(
+        stored,
+        vec![a1.to_string(), b1.to_string()],
+        "ordered by account"
+    );
     // Another spelling of the same account replaces it whole.
     let a2 = r#"{"account":"12345a","name":"Shop 12 (new owner)"}"#;
     s.store.put_account("12345a", a2).await.unwrap();

@@ -8,11 +8,21 @@ pub async fn purge_removes_old_events_in_batches_and_keeps_seqs_increasing(b: &d
     assert_eq!(s.store.oldest_seq().await.unwrap(), 0);
     // Six old events (one per minute, an hour ago), then two new ones.
     let old: Vec<_> = (0..6)
-        .map(|i| event(&format!("A{}", i % 2), 1130, NOW - 3_600_000 + i * 60_000, None))
+        .map(|i| {
+            event(
+                &format!("A{}", i % 2),
+                1130,
+                NOW - 3_600_000 + i * 60_000,
+                None,
+            )
+        })
         .collect();
     s.append(old).await;
-    s.append(vec![event("A0", 1130, NOW, None), event("A1", 1130, NOW, None)])
-        .await;
+    s.append(vec![
+        event("A0", 1130, NOW, None),
+        event("A1", 1130, NOW, None),
+    ])
+    .await;
     let all = seqs(&s.all().await);
     assert_eq!(all.len(), 8);
     let cutoff = NOW - 1_000;
@@ -22,7 +32,11 @@ pub async fn purge_removes_old_events_in_batches_and_keeps_seqs_increasing(b: &d
     assert_eq!(s.store.oldest_seq().await.unwrap(), all[4]);
     assert_eq!(s.store.purge_events(cutoff, protect, 4).await.unwrap(), 1);
     assert_eq!(s.store.purge_events(cutoff, protect, 4).await.unwrap(), 0);
-    assert_eq!(seqs(&s.all().await), all[5..].to_vec(), "the protected seq stays");
+    assert_eq!(
+        seqs(&s.all().await),
+        all[5..].to_vec(),
+        "the protected seq stays"
+    );
     // Account queries no longer see the purged events.
     let q = EventQuery {
         account: Some("A0".into()),
@@ -32,6 +46,9 @@ pub async fn purge_removes_old_events_in_batches_and_keeps_seqs_increasing(b: &d
     assert!(a0.iter().all(|seq| *seq >= all[5]), "{a0:?}");
     // New events continue after the highest seq ever given.
     let next = s.append(vec![event("A0", 1602, NOW, None)]).await;
-    assert!(matches!(next[0], Appended::Stored(seq) if seq > all[7]), "{next:?}");
+    assert!(
+        matches!(next[0], Appended::Stored(seq) if seq > all[7]),
+        "{next:?}"
+    );
     s.close().await;
 }

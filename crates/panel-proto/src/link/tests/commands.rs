@@ -118,11 +118,19 @@ fn a_disarm_the_host_answers_with_1701_is_a_wrong_password_not_done() {
     let acc = Accounts::new();
     let mut l = online_host(&acc);
     let out = issue(&mut l, disarm("654321"), at(0), &acc);
-    feed(&mut l, &host_answer(&sent(&out)[0].bytes, Id::Ack), at(1), &acc);
+    feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(1),
+        &acc,
+    );
     let report = feed(&mut l, &bytes(&hb_event(2, 1701, 99)), at(2), &acc);
     let shapes = shape(&report);
     assert!(shapes[0].starts_with("store"), "{shapes:?}");
-    assert_eq!(shapes.last().map(String::as_str), Some("finished disarm wrong_password"));
+    assert_eq!(
+        shapes.last().map(String::as_str),
+        Some("finished disarm wrong_password")
+    );
 }
 
 #[test]
@@ -130,7 +138,12 @@ fn a_host_that_acks_but_reports_no_new_status_has_not_done_the_command() {
     let acc = Accounts::new();
     let mut l = online_host(&acc);
     let out = issue(&mut l, disarm("123456"), at(0), &acc);
-    feed(&mut l, &host_answer(&sent(&out)[0].bytes, Id::Ack), at(1), &acc);
+    feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(1),
+        &acc,
+    );
     // Another status (the host stays armed) completes nothing.
     let other = feed(&mut l, &bytes(&hb_event(2, 3400, 0)), at(2), &acc);
     assert!(!shape(&other).iter().any(|s| s.starts_with("finished")));
@@ -147,8 +160,16 @@ fn a_status_report_before_the_ack_still_completes_the_command() {
     let mut l = online_host(&acc);
     let out = issue(&mut l, disarm("123456"), at(0), &acc);
     let report = feed(&mut l, &bytes(&hb_event(2, 1400, 99)), at(1), &acc);
-    assert_eq!(shape(&report).last().map(String::as_str), Some("finished disarm done"));
-    let late_ack = feed(&mut l, &host_answer(&sent(&out)[0].bytes, Id::Ack), at(2), &acc);
+    assert_eq!(
+        shape(&report).last().map(String::as_str),
+        Some("finished disarm done")
+    );
+    let late_ack = feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(2),
+        &acc,
+    );
     assert!(!shape(&late_ack).iter().any(|s| s.starts_with("finished")));
 }
 

@@ -169,7 +169,12 @@ fn a_connect_on_demand_panel_closing_its_connection_records_no_offline() {
     feed(&mut l, &bytes(&dc09_event("3333", 1, 1130, 1)), at(0), &acc);
     for reason in [CloseReason::ClosedByPeer, CloseReason::SupervisionExpired] {
         let mut l2 = link();
-        feed(&mut l2, &bytes(&dc09_event("2222", 2, 1602, 0)), at(0), &acc);
+        feed(
+            &mut l2,
+            &bytes(&dc09_event("2222", 2, 1602, 0)),
+            at(0),
+            &acc,
+        );
         let mut out = Vec::new();
         l2.close(reason, &mut out);
         assert_eq!(shape(&out), ["offline 2222 record=false"]);
