@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/alarm_server.proto",
         "proto/alarmhub/v1/alarmhub.proto",
+        "proto/alarmhub/v1/alarms.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

@@ -4,7 +4,9 @@
 //! `ALARMHUB_TEST_HOOKS=1` also `POST /debug/stall-writer?secs=N`, which the tests use to
 //! prove the watchdog stops when the writer is stuck.
 //!
-//! Every request passes the access check ([`crate::auth::http::check`]) with the route's
+//! The operator web console ([`crate::console`]) is merged in at `/` and `/console/…`.
+//!
+//! Every other request passes the access check ([`crate::auth::http::check`]) with the route's
 //! rule from the one permission table: `/healthz` and `/readyz` stay open for load
 //! balancers, `/metrics` needs a token of any role once access control is on.
 
@@ -41,6 +43,8 @@ pub struct HttpState {
     pub bus: Option<crate::events::EventBus>,
     /// Access control.
     pub auth: Arc<crate::auth::Auth>,
+    /// The operator web console (served at `/` with its own access check), when wired.
+    pub console: Option<crate::console::ConsoleState>,
 }
 
 /// The router.
@@ -53,11 +57,19 @@ pub fn router(state: HttpState) -> Router {
         r = r.route("/debug/stall-writer", post(stall));
     }
     let auth = Arc::clone(&state.auth);
-    r.with_state(state)
+    let console = state.console.clone();
+    let r = r
+        .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             auth,
             crate::auth::http::check,
-        ))
+        ));
+    // The console's routes carry their own check (sessions, CSRF, the console rules of the
+    // same permission table); the layer above covers only the routes added before it.
+    match console {
+        Some(c) => r.merge(crate::console::router(c)),
+        None => r,
+    }
 }
 
 async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {

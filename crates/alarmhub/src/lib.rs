@@ -8,7 +8,7 @@
 //! * [`receiver`]: panel listeners (TCP, UDP) and sessions.
 //! * [`control`]: remote commands to Hengbo hosts.
 //! * [`api`]: the gRPC services, over their own [`api::ApiState`].
-//! * [`http`]: health, readiness and metrics endpoints.
+//! * [`http`]: health, readiness and metrics endpoints; [`console`]: the operator web console.
 //! * [`daemon`]: `alarmhub serve` in named steps (open store, restore, bind, spawn, shut
 //!   down), systemd integration.
 //! * [`metrics`]: every metric series name and its help text; [`clock`]: the wall clock.
@@ -18,12 +18,16 @@
 //! `api` and `http`, none of which imports `daemon`.
 //! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 //! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
+//! * [`alarms`]: alarm records (open, take, close, escalate) and the alarm change log.
+//! * [`accounts`]: panel accounts at runtime (store + `[[accounts]]`, the live table).
 pub mod accounts;
+pub mod alarms;
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod decode;

@@ -35,7 +35,7 @@ enum Cmd {
     Config(ConfigCmd),
     /// Simulate panels against a receiver (load tests, deployment checks).
     Simulate(alarmhub::sim::SimArgs),
-    /// Notification helpers: send a test message through a channel.
+    /// Notifications: send a test message through a channel, list recent deliveries.
     #[command(subcommand)]
     Notify(alarmhub::cli::notify::NotifyCmd),
     /// API tokens for programs: create (printed once), list, revoke. Works on the data

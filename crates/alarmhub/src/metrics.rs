@@ -47,6 +47,35 @@ pub mod names {
     pub const EVENTS_OLDEST_SEQ: &str = "alarmhub_events_oldest_seq";
     /// Events removed by retention.
     pub const EVENTS_PURGED_TOTAL: &str = "alarmhub_events_purged_total";
+    /// Notification deliveries queued in the outbox, by `channel` (one per target).
+    pub const NOTIFY_QUEUED_TOTAL: &str = "alarmhub_notify_queued_total";
+    /// Notification messages sent (a digest is one), by `channel` and `outcome` (delivered,
+    /// retry, rate_limited, disabled, failed).
+    pub const NOTIFY_MESSAGES_TOTAL: &str = "alarmhub_notify_messages_total";
+    /// Notifications delivered, by `channel` (a digest counts each one it carried).
+    pub const NOTIFY_DELIVERED_TOTAL: &str = "alarmhub_notify_delivered_total";
+    /// Deliveries that failed and were scheduled for another attempt, by `channel`.
+    pub const NOTIFY_RETRIED_TOTAL: &str = "alarmhub_notify_retried_total";
+    /// Deliveries given up (dead letters), by `channel`.
+    pub const NOTIFY_DEAD_LETTER_TOTAL: &str = "alarmhub_notify_dead_letter_total";
+    /// Digest messages sent, by `channel`.
+    pub const NOTIFY_DIGESTS_TOTAL: &str = "alarmhub_notify_digests_total";
+    /// From queued to delivered, by `channel` (histogram, s).
+    pub const NOTIFY_DELIVERY_SECONDS: &str = "alarmhub_notify_delivery_seconds";
+    /// Deliveries waiting (not yet delivered or given up), by `channel`.
+    pub const NOTIFY_BACKLOG: &str = "alarmhub_notify_backlog";
+    /// 1 while a channel's endpoint has disabled it (webhook HTTP 410), by `channel`.
+    pub const NOTIFY_CHANNEL_DISABLED: &str = "alarmhub_notify_channel_disabled";
+    /// Alarms open (new or taken), by `priority`.
+    pub const ALARMS_OPEN: &str = "alarmhub_alarms_open";
+    /// Opening → first take, by `priority` (histogram, s).
+    pub const ALARM_TAKE_SECONDS: &str = "alarmhub_alarm_take_seconds";
+    /// Opening → close, by `priority` (histogram, s).
+    pub const ALARM_CLOSE_SECONDS: &str = "alarmhub_alarm_close_seconds";
+    /// Alarms escalated (not taken in time), by `priority`.
+    pub const ALARM_ESCALATIONS_TOTAL: &str = "alarmhub_alarm_escalations_total";
+    /// Alarms closed, by `outcome` (false_alarm / real).
+    pub const ALARMS_CLOSED_TOTAL: &str = "alarmhub_alarms_closed_total";
 }
 
 /// Every series with its kind and help text, for [`describe`] and the tests. (No units: the
@@ -75,6 +104,20 @@ const SERIES: &[(Kind, &str, &str)] = {
         (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout"),
         (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)"),
         (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days"),
+        (C, NOTIFY_QUEUED_TOTAL, "Notification deliveries queued in the outbox, by channel"),
+        (C, NOTIFY_MESSAGES_TOTAL, "Notification messages sent (a digest is one), by channel and outcome"),
+        (C, NOTIFY_DELIVERED_TOTAL, "Notifications delivered, by channel"),
+        (C, NOTIFY_RETRIED_TOTAL, "Notification deliveries scheduled for another attempt, by channel"),
+        (C, NOTIFY_DEAD_LETTER_TOTAL, "Notification deliveries given up (dead letters), by channel"),
+        (C, NOTIFY_DIGESTS_TOTAL, "Notification digest messages sent, by channel"),
+        (H, NOTIFY_DELIVERY_SECONDS, "Notification queued to delivered, by channel"),
+        (G, NOTIFY_BACKLOG, "Notification deliveries waiting, by channel"),
+        (G, NOTIFY_CHANNEL_DISABLED, "1 while a channel's endpoint has disabled it, by channel"),
+        (G, ALARMS_OPEN, "Alarms open (new or taken), by priority"),
+        (H, ALARM_TAKE_SECONDS, "Time from an alarm's opening to its first take, by priority"),
+        (H, ALARM_CLOSE_SECONDS, "Time from an alarm's opening to its close, by priority"),
+        (C, ALARM_ESCALATIONS_TOTAL, "Alarms escalated because nobody took them in time, by priority"),
+        (C, ALARMS_CLOSED_TOTAL, "Alarms closed, by outcome (false_alarm, real)"),
     ]
 };
 
@@ -113,6 +156,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 17);
+        assert_eq!(seen.len(), 31);
     }
 }

@@ -1,7 +1,7 @@
 //! SIGHUP: reload what can change without a restart.
 //!
-//! * The TLS certificate and key (renewed certificates take effect for new connections;
-//!   open TLS sessions and every panel connection continue).
+//! * The TLS certificate, key and client CA (renewed certificates take effect for new
+//!   connections; open TLS sessions and every panel connection continue).
 //! * The configuration file the daemon was started with: it is read and validated again;
 //!   an invalid file is refused with the problems in the log and everything stays as it
 //!   was. From a valid file the `[[accounts]]` entries that changed are stored and put live

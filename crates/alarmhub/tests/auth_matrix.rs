@@ -29,6 +29,13 @@ const METHODS: &[&str] = &[
     "Control",
     "Ingest",
     "ListAudit",
+    "ListAlarms",
+    "GetAlarm",
+    "WatchAlarms",
+    "TakeAlarm",
+    "ReleaseAlarm",
+    "AddAlarmNote",
+    "CloseAlarm",
     "Health",
     "Reflection",
 ];
@@ -114,6 +121,54 @@ async fn call(method: &str, ch: Ch) -> Code {
                 .await
                 .map(drop),
         ),
+        "ListAlarms" => code(
+            hub.list_alarms(pb::ListAlarmsRequest::default())
+                .await
+                .map(drop),
+        ),
+        "GetAlarm" => code(
+            hub.get_alarm(pb::GetAlarmRequest { id: 999 })
+                .await
+                .map(drop),
+        ),
+        "WatchAlarms" => code(
+            hub.watch_alarms(pb::WatchAlarmsRequest { from_seq: -1 })
+                .await
+                .map(drop),
+        ),
+        "TakeAlarm" => code(
+            hub.take_alarm(pb::TakeAlarmRequest {
+                id: 999,
+                force: false,
+            })
+            .await
+            .map(drop),
+        ),
+        "ReleaseAlarm" => code(
+            hub.release_alarm(pb::ReleaseAlarmRequest {
+                id: 999,
+                force: false,
+            })
+            .await
+            .map(drop),
+        ),
+        "AddAlarmNote" => code(
+            hub.add_alarm_note(pb::AddAlarmNoteRequest {
+                id: 999,
+                text: "x".into(),
+            })
+            .await
+            .map(drop),
+        ),
+        "CloseAlarm" => code(
+            hub.close_alarm(pb::CloseAlarmRequest {
+                id: 999,
+                resolution: "other".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        ),
         "Health" => {
             let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
             code(
@@ -146,7 +201,8 @@ async fn call(method: &str, ch: Ch) -> Code {
 /// What an allowed call answers (the request is valid, or deliberately names no panel).
 fn allowed(method: &str) -> Code {
     match method {
-        "GetMachine" => Code::NotFound,
+        "GetMachine" | "GetAlarm" | "TakeAlarm" | "ReleaseAlarm" | "AddAlarmNote"
+        | "CloseAlarm" => Code::NotFound,
         _ => Code::Ok,
     }
 }
@@ -160,6 +216,11 @@ fn may(role: &str, method: &str) -> bool {
         "Subscribe" | "Ingest" => matches!(role, "admin" | "integration"),
         "Control" => matches!(role, "operator" | "admin"),
         "ListAudit" => role == "admin",
+        "ListAlarms" | "GetAlarm" => true,
+        "WatchAlarms" => role != "integration",
+        "TakeAlarm" | "ReleaseAlarm" | "AddAlarmNote" | "CloseAlarm" => {
+            matches!(role, "operator" | "admin")
+        }
         _ => false,
     }
 }

@@ -1,8 +1,8 @@
 //! TLS on the API listeners with certificates made in the test (rcgen): gRPC from tonic,
 //! from the CLI and from the Python grpcio client; HTTPS for /healthz and /metrics; mutual
-//! TLS refusing clients without a certificate from the configured CA; SIGHUP reloading the
-//! certificate without dropping a TLS session or a panel; and a non-loopback listener
-//! without TLS refusing to start.
+//! TLS refusing clients without a certificate from the configured CA (and following a new CA
+//! file after SIGHUP); SIGHUP reloading the certificate without dropping a TLS session or a
+//! panel; and a non-loopback listener without TLS refusing to start.
 #![allow(clippy::unwrap_used)]
 
 mod auth_util;
@@ -176,10 +176,34 @@ fn mutual_tls_refuses_clients_without_a_certificate_from_the_client_ca() {
             "unknown CA"
         );
         let good = clients.leaf("app-server", &[], true);
-        let ch = tls_channel(d.grpc, &ca, Some(good), bearer(&t))
+        let ch = tls_channel(d.grpc, &ca, Some(good.clone()), bearer(&t))
             .await
             .unwrap();
         list(ch).await.unwrap();
+
+        // The client CA file is replaced and SIGHUP sent: new handshakes are checked
+        // against the new CA, the old one's clients are refused.
+        #[cfg(unix)]
+        {
+            std::fs::copy(
+                strangers.path("strangers-ca.pem"),
+                clients.path("clients-ca.pem"),
+            )
+            .unwrap();
+            common::unsafe_free_sighup(d.child.id());
+            assert!(d
+                .wait_log("TLS certificate reloaded", Duration::from_secs(10))
+                .is_some());
+            assert!(
+                refused(tls_channel(d.grpc, &ca, Some(good), bearer(&t)).await).await,
+                "a client of the replaced CA after SIGHUP"
+            );
+            let now_trusted = strangers.leaf("new-app-server", &[], true);
+            let ch = tls_channel(d.grpc, &ca, Some(now_trusted), bearer(&t))
+                .await
+                .unwrap();
+            list(ch).await.unwrap();
+        }
     });
 }
 

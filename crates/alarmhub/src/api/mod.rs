@@ -42,6 +42,8 @@ pub struct ApiState {
     pub control: Control,
     /// Tokens, users, the access check and the audit trail.
     pub auth: Arc<crate::auth::Auth>,
+    /// Alarm handling (list, take, close …), over the same store.
+    pub alarms: crate::alarms::Alarms,
     /// Where the API runs its background tasks (stream feeders, consumer groups), so the
     /// daemon's shutdown waits for them — group cursors are written before the store closes.
     pub tasks: TaskTracker,

@@ -11,6 +11,8 @@
 //! * `audit`: `ListAudit` (the audit trail; admins only, by the permission table).
 //! * `accounts`: `ListAccounts`, `GetAccount`, `PutAccount`, `RemoveAccount` (panel
 //!   accounts at runtime; changes audited).
+//! * `alarms` and `alarm_watch`: `ListAlarms`, `GetAlarm`, `TakeAlarm`, `ReleaseAlarm`,
+//!   `AddAlarmNote`, `CloseAlarm`, `WatchAlarms` (over [`crate::alarms::Alarms`]).
 //!
 //! Store reads and writes go through the [`crate::store::Store`] trait (the backend keeps
 //! them off the runtime's threads and never lets reads block the writer). Streams use one
@@ -18,6 +20,8 @@
 //! shutdown token is cancelled; their tasks run on the daemon's task tracker.
 
 mod accounts;
+mod alarm_watch;
+mod alarms;
 mod audit;
 mod control;
 mod convert;
@@ -220,6 +224,81 @@ impl AlarmHub for V1Service {
             detail: "{}".into(),
         });
         Ok(resp)
+    }
+
+    async fn list_alarms(
+        &self,
+        request: Request<pb::ListAlarmsRequest>,
+    ) -> Result<Response<pb::ListAlarmsReply>, Status> {
+        alarms::list(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_alarm(
+        &self,
+        request: Request<pb::GetAlarmRequest>,
+    ) -> Result<Response<pb::GetAlarmReply>, Status> {
+        alarms::get(&self.ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    type WatchAlarmsStream = ReceiverStream<Result<pb::WatchAlarmsReply, Status>>;
+
+    async fn watch_alarms(
+        &self,
+        request: Request<pb::WatchAlarmsRequest>,
+    ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
+        alarm_watch::start(&self.ctx, request.into_inner()).map(Response::new)
+    }
+
+    async fn take_alarm(
+        &self,
+        request: Request<pb::TakeAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.take(req.id, &who, req.force).await;
+        let detail = serde_json::json!({ "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
+    }
+
+    async fn release_alarm(
+        &self,
+        request: Request<pb::ReleaseAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.release(req.id, &who, req.force).await;
+        let detail = serde_json::json!({ "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
+    }
+
+    async fn add_alarm_note(
+        &self,
+        request: Request<pb::AddAlarmNoteRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self.ctx.h.alarms.note(req.id, &who, &req.text).await;
+        alarms::reply(&self.ctx, req.id, serde_json::json!({}), r)
+    }
+
+    async fn close_alarm(
+        &self,
+        request: Request<pb::CloseAlarmRequest>,
+    ) -> Result<Response<pb::AlarmReply>, Status> {
+        let who = alarms::caller(&request);
+        let req = request.into_inner();
+        let r = self
+            .ctx
+            .h
+            .alarms
+            .close(req.id, &who, &req.resolution, &req.note, req.force)
+            .await;
+        let detail = serde_json::json!({ "resolution": req.resolution, "force": req.force });
+        alarms::reply(&self.ctx, req.id, detail, r)
     }
 }
 

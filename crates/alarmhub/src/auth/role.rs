@@ -28,8 +28,10 @@ pub enum Permission {
     Subscribe,
     /// Arm, disarm, emergency and other remote commands.
     Control,
-    /// Take and close alarms (the alarm-handling calls to come).
+    /// Take, release, note and close alarms.
     HandleAlarms,
+    /// Take over, release or close an alarm another operator holds (`force`).
+    SuperviseAlarms,
     /// `Ingest`: push events in from another system.
     Ingest,
     /// Prometheus `/metrics`.
@@ -108,6 +110,7 @@ impl Permission {
             Permission::Subscribe => "subscribe as a consumer group",
             Permission::Control => "control panels",
             Permission::HandleAlarms => "handle alarms",
+            Permission::SuperviseAlarms => "take over alarms other operators hold",
             Permission::Ingest => "ingest events",
             Permission::Metrics => "read metrics",
             Permission::Audit => "read the audit trail",
@@ -129,6 +132,7 @@ mod tests {
         P::Subscribe,
         P::Control,
         P::HandleAlarms,
+        P::SuperviseAlarms,
         P::Ingest,
         P::Metrics,
         P::Audit,

@@ -43,6 +43,27 @@ const GRPC: &[(&str, Rule)] = &[
         "/alarmhub.v1.AlarmHub/RemoveAccount",
         Rule::Need(P::ManageAccounts),
     ),
+    ("/alarmhub.v1.AlarmHub/ListAlarms", Rule::Need(P::Read)),
+    ("/alarmhub.v1.AlarmHub/GetAlarm", Rule::Need(P::Read)),
+    ("/alarmhub.v1.AlarmHub/WatchAlarms", Rule::Need(P::Watch)),
+    // `force` (take over, release or close another holder's alarm) additionally needs
+    // `SuperviseAlarms` (admin), checked by `crate::alarms::Alarms` on the same identity.
+    (
+        "/alarmhub.v1.AlarmHub/TakeAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/ReleaseAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/AddAlarmNote",
+        Rule::Need(P::HandleAlarms),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/CloseAlarm",
+        Rule::Need(P::HandleAlarms),
+    ),
     ("/grpc.health.v1.Health/Check", Rule::Open),
     ("/grpc.health.v1.Health/Watch", Rule::Open),
     (
@@ -64,6 +85,124 @@ const HTTP: &[(&str, Rule)] = &[
     ("/metrics", Rule::Need(P::Metrics)),
     ("/debug/stall-writer", Rule::Need(P::Debug)),
 ];
+
+/// What a console route needs: the same rule as the gRPC method it stands for, or its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// The page shell and its assets, and the login itself (rate-limited by the login).
+    Open,
+    /// Exactly what the gRPC method at this path needs.
+    AsGrpc(&'static str),
+    /// A permission of its own (no gRPC method does this: users, tokens, the dashboard).
+    Need(Permission),
+}
+
+const V1: &str = "/alarmhub.v1.AlarmHub/";
+
+/// Console routes: (method, path pattern, rule). A `*` segment matches one path segment.
+/// Every `GET` that is not a page asset and every `POST` needs a session; a `POST` also
+/// needs the session's CSRF token (`crate::console`).
+const CONSOLE: &[(&str, &str, Console)] = &[
+    ("GET", "/", Console::Open),
+    ("GET", "/console/assets/*", Console::Open),
+    ("POST", "/console/api/login", Console::Open),
+    ("POST", "/console/api/logout", Console::Need(P::Read)),
+    ("GET", "/console/api/me", Console::Need(P::Read)),
+    ("GET", "/console/api/dashboard", Console::Need(P::Read)),
+    (
+        "GET",
+        "/console/api/panels",
+        Console::AsGrpc("ListMachines"),
+    ),
+    (
+        "GET",
+        "/console/api/panels/*",
+        Console::AsGrpc("GetMachine"),
+    ),
+    (
+        "POST",
+        "/console/api/panels/*/control",
+        Console::AsGrpc("Control"),
+    ),
+    ("GET", "/console/api/events", Console::AsGrpc("ListEvents")),
+    ("GET", "/console/api/audit", Console::AsGrpc("ListAudit")),
+    (
+        "GET",
+        "/console/api/users",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "GET",
+        "/console/api/tokens",
+        Console::Need(P::ManageCredentials),
+    ),
+    ("GET", "/console/api/alarms", Console::AsGrpc("ListAlarms")),
+    (
+        "GET",
+        "/console/api/alarms/stream",
+        Console::AsGrpc("WatchAlarms"),
+    ),
+    ("GET", "/console/api/alarms/*", Console::AsGrpc("GetAlarm")),
+    (
+        "POST",
+        "/console/api/alarms/*/take",
+        Console::AsGrpc("TakeAlarm"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/release",
+        Console::AsGrpc("ReleaseAlarm"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/note",
+        Console::AsGrpc("AddAlarmNote"),
+    ),
+    (
+        "POST",
+        "/console/api/alarms/*/close",
+        Console::AsGrpc("CloseAlarm"),
+    ),
+];
+
+/// The gRPC path a console rule refers to.
+pub fn console_grpc_path(method: &str) -> String {
+    format!("{V1}{method}")
+}
+
+/// The rule for a console request; [`Rule::Unknown`] for anything not listed.
+pub fn console_rule(method: &str, path: &str) -> Rule {
+    CONSOLE
+        .iter()
+        .find(|(m, pattern, _)| *m == method && pattern_matches(pattern, path))
+        .map_or(Rule::Unknown, |(_, _, c)| match c {
+            Console::Open => Rule::Open,
+            Console::AsGrpc(name) => grpc_rule(&console_grpc_path(name)),
+            Console::Need(p) => Rule::Need(*p),
+        })
+}
+
+/// Whether `path` is served by the console (its rules come from [`console_rule`]).
+pub fn is_console_path(path: &str) -> bool {
+    path == "/" || path.starts_with("/console/")
+}
+
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut q) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Every console entry, for documentation and tests.
+pub fn console_entries() -> &'static [(&'static str, &'static str, Console)] {
+    CONSOLE
+}
 
 /// The rule for a gRPC method path (`/package.Service/Method`).
 pub fn grpc_rule(path: &str) -> Rule {
@@ -129,6 +268,50 @@ mod tests {
         for (path, _) in GRPC {
             assert!(all.iter().any(|m| m == path), "{path} is not served");
         }
+    }
+
+    #[test]
+    fn console_routes_follow_the_grpc_rule_of_the_call_they_stand_for() {
+        for (_, _, c) in CONSOLE {
+            if let Console::AsGrpc(name) = c {
+                let path = console_grpc_path(name);
+                assert!(
+                    GRPC.iter().any(|(p, _)| *p == path),
+                    "{path} is not in GRPC"
+                );
+            }
+        }
+        assert_eq!(
+            console_rule("POST", "/console/api/panels/861234567890/control"),
+            Rule::Need(P::Control)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/audit"),
+            Rule::Need(P::Audit)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/panels/A1"),
+            Rule::Need(P::Read)
+        );
+        assert_eq!(console_rule("GET", "/console/assets/app.js"), Rule::Open);
+        assert_eq!(
+            console_rule("POST", "/console/api/panels//control"),
+            Rule::Unknown
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/panels/A1/control"),
+            Rule::Unknown
+        );
+        assert_eq!(console_rule("DELETE", "/console/api/me"), Rule::Unknown);
+        assert_eq!(console_rule("GET", "/console/api/drop"), Rule::Unknown);
+        assert_eq!(
+            console_rule("POST", "/console/api/alarms/7/take"),
+            Rule::Need(P::HandleAlarms)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/alarms/stream"),
+            Rule::Need(P::Watch)
+        );
     }
 
     #[test]

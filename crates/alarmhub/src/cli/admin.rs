@@ -127,7 +127,7 @@ pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
     Ok(PathBuf::from(crate::config::defaults::DATA_DIR))
 }
 
-fn open(a: &DataDirArgs) -> Result<SqliteAuthStore, String> {
+pub(crate) fn open(a: &DataDirArgs) -> Result<SqliteAuthStore, String> {
     let dir = data_dir(a)?;
     SqliteAuthStore::open(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))
 }
@@ -140,7 +140,12 @@ fn cli_actor() -> String {
     format!("cli:{user}")
 }
 
-fn record(s: &mut SqliteAuthStore, action: &str, target: &str, detail: serde_json::Value) {
+pub(crate) fn record(
+    s: &mut SqliteAuthStore,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
     let row = AuditRecord {
         at_ms: crate::clock::now_ms(),
         who: cli_actor(),

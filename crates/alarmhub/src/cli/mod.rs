@@ -1,5 +1,6 @@
 //! The client commands of the `alarmhub` binary (`machines`, `sync`, `watch`, `events`,
-//! `arm`, `arm-stay`, `disarm`, `emergency`, `account`): talk to a running daemon over gRPC, print
+//! `arm`, `arm-stay`, `disarm`, `emergency`, `alarms`, `alarm …` ([`alarms`]), `account`): talk
+//! to a running daemon over gRPC, print
 //! human lines by default or JSON with `--json`.
 //!
 //! Exit status: 0 success (for control: the host reported the new status), 1 the command ran
@@ -14,7 +15,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod alarms;
 pub mod notify;
+mod notify_log;
 mod output;
 pub mod store;
 
@@ -127,6 +130,18 @@ pub enum ClientCmd {
     /// panel's next frame; secrets never printed).
     #[command(subcommand)]
     Account(account::AccountCmd),
+    /// The alarm queue: open alarms by priority then age (or --state new|taken|closed|all).
+    Alarms {
+        /// Which alarms: open (new and taken), new, taken, closed, or all.
+        #[arg(long, default_value = "open", value_parser = ["open", "new", "taken", "closed", "all"])]
+        state: String,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Handle one alarm: take, release, note, close, show, watch.
+    #[command(subcommand)]
+    Alarm(alarms::AlarmCmd),
 }
 
 /// Arguments of the control commands.
@@ -252,6 +267,8 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
         ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
         ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
         ClientCmd::Account(c) => account::run(opts, ch, c).await,
+        ClientCmd::Alarms { state, account } => alarms::list(opts, ch, state, account).await,
+        ClientCmd::Alarm(cmd) => alarms::run(opts, ch, cmd).await,
     }
 }
 

@@ -6,7 +6,7 @@
 //! Exit status: 0 delivered (to every recipient), 1 the service refused or could not be
 //! reached (the reason is printed), 2 bad arguments, no or bad configuration, unknown channel.
 //!
-//! (`alarmhub notify log` lists the durable outbox and lives with the store.)
+//! `alarmhub notify log` (in `notify_log.rs`) lists the durable outbox.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,10 @@ use crate::notify::{
 pub enum NotifyCmd {
     /// Send a test message through a configured channel and print the outcome.
     Test(TestArgs),
+    /// List recent deliveries of the outbox with their status (daemon running or not).
+    Log(super::notify_log::LogArgs),
+    /// Re-enable a channel its endpoint disabled (webhook HTTP 410); audited.
+    Enable(super::notify_log::EnableArgs),
 }
 
 /// Arguments of `alarmhub notify test`.
@@ -42,7 +46,11 @@ pub struct TestArgs {
 
 /// Run a notify command (builds its own runtime). `json`: one JSON object per line.
 pub fn main(cmd: NotifyCmd, json: bool) -> ExitCode {
-    let NotifyCmd::Test(args) = cmd;
+    let args = match cmd {
+        NotifyCmd::Test(args) => args,
+        NotifyCmd::Log(args) => return super::notify_log::run(&args, json),
+        NotifyCmd::Enable(args) => return super::notify_log::enable(&args),
+    };
     let channel = match load_channel(&args) {
         Ok(c) => c,
         Err(message) => {

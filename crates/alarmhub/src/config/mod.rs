@@ -42,8 +42,8 @@ pub use outputs::{
     MqttConfig,
 };
 pub use sections::{
-    defaults, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat, PanelConfig,
-    StoreConfig, UnknownAccountPolicy,
+    defaults, ConsoleConfig, ControlConfig, GrpcConfig, HttpConfig, LogConfig, LogFormat,
+    PanelConfig, StoreConfig, UnknownAccountPolicy,
 };
 
 /// The commented default configuration; also shipped as `packaging/alarmhub.example.toml`.
@@ -61,6 +61,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[store]`: durable storage.
     pub store: StoreConfig,
+    /// `[console]`: the operator web console.
+    pub console: ConsoleConfig,
     /// `[control]`: remote commands.
     pub control: ControlConfig,
     /// `[log]`: log output.
@@ -71,6 +73,8 @@ pub struct Config {
     pub automation: Vec<AutomationConfig>,
     /// `[notify]`: notification channels, rules and quiet periods.
     pub notify: crate::notify::NotifyConfig,
+    /// `[alarms]`: which events open alarms, priorities, escalation, resolutions.
+    pub alarms: crate::alarms::AlarmsConfig,
     /// `[auth]`: access control of the APIs.
     pub auth: AuthConfig,
     /// `[tls]`: TLS for the API listeners.
@@ -240,11 +244,13 @@ impl PartialEq for Config {
             grpc,
             http,
             store,
+            console,
             control,
             log,
             mqtt,
             automation,
             notify,
+            alarms,
             auth,
             tls,
             accounts,
@@ -256,11 +262,13 @@ impl PartialEq for Config {
             && *grpc == other.grpc
             && *http == other.http
             && *store == other.store
+            && *console == other.console
             && *control == other.control
             && *log == other.log
             && *mqtt == other.mqtt
             && *automation == other.automation
             && *notify == other.notify
+            && *alarms == other.alarms
             && *auth == other.auth
             && *tls == other.tls
             && *accounts == other.accounts
@@ -277,11 +285,13 @@ impl fmt::Debug for Config {
             .field("grpc", &self.grpc)
             .field("http", &self.http)
             .field("store", &self.store)
+            .field("console", &self.console)
             .field("control", &self.control)
             .field("log", &self.log)
             .field("mqtt", &self.mqtt)
             .field("automation", &self.automation)
             .field("notify", &self.notify)
+            .field("alarms", &self.alarms)
             .field("auth", &self.auth)
             .field("tls", &self.tls)
             .field("accounts", &self.accounts)

@@ -50,6 +50,8 @@ pub mod defaults {
     /// HTTP listener (health, readiness, metrics).
     pub const HTTP_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+    /// Console sessions end after this long without a request (15 minutes).
+    pub const CONSOLE_IDLE_TIMEOUT_SECS: u64 = 900;
     /// Data directory (SQLite database).
     pub const DATA_DIR: &str = "./alarmhub-data";
     /// Events waiting for the store writer before sockets stop being read.
@@ -173,6 +175,22 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: defaults::HTTP_LISTEN,
+        }
+    }
+}
+
+/// `[console]`: the operator web console on the HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// A console session ends after this many seconds without a request (60..=86400).
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            idle_timeout_secs: defaults::CONSOLE_IDLE_TIMEOUT_SECS,
         }
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn check(config: &Config) -> Vec<Problem> {
     check_duplicates(&config.accounts, &mut p);
     super::outputs_check::check(config, &mut p);
     crate::notify::check::check(&config.notify, &mut p);
+    crate::alarms::config::check(&config.alarms, &mut p);
     p
 }
 
@@ -100,6 +101,13 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
     at_least(p, "store.queue", c.store.queue, 1);
     at_least(p, "store.max_batch", c.store.max_batch, 1);
     range(p, "store.snapshot_secs", c.store.snapshot_secs, 1, DAY_SECS);
+    range(
+        p,
+        "console.idle_timeout_secs",
+        c.console.idle_timeout_secs,
+        60,
+        DAY_SECS,
+    );
     range(p, "control.timeout_secs", c.control.timeout_secs, 1, 3600);
     range(p, "control.retries", c.control.retries, 0, 10);
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.filter) {

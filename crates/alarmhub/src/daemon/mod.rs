@@ -1,5 +1,5 @@
 //! `alarmhub serve`: the daemon in named steps — `prepare_access`, `open_store`,
-//! [`restore`], `bind`, `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
+//! [`restore`], `notify::prepare`, `bind`, `spawn`, `shut_down` — wiring the store, registry, receiver, control, HTTP side
 //! endpoint, gRPC API and systemd notifications together.
 //!
 //! Every task runs under one [`TaskTracker`] and one [`CancellationToken`] tree (a child
@@ -7,6 +7,8 @@
 //! sessions finish the frames they hold (and API streams and consumer groups write their
 //! cursors), take the registry snapshot, and close the store last.
 
+mod notify;
+mod notify_alarms;
 mod outputs;
 mod restore;
 pub mod retention;
@@ -59,6 +61,9 @@ pub enum DaemonError {
     /// The panel accounts could not be loaded from the store.
     #[error("loading the panel accounts: {0}")]
     Accounts(#[source] crate::accounts::AccountError),
+    /// The alarm engine's cursor could not be read or set up.
+    #[error("starting alarm handling: {0}")]
+    Alarms(#[source] StoreError),
     /// An API listener would be exposed without TLS (the message names it and the fix).
     #[error("{0}")]
     Exposure(String),
@@ -71,6 +76,9 @@ pub enum DaemonError {
     /// Tokens, users or the audit trail could not be opened.
     #[error("opening tokens, users and the audit trail: {0}")]
     Auth(#[source] crate::auth::AuthStoreError),
+    /// The notification outbox could not be opened, or a channel could not be set up.
+    #[error("starting notifications: {0}")]
+    Notify(String),
     /// A listener could not be bound.
     #[error("binding the {what} on {addr}: {source}")]
     Bind {
@@ -100,6 +108,9 @@ struct Core {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     bus: EventBus,
+    /// Notifications (outbox, dispatcher, rules), when any channel is configured; taken by
+    /// `spawn`.
+    notifier: Option<notify::Notifier>,
 }
 
 /// Every listener, bound.
@@ -138,7 +149,7 @@ pub async fn serve(
     let mut config = config;
     let access = prepare_access(&config)?;
     let prometheus = install_metrics();
-    let core = open_store(&config)?;
+    let mut core = open_store(&config)?;
     let accounts = crate::accounts::load(core.store.as_ref(), &config)
         .await
         .map_err(DaemonError::Accounts)?;
@@ -153,6 +164,13 @@ pub async fn serve(
     metrics::gauge!(names::STARTUP_RESTORE_SECONDS).set(restore_secs);
     tracing::info!(panels = restored.panels, replayed_events = restored.replayed,
         seconds = restore_secs, data_dir = %config.store.data_dir.display(), "registry restored");
+    // Before any panel can connect: on the very first start the alarm engine's cursor is
+    // set to the end of the log, so events of this run are never mistaken for history.
+    let cursor = crate::alarms::engine::start_cursor(core.store.as_ref())
+        .await
+        .map_err(DaemonError::Alarms)?;
+    tracing::debug!(cursor, "alarm engine cursor");
+    core.notifier = notify::prepare(&config, &core.store).await?;
     let listeners = bind(&config).await?;
     let bound = listeners.bound.clone();
     let cancel = CancellationToken::new();
@@ -214,6 +232,7 @@ fn open_store(config: &Config) -> Result<Core, DaemonError> {
         store,
         registry,
         bus,
+        notifier: None,
     })
 }
 

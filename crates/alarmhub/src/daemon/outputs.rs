@@ -19,10 +19,18 @@ use crate::outputs::{
 use crate::registry::Registry;
 use crate::store::Store;
 
-/// The store's events by seq; the bus only wakes readers up.
-struct StoreLog {
+/// The store's events by seq; the bus only wakes readers up (the outputs and the
+/// notification feed read the log through it).
+pub(super) struct StoreLog {
     store: Arc<dyn Store>,
     bus: EventBus,
+}
+
+impl StoreLog {
+    /// The log of `store`, woken by `bus`.
+    pub(super) fn new(store: Arc<dyn Store>, bus: EventBus) -> StoreLog {
+        StoreLog { store, bus }
+    }
 }
 
 impl EventLog for StoreLog {

@@ -1,5 +1,6 @@
 //! Step 4 of `serve`: start every long-running task — panel listeners (whose sessions
-//! join the same tracker), HTTP, gRPC, the snapshot loop and the systemd watchdog — under
+//! join the same tracker), HTTP, gRPC, the outputs, notifications, the snapshot loop and the
+//! systemd watchdog — under
 //! the daemon's one [`TaskTracker`], each with a child of its one cancellation token.
 
 use std::sync::atomic::AtomicBool;
@@ -23,7 +24,7 @@ use crate::store::{Snapshot, Store};
 /// Step 4: start every task under one tracker and one cancellation tree.
 pub(super) fn spawn(
     config: &Arc<Config>,
-    core: Core,
+    mut core: Core,
     listeners: Listeners,
     prometheus: Option<PrometheusHandle>,
     access: Access,
@@ -39,8 +40,12 @@ pub(super) fn spawn(
     };
     access.hangup.run(reload, cancel.child_token());
     let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
+    crate::alarms::engine::spawn(&api.alarms, &core.bus, &tracker, &cancel);
     let sources = super::outputs::sources(&core.store, &core.bus, &api.control, &core.registry);
     let outputs = crate::outputs::spawn(config, sources, cancel.child_token(), &tracker);
+    if let Some(n) = core.notifier.take() {
+        super::notify::spawn(n, config, &core.store, &core.bus, &tracker, &cancel);
+    }
     spawn_panel_listeners(
         config,
         &core,
@@ -57,11 +62,14 @@ pub(super) fn spawn(
         },
         None => HttpListener::Plain(listeners.http),
     };
+    let console =
+        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
     spawn_http(
         &core,
         http,
         prometheus,
         auth,
+        console,
         &tracker,
         cancel.child_token(),
     );
@@ -119,6 +127,11 @@ fn api_state(
             config: Arc::clone(config),
         },
         auth: Arc::clone(auth),
+        alarms: crate::alarms::Alarms::new(
+            Arc::clone(&core.store),
+            Arc::new(config.alarms.clone()),
+            crate::clock::Clock::system(),
+        ),
         tasks: tracker.clone(),
     }
 }
@@ -151,13 +164,14 @@ fn spawn_panel_listeners(
     }
 }
 
-/// `/healthz`, `/readyz`, `/metrics` (and the test hooks); ready once this runs, because
+/// `/healthz`, `/readyz`, `/metrics` (and the test hooks) and the web console; ready once this runs, because
 /// every listener is bound by then.
 fn spawn_http(
     core: &Core,
     listener: HttpListener,
     metrics: Option<PrometheusHandle>,
     auth: Arc<Auth>,
+    console: crate::console::ConsoleState,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -170,6 +184,7 @@ fn spawn_http(
         test_hooks: std::env::var("ALARMHUB_TEST_HOOKS").is_ok_and(|v| v == "1"),
         bus: Some(core.bus.clone()),
         auth,
+        console: Some(console),
     };
     tracker.spawn(async move {
         let app = crate::http::router(state).into_make_service_with_connect_info::<PeerAddr>();

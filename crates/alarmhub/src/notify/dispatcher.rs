@@ -99,7 +99,7 @@ struct Channel {
     wake: Arc<Notify>,
 }
 
-struct Inner<O> {
+struct Inner<O: ?Sized> {
     outbox: Arc<O>,
     channels: HashMap<String, Arc<Channel>>,
     give_up_after: Duration,
@@ -107,7 +107,7 @@ struct Inner<O> {
 }
 
 /// Delivers notifications; see the module documentation.
-pub struct Dispatcher<O> {
+pub struct Dispatcher<O: ?Sized> {
     inner: Arc<Inner<O>>,
 }
 
@@ -155,7 +155,7 @@ impl RoundReport {
     }
 }
 
-impl<O: Outbox> Dispatcher<O> {
+impl<O: Outbox + ?Sized> Dispatcher<O> {
     /// A dispatcher for the channels of `config`, reading the wall clock.
     pub fn new(config: &NotifyConfig, outbox: Arc<O>) -> Result<Dispatcher<O>, SenderError> {
         Dispatcher::with_clock(config, outbox, Clock::System)
@@ -257,7 +257,7 @@ impl<O: Outbox> Dispatcher<O> {
     }
 }
 
-impl<O: Outbox> Inner<O> {
+impl<O: Outbox + ?Sized> Inner<O> {
     async fn work(&self, ch: &Channel, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let wait = match self.round(ch).await {

@@ -10,13 +10,17 @@
 //! * [`reminder`], [`retry`], [`ratelimit`]: the pure timing decisions;
 //! * [`send`]: one sender per service, classifying each answer as an [`Outcome`];
 //! * [`outbox`]: the [`Outbox`] trait the durable store implements, and a memory one;
-//! * [`dispatcher`]: the [`Dispatcher`] that delivers due notifications.
+//! * [`dispatcher`]: the [`Dispatcher`] that delivers due notifications;
+//! * [`produce`]: which stored events announce something (panel offline/online, control).
 //!
-//! How it fits the daemon: whoever changes an alarm builds the [`Notification`], asks the
-//! [`Router`] for its targets and writes both into the outbox in the same transaction, then
-//! wakes the dispatcher. The dispatcher claims due rows, sends, and settles each row as
-//! delivered, retried later or dead-lettered. A crash between commit and send loses
-//! nothing: the row is still due after restart, and carries the same id.
+//! How it fits the daemon (`daemon/notify.rs`, `daemon/notify_alarms.rs`): feeds follow the
+//! durable event log and the alarm change log by cursors kept in the outbox, turn what they
+//! read into [`Notification`]s ([`produce`]), ask the [`Router`] for their targets, and write
+//! rows and the new cursor in one outbox transaction ([`Outbox::record`]), then wake the
+//! dispatcher. The dispatcher claims due rows, sends, and settles each row as delivered,
+//! retried later or dead-lettered. A crash anywhere loses nothing and duplicates nothing:
+//! the cursor moves only with its rows, a replay derives the same ids, rows are unique per
+//! (id, target), and a row claimed but not settled is sent again with the same id.
 
 pub(crate) mod check;
 pub mod config;
@@ -25,6 +29,7 @@ pub mod dispatcher;
 mod metrics;
 pub mod model;
 pub mod outbox;
+pub mod produce;
 pub mod ratelimit;
 pub mod reminder;
 pub mod retry;
@@ -37,6 +42,6 @@ pub mod wording;
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
 pub use model::{EventClass, Notification, NotificationId, What};
-pub use outbox::{Delivery, DeliveryRecord, MemoryOutbox, Outbox};
+pub use outbox::{Delivery, DeliveryRecord, FeedBatch, MemoryOutbox, Outbox, ReminderChange};
 pub use rules::{Router, Target};
 pub use send::{Outcome, Sender};

@@ -24,14 +24,16 @@
 //! # Growing the trait
 //!
 //! Later issues add tokens, users and audit rows, alarm records with atomic take/close,
-//! per-output cursors and a notification outbox written in the same transaction as its
-//! event. They fit this shape: rows derived from an event (alarm changes, outbox) are added
-//! by the backend inside the commit of [`Store::append`] through a hook given at open, like
-//! `on_commit`, so `append` keeps its signature; the rest are new methods (atomic ones named
-//! for what they do, e.g. `take_alarm`), each added to the conformance suite. Cursors are
-//! already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
+//! per-output cursors and a notification outbox. They fit this shape: rows derived from an
+//! event (alarm changes) are added by the backend inside the commit of [`Store::append`]
+//! through a hook given at open, like `on_commit`, so `append` keeps its signature; the rest
+//! are new methods (atomic ones named for what they do, e.g. `take_alarm`), each added to the
+//! conformance suite. The notification outbox became a trait of its own ([`outbox`]): it
+//! follows the logs by a cursor it keeps itself rather than writing inside the event commit.
+//! Cursors are already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+pub mod outbox;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -39,6 +41,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::alarms::{
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
@@ -198,6 +203,88 @@ pub trait Store: Send + Sync + 'static {
     /// Finish what was queued, write what upkeep holds back, and stop: later calls fail
     /// with [`StoreError::Closed`]. The daemon calls this last, after every other task.
     async fn close(&self) -> Result<(), StoreError>;
+
+    // ---- Alarms (crate::alarms). A backend applies the pure rules of
+    // `crate::alarms::rules` inside its transactions, and writes every alarm change into the
+    // alarm change log (own strictly increasing seq) in the same transaction as the alarm
+    // row. The defaults answer `Unsupported` so a backend can be merged before it has them;
+    // the conformance suite (`tests/store/conformance/alarms.rs`) says what is missing.
+
+    /// Apply the alarm effects of the events up to `upto_seq` (the engine's batch; `inputs`
+    /// are its events that concern alarms, ascending seq) and move the engine cursor
+    /// ([`crate::alarms::ENGINE_CURSOR`]) to `upto_seq` in the same transaction. Inputs at
+    /// or below the stored cursor were applied before and are skipped (idempotent per
+    /// event seq). Returns the changes written, ascending change seq.
+    async fn record_alarm_events(
+        &self,
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let _ = (upto_seq, inputs);
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// Apply `op` by `actor` at `at_ms` to alarm `id` atomically (the take is a
+    /// compare-and-set: of two concurrent takes exactly one wins). The inner `Err` is the
+    /// lifecycle's refusal; nothing is written then.
+    async fn update_alarm(
+        &self,
+        id: i64,
+        op: AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let _ = (id, op, actor, at_ms);
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// One alarm with its event seqs, notes and history; `None` when there is no such id.
+    async fn alarm(&self, id: i64) -> Result<Option<AlarmDetail>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// Alarms matching `query`: in queue order (priority, then opening time, then id) when
+    /// it asks only for open states, else newest first (id descending).
+    async fn list_alarms(&self, query: &AlarmQuery) -> Result<Vec<Alarm>, StoreError> {
+        let _ = query;
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// Alarm changes with `seq > after_seq`, ascending, at most `limit` (0 = no limit).
+    async fn alarm_changes_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let _ = (after_seq, limit);
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// Highest alarm change seq, 0 when there is none.
+    async fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        Err(StoreError::Unsupported {
+            what: "alarm records",
+        })
+    }
+
+    /// The in-process wake-up: holds the highest committed alarm change seq and changes
+    /// after every commit that wrote changes. Followers read the log by seq and wait on
+    /// this; it never carries the changes themselves. The default never changes (a backend
+    /// without alarms).
+    fn alarm_changes_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        tokio::sync::watch::channel(0).1
+    }
 
     /// [`Store::append`] for one event.
     async fn append_one(&self, event: NewEvent) -> Result<Appended, StoreError> {

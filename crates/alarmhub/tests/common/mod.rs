@@ -3,6 +3,8 @@
 //! * [`binary`]: [`Daemon`], the real `alarmhub` binary started on a loopback configuration
 //!   (every port 0) in its own data directory; its JSON log; SIGTERM, SIGKILL and a restart in
 //!   the same directory; the CLI pointed at it; a minimal HTTP client.
+//! * [`console`]: the web console over HTTP: users added with the CLI, a cookie-keeping
+//!   client that sends the CSRF token like the console's script.
 //! * [`inprocess`]: [`Hub`], `serve` run in the test's runtime (real sockets, real SQLite),
 //!   paused tokio time where a test needs it, and gRPC clients on the daemon's own listener.
 //! * [`host`]: [`Host`], the one scripted Hengbo host (reports with seq, reads ACKs, answers
@@ -21,6 +23,7 @@
 
 pub mod api;
 pub mod binary;
+pub mod console;
 pub mod frames;
 pub mod host;
 pub mod inprocess;

@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+use async_trait::async_trait;
+
 use super::{
-    ChannelState, Delivery, DeliveryId, DeliveryRecord, Outbox, OutboxError, Settlement, Status,
+    ChannelState, Delivery, DeliveryId, DeliveryRecord, FeedBatch, Outbox, OutboxError,
+    ReminderChange, ReminderRow, Settlement, Status,
 };
 use crate::notify::model::Notification;
 use crate::notify::rules::Target;
@@ -17,6 +20,8 @@ struct Row {
     status: Status,
     last_error: Option<String>,
     delivered_ms: Option<i64>,
+    /// When it was delivered or given up.
+    settled_ms: i64,
 }
 
 impl Row {
@@ -27,6 +32,7 @@ impl Row {
             status: Status::Pending,
             last_error: None,
             delivered_ms: None,
+            settled_ms: i64::MAX,
         }
     }
 }
@@ -39,6 +45,34 @@ struct Inner {
     open: BTreeSet<DeliveryId>,
     keys: HashSet<(String, Target)>,
     channels: HashMap<String, ChannelState>,
+    cursors: HashMap<String, i64>,
+    /// Reminder schedules and whether each is active.
+    reminders: BTreeMap<i64, (ReminderRow, bool)>,
+}
+
+impl Inner {
+    fn enqueue(&mut self, n: &Notification, targets: &[Target], now_ms: i64) -> Vec<DeliveryId> {
+        let mut ids = Vec::new();
+        for t in targets {
+            if !self.keys.insert((n.id.to_string(), t.clone())) {
+                continue;
+            }
+            self.next_id += 1;
+            let id = self.next_id;
+            let delivery = Delivery {
+                id,
+                notification: n.clone(),
+                target: t.clone(),
+                attempts: 0,
+                queued_ms: now_ms,
+                due_ms: now_ms,
+            };
+            self.rows.insert(id, Row::new(delivery));
+            self.open.insert(id);
+            ids.push(id);
+        }
+        ids
+    }
 }
 
 /// An in-memory outbox.
@@ -82,6 +116,7 @@ fn record(r: &Row) -> DeliveryRecord {
     }
 }
 
+#[async_trait]
 impl Outbox for MemoryOutbox {
     async fn enqueue(
         &self,
@@ -89,27 +124,7 @@ impl Outbox for MemoryOutbox {
         targets: &[Target],
         now_ms: i64,
     ) -> Result<Vec<DeliveryId>, OutboxError> {
-        let mut g = self.lock();
-        let mut ids = Vec::new();
-        for t in targets {
-            if !g.keys.insert((n.id.to_string(), t.clone())) {
-                continue;
-            }
-            g.next_id += 1;
-            let id = g.next_id;
-            let delivery = Delivery {
-                id,
-                notification: n.clone(),
-                target: t.clone(),
-                attempts: 0,
-                queued_ms: now_ms,
-                due_ms: now_ms,
-            };
-            g.rows.insert(id, Row::new(delivery));
-            g.open.insert(id);
-            ids.push(id);
-        }
-        Ok(ids)
+        Ok(self.lock().enqueue(n, targets, now_ms))
     }
 
     async fn claim_due(
@@ -156,6 +171,7 @@ impl Outbox for MemoryOutbox {
                     r.delivery.attempts = attempts;
                     r.status = Status::Delivered;
                     r.delivered_ms = Some(at_ms);
+                    r.settled_ms = at_ms;
                 }
                 Settlement::Retry {
                     attempts,
@@ -168,8 +184,12 @@ impl Outbox for MemoryOutbox {
                     r.last_error = Some(error);
                 }
                 Settlement::DeadLetter {
-                    attempts, error, ..
+                    attempts,
+                    error,
+                    at_ms,
                 } => {
+                    closed.push(id);
+                    r.settled_ms = at_ms;
                     r.delivery.attempts = attempts;
                     r.status = Status::DeadLetter;
                     r.last_error = Some(error);
@@ -220,6 +240,123 @@ impl Outbox for MemoryOutbox {
             .channels
             .insert(channel.to_string(), state.clone());
         Ok(())
+    }
+
+    async fn enable_channel(&self, channel: &str, now_ms: i64) -> Result<bool, OutboxError> {
+        let mut g = self.lock();
+        let was = g
+            .channels
+            .get_mut(channel)
+            .and_then(|s| s.disabled.take())
+            .is_some();
+        let open: Vec<DeliveryId> = g.open.iter().copied().collect();
+        for id in open {
+            if let Some(r) = g.rows.get_mut(&id) {
+                if r.delivery.target.channel == channel {
+                    r.delivery.due_ms = r.delivery.due_ms.min(now_ms);
+                }
+            }
+        }
+        Ok(was)
+    }
+
+    async fn record(&self, batch: FeedBatch, now_ms: i64) -> Result<usize, OutboxError> {
+        let mut g = self.lock();
+        let mut new = 0;
+        for (n, targets) in &batch.notifications {
+            new += g.enqueue(n, targets, now_ms).len();
+        }
+        for change in batch.reminders {
+            match change {
+                ReminderChange::Start {
+                    opened,
+                    first_due_ms,
+                    repeat_ms,
+                } => {
+                    let Some(alarm_id) = opened.alarm_id else {
+                        continue;
+                    };
+                    let (row, active) = g.reminders.entry(alarm_id).or_insert((
+                        ReminderRow {
+                            alarm_id,
+                            opened: *opened,
+                            sent: 0,
+                            due_ms: first_due_ms,
+                            repeat_ms,
+                        },
+                        true,
+                    ));
+                    if !*active {
+                        (row.due_ms, row.repeat_ms, *active) = (first_due_ms, repeat_ms, true);
+                    }
+                }
+                ReminderChange::Stop { alarm_id } => {
+                    if let Some((_, active)) = g.reminders.get_mut(&alarm_id) {
+                        *active = false;
+                    }
+                }
+                ReminderChange::End { alarm_id } => {
+                    g.reminders.remove(&alarm_id);
+                }
+            }
+        }
+        g.cursors.insert(batch.feed, batch.up_to);
+        Ok(new)
+    }
+
+    async fn feed_cursor(&self, feed: &str) -> Result<Option<i64>, OutboxError> {
+        Ok(self.lock().cursors.get(feed).copied())
+    }
+
+    async fn due_reminders(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ReminderRow>, OutboxError> {
+        let g = self.lock();
+        let mut due: Vec<ReminderRow> = g
+            .reminders
+            .values()
+            .filter(|(r, active)| *active && r.due_ms <= now_ms)
+            .map(|(r, _)| r.clone())
+            .collect();
+        due.sort_by_key(|r| (r.due_ms, r.alarm_id));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn remind(
+        &self,
+        row: &ReminderRow,
+        reminder: &Notification,
+        targets: &[Target],
+        next_due_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, OutboxError> {
+        let mut g = self.lock();
+        match g.reminders.get_mut(&row.alarm_id) {
+            Some((r, true)) if r.sent == row.sent => {
+                r.sent += 1;
+                r.due_ms = next_due_ms;
+            }
+            _ => return Ok(false),
+        }
+        g.enqueue(reminder, targets, now_ms);
+        Ok(true)
+    }
+
+    async fn prune(&self, before_ms: i64) -> Result<u64, OutboxError> {
+        let mut g = self.lock();
+        let gone: Vec<DeliveryId> = g
+            .rows
+            .iter()
+            .filter(|(id, r)| !g.open.contains(id) && r.settled_ms < before_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            g.rows.remove(id);
+        }
+        Ok(gone.len() as u64)
     }
 
     async fn recent(

@@ -15,6 +15,7 @@ use super::schema::{apply_write_pragmas, migrate};
 use super::state::WriterState;
 use super::writer::WriteConn;
 use super::{DB_FILE, STATEMENT_CACHE};
+use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent};
 use crate::store::{Snapshot, StoreError};
@@ -84,6 +85,12 @@ impl SqliteWriter {
             clock,
             writing: None,
         })
+    }
+
+    /// Highest alarm change seq, 0 when none (the wake-up's start value).
+    pub(crate) fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        super::alarms::last_change_seq(&self.conn)
+            .map_err(|e| StoreError::sqlite("read alarm changes", &self.path, e))
     }
 
     /// The database file.
@@ -319,6 +326,36 @@ impl WriteConn for SqliteWriter {
             .map_err(&err)?;
         stmt.execute([now]).map_err(&err)?;
         Ok(())
+    }
+
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let now = self.clock.now_ms();
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "record alarm events")?;
+        let err = |e| StoreError::sqlite("record alarm events", path, e);
+        let changes = super::alarms::record(&tx, upto_seq, inputs, now).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(changes)
+    }
+
+    fn update_alarm(
+        &mut self,
+        id: i64,
+        op: &AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "update alarm")?;
+        let err = |e| StoreError::sqlite("update alarm", path, e);
+        let out = super::alarms::update(&tx, id, op, actor, at_ms).map_err(err)?;
+        // A refusal wrote nothing; committing the empty transaction is harmless.
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {

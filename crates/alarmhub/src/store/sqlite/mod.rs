@@ -11,6 +11,7 @@
 //! for reading and writing an event row.
 
 mod account_index;
+pub mod alarms;
 mod checkpoint;
 mod conn;
 mod dedup;
@@ -32,6 +33,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
+use crate::alarms::{
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+};
 use crate::events::{Appended, NewEvent, StoredEvent};
 use conn::SqliteWriter;
 use read::ReadPool;
@@ -54,6 +58,8 @@ pub struct SqliteStore {
     reads: Arc<ReadPool>,
     closed: AtomicBool,
     path: PathBuf,
+    /// Highest committed alarm change seq (the in-process wake-up).
+    alarm_changes: tokio::sync::watch::Sender<i64>,
 }
 
 impl SqliteStore {
@@ -67,6 +73,7 @@ impl SqliteStore {
     ) -> Result<Arc<SqliteStore>, StoreError> {
         let conn = SqliteWriter::open(dir, opts.clock.clone())?;
         let path = conn.path().to_path_buf();
+        let (alarm_changes, _) = tokio::sync::watch::channel(conn.last_alarm_change_seq()?);
         let cfg = WriterConfig {
             queue: opts.queue,
             max_batch: opts.max_batch,
@@ -80,6 +87,7 @@ impl SqliteStore {
             reads: Arc::new(ReadPool::new(dir.to_path_buf())),
             closed: AtomicBool::new(false),
             path,
+            alarm_changes,
         }))
     }
 
@@ -103,6 +111,20 @@ impl SqliteStore {
             return Err(StoreError::Closed);
         }
         self.reads.run(op, f).await
+    }
+
+    /// Tell followers of the alarm change log that `changes` are committed.
+    fn wake_alarm_followers(&self, changes: &[AlarmChange]) {
+        if let Some(last) = changes.iter().map(|c| c.seq).max() {
+            // Answers may arrive out of commit order: keep the highest.
+            self.alarm_changes.send_if_modified(|v| {
+                let newer = last > *v;
+                if newer {
+                    *v = last;
+                }
+                newer
+            });
+        }
     }
 
     /// Wait for the writer thread to end (it ends once closed).
@@ -205,6 +227,63 @@ impl Store for SqliteStore {
 
     async fn stall(&self, duration: Duration) -> Result<(), StoreError> {
         self.writer.stall(duration).await
+    }
+
+    async fn record_alarm_events(
+        &self,
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let changes = self.writer.record_alarm_events(upto_seq, inputs).await?;
+        self.wake_alarm_followers(&changes);
+        Ok(changes)
+    }
+
+    async fn update_alarm(
+        &self,
+        id: i64,
+        op: AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let out = self
+            .writer
+            .update_alarm(id, op, actor.to_owned(), at_ms)
+            .await?;
+        if let Ok(c) = &out {
+            self.wake_alarm_followers(std::slice::from_ref(c));
+        }
+        Ok(out)
+    }
+
+    async fn alarm(&self, id: i64) -> Result<Option<AlarmDetail>, StoreError> {
+        self.read("read alarm", move |r| r.alarm(id)).await
+    }
+
+    async fn list_alarms(&self, query: &AlarmQuery) -> Result<Vec<Alarm>, StoreError> {
+        let query = query.clone();
+        self.read("list alarms", move |r| r.list_alarms(&query))
+            .await
+    }
+
+    async fn alarm_changes_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        self.read("read alarm changes", move |r| {
+            r.alarm_changes_after(after_seq, limit)
+        })
+        .await
+    }
+
+    async fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        self.read("read alarm changes", |r| r.last_alarm_change_seq())
+            .await
+    }
+
+    fn alarm_changes_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.alarm_changes.subscribe()
     }
 
     async fn close(&self) -> Result<(), StoreError> {

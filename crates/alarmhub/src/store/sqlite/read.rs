@@ -135,6 +135,34 @@ impl SqliteReader {
         Ok(rows)
     }
 
+    /// One alarm with its history, notes and event seqs.
+    pub fn alarm(&self, id: i64) -> Result<Option<crate::alarms::AlarmDetail>, StoreError> {
+        super::alarms::detail(&self.conn, id).map_err(self.err("read alarm"))
+    }
+
+    /// Alarms matching `q`.
+    pub fn list_alarms(
+        &self,
+        q: &crate::alarms::AlarmQuery,
+    ) -> Result<Vec<crate::alarms::Alarm>, StoreError> {
+        super::alarms::list(&self.conn, q).map_err(self.err("list alarms"))
+    }
+
+    /// Alarm changes with `seq > after`, at most `limit` (0 = no limit).
+    pub fn alarm_changes_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
+        super::alarms::changes_after(&self.conn, after, sql_limit(limit))
+            .map_err(self.err("read alarm changes"))
+    }
+
+    /// Highest alarm change seq, 0 when none.
+    pub fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        super::alarms::last_change_seq(&self.conn).map_err(self.err("read alarm changes"))
+    }
+
     /// The stored cursor named `name`.
     pub fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
         let err = self.err("read cursor");

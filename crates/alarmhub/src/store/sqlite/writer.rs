@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::metrics::names;
@@ -42,8 +43,8 @@ pub(crate) trait WriteConn: Send {
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// A cheap real write.
     fn check_writable(&mut self) -> Result<(), StoreError>;
-    /// Insert or replace (`Some(settings)`) or remove (`None`) the account whose lower-case
-    /// key is `key`; whether a row was there before.
+    /// Remove at most `max_rows` of the oldest events received before `before_ms` with
+    /// `seq < below_seq`; how many were removed.
     fn purge_events(
         &mut self,
         before_ms: i64,
@@ -55,13 +56,28 @@ pub(crate) trait WriteConn: Send {
             what: "purging events",
         })
     }
-    /// See [`WriteConn::put_account`] (a default so test connections need not implement it).
+    /// Insert or replace (`Some(settings)`) or remove (`None`) the account whose lower-case
+    /// key is `key`; whether a row was there before.
     fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
         let _ = (key, settings);
         Err(StoreError::Unsupported {
             what: "storing accounts",
         })
     }
+    /// Apply the alarm engine's batch and move its cursor, in one transaction.
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError>;
+    /// Apply an operation to one alarm in one transaction.
+    fn update_alarm(
+        &mut self,
+        id: i64,
+        op: &AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError>;
     /// Upkeep while idle; with `finish`, everything pending now.
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError>;
 }
@@ -91,6 +107,18 @@ enum Request {
         key: String,
         settings: Option<String>,
         reply: Reply<bool>,
+    },
+    RecordAlarms {
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+        reply: Reply<Vec<AlarmChange>>,
+    },
+    UpdateAlarm {
+        id: i64,
+        op: AlarmOp,
+        actor: String,
+        at_ms: i64,
+        reply: Reply<Result<AlarmChange, AlarmRefusal>>,
     },
     /// Test hook: the thread sleeps, as a hung disk would make it.
     Stall(Duration),
@@ -187,6 +215,38 @@ impl WriterHandle {
     /// A real write through the writer (for `/readyz`).
     pub(crate) async fn check_writable(&self) -> Result<(), StoreError> {
         self.call(Request::CheckWritable).await
+    }
+
+    /// Apply the alarm engine's batch (see `Store::record_alarm_events`).
+    pub(crate) async fn record_alarm_events(
+        &self,
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        self.call(|reply| Request::RecordAlarms {
+            upto_seq,
+            inputs,
+            reply,
+        })
+        .await
+    }
+
+    /// Apply an operation to one alarm (see `Store::update_alarm`).
+    pub(crate) async fn update_alarm(
+        &self,
+        id: i64,
+        op: AlarmOp,
+        actor: String,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        self.call(|reply| Request::UpdateAlarm {
+            id,
+            op,
+            actor,
+            at_ms,
+            reply,
+        })
+        .await
     }
 
     /// Test hook: make the writer thread sleep for `d` once it reaches this request.
@@ -385,6 +445,22 @@ impl<W: WriteConn> Writer<W> {
                 reply,
             } => {
                 let _ = reply.send(self.conn.put_account(&key, settings.as_deref()));
+            }
+            Request::RecordAlarms {
+                upto_seq,
+                inputs,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.record_alarm_events(upto_seq, &inputs));
+            }
+            Request::UpdateAlarm {
+                id,
+                op,
+                actor,
+                at_ms,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.update_alarm(id, &op, &actor, at_ms));
             }
             Request::Stall(d) => {
                 tracing::warn!(?d, "store writer stalling (test hook)");

@@ -42,6 +42,22 @@ impl WriteConn for FlakyConn {
     fn check_writable(&mut self) -> Result<(), StoreError> {
         self.inner.check_writable()
     }
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[crate::alarms::AlarmInput],
+    ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
+        self.inner.record_alarm_events(upto_seq, inputs)
+    }
+    fn update_alarm(
+        &mut self,
+        id: i64,
+        op: &crate::alarms::AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<crate::alarms::AlarmChange, crate::alarms::AlarmRefusal>, StoreError> {
+        self.inner.update_alarm(id, op, actor, at_ms)
+    }
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
         self.inner.maintain(finish)
     }

@@ -17,6 +17,7 @@
 //! backend internals are tested next to the backend.
 
 mod accounts;
+mod alarms;
 mod appends;
 mod reads;
 mod retention;
@@ -30,6 +31,7 @@ use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use alarms::*;
 pub use appends::*;
 pub use reads::*;
 pub use retention::*;
@@ -144,6 +146,12 @@ macro_rules! conformance_suite {
             a_closed_store_refuses_work,
             accounts_are_stored_replaced_and_removed_ignoring_case_and_survive_reopen,
             purge_removes_old_events_in_batches_and_keeps_seqs_increasing,
+            alarm_events_open_group_and_restore_once_with_the_cursor,
+            a_closed_alarm_is_final_and_the_next_event_opens_a_new_one,
+            of_two_concurrent_takes_exactly_one_wins,
+            alarm_changes_have_their_own_increasing_seq_and_wake_followers,
+            the_queue_is_ordered_by_priority_then_age_and_pages,
+            open_alarms_and_the_change_log_survive_reopen,
         );
     };
     (@tests $backend:path; $($name:ident),* $(,)?) => {

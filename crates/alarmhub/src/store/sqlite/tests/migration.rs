@@ -122,7 +122,7 @@ fn a_reader_refuses_a_version_1_file_until_the_writer_has_migrated_it() {
             err,
             StoreError::SchemaOutdated {
                 found: 1,
-                expected: 2,
+                expected: 3,
                 ..
             }
         ),

@@ -1,4 +1,4 @@
--- Version 3: panel accounts managed at runtime (`alarmhub account …`, the v1 account RPCs),
+-- Version 4: panel accounts managed at runtime (`alarmhub account …`, the v1 account RPCs),
 -- seeded from [[accounts]]. `account_key` is the account in lower case (accounts match
 -- ignoring ASCII case); `settings` is the whole account entry as JSON, so fields added to
 -- [[accounts]] later round-trip without a migration.

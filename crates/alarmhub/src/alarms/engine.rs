@@ -1,0 +1,243 @@
+//! The alarm engine: two loops of `alarmhub serve`.
+//!
+//! * [`follow`] reads the durable event log by seq from its stored cursor
+//!   ([`super::ENGINE_CURSOR`]), asks `[alarms]` what each event means
+//!   ([`super::AlarmsConfig::classify`]) and hands the batch to
+//!   [`Store::record_alarm_events`], which applies it and moves the cursor in one
+//!   transaction. A crash between an event's commit (its ACK) and the alarm update loses
+//!   nothing: the next start reads from the cursor, and an event is never applied twice.
+//!   The event bus only wakes it up.
+//! * [`escalate`] marks alarms not taken within `take_within_secs` of their priority as
+//!   escalated. The decision ([`due`]) is a pure function of the open alarms and "now"
+//!   (the engine's [`crate::clock::Clock`]); the loop sleeps on tokio time until the next deadline or a
+//!   new change, so tests run it under paused time with a manual clock.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::service::Alarms;
+use super::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
+use super::{AlarmsConfig, SYSTEM_ACTOR};
+use crate::events::{EventBus, StoredEvent};
+use crate::store::{Store, StoreError};
+
+/// Events read per batch.
+const BATCH: usize = 1000;
+/// Wait after a store failure before retrying.
+const RETRY: Duration = Duration::from_secs(1);
+/// Rounds are at least this far apart, so a burst of alarm changes (each one wakes the
+/// ticker) costs a few reads of the open alarms, not one per change.
+const MIN_TICK: Duration = Duration::from_millis(200);
+/// The ticker looks at least this often even when no deadline is near (a safety net for a
+/// missed wake-up; cheap: one indexed read of the `new` alarms).
+const MAX_TICK: Duration = Duration::from_secs(5);
+
+/// The inputs of one batch of events (events that do not concern alarms left out).
+pub fn inputs(config: &AlarmsConfig, events: &[StoredEvent]) -> Vec<AlarmInput> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let action = config.classify(&e.event)?;
+            Some(AlarmInput {
+                seq: e.seq,
+                account: e.event.account.clone(),
+                code: e.event.code,
+                sia_code: e.event.sia_code.clone(),
+                zone: e.event.zone,
+                group: e.event.group,
+                at_ms: e.event.received_at_ms,
+                action,
+            })
+        })
+        .collect()
+}
+
+/// Where the engine starts: its stored cursor; on the very first start (no cursor) the
+/// current end of the log — events stored before alarm handling existed open no alarms.
+pub async fn start_cursor(store: &dyn Store) -> Result<i64, StoreError> {
+    if let Some(c) = store.cursor(super::ENGINE_CURSOR).await? {
+        return Ok(c);
+    }
+    let last = store.last_seq().await?;
+    store.record_alarm_events(last, Vec::new()).await?;
+    Ok(last)
+}
+
+/// Apply every event after `cursor` that is in the store now; returns the new cursor and
+/// the changes written. One store transaction per batch (1000 events).
+pub async fn catch_up(
+    alarms: &Alarms,
+    mut cursor: i64,
+) -> Result<(i64, Vec<AlarmChange>), StoreError> {
+    let store = alarms.store();
+    let mut changes = Vec::new();
+    loop {
+        let events = store.events_after(cursor, BATCH).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok((cursor, changes));
+        };
+        let batch = inputs(alarms.config(), &events);
+        let written = store.record_alarm_events(last, batch).await?;
+        alarms.observe(&written);
+        changes.extend(written);
+        cursor = last;
+    }
+}
+
+/// Follow the event log until `cancel`: catch up, then wait for the bus to say a newer
+/// event is committed.
+pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
+    let mut cursor = loop {
+        match start_cursor(alarms.store().as_ref()).await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::error!(error = %e, "alarm engine cannot read its cursor; retrying");
+                if sleep_or_cancel(RETRY, &cancel).await {
+                    return;
+                }
+            }
+        }
+    };
+    tracing::info!(cursor, "alarm engine following the event log");
+    loop {
+        // Subscribe before looking, so an event committed in between still wakes us.
+        let mut rx = bus.subscribe();
+        match catch_up(&alarms, cursor).await {
+            Ok((c, _)) => cursor = c,
+            Err(e) => {
+                tracing::error!(error = %e, cursor, "alarm engine could not apply events; retrying");
+                if sleep_or_cancel(RETRY, &cancel).await {
+                    return;
+                }
+                continue;
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = rx.recv() => match r {
+                    Ok(e) if e.seq > cursor => break,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => break,
+                },
+            }
+        }
+    }
+}
+
+/// `true` when cancelled during the sleep.
+async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+/// The alarms to escalate at `now_ms`, and the next deadline after it (Unix ms) among
+/// the others.
+pub fn due(config: &AlarmsConfig, open: &[Alarm], now_ms: i64) -> (Vec<i64>, Option<i64>) {
+    let mut ids = Vec::new();
+    let mut next: Option<i64> = None;
+    for a in open {
+        let Some(deadline) = deadline(config, a) else {
+            continue;
+        };
+        if deadline <= now_ms {
+            ids.push(a.id);
+        } else {
+            next = Some(next.map_or(deadline, |n| n.min(deadline)));
+        }
+    }
+    (ids, next)
+}
+
+/// When `alarm` escalates if nobody takes it: `None` once taken, closed or escalated.
+pub fn deadline(config: &AlarmsConfig, alarm: &Alarm) -> Option<i64> {
+    if alarm.state != AlarmState::New || alarm.escalated {
+        return None;
+    }
+    let secs = i64::try_from(config.take_within_secs(alarm.priority)).unwrap_or(i64::MAX / 1000);
+    Some(alarm.opened_at_ms.saturating_add(secs.saturating_mul(1000)))
+}
+
+/// One escalation round at the engine clock's now: escalates what is due, returns the
+/// changes and the next deadline.
+pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<i64>), StoreError> {
+    let query = AlarmQuery {
+        states: vec![AlarmState::New, AlarmState::Taken],
+        ..AlarmQuery::default()
+    };
+    let open = alarms.store().list_alarms(&query).await?;
+    alarms.set_open_gauge(&open);
+    let now = alarms.clock().now_ms();
+    let (ids, next) = due(alarms.config(), &open, now);
+    let mut changes = Vec::new();
+    for id in ids {
+        // Taken (or escalated) since the read: the store refuses, which is fine.
+        if let Ok(c) = alarms
+            .store()
+            .update_alarm(id, AlarmOp::Escalate, SYSTEM_ACTOR, now)
+            .await?
+        {
+            tracing::warn!(alarm = id, account = %c.alarm.account, priority = %c.alarm.priority,
+                "alarm not taken in time: escalated");
+            changes.push(c);
+        }
+    }
+    alarms.observe(&changes);
+    Ok((changes, next))
+}
+
+/// Escalate alarms until `cancel`: a round, then sleep until the next deadline (by the
+/// engine's clock), a new alarm change, or 5 s — never less than 200 ms apart.
+/// Each round also sets the open-alarms gauge.
+pub async fn escalate(alarms: Alarms, cancel: CancellationToken) {
+    let mut changed = alarms.store().alarm_changes_watch();
+    loop {
+        // Marked seen before the round, so a change during it still wakes the next sleep.
+        changed.borrow_and_update();
+        let wait = match escalate_once(&alarms).await {
+            Ok((_, Some(next))) => {
+                let ms = next.saturating_sub(alarms.clock().now_ms()).max(0);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(MAX_TICK)
+            }
+            Ok((_, None)) => MAX_TICK,
+            Err(e) => {
+                tracing::error!(error = %e, "alarm escalation round failed; retrying");
+                RETRY
+            }
+        };
+        if sleep_or_cancel(MIN_TICK, &cancel).await {
+            return;
+        }
+        let wait = wait.saturating_sub(MIN_TICK);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+            r = changed.changed() => if r.is_err() {
+                // A backend without a wake-up: the sleep alone paces the loop.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            },
+        }
+    }
+}
+
+/// Start both loops on `tracker`.
+pub fn spawn(
+    alarms: &Alarms,
+    bus: &EventBus,
+    tracker: &tokio_util::task::TaskTracker,
+    cancel: &CancellationToken,
+) {
+    tracker.spawn(follow(alarms.clone(), bus.clone(), cancel.child_token()));
+    tracker.spawn(escalate(alarms.clone(), cancel.child_token()));
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

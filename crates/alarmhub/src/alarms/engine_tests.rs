@@ -1,0 +1,184 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::alarms::{AlarmState, Category, EventAction, Priority};
+use crate::alarms::{Alarms, AlarmsConfig};
+use crate::clock::Clock;
+use crate::events::{Facts, NewEvent, Source};
+use crate::store::{SqliteStore, StoreOptions};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn event(account: &str, code: u16, zone: u16, at_ms: i64) -> NewEvent {
+    NewEvent {
+        account: account.into(),
+        source: Source::Panel,
+        code,
+        sia_code: None,
+        group: 1,
+        zone,
+        received_at_ms: at_ms,
+        panel_time: None,
+        protocol: "ADM-CID".into(),
+        frame_seq: String::new(),
+        peer: String::new(),
+        facts: Facts::default(),
+        detail: Default::default(),
+        dedup_key: None,
+    }
+}
+
+fn open_store(dir: &std::path::Path, clock: &Clock) -> Arc<dyn Store> {
+    let opts = StoreOptions {
+        clock: clock.clone(),
+        ..StoreOptions::default()
+    };
+    let store: Arc<dyn Store> = SqliteStore::open(dir, opts, Box::new(|_| {})).unwrap();
+    store
+}
+
+fn alarms(store: &Arc<dyn Store>, clock: &Clock) -> Alarms {
+    Alarms::new(
+        Arc::clone(store),
+        Arc::new(AlarmsConfig::default()),
+        clock.clone(),
+    )
+}
+
+#[test]
+fn the_next_deadline_follows_each_priority() {
+    let config = AlarmsConfig::default();
+    let mk = |id: i64, p: u8| {
+        let input = AlarmInput {
+            seq: id,
+            account: format!("A{id}"),
+            code: 1130,
+            sia_code: None,
+            zone: 1,
+            group: 1,
+            at_ms: T0,
+            action: EventAction::Alarm {
+                priority: Priority::new(p).unwrap(),
+                category: Category::Burglary,
+            },
+        };
+        let mut a = crate::alarms::rules::open(&input).unwrap();
+        a.id = id;
+        a
+    };
+    let open = [mk(1, 1), mk(2, 3), mk(3, 5)];
+    assert_eq!(
+        due(&config, &open, T0 + 29_999),
+        (vec![], Some(T0 + 30_000))
+    );
+    assert_eq!(
+        due(&config, &open, T0 + 30_000),
+        (vec![1], Some(T0 + 60_000))
+    );
+    assert_eq!(
+        due(&config, &open, T0 + 60_000),
+        (vec![1, 2], Some(T0 + 120_000))
+    );
+    assert_eq!(due(&config, &open, T0 + 120_000), (vec![1, 2, 3], None));
+}
+
+#[tokio::test]
+async fn events_open_alarms_once_even_when_a_batch_is_applied_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let store = open_store(dir.path(), &clock);
+    let alarms = alarms(&store, &clock);
+    assert_eq!(start_cursor(store.as_ref()).await.unwrap(), 0);
+    store
+        .append(vec![
+            event("1001", 1130, 3, T0),
+            event("1001", 3400, 0, T0 + 1),
+            event("1001", 1131, 4, T0 + 2),
+            event("1001", 3130, 3, T0 + 3),
+        ])
+        .await
+        .unwrap();
+    let (cursor, changes) = catch_up(&alarms, 0).await.unwrap();
+    assert_eq!(cursor, 4);
+    let kinds: Vec<_> = changes.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(kinds, ["opened", "attached", "restored"]);
+    // The same events again (a crash before the caller saw the answer): nothing new.
+    let events = store.events_after(0, 0).await.unwrap();
+    let again = store
+        .record_alarm_events(4, inputs(alarms.config(), &events))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let open = store.list_alarms(&Default::default()).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].event_count, 2);
+    store.close().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_not_taken_in_time_escalates_under_paused_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let store = open_store(dir.path(), &clock);
+    let alarms = alarms(&store, &clock);
+    start_cursor(store.as_ref()).await.unwrap();
+    // A fire (take within 30 s) and a burglary (60 s), both at T0.
+    store
+        .append(vec![event("F", 1110, 1, T0), event("B", 1130, 1, T0)])
+        .await
+        .unwrap();
+    catch_up(&alarms, 0).await.unwrap();
+    let cancel = CancellationToken::new();
+    let ticker = tokio::spawn(escalate(alarms.clone(), cancel.clone()));
+    let escalated = |store: Arc<dyn Store>| async move {
+        let all = store.list_alarms(&Default::default()).await.unwrap();
+        let mut e: Vec<String> = all
+            .iter()
+            .filter(|a| a.escalated)
+            .map(|a| a.account.clone())
+            .collect();
+        e.sort();
+        e
+    };
+    let step = |secs: u64| {
+        clock.advance_ms(i64::try_from(secs).unwrap() * 1000);
+        tokio::time::advance(Duration::from_secs(secs))
+    };
+    step(29).await;
+    tokio::task::yield_now().await;
+    assert!(escalated(Arc::clone(&store)).await.is_empty());
+    step(2).await;
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = escalated(Arc::clone(&store)).await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, ["F"]);
+    // Taken before its deadline, the burglary never escalates.
+    let b = store.list_alarms(&Default::default()).await.unwrap();
+    let b = b.iter().find(|a| a.account == "B").unwrap().id;
+    store
+        .update_alarm(
+            b,
+            AlarmOp::Take { force: false },
+            "user:ann",
+            clock.now_ms(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    step(120).await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(escalated(Arc::clone(&store)).await, ["F"]);
+    let f = store.list_alarms(&Default::default()).await.unwrap();
+    let f = f.iter().find(|a| a.account == "F").unwrap();
+    assert_eq!((f.state, f.escalated_at_ms), (AlarmState::New, T0 + 31_000));
+    cancel.cancel();
+    ticker.await.unwrap();
+    store.close().await.unwrap();
+}
