@@ -126,7 +126,7 @@ mod tests {
     use super::*;
     use Permission as P;
 
-    const ALL_PERMISSIONS: [Permission; 11] = [
+    const ALL_PERMISSIONS: [Permission; 12] = [
         P::Read,
         P::Watch,
         P::Subscribe,
