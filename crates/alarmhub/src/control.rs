@@ -31,6 +31,8 @@ pub fn outcome_kind(o: &Outcome) -> ControlOutcome {
     match o {
         Outcome::Done => ControlOutcome::Done,
         Outcome::TimedOut => ControlOutcome::TimedOut,
+        Outcome::WrongPassword => ControlOutcome::WrongPassword,
+        Outcome::NotDone => ControlOutcome::NotDone,
         Outcome::PanelOffline => ControlOutcome::PanelOffline,
         Outcome::NotSupported(_) => ControlOutcome::NotSupported,
         Outcome::BadRequest(_) => ControlOutcome::BadRequest,
@@ -229,8 +231,7 @@ impl Control {
         let pw = if given.is_empty() {
             self.config
                 .account(&req.account)
-                .and_then(|a| a.password.as_ref())
-                .map(|s| s.expose().to_string())
+                .and_then(|a| a.password.as_ref().map(|s| s.expose().to_string()))
         } else {
             Some(given.to_string())
         };

@@ -55,6 +55,10 @@ pub mod names {
     pub const GRPC_STREAMS_LIMITED_TOTAL: &str = "alarmhub_grpc_streams_limited_total";
     /// Soft limit on open file descriptors after start.
     pub const FD_LIMIT: &str = "alarmhub_fd_limit";
+    /// The lowest seq still stored: where history starts after retention.
+    pub const EVENTS_OLDEST_SEQ: &str = "alarmhub_events_oldest_seq";
+    /// Events removed by retention.
+    pub const EVENTS_PURGED_TOTAL: &str = "alarmhub_events_purged_total";
     /// Notification deliveries queued in the outbox, by `channel` (one per target).
     pub const NOTIFY_QUEUED_TOTAL: &str = "alarmhub_notify_queued_total";
     /// Notification messages sent (a digest is one), by `channel` and `outcome` (delivered,
@@ -116,6 +120,8 @@ const SERIES: &[(Kind, &str, &str)] = {
         (G, UDP_QUEUED_BYTES, "Bytes of UDP datagrams queued for all peers"),
         (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason"),
         (G, FD_LIMIT, "Soft limit on open file descriptors after start"),
+        (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)"),
+        (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days"),
         (C, NOTIFY_QUEUED_TOTAL, "Notification deliveries queued in the outbox, by channel"),
         (C, NOTIFY_MESSAGES_TOTAL, "Notification messages sent (a digest is one), by channel and outcome"),
         (C, NOTIFY_DELIVERED_TOTAL, "Notifications delivered, by channel"),

@@ -325,6 +325,21 @@ impl Registry {
         }
     }
 
+    /// `account` is configured now (adopted): it is no longer shown as unknown. Matched
+    /// ignoring ASCII case; whether a flagged panel was found.
+    pub fn adopt(&self, account: &str) -> bool {
+        let mut map = self.write();
+        let mut found = false;
+        for p in map.values_mut() {
+            if p.account.eq_ignore_ascii_case(account) && p.unknown_account {
+                p.unknown_account = false;
+                p.version += 1;
+                found = true;
+            }
+        }
+        found
+    }
+
     /// A copy of one panel's state.
     pub fn get(&self, account: &str) -> Option<PanelState> {
         self.read().get(account).cloned()

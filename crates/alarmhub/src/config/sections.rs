@@ -83,6 +83,8 @@ pub mod defaults {
     pub const STORE_MAX_BATCH: usize = 1024;
     /// Seconds between snapshots of the panel registry.
     pub const SNAPSHOT_SECS: u64 = 60;
+    /// `[store] retention_days`: a year of history.
+    pub const RETENTION_DAYS: u64 = 365;
     /// Seconds to wait for a panel's answer to a control command.
     pub const CONTROL_TIMEOUT_SECS: u64 = 20;
     /// Times a control command is re-sent after a timeout.
@@ -270,6 +272,9 @@ pub struct StoreConfig {
     pub max_batch: usize,
     /// Seconds between registry snapshots.
     pub snapshot_secs: u64,
+    /// Events older than this many days are removed (in small batches, off the ACK path);
+    /// 0 keeps everything.
+    pub retention_days: u64,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -299,6 +304,7 @@ impl Default for StoreConfig {
             queue: defaults::STORE_QUEUE,
             max_batch: defaults::STORE_MAX_BATCH,
             snapshot_secs: defaults::SNAPSHOT_SECS,
+            retention_days: defaults::RETENTION_DAYS,
         }
     }
 }

@@ -225,11 +225,20 @@ fn check_account(i: usize, a: &AccountConfig, p: &mut Vec<Problem>) {
     if let Err(problem) = a.parse_key_at(&at("key")) {
         p.push(problem);
     }
-    if a.password.as_ref().is_some_and(|s| s.expose().is_empty()) {
-        p.push(Problem::new(
-            at("password"),
-            "is empty; leave it out instead",
-        ));
+    if let Some(pw) = &a.password {
+        let pw = pw.expose();
+        if pw.is_empty() {
+            p.push(Problem::new(
+                at("password"),
+                "is empty; leave it out instead",
+            ));
+        } else if !(4..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
+            // Never echo the value: it is a secret.
+            p.push(Problem::new(
+                at("password"),
+                "a Hengbo host password is 4 to 8 digits",
+            ));
+        }
     }
     if let Some(secs) = a.supervision_secs {
         supervision(p, &at("supervision_secs"), secs);

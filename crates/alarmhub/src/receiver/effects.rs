@@ -52,7 +52,7 @@ impl Session {
         self.retry_standby(&mut batch);
         for o in outputs.drain(..) {
             match o {
-                Output::Store(r) => batch.events.push(self.event(r)),
+                Output::Store(r) => batch.events.extend(self.event(r)),
                 Output::Online { account, .. } => self.online(&account, &mut batch),
                 Output::Dropped(d) => self.dropped(d, &mut batch),
                 Output::Reply(r) => {
@@ -120,9 +120,10 @@ impl Session {
         }
     }
 
-    /// The stored form of a record.
-    fn event(&self, r: Record) -> NewEvent {
-        match r {
+    /// The stored form of a record; `None` for the ONLINE of a connect-on-demand panel that
+    /// is online already (its new connection is just its next message).
+    fn event(&self, r: Record) -> Option<NewEvent> {
+        Some(match r {
             Record::Event(e) => {
                 let mut ev = event_from_frame(
                     &e.frame,
@@ -138,14 +139,21 @@ impl Session {
                 log_event(&ev, &self.peer_text);
                 ev
             }
-            Record::Online { account, dialect } => receiver_event(
-                &account,
-                codes::ONLINE,
-                &self.peer_text,
-                "first valid frame on a connection",
-                dialect,
-            ),
-        }
+            Record::Online { account, dialect } => {
+                if self.shared.is_on_demand(&account)
+                    && self.shared.registry.get(&account).is_some_and(|p| p.online)
+                {
+                    return None;
+                }
+                receiver_event(
+                    &account,
+                    codes::ONLINE,
+                    &self.peer_text,
+                    "first valid frame on a connection",
+                    dialect,
+                )
+            }
+        })
     }
 
     /// The connection gave up `account`: unregister it, and return the OFFLINE event when

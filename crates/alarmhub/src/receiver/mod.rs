@@ -2,13 +2,14 @@
 //! ([`panel_proto::link`]): `tcp` accepts connections (caps, backoff), `udp` turns
 //! datagrams into per-peer sessions, `session` drives one link (buffer, clock, commands,
 //! deadlines), `effects` carries out the link's outputs (store, write, registry, metrics,
-//! logs), `policy` turns configuration into the link's account policies, and `frame_event`
-//! maps frames to stored events. Protocol decisions live in the link, not here.
+//! logs), `policy` turns configuration into the link's account policies, `frame_event`
+//! maps frames to stored events, and `presence` supervises connect-on-demand panels. Protocol decisions live in the link, not here.
 
 mod effects;
 pub mod frame_event;
 pub mod guard;
 pub mod policy;
+pub mod presence;
 pub mod session;
 pub mod tcp;
 pub mod udp;
@@ -94,9 +95,23 @@ impl Shared {
         self.store.append(events).await
     }
 
+    /// Whether `account` is configured as connecting per message.
+    pub fn is_on_demand(&self, account: &str) -> bool {
+        self.config
+            .account(account)
+            .is_some_and(|a| a.connection == crate::config::Connection::OnDemand)
+    }
+
     /// Account settings changed: live links look their policies up again.
     pub fn accounts_changed(&self) {
         self.policy_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Changes of account settings so far (this receiver's and the live table's): a session
+    /// whose last look differs drops its links' cached policies.
+    pub fn policy_epoch(&self) -> u64 {
+        let live = self.config.live_accounts().map_or(0, |l| l.epoch());
+        self.policy_epoch.load(Ordering::Relaxed).wrapping_add(live)
     }
 
     /// The settings of a new connection's link from `peer`; `seed` feeds its `*ACK` pads.

@@ -10,7 +10,7 @@ use panel_proto::link::{AccountPolicy, Admission, Policies};
 use panel_proto::timestamp::Window;
 
 use super::Shared;
-use crate::config::UnknownAccountPolicy;
+use crate::config::{Connection, UnknownAccountPolicy};
 
 /// [`Policies`] over a receiver's shared state, for a connection from `peer`.
 pub struct ConfigPolicies<'a> {
@@ -41,6 +41,7 @@ impl Policies for ConfigPolicies<'_> {
     fn policy(&self, account: &str) -> AccountPolicy {
         let panel = &self.shared.config.panel;
         let configured = self.shared.config.account(account);
+        let configured = configured.as_deref();
         let admission = match (configured, panel.unknown_accounts) {
             (Some(_), _) => Admission::Configured,
             (None, UnknownAccountPolicy::Drop) => Admission::Refused,
@@ -70,6 +71,7 @@ impl Policies for ConfigPolicies<'_> {
             },
             allowed_sources: configured.map(|a| a.allowed_networks()).unwrap_or_default(),
             allow_plaintext: configured.is_some_and(|a| a.allow_plaintext),
+            on_demand: configured.is_some_and(|a| a.connection == Connection::OnDemand),
         }
     }
 

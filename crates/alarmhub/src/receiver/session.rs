@@ -77,7 +77,7 @@ impl Session {
         };
         let link = Link::new(shared.link_config(rand::random(), peer.ip()), now);
         Session {
-            policy_epoch: shared.policy_epoch.load(Ordering::Relaxed),
+            policy_epoch: shared.policy_epoch(),
             link,
             peer_text: peer.to_string(),
             shared,
@@ -139,7 +139,7 @@ impl Session {
 
     /// Pick up changed account settings before the link uses its cached policies.
     fn refresh_policies(&mut self) {
-        let epoch = self.shared.policy_epoch.load(Ordering::Relaxed);
+        let epoch = self.shared.policy_epoch();
         if epoch != self.policy_epoch {
             self.policy_epoch = epoch;
             self.link.invalidate_policies();

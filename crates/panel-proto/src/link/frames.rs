@@ -44,7 +44,7 @@ impl Link {
         self.saw_valid_frame(&account, &frame, &policy, now, out);
         match reply_for(&frame) {
             Rule::Nothing => {
-                self.commands.answered(&frame, &account, out);
+                self.commands.answered(&frame, &account, now.mono_ms, out);
                 out.push(Output::PanelAnswer(frame_ref(&frame, &account)));
             }
             Rule::Duh => {
@@ -52,7 +52,15 @@ impl Link {
                 let built = build::duh(&frame, &mut bytes);
                 push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
             }
-            Rule::Ack => self.ack(frame, account, &policy, (key, digest), now, out),
+            Rule::Ack => {
+                // The host's report of what a command did finishes that command, after the
+                // report itself is stored and ACKed.
+                let report = frame.contact_id().map(|c| (c.event_code(), c.group));
+                self.ack(frame, account.clone(), &policy, (key, digest), now, out);
+                if let Some((event_code, group)) = report {
+                    self.commands.reported(&account, event_code, group, out);
+                }
+            }
         }
     }
 
@@ -211,6 +219,7 @@ impl Link {
                     account: account.into(),
                     ademco_id: None,
                     type_known: false,
+                    on_demand: policy.on_demand,
                 });
                 let account = CompactString::from(account);
                 out.push(Output::Online {

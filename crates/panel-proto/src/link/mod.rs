@@ -49,10 +49,10 @@
 //! clear-text seq), and a second connection
 //! claiming a live account is the driver's registry decision on [`Output::Online`].
 //!
-//! Still to come here: a host answering 1701 to a pending disarm completes it with a
-//! `wrong_password` [`Outcome`] in `commands`; connect-per-message DC-09 panels get a policy
-//! flag that makes [`Link::close`] emit no [`Output::Offline`] and leaves presence to
-//! supervision.
+//! A host answering 1701 to a pending disarm completes it with a `wrong_password`
+//! [`Outcome`] in `commands`; connect-per-message DC-09 panels have a policy flag
+//! (`on_demand`) that makes [`Link::close`] emit no [`Output::Offline`] and leaves presence
+//! to supervision.
 
 mod bucket;
 pub mod cidr;
@@ -69,7 +69,7 @@ mod tests;
 use compact_str::CompactString;
 
 pub use cidr::{Cidr, CidrError};
-pub use commands::{CommandRequest, Outcome, Retry};
+pub use commands::{CommandRequest, Outcome, Retry, DISARM_PASSWORD_ERROR};
 pub use output::{
     CloseReason, DropReason, Dropped, EventRecord, Finished, FrameRef, Output, Record, Reply,
     ReplyKind, Sent,
@@ -138,6 +138,8 @@ struct Served {
     ademco_id: Option<u32>,
     /// The host reported its type (17x7) on this connection, or the caller knew it.
     type_known: bool,
+    /// The account connects per message ([`AccountPolicy::on_demand`]).
+    on_demand: bool,
 }
 
 /// The protocol state of one connection.
@@ -272,6 +274,8 @@ impl Link {
             request,
             account: &req.account,
             command: req.command.name(),
+            expect: commands::expected_report(&req.command),
+            section: req.section,
             retry: req.retry,
         };
         self.commands.start(started, seq, bytes, now.mono_ms, out);
@@ -307,7 +311,8 @@ impl Link {
     }
 
     /// End the link: pending commands finish as `panel_offline`, and every account served
-    /// gets [`Output::Offline`]. Later calls do nothing.
+    /// gets [`Output::Offline`] (recorded unless the receiver shuts down or the account
+    /// connects per message). Later calls do nothing.
     pub fn close(&mut self, reason: CloseReason, out: &mut Vec<Output>) {
         if std::mem::replace(&mut self.closed, true) {
             return;
@@ -320,7 +325,7 @@ impl Link {
                 account: s.account,
                 dialect,
                 reason: reason.clone(),
-                record,
+                record: record && !s.on_demand,
             });
         }
     }

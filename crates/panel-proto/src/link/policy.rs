@@ -56,6 +56,11 @@ pub struct AccountPolicy {
     pub allowed_sources: Vec<Cidr>,
     /// With a key, also accept plaintext frames (otherwise they are refused).
     pub allow_plaintext: bool,
+    /// The panel opens a connection per message (connect-on-demand communicator): a
+    /// closed or idle connection says nothing about the panel, so [`crate::link::Link::close`]
+    /// records no OFFLINE for it; presence follows its periodic reports instead (the
+    /// caller's supervision).
+    pub on_demand: bool,
 }
 
 impl Default for AccountPolicy {
@@ -72,6 +77,7 @@ impl Default for AccountPolicy {
             window: Window::default(),
             allowed_sources: Vec::new(),
             allow_plaintext: false,
+            on_demand: false,
         }
     }
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_auth.sql"),
     include_str!("migrations/003_cluster.sql"),
     include_str!("migrations/004_commands.sql"),
+    include_str!("migrations/005_accounts.sql"),
 ];
 
 /// Schema version this build writes and understands.
