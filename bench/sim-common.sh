@@ -60,6 +60,8 @@ start_daemon() {
   cat >"$cfg" <<EOF
 [panel]
 listen = "127.0.0.1:0"
+# Every simulated panel comes from 127.0.0.1: no per-source limit on new accounts.
+max_new_accounts_per_source_per_min = 0
 $panel_extra
 [grpc]
 listen = "127.0.0.1:0"

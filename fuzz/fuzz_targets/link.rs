@@ -84,6 +84,8 @@ impl Policies for Setup {
             supervision_ms: 60_000,
             supervision_grace_ms: 30_000,
             window: self.window,
+            allowed_sources: Vec::new(),
+            allow_plaintext: true,
         }
     }
 
@@ -126,6 +128,8 @@ fuzz_target!(|data: &[u8]| {
             retries: 1,
         }),
         seed: u64::from(data[1]),
+        peer: None,
+        max_accounts: 64,
     };
     let mut h = Harness {
         link: Link::new(cfg, now),

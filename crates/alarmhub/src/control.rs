@@ -31,6 +31,8 @@ pub fn outcome_kind(o: &Outcome) -> ControlOutcome {
     match o {
         Outcome::Done => ControlOutcome::Done,
         Outcome::TimedOut => ControlOutcome::TimedOut,
+        Outcome::WrongPassword => ControlOutcome::WrongPassword,
+        Outcome::NotDone => ControlOutcome::NotDone,
         Outcome::PanelOffline => ControlOutcome::PanelOffline,
         Outcome::NotSupported(_) => ControlOutcome::NotSupported,
         Outcome::BadRequest(_) => ControlOutcome::BadRequest,
@@ -53,6 +55,8 @@ pub struct SessionHandle {
     pub conn_id: u64,
     /// Commands to the session.
     pub tx: mpsc::Sender<CommandRequest>,
+    /// The connection's remote address.
+    pub peer: std::net::SocketAddr,
 }
 
 /// Which session serves which account.
@@ -66,9 +70,20 @@ impl Connections {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register `h` for `account`, replacing an older connection (the panel reconnected).
-    pub fn register(&self, account: &str, h: SessionHandle) {
-        self.lock().insert(account.to_string(), h);
+    /// Register `h` for `account`. It replaces the connection registered before when that
+    /// one is gone or comes from the same IP address (the panel reconnected); while a live
+    /// connection from another address serves the account, nothing changes and that
+    /// connection's address is returned: a second address does not take the commands over.
+    pub fn register(&self, account: &str, h: SessionHandle) -> Result<(), std::net::SocketAddr> {
+        let mut m = self.lock();
+        if let Some(old) = m.get(account) {
+            let live = !old.tx.is_closed();
+            if live && old.conn_id != h.conn_id && old.peer.ip() != h.peer.ip() {
+                return Err(old.peer);
+            }
+        }
+        m.insert(account.to_string(), h);
+        Ok(())
     }
 
     /// Remove `account` if it still points at `conn_id`.
@@ -216,8 +231,7 @@ impl Control {
         let pw = if given.is_empty() {
             self.config
                 .account(&req.account)
-                .and_then(|a| a.password.as_ref())
-                .map(|s| s.expose().to_string())
+                .and_then(|a| a.password.as_ref().map(|s| s.expose().to_string()))
         } else {
             Some(given.to_string())
         };

@@ -19,6 +19,8 @@
 //! * [`outputs`]: MQTT / Home Assistant and Sur-Gard automation outputs.
 //! * [`auth`]: access control (tokens, users, roles), TLS and the audit trail.
 //! * [`alarms`]: alarm records (open, take, close, escalate) and the alarm change log.
+//! * [`accounts`]: panel accounts at runtime (store + `[[accounts]]`, the live table).
+pub mod accounts;
 pub mod alarms;
 pub mod api;
 pub mod auth;

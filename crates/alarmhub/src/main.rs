@@ -47,6 +47,9 @@ enum Cmd {
     User(alarmhub::cli::admin::UserCmd),
     /// The audit trail: control commands, credential changes, logins, refused calls.
     Audit(alarmhub::cli::admin::AuditArgs),
+    /// Database upkeep: vacuum, backup FILE (online). Works on the data directory.
+    #[command(subcommand)]
+    Store(alarmhub::cli::store::StoreCmd),
     #[command(flatten)]
     Client(alarmhub::cli::ClientCmd),
 }
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
         Cmd::Token(c) => alarmhub::cli::admin::token(c, cli.client.json),
         Cmd::User(c) => alarmhub::cli::admin::user(c, cli.client.json),
         Cmd::Audit(a) => alarmhub::cli::admin::audit(a, cli.client.json),
+        Cmd::Store(c) => alarmhub::cli::store::main(c),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {
             print!("{}", alarmhub::config::Config::example());
@@ -243,7 +247,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         eprintln!("alarmhub: {e}");
         return ExitCode::from(2);
     }
-    alarmhub::logging::init(config.log.format, &config.log.filter);
+    let _log = alarmhub::logging::init(config.log.format, &config.log.filter);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

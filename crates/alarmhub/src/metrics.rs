@@ -43,6 +43,22 @@ pub mod names {
     pub const API_WATCH_LAGGED_TOTAL: &str = "alarmhub_api_watch_lagged_total";
     /// `Subscribe` events redelivered after their ack timeout.
     pub const API_REDELIVERIES_TOTAL: &str = "alarmhub_api_redeliveries_total";
+    /// Log lines dropped because standard error did not keep up.
+    pub const LOG_LINES_DROPPED_TOTAL: &str = "alarmhub_log_lines_dropped_total";
+    /// Panel frames refused by a security rule, by reason.
+    pub const FRAMES_REFUSED_TOTAL: &str = "alarmhub_frames_refused_total";
+    /// UDP datagrams dropped on arrival, by reason.
+    pub const UDP_DROPPED_TOTAL: &str = "alarmhub_udp_dropped_total";
+    /// Bytes of UDP datagrams queued for all peers.
+    pub const UDP_QUEUED_BYTES: &str = "alarmhub_udp_queued_bytes";
+    /// gRPC streams refused or ended because of a stream limit, by reason.
+    pub const GRPC_STREAMS_LIMITED_TOTAL: &str = "alarmhub_grpc_streams_limited_total";
+    /// Soft limit on open file descriptors after start.
+    pub const FD_LIMIT: &str = "alarmhub_fd_limit";
+    /// The lowest seq still stored: where history starts after retention.
+    pub const EVENTS_OLDEST_SEQ: &str = "alarmhub_events_oldest_seq";
+    /// Events removed by retention.
+    pub const EVENTS_PURGED_TOTAL: &str = "alarmhub_events_purged_total";
     /// Notification deliveries queued in the outbox, by `channel` (one per target).
     pub const NOTIFY_QUEUED_TOTAL: &str = "alarmhub_notify_queued_total";
     /// Notification messages sent (a digest is one), by `channel` and `outcome` (delivered,
@@ -98,6 +114,14 @@ const SERIES: &[(Kind, &str, &str)] = {
         (G, API_WATCHERS, "WatchEvents streams open"),
         (C, API_WATCH_LAGGED_TOTAL, "WatchEvents streams that fell behind and resumed from the store"),
         (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout"),
+        (C, LOG_LINES_DROPPED_TOTAL, "Log lines dropped because standard error did not keep up"),
+        (C, FRAMES_REFUSED_TOTAL, "Panel frames refused by a security rule, by reason"),
+        (C, UDP_DROPPED_TOTAL, "UDP datagrams dropped on arrival, by reason"),
+        (G, UDP_QUEUED_BYTES, "Bytes of UDP datagrams queued for all peers"),
+        (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason"),
+        (G, FD_LIMIT, "Soft limit on open file descriptors after start"),
+        (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)"),
+        (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days"),
         (C, NOTIFY_QUEUED_TOTAL, "Notification deliveries queued in the outbox, by channel"),
         (C, NOTIFY_MESSAGES_TOTAL, "Notification messages sent (a digest is one), by channel and outcome"),
         (C, NOTIFY_DELIVERED_TOTAL, "Notifications delivered, by channel"),
@@ -150,6 +174,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 31);
+        assert_eq!(seen.len(), 37);
     }
 }

@@ -299,6 +299,9 @@ impl Registry {
             // Look up by &str first: no key allocation for panels already known.
             let p = match map.get_mut(e.event.account.as_str()) {
                 Some(p) => p,
+                // A command's audit event never creates a machine: only what a panel (or
+                // an ingesting system) reports does.
+                None if e.event.source == Source::Control => continue,
                 None => map
                     .entry(e.event.account.clone())
                     .or_insert_with(|| PanelState::new(&e.event.account)),
@@ -320,6 +323,21 @@ impl Registry {
                 p.remote_addr = peer.to_string();
             }
         }
+    }
+
+    /// `account` is configured now (adopted): it is no longer shown as unknown. Matched
+    /// ignoring ASCII case; whether a flagged panel was found.
+    pub fn adopt(&self, account: &str) -> bool {
+        let mut map = self.write();
+        let mut found = false;
+        for p in map.values_mut() {
+            if p.account.eq_ignore_ascii_case(account) && p.unknown_account {
+                p.unknown_account = false;
+                p.version += 1;
+                found = true;
+            }
+        }
+        found
     }
 
     /// A copy of one panel's state.

@@ -1,27 +1,123 @@
-//! SIGHUP: reload what can change without a restart. Today that is the TLS certificate,
-//! key and client CA (renewed certificates take effect for new connections; open TLS
-//! sessions and every panel connection continue). Configuration reload will hook in here as another field of
-//! [`Reload`].
+//! SIGHUP: reload what can change without a restart.
+//!
+//! * The TLS certificate, key and client CA (renewed certificates take effect for new
+//!   connections; open TLS sessions and every panel connection continue).
+//! * The configuration file the daemon was started with: it is read and validated again;
+//!   an invalid file is refused with the problems in the log and everything stays as it
+//!   was. From a valid file the `[[accounts]]` entries that changed are stored and put live
+//!   (the panel's next frame uses them), entries removed from the file are removed, and
+//!   every other section that changed is logged as needing a restart. The log says what
+//!   changed, never a secret.
 //!
 //! Without a handler SIGHUP would terminate the daemon, so [`Hangup::install`] runs first
 //! thing in `serve`, and [`Hangup::run`] starts answering once the parts exist.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::{self, LiveAccounts};
 use crate::auth::tls::Tls;
+use crate::config::{AccountConfig, Config};
+use crate::store::Store;
 
 /// What a SIGHUP reloads.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Reload {
     /// The API listeners' TLS certificate, when TLS is on.
     pub tls: Option<Arc<Tls>>,
+    /// The configuration file, when the daemon was started with one.
+    pub config: Option<Arc<ConfigReload>>,
+}
+
+/// The configuration file and what its reload changes.
+pub struct ConfigReload {
+    path: PathBuf,
+    /// The file as last loaded (without command-line overrides), to compare against.
+    last: Mutex<Config>,
+    store: Arc<dyn Store>,
+    live: Arc<LiveAccounts>,
+}
+
+impl ConfigReload {
+    /// Reload `config`'s source file into `live` and `store`; `None` when the daemon runs
+    /// without a file (or without live accounts).
+    pub fn new(config: &Config, store: Arc<dyn Store>) -> Option<Arc<ConfigReload>> {
+        let path = config.source()?.to_path_buf();
+        let live = Arc::clone(config.live_accounts()?);
+        // The file as it was read at start: command-line flags are not in it.
+        let last = Config::load(&path).unwrap_or_else(|_| config.clone());
+        Some(Arc::new(ConfigReload {
+            path,
+            last: Mutex::new(last),
+            store,
+            live,
+        }))
+    }
+
+    /// Read the file again and apply what can be applied.
+    pub async fn run(&self) {
+        let new = match Config::load(&self.path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration not reloaded (the old one stays in use)");
+                return;
+            }
+        };
+        let mut last = self.last.lock().await;
+        for section in new.changed_sections(&last) {
+            tracing::warn!(
+                section,
+                "configuration section changed; it takes effect after a restart"
+            );
+        }
+        match self.apply_accounts(&last, &new).await {
+            Ok((written, removed)) => {
+                tracing::info!(path = %self.path.display(), accounts_changed = ?written,
+                    accounts_removed = ?removed, "configuration reloaded");
+                *last = new;
+            }
+            Err(e) => tracing::error!(error = %e,
+                "configuration accounts not (all) applied; the rest stays as it was"),
+        }
+    }
+
+    /// Store and put live the entries of `new` that differ from `old`'s, and remove the
+    /// ones `new` no longer lists. Returns (written, removed) accounts.
+    async fn apply_accounts(
+        &self,
+        old: &Config,
+        new: &Config,
+    ) -> Result<(Vec<String>, Vec<String>), accounts::AccountError> {
+        let mut by_key: HashMap<String, AccountConfig> = old
+            .accounts
+            .iter()
+            .map(|a| (a.account.to_ascii_lowercase(), a.clone()))
+            .collect();
+        let written = accounts::seed(self.store.as_ref(), new, &mut by_key).await?;
+        for a in &written {
+            if let Some(cfg) = new.file_account(a) {
+                self.live.upsert(cfg.clone());
+            }
+        }
+        let mut removed = Vec::new();
+        for a in &old.accounts {
+            if new.file_account(&a.account).is_none() {
+                self.store.remove_account(&a.account).await?;
+                self.live.remove(&a.account);
+                removed.push(a.account.clone());
+            }
+        }
+        Ok((written, removed))
+    }
 }
 
 impl Reload {
     /// Reload everything; failures are logged and leave the old state in use.
-    pub fn run(&self) {
+    pub async fn run(&self) {
         if let Some(tls) = &self.tls {
             match tls.reload() {
                 Ok(()) => tracing::info!("TLS certificate reloaded"),
@@ -29,6 +125,9 @@ impl Reload {
                     tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays in use")
                 }
             }
+        }
+        if let Some(c) = &self.config {
+            c.run().await;
         }
     }
 }
@@ -60,7 +159,7 @@ impl Hangup {
                         s = signal.recv() => if s.is_none() { return },
                     }
                     tracing::info!("SIGHUP received: reloading");
-                    reload.run();
+                    reload.run().await;
                 }
             });
         }

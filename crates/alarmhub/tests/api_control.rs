@@ -44,10 +44,21 @@ async fn control_reports_the_control_paths_outcome_and_refuses_bad_arguments() {
     assert_eq!(r.outcome, "not_supported", "{}", r.message);
     let mut c2 = c.clone();
     let arm = tokio::spawn(async move { c2.control(req(ACCT, "arm_away", 0)).await });
-    let cmd = host.command(3400).await;
-    host.ack(&cmd).await;
+    host.answer_command(3400).await; // ACK, then "armed" (zone 99)
     let r = within(arm).await.unwrap().unwrap().into_inner();
     assert_eq!(r.outcome, "done", "{}", r.message);
+    // A wrong password: the host ACKs and answers 1701; the reply says so.
+    let mut c2 = c.clone();
+    let disarm = tokio::spawn(async move {
+        c2.control(pb::ControlRequest {
+            password: "654321".into(),
+            ..req(ACCT, "disarm", 0)
+        })
+        .await
+    });
+    host.answer_command(1400).await;
+    let r = within(disarm).await.unwrap().unwrap().into_inner();
+    assert_eq!(r.outcome, "wrong_password", "{}", r.message);
     // The audit event names the gRPC client.
     let audit = within(c.list_events(pb::ListEventsRequest {
         account: ACCT.into(),

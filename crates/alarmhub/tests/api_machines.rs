@@ -34,6 +34,7 @@ async fn machines_are_listed_with_filters_and_pages_and_fetched_one_by_one() {
             account_prefix: prefix.into(),
             page_size,
             page_token: token.into(),
+            changed_since_sync: false,
         };
     let accounts = |r: &pb::ListMachinesReply| {
         r.machines

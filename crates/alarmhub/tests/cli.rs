@@ -25,9 +25,20 @@ fn sync_machines_events_and_watch_show_what_the_panel_reported() {
         )),
         "{text}"
     );
-    // The alarm was delivered once: a second sync has nothing.
+    // A peek: the deployed compat client still gets the alarm, so a second sync shows it too.
     let again = String::from_utf8(d.cli(&["sync"]).stdout).unwrap();
-    assert!(again.is_empty(), "{again}");
+    assert_eq!(again, text, "sync does not consume");
+    // --consume does what the compat client does, and says so.
+    let consumed = d.cli(&["sync", "--consume"]);
+    assert!(consumed.status.success(), "{consumed:?}");
+    assert_eq!(String::from_utf8_lossy(&consumed.stdout), text);
+    assert!(
+        String::from_utf8_lossy(&consumed.stderr).contains("will not receive"),
+        "{consumed:?}"
+    );
+    // Delivered once: nothing has changed since.
+    let after = String::from_utf8(d.cli(&["sync"]).stdout).unwrap();
+    assert!(after.is_empty(), "{after}");
     let one = String::from_utf8(d.cli(&["sync", "--account", ACCT]).stdout).unwrap();
     assert!(one.contains("no alarm"), "{one}");
 
@@ -77,6 +88,24 @@ fn arm_exits_zero_only_when_the_host_confirms() {
     let out = child.join().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("confirmed"));
+
+    // A wrong password: the host answers 1701 and stays armed; exit 1, and it says so.
+    let grpc = d.grpc.to_string();
+    let child = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+            .args(["disarm", ACCT, "--password", "654321", "--grpc", &grpc])
+            .output()
+            .unwrap()
+    });
+    let cmd = host.command(1400);
+    host.answer(&cmd); // ACK, then 1701
+    let out = child.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong password")
+            && String::from_utf8_lossy(&out.stderr).contains("(wrong_password)"),
+        "{out:?}"
+    );
 
     // No ACK this time: exit 1 with a clear message.
     let out = d.cli(&["disarm", ACCT, "--password", "123456"]);

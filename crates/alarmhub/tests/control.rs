@@ -90,9 +90,8 @@ async fn arm_and_disarm_are_confirmed_by_the_host_and_the_new_status_is_tracked(
         ),
         (Id::HengBo, 3400, 0, Some("000123"))
     );
-    h.ack(&cmd).await;
+    h.answer(&cmd).await; // ACK, then "armed" (3400, zone 99: the receiving centre)
     assert_eq!(arm.await.unwrap(), Outcome::Done);
-    h.report(3400, 99).await; // host reports armed, source = receiving centre
     assert_eq!(r.handles.registry.get(ACCT).unwrap().status[0], 0);
 
     // Disarm: the configured password travels in binary-length xdata.
@@ -101,7 +100,7 @@ async fn arm_and_disarm_are_confirmed_by_the_host_and_the_new_status_is_tracked(
     let cmd = h.recv().await.unwrap();
     assert_eq!(cmd.contact_id().unwrap().event_code(), 1400);
     assert_eq!(cmd.xdata, vec![Xdata::HbBinary(b"123456".to_vec())]);
-    h.ack(&cmd).await;
+    h.answer(&cmd).await;
     assert_eq!(disarm.await.unwrap(), Outcome::Done);
 
     // The audit trail holds every command with its outcome.
@@ -205,11 +204,70 @@ async fn a_three_section_host_is_armed_per_section_and_tracks_each_section() {
     let arm = tokio::spawn(async move { control.execute(request(Command::ArmAway, 2)).await });
     let cmd = h.recv().await.unwrap();
     assert_eq!(cmd.contact_id().unwrap().group, 2);
-    h.ack(&cmd).await;
+    h.answer(&cmd).await; // ACK, then section 2 armed
     assert_eq!(arm.await.unwrap(), Outcome::Done);
-    h.report_in(3400, 2, 99).await;
     h.report_in(1400, 3, 0).await;
     let p = r.handles.registry.get(ACCT).unwrap();
     assert_eq!((p.status[2], p.status[3]), (0, 2));
+    r.stop().await;
+}
+
+/// The control events stored for [`ACCT`]: (code, outcome in the detail, typed outcome).
+fn stored_outcomes(r: &Hub) -> Vec<(u16, String, &'static str)> {
+    let reader = alarmhub::store::SqliteReader::open(&r.handles.config.store.data_dir).unwrap();
+    reader
+        .events_after(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.source == alarmhub::events::Source::Control)
+        .map(|e| {
+            let detail = e.event.detail.to_value()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let typed = e.event.facts.control.map_or("", |c| c.outcome.as_str());
+            (e.event.code, detail, typed)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_disarm_the_host_refuses_with_1701_is_a_wrong_password_and_the_host_stays_armed() {
+    let r = Hub::start("", "[control]\ntimeout_secs = 2\nretries = 0\n").await;
+    let mut h = r.host().await;
+    h.report(1737, 0).await;
+    h.report(3400, 0).await; // armed
+    let control = r.handles.control.clone();
+    let disarm =
+        tokio::spawn(async move { control.execute(request(disarm(Some("654321")), 0)).await });
+    // The scripted host accepts 123456 only: ACK, then 1701.
+    h.answer_command(1400).await;
+    assert_eq!(disarm.await.unwrap(), Outcome::WrongPassword);
+    assert_eq!(
+        r.handles.registry.get(ACCT).unwrap().status[0],
+        0,
+        "still armed"
+    );
+    assert_eq!(
+        stored_outcomes(&r),
+        vec![(1400, "wrong_password".into(), "wrong_password")]
+    );
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_command_the_host_acks_without_reporting_the_new_status_is_not_done() {
+    let r = Hub::start("", "[control]\ntimeout_secs = 1\nretries = 0\n").await;
+    let mut h = r.host().await;
+    h.report(1737, 0).await;
+    let control = r.handles.control.clone();
+    let arm = tokio::spawn(async move { control.execute(request(Command::ArmAway, 0)).await });
+    let cmd = h.command(3400).await;
+    h.ack(&cmd).await; // received, but the host stays as it was
+    assert_eq!(arm.await.unwrap(), Outcome::NotDone);
+    assert_eq!(
+        stored_outcomes(&r),
+        vec![(3400, "not_done".into(), "not_done")]
+    );
     r.stop().await;
 }

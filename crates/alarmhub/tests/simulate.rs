@@ -70,7 +70,8 @@ fn every_dialect_and_udp_are_acked_and_stored() {
     let accounts: String = (1..=3)
         .map(|i| format!("[[accounts]]\naccount = \"ENC{i:06}\"\nkey = \"{KEY}\"\n"))
         .collect();
-    let d = Daemon::start("", &accounts);
+    // Every simulated panel comes from 127.0.0.1: more new accounts than the per-source limit.
+    let d = Daemon::start("max_new_accounts_per_source_per_min = 0", &accounts);
     let target = d.panel.to_string();
     let common = [
         "--target",

@@ -492,6 +492,42 @@ pub fn sia_code(code: &str) -> Option<SiaCodeInfo> {
         .copied()
 }
 
+/// The 4-digit Contact ID code (qualifier + code) equivalent to a SIA two-letter code, for
+/// clients that only understand Contact ID (the compat API): arm/disarm codes as Hengbo hosts
+/// report them (CL 3400, CG 3456, OP 1400), then the first HB code with that SIA column (BA
+/// 1130, FA 1110, PA 1120 …), then the first generic Contact ID row whose new event (1xxx)
+/// or, failing that, restore (3xxx) carries it and that code means the same to a Hengbo
+/// client (MA 1100, BH 3130, RP 1602). `None` when no code has that meaning (e.g. NL).
+pub fn sia_to_contact_id(sia: &str) -> Option<u16> {
+    let key = match sia.as_bytes() {
+        [a, b] => [a.to_ascii_uppercase(), b.to_ascii_uppercase()],
+        _ => return None,
+    };
+    let key = std::str::from_utf8(&key).ok()?;
+    let arm_disarm = match key {
+        "CL" => Some(code::ARM_AWAY),
+        "CG" => Some(code::ARM_STAY),
+        "OP" => Some(code::DISARM),
+        _ => None,
+    };
+    arm_disarm
+        .or_else(|| {
+            HB_EVENTS
+                .iter()
+                .find(|e| e.sia == Some(key))
+                .map(|e| e.code)
+        })
+        .or_else(|| {
+            let new = CID_ROWS.iter().map(|r| (1000 + r.code, r.new.sia));
+            let restore = CID_ROWS.iter().map(|r| (3000 + r.code, r.restore.sia));
+            // Skip codes a Hengbo client reads differently (HB's own 3100 is not MH).
+            new.chain(restore)
+                .filter(|(_, s)| *s == Some(key))
+                .map(|(c, _)| c)
+                .find(|c| event_info(*c).and_then(|i| i.sia) == Some(key))
+        })
+}
+
 /// SIA DC-03 two-letter codes, sorted by code. PC, ZY and ZZ are vendor (Ajax) codes.
 #[rustfmt::skip]
 static SIA_CODES: &[SiaCodeInfo] = &[
@@ -1252,6 +1288,39 @@ mod tests {
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn sia_codes_map_to_their_contact_id_equivalent_where_one_exists() {
+        for (sia, cid) in [
+            ("BA", Some(1130)),
+            ("ba", Some(1130)),
+            ("FA", Some(1110)),
+            ("PA", Some(1120)),
+            ("HA", Some(1121)),
+            ("TA", Some(1137)),
+            ("GA", Some(1151)),
+            ("MA", Some(1100)),
+            ("KA", Some(1114)),
+            ("BH", Some(3130)),
+            ("AT", Some(1301)),
+            ("CL", Some(3400)),
+            ("CG", Some(3456)),
+            ("OP", Some(1400)),
+            ("RP", Some(1602)),
+            ("NL", None),
+            ("B", None),
+            ("BAX", None),
+        ] {
+            assert_eq!(sia_to_contact_id(sia), cid, "{sia}");
+        }
+        // Every mapped code names the same kind of event as the SIA code.
+        for e in SIA_CODES {
+            if let Some(cid) = sia_to_contact_id(e.code) {
+                let info = event_info(cid).expect("a known code");
+                assert_eq!(info.class, e.class, "{} -> {cid}", e.code);
+            }
         }
     }
 }

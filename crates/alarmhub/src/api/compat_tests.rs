@@ -347,3 +347,17 @@ async fn over_grpc_a_client_that_goes_away_leaves_unsent_panels_pending() {
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     server.abort();
 }
+
+#[tokio::test]
+async fn a_sia_only_alarm_reaches_compat_clients_as_its_contact_id_equivalent() {
+    let reg = Arc::new(Registry::new());
+    for (account, sia, want) in [("A1", "FA", 1110), ("A2", "BA", 1130), ("A3", "DF", 0)] {
+        let mut e = (*event(account, Source::Panel, 0, 3, T)).clone();
+        e.event.sia_code = Some(sia.into());
+        e.event.protocol = "SIA-DCS".into();
+        reg.apply_all(&[Arc::new(e)]);
+        let r = collect(&service(&reg, Arc::new(Config::default())), account).await;
+        let alarm = r[0].alarm_message.unwrap();
+        assert_eq!((alarm.zone, alarm.event), (3, want), "{sia}");
+    }
+}

@@ -10,11 +10,13 @@
 //! the caller's identity into the request's extensions; with TLS configured the listener
 //! speaks TLS only ([`crate::auth::listen`]).
 
+pub mod budget;
 pub mod compat;
 pub mod status;
 pub mod v1;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -95,7 +97,14 @@ pub async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let compat = compat::CompatService::new(&state).into_server();
     let v1 = v1::V1Service::with_shutdown(&state, cancel.clone()).into_server();
+    let g = &state.config.grpc;
     let router = tonic::transport::Server::builder()
+        // Bounded whatever clients do: streams per connection, dead peers found by
+        // keepalive pings (HTTP/2 and TCP).
+        .max_concurrent_streams(g.max_streams_per_connection)
+        .http2_keepalive_interval(Some(Duration::from_secs(g.keepalive_secs)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(g.keepalive_timeout_secs)))
+        .tcp_keepalive(Some(Duration::from_secs(g.keepalive_secs)))
         .layer(crate::auth::grpc::AuthLayer::new(Arc::clone(&state.auth)))
         .add_service(compat)
         .add_service(v1)

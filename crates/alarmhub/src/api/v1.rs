@@ -9,6 +9,8 @@
 //! * `control`: `Control` (the daemon's control path).
 //! * `ingest`: `Ingest` (another system pushes events in).
 //! * `audit`: `ListAudit` (the audit trail; admins only, by the permission table).
+//! * `accounts`: `ListAccounts`, `GetAccount`, `PutAccount`, `RemoveAccount` (panel
+//!   accounts at runtime; changes audited).
 //! * `alarms` and `alarm_watch`: `ListAlarms`, `GetAlarm`, `TakeAlarm`, `ReleaseAlarm`,
 //!   `AddAlarmNote`, `CloseAlarm`, `WatchAlarms` (over [`crate::alarms::Alarms`]).
 //!
@@ -17,6 +19,7 @@
 //! bounded channel per client and stop as soon as the client is gone or the service's
 //! shutdown token is cancelled; their tasks run on the daemon's task tracker.
 
+mod accounts;
 mod alarm_watch;
 mod alarms;
 mod audit;
@@ -27,6 +30,7 @@ mod group;
 mod group_state;
 mod groups;
 mod ingest;
+mod limits;
 mod machines;
 mod subscribe;
 mod watch;
@@ -66,6 +70,8 @@ pub(crate) struct Ctx {
     pub(crate) groups: groups::Groups,
     /// Cancelled when the server shuts down: streams end, groups flush their cursors.
     pub(crate) shutdown: CancellationToken,
+    /// Server streams open (`grpc.max_streams`).
+    pub(crate) streams: limits::Streams,
 }
 
 impl V1Service {
@@ -84,6 +90,7 @@ impl V1Service {
                 h: h.clone(),
                 groups: groups::Groups::default(),
                 shutdown,
+                streams: limits::Streams::new(h.config.grpc.max_streams),
             }),
         }
     }
@@ -119,7 +126,7 @@ impl AlarmHub for V1Service {
             .map(Response::new)
     }
 
-    type WatchEventsStream = ReceiverStream<Result<pb::WatchEventsReply, Status>>;
+    type WatchEventsStream = super::budget::BudgetStream<pb::WatchEventsReply>;
 
     async fn watch_events(
         &self,
@@ -128,7 +135,7 @@ impl AlarmHub for V1Service {
         watch::start(&self.ctx, request.into_inner()).map(Response::new)
     }
 
-    type SubscribeStream = ReceiverStream<Result<pb::SubscribeReply, Status>>;
+    type SubscribeStream = super::budget::BudgetStream<pb::SubscribeReply>;
 
     async fn subscribe(
         &self,
@@ -176,6 +183,51 @@ impl AlarmHub for V1Service {
         audit::list(&self.ctx, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn list_accounts(
+        &self,
+        _request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsReply>, Status> {
+        accounts::list(&self.ctx).map(Response::new)
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        accounts::get(&self.ctx, request.get_ref()).map(Response::new)
+    }
+
+    async fn put_account(
+        &self,
+        request: Request<pb::PutAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let req = request.into_inner();
+        let target = req.account.clone();
+        let (account, detail) = accounts::put(&self.ctx, req).await?;
+        let mut resp = Response::new(account);
+        resp.extensions_mut().insert(AuditNote {
+            target,
+            outcome: "ok".into(),
+            detail,
+        });
+        Ok(resp)
+    }
+
+    async fn remove_account(
+        &self,
+        request: Request<pb::RemoveAccountRequest>,
+    ) -> Result<Response<pb::RemoveAccountReply>, Status> {
+        let req = request.into_inner();
+        accounts::remove(&self.ctx, &req).await?;
+        let mut resp = Response::new(pb::RemoveAccountReply {});
+        resp.extensions_mut().insert(AuditNote {
+            target: req.account,
+            outcome: "ok".into(),
+            detail: "{}".into(),
+        });
+        Ok(resp)
     }
 
     async fn list_alarms(

@@ -37,6 +37,8 @@ pub fn audited(path: &str) -> bool {
     matches!(
         path,
         "/alarmhub.v1.AlarmHub/Control"
+            | "/alarmhub.v1.AlarmHub/PutAccount"
+            | "/alarmhub.v1.AlarmHub/RemoveAccount"
             | "/alarmhub.v1.AlarmHub/TakeAlarm"
             | "/alarmhub.v1.AlarmHub/ReleaseAlarm"
             | "/alarmhub.v1.AlarmHub/AddAlarmNote"

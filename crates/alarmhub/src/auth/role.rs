@@ -40,6 +40,8 @@ pub enum Permission {
     Audit,
     /// Create and revoke tokens, add and remove users.
     ManageCredentials,
+    /// Add, change and remove panel accounts (keys, passwords, supervision …).
+    ManageAccounts,
     /// Operator-only debugging endpoints (test hooks).
     Debug,
 }
@@ -113,6 +115,7 @@ impl Permission {
             Permission::Metrics => "read metrics",
             Permission::Audit => "read the audit trail",
             Permission::ManageCredentials => "manage tokens and users",
+            Permission::ManageAccounts => "manage panel accounts",
             Permission::Debug => "use debugging endpoints",
         }
     }
@@ -123,7 +126,7 @@ mod tests {
     use super::*;
     use Permission as P;
 
-    const ALL_PERMISSIONS: [Permission; 11] = [
+    const ALL_PERMISSIONS: [Permission; 12] = [
         P::Read,
         P::Watch,
         P::Subscribe,
@@ -134,6 +137,7 @@ mod tests {
         P::Metrics,
         P::Audit,
         P::ManageCredentials,
+        P::ManageAccounts,
         P::Debug,
     ];
 

@@ -33,6 +33,16 @@ const GRPC: &[(&str, Rule)] = &[
     ("/alarmhub.v1.AlarmHub/Control", Rule::Need(P::Control)),
     ("/alarmhub.v1.AlarmHub/Ingest", Rule::Need(P::Ingest)),
     ("/alarmhub.v1.AlarmHub/ListAudit", Rule::Need(P::Audit)),
+    ("/alarmhub.v1.AlarmHub/ListAccounts", Rule::Need(P::Read)),
+    ("/alarmhub.v1.AlarmHub/GetAccount", Rule::Need(P::Read)),
+    (
+        "/alarmhub.v1.AlarmHub/PutAccount",
+        Rule::Need(P::ManageAccounts),
+    ),
+    (
+        "/alarmhub.v1.AlarmHub/RemoveAccount",
+        Rule::Need(P::ManageAccounts),
+    ),
     ("/alarmhub.v1.AlarmHub/ListAlarms", Rule::Need(P::Read)),
     ("/alarmhub.v1.AlarmHub/GetAlarm", Rule::Need(P::Read)),
     ("/alarmhub.v1.AlarmHub/WatchAlarms", Rule::Need(P::Watch)),

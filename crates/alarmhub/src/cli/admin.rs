@@ -116,6 +116,11 @@ pub struct AuditArgs {
     pub dir: DataDirArgs,
 }
 
+/// The data directory the arguments name.
+pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
+    store_config(a).map(|s| s.data_dir)
+}
+
 /// The `[store]` the arguments name: `--config`'s, then `--data-dir` and `--store` over it.
 pub(crate) fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
     let mut store = match &a.config {

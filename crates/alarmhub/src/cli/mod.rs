@@ -1,9 +1,11 @@
 //! The client commands of the `alarmhub` binary (`machines`, `sync`, `watch`, `events`,
-//! `arm`, `arm-stay`, `disarm`, `emergency`, `alarms`, `alarm …` ([`alarms`])): talk to a running daemon over gRPC, print
+//! `arm`, `arm-stay`, `disarm`, `emergency`, `alarms`, `alarm …` ([`alarms`]), `account`): talk
+//! to a running daemon over gRPC, print
 //! human lines by default or JSON with `--json`.
 //!
-//! Exit status: 0 success (for control: the host confirmed), 1 the command ran but did not
-//! succeed (timed out, panel offline, not supported, bad request), 2 usage errors, an
+//! Exit status: 0 success (for control: the host reported the new status), 1 the command ran
+//! but did not succeed (wrong password, not done, timed out, panel offline, not supported,
+//! bad request), 2 usage errors, an
 //! unreachable daemon, and a refused call ("unauthenticated": no or bad token; "permission
 //! denied": the token's role may not do this).
 //!
@@ -11,11 +13,13 @@
 //! speaks TLS when `--ca FILE` is given or the address starts with `https://`. The
 //! `token`, `user` and `audit` commands ([`admin`]) work on the data directory instead.
 
+pub mod account;
 pub mod admin;
 pub mod alarms;
 pub mod notify;
 mod notify_log;
 mod output;
+pub mod store;
 
 use std::process::ExitCode;
 
@@ -80,12 +84,16 @@ pub enum ClientCmd {
         #[arg(long, default_value = "")]
         prefix: String,
     },
-    /// What the compat API's Sync returns: every changed panel (and marks them synced),
-    /// or one panel with --account.
+    /// The panels the compat API's Sync would return (changed since the deployed client's
+    /// last Sync), without marking them synced; or one panel with --account.
     Sync {
         /// One panel (does not mark anything synced).
         #[arg(long)]
         account: Option<String>,
+        /// Consume the changes like the compat client does: they are marked synced and the
+        /// deployed client will NOT see them (its alarms are lost to it). Diagnostics only.
+        #[arg(long, conflicts_with = "account")]
+        consume: bool,
     },
     /// Stream events as they are stored: replay from --from, then live.
     Watch {
@@ -118,6 +126,10 @@ pub enum ClientCmd {
     Disarm(ControlArgs),
     /// Trigger an emergency on a Hengbo host.
     Emergency(ControlArgs),
+    /// Panel accounts on the running daemon: add, set, remove, list, show (live on the
+    /// panel's next frame; secrets never printed).
+    #[command(subcommand)]
+    Account(account::AccountCmd),
     /// The alarm queue: open alarms by priority then age (or --state new|taken|closed|all).
     Alarms {
         /// Which alarms: open (new and taken), new, taken, closed, or all.
@@ -242,7 +254,7 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
     let ch = connect(opts).await?;
     match cmd {
         ClientCmd::Machines { online, prefix } => machines(opts, ch, online, prefix).await,
-        ClientCmd::Sync { account } => sync(opts, ch, account).await,
+        ClientCmd::Sync { account, consume } => sync(opts, ch, account, consume).await,
         ClientCmd::Watch {
             from,
             group,
@@ -254,6 +266,7 @@ async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
         ClientCmd::ArmStay(a) => control(opts, ch, "arm_stay", a).await,
         ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
         ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
+        ClientCmd::Account(c) => account::run(opts, ch, c).await,
         ClientCmd::Alarms { state, account } => alarms::list(opts, ch, state, account).await,
         ClientCmd::Alarm(cmd) => alarms::run(opts, ch, cmd).await,
     }
@@ -267,6 +280,9 @@ async fn machines(
 ) -> Result<ExitCode, String> {
     let mut c = AlarmHubClient::new(ch);
     let mut token = String::new();
+    if !opts.json {
+        emit(&output::machines_header());
+    }
     loop {
         let r = c
             .list_machines(pb::ListMachinesRequest {
@@ -289,8 +305,24 @@ async fn machines(
     }
 }
 
-async fn sync(opts: &ClientOpts, ch: Ch, account: Option<String>) -> Result<ExitCode, String> {
+/// `sync`: a peek by default (v1 `ListMachines` with `changed_since_sync`, then the compat
+/// `Sync` of each of those accounts, which marks nothing); the full compat `Sync` only with
+/// `--consume`.
+async fn sync(
+    opts: &ClientOpts,
+    ch: Ch,
+    account: Option<String>,
+    consume: bool,
+) -> Result<ExitCode, String> {
+    if account.is_none() && !consume {
+        return sync_peek(opts, ch).await;
+    }
     let mut c = AlarmServerClient::new(ch);
+    if consume {
+        eprintln!(
+            "alarmhub: --consume: these panels are now marked synced; a deployed compat client will not receive these changes"
+        );
+    }
     if account.is_none() && !opts.json {
         let n = c
             .is_need_sync(IsNeedSyncRequest {
@@ -311,6 +343,47 @@ async fn sync(opts: &ClientOpts, ch: Ch, account: Option<String>) -> Result<Exit
         .into_inner();
     while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
         emit(&output::sync_line(&m, opts.json));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync_peek(opts: &ClientOpts, ch: Ch) -> Result<ExitCode, String> {
+    let mut v1 = AlarmHubClient::new(ch.clone());
+    let mut compat = AlarmServerClient::new(ch);
+    let mut accounts = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = v1
+            .list_machines(pb::ListMachinesRequest {
+                changed_since_sync: true,
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| status_err("ListMachines", s))?
+            .into_inner();
+        accounts.extend(r.machines.into_iter().map(|m| m.account));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    if !opts.json {
+        eprintln!(
+            "{} panel(s) changed since the last sync (not marked synced; --consume to mark them)",
+            accounts.len()
+        );
+    }
+    for account in accounts {
+        let mut s = compat
+            .sync(GetMachineRequest { account })
+            .await
+            .map_err(|s| status_err("Sync", s))?
+            .into_inner();
+        while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
+            emit(&output::sync_line(&m, opts.json));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,6 +59,14 @@ pub fn sync_line(m: &MachineReply, as_json: bool) -> String {
     )
 }
 
+/// The header row of the human `machines` listing (columns of [`machine`]).
+pub fn machines_header() -> String {
+    format!(
+        "{:<18} {:<7} {:<13} {:<9} {:<10} {:<30} ALARMS (zones)",
+        "ACCOUNT", "STATE", "TYPE", "STATUS", "SIGNAL", "LAST SEEN"
+    )
+}
+
 /// One v1 `Machine`.
 pub fn machine(m: &pb::Machine, as_json: bool) -> String {
     if as_json {
@@ -73,8 +81,16 @@ pub fn machine(m: &pb::Machine, as_json: bool) -> String {
         .to_string();
     }
     let zones: Vec<String> = m.active_alarms.iter().map(|a| a.zone.to_string()).collect();
+    let unknown = if m.unknown_account {
+        format!(
+            "  [unknown account: adopt with `alarmhub account adopt {}`]",
+            m.account
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{:<18} {:<7} {:<13} {:<9} signal {:<3} last seen {} alarms [{}]",
+        "{:<18} {:<7} {:<13} {:<9} signal {:<3} last seen {:<20} alarms [{}]{unknown}",
         m.account,
         if m.online { "online" } else { "offline" },
         m.type_name,

@@ -7,29 +7,40 @@ use std::str::FromStr;
 
 use panel_proto::crypto::{Key, KeyFormat};
 use panel_proto::Quirks;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{ConfigError, Problem};
 
-/// One configured panel account.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+/// One configured panel account. `Serialize` writes every field, secrets included (the
+/// store keeps accounts as this JSON); what is shown to people is
+/// [`crate::accounts::public_view`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// The account as the panel sends it: 1..=32 printable ASCII characters, none of
     /// `[ ] | " #` and no spaces. Matched case-insensitively.
     pub account: String,
     /// A label for people (customer, site).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// DC-09 AES key text; read according to `key_format`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Secret>,
     /// How `key` is read: hex digits (DC-09 Annex B) or the ASCII bytes (pysiaalarm).
-    #[serde(default, deserialize_with = "key_format_from_str")]
+    #[serde(
+        default,
+        deserialize_with = "key_format_from_str",
+        serialize_with = "key_format_to_str"
+    )]
     pub key_format: KeyFormat,
     /// Supervision interval in seconds for this panel; `[panel] supervision_secs` if unset.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervision_secs: Option<u64>,
+    /// How the panel connects: `permanent` (the default, how Hengbo hosts work: a closed
+    /// connection takes it offline) or `on_demand` (a communicator that connects per
+    /// message: presence follows its periodic reports within the supervision interval).
+    #[serde(default)]
+    pub connection: Connection,
     /// The offset of the panel's clock, for panels that send local time.
     #[serde(default)]
     pub timezone: Tz,
@@ -38,18 +49,26 @@ pub struct AccountConfig {
     pub quirks: Vec<Quirk>,
     /// Hengbo host user password: served over the compat API only when
     /// `grpc.serve_passwords = true`, and used by control for disarm when the caller gives none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
     /// Overrides `[panel] time_window_past_secs` for this panel.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_window_past_secs: Option<u32>,
     /// Overrides `[panel] time_window_future_secs` for this panel.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_window_future_secs: Option<u32>,
     /// The account the central station knows this panel by, for `[[automation]]` outputs
     /// whose account field the panel's own account does not fit (1 to 6 hex digits).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cms_account: Option<String>,
+    /// Networks this panel's frames may come from (`"192.0.2.0/24"`, `"2001:db8::/32"`, one
+    /// address); frames from anywhere else are dropped without a reply. Empty: anywhere.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+    /// With a `key`, also accept plaintext frames (by default an account with a key accepts
+    /// only encrypted ones).
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 impl AccountConfig {
@@ -60,6 +79,15 @@ impl AccountConfig {
             quirk.set(&mut q);
         }
         q
+    }
+
+    /// `allowed_sources` parsed; the entries that do not parse (validation refused them at
+    /// start) are left out.
+    pub fn allowed_networks(&self) -> Vec<panel_proto::link::Cidr> {
+        self.allowed_sources
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect()
     }
 
     /// The AES key, parsed with `key_format`; `None` when the account has no key.
@@ -89,14 +117,31 @@ impl AccountConfig {
     }
 }
 
+fn key_format_to_str<S: Serializer>(f: &KeyFormat, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.as_str())
+}
+
 fn key_format_from_str<'de, D: Deserializer<'de>>(d: D) -> Result<KeyFormat, D::Error> {
     let text = String::deserialize(d)?;
     text.parse().map_err(serde::de::Error::custom)
 }
 
+/// How a panel keeps its link to the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// One long-lived connection; its end is a supervision failure (OFFLINE).
+    #[default]
+    Permanent,
+    /// A connection per message (connect-on-demand DC-09 communicators): closing it is
+    /// normal; OFFLINE only when no report arrives within the supervision interval + grace.
+    OnDemand,
+}
+
 /// A secret text (key, password). `Debug` and `Display` print `****`; read it with
-/// [`Secret::expose`] only where it is used.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+/// [`Secret::expose`] only where it is used. `Serialize` writes the text itself: only the
+/// store's account rows are serialized with it.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -198,6 +243,12 @@ impl fmt::Display for Tz {
     }
 }
 
+impl Serialize for Tz {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for Tz {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
         let text = String::deserialize(d)?;
@@ -206,7 +257,7 @@ impl<'de> Deserialize<'de> for Tz {
 }
 
 /// One tolerated deviation from DC-09 (protocol.md §4.4, §5); see [`panel_proto::Quirks`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Quirk {
     /// CRC over the span plus the CR; the length may count the CR (Eldes).

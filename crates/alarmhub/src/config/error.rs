@@ -96,6 +96,8 @@ pub struct Problem {
     pub field: String,
     /// What is wrong.
     pub message: String,
+    /// 1-based line of the field's value in the file, when it was read from text.
+    pub line: Option<u32>,
 }
 
 impl Problem {
@@ -103,14 +105,69 @@ impl Problem {
         Problem {
             field: field.into(),
             message: message.into(),
+            line: None,
         }
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.field, self.message),
+            None => write!(f, "{}: {}", self.field, self.message),
+        }
     }
+}
+
+/// Give each problem of a validation error the line of its field in `text`.
+pub(crate) fn with_lines(e: ConfigError, text: &str) -> ConfigError {
+    let ConfigError::Invalid { origin, problems } = e else {
+        return e;
+    };
+    let Ok(doc) = DeTable::parse(text) else {
+        return ConfigError::Invalid { origin, problems };
+    };
+    let problems = problems
+        .into_iter()
+        .map(|mut p| {
+            p.line = span_of(doc.get_ref(), &p.field).map(|pos| line_column(text, pos).0);
+            p
+        })
+        .collect();
+    ConfigError::Invalid { origin, problems }
+}
+
+/// Byte offset of the value at `field` (`panel.listen`, `accounts[2].key`); the deepest
+/// part of the path that exists (a missing key points at its table).
+fn span_of(table: &DeTable<'_>, field: &str) -> Option<usize> {
+    let mut segs = Vec::new();
+    for part in field.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        segs.push(Seg::Key(name.to_string()));
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                segs.push(Seg::Index(i));
+            }
+        }
+    }
+    let mut at: Option<&Spanned<DeValue<'_>>> = None;
+    let mut found = None;
+    let mut current = table;
+    for seg in &segs {
+        let next = match (seg, at.map(|v| v.get_ref())) {
+            (Seg::Key(k), None) => current.get(k.as_str()),
+            (Seg::Key(k), Some(DeValue::Table(t))) => t.get(k.as_str()),
+            (Seg::Index(i), Some(DeValue::Array(items))) => items.get(*i),
+            _ => None,
+        };
+        let Some(v) = next else { break };
+        found = Some(v.span().start);
+        if let DeValue::Table(t) = v.get_ref() {
+            current = t;
+        }
+        at = Some(v);
+    }
+    found
 }
 
 fn snippet_suffix(snippet: &str) -> String {

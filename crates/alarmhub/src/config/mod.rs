@@ -19,6 +19,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+
+use crate::accounts::LiveAccounts;
 
 use panel_proto::Quirks;
 use serde::Deserialize;
@@ -31,7 +34,7 @@ mod outputs_check;
 mod sections;
 mod validate;
 
-pub use account::{AccountConfig, Quirk, Secret, Tz};
+pub use account::{AccountConfig, Connection, Quirk, Secret, Tz};
 pub use auth::{AuthConfig, CompatAnonymous, Required, TlsConfig};
 pub use error::{ConfigError, Problem};
 pub use outputs::{
@@ -81,6 +84,13 @@ pub struct Config {
     /// Lower-case account → position in `accounts`.
     #[serde(skip)]
     index: HashMap<String, usize>,
+    /// The daemon's live accounts (store + file), shared by every clone; `None` until
+    /// [`Config::set_live_accounts`]: lookups then read `accounts`.
+    #[serde(skip)]
+    live: Option<Arc<LiveAccounts>>,
+    /// The file it was loaded from ([`Config::load`]); SIGHUP reads it again.
+    #[serde(skip)]
+    source: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -89,7 +99,9 @@ impl Config {
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
-        config.validate().map_err(|e| e.with_origin(origin))?;
+        config
+            .validate()
+            .map_err(|e| error::with_lines(e.with_origin(origin), text))?;
         config.reindex();
         Ok(config)
     }
@@ -100,7 +112,37 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_toml_str(&text, &path.display().to_string())
+        let mut c = Config::from_toml_str(&text, &path.display().to_string())?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// The file this configuration was loaded from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// The sections whose settings differ from `other`'s (accounts not included), by
+    /// their name in the file.
+    pub fn changed_sections(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        check("panel", self.panel == other.panel);
+        check("grpc", self.grpc == other.grpc);
+        check("http", self.http == other.http);
+        check("store", self.store == other.store);
+        check("control", self.control == other.control);
+        check("log", self.log == other.log);
+        check("mqtt", self.mqtt == other.mqtt);
+        check("automation", self.automation == other.automation);
+        check("notify", self.notify == other.notify);
+        check("auth", self.auth == other.auth);
+        check("tls", self.tls == other.tls);
+        out
     }
 
     /// Check every rule; the error lists all problems found, each with its field path.
@@ -127,8 +169,35 @@ impl Config {
             .collect();
     }
 
-    /// The configured account, matched ignoring ASCII case. O(1) and allocation-free.
-    pub fn account(&self, account: &str) -> Option<&AccountConfig> {
+    /// Serve account lookups from `live` (the store's accounts, changed at runtime).
+    pub fn set_live_accounts(&mut self, live: Arc<LiveAccounts>) {
+        self.live = Some(live);
+    }
+
+    /// The live accounts, when the daemon set them.
+    pub fn live_accounts(&self) -> Option<&Arc<LiveAccounts>> {
+        self.live.as_ref()
+    }
+
+    /// The account, matched ignoring ASCII case: from the live table when the daemon runs,
+    /// else from `[[accounts]]`.
+    pub fn account(&self, account: &str) -> Option<Arc<AccountConfig>> {
+        match &self.live {
+            Some(live) => live.get(account),
+            None => self.file_account(account).cloned().map(Arc::new),
+        }
+    }
+
+    /// Every account in force (live, or `[[accounts]]`).
+    pub fn all_accounts(&self) -> Vec<Arc<AccountConfig>> {
+        match &self.live {
+            Some(live) => live.all(),
+            None => self.accounts.iter().cloned().map(Arc::new).collect(),
+        }
+    }
+
+    /// The `[[accounts]]` entry, matched ignoring ASCII case. O(1) and allocation-free.
+    pub fn file_account(&self, account: &str) -> Option<&AccountConfig> {
         let mut buf = [0u8; validate::ACCOUNT_MAX_LEN];
         let lower = buf.get_mut(..account.len())?;
         lower.copy_from_slice(account.as_bytes());
@@ -153,7 +222,7 @@ impl Config {
     /// Every quirk some account allows: what the listener's decoder may try before it knows
     /// the account. Whether the account really allows what a frame used is checked later.
     pub fn union_quirks(&self) -> Quirks {
-        self.accounts.iter().fold(Quirks::default(), |u, a| {
+        self.all_accounts().iter().fold(Quirks::default(), |u, a| {
             let q = a.quirks();
             Quirks {
                 crc_with_cr: u.crc_with_cr || q.crc_with_cr,
@@ -186,6 +255,8 @@ impl PartialEq for Config {
             tls,
             accounts,
             index: _,
+            live: _,
+            source: _,
         } = self;
         *panel == other.panel
             && *grpc == other.grpc

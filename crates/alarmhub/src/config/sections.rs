@@ -42,6 +42,29 @@ pub mod defaults {
     pub const TIME_WINDOW_FUTURE_SECS: u32 = 20;
     /// Seconds a write to a panel may block before the connection is dropped.
     pub const WRITE_TIMEOUT_SECS: u64 = 10;
+    /// Accounts one connection may speak for.
+    pub const MAX_ACCOUNTS_PER_CONNECTION: usize = 64;
+    /// New unknown accounts one source address may bring per minute.
+    pub const MAX_NEW_ACCOUNTS_PER_SOURCE_PER_MIN: u32 = 60;
+    /// Seconds between two security events (plaintext refused, account seen from two
+    /// addresses) of one account.
+    pub const SECURITY_EVENT_INTERVAL_SECS: u64 = 600;
+    /// File descriptors kept free for the API, health endpoints and the store.
+    pub const FD_RESERVE: usize = 256;
+    /// Bytes of datagrams queued per UDP peer.
+    pub const UDP_PEER_QUEUE_BYTES: usize = 16 * 1024;
+    /// Bytes of datagrams queued for all UDP peers together.
+    pub const UDP_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+    /// HTTP/2 streams one gRPC connection may have open.
+    pub const GRPC_MAX_STREAMS_PER_CONNECTION: u32 = 100;
+    /// Server-streaming calls (WatchEvents, Subscribe, compat streams) open in total.
+    pub const GRPC_MAX_STREAMS: usize = 1000;
+    /// Bytes of messages queued per server stream before it is told of a gap or closed.
+    pub const GRPC_STREAM_BUFFER_BYTES: usize = 64 * 1024;
+    /// Seconds between HTTP/2 keepalive pings to gRPC clients.
+    pub const GRPC_KEEPALIVE_SECS: u64 = 30;
+    /// Seconds a gRPC client has to answer a keepalive ping before it is dropped.
+    pub const GRPC_KEEPALIVE_TIMEOUT_SECS: u64 = 20;
     /// gRPC listener.
     pub const GRPC_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
@@ -60,6 +83,8 @@ pub mod defaults {
     pub const STORE_MAX_BATCH: usize = 1024;
     /// Seconds between snapshots of the panel registry.
     pub const SNAPSHOT_SECS: u64 = 60;
+    /// `[store] retention_days`: a year of history.
+    pub const RETENTION_DAYS: u64 = 365;
     /// Seconds to wait for a panel's answer to a control command.
     pub const CONTROL_TIMEOUT_SECS: u64 = 20;
     /// Times a control command is re-sent after a timeout.
@@ -102,6 +127,21 @@ pub struct PanelConfig {
     pub time_window_future_secs: u32,
     /// A client that does not read its ACKs for this many seconds is dropped.
     pub write_timeout_secs: u64,
+    /// Accounts one connection may speak for; frames of more are dropped.
+    pub max_accounts_per_connection: usize,
+    /// New unknown accounts (not configured, never seen) one source address may bring per
+    /// minute; frames of more are dropped. 0: no limit.
+    pub max_new_accounts_per_source_per_min: u32,
+    /// Seconds between two security events of one account (plaintext refused, account
+    /// seen from two addresses).
+    pub security_event_interval_secs: u64,
+    /// File descriptors kept free for the API, health endpoints and the store: panel
+    /// connections stop at the descriptor limit minus this.
+    pub fd_reserve: usize,
+    /// Bytes of datagrams queued per UDP peer while its session is busy or paused.
+    pub udp_peer_queue_bytes: usize,
+    /// Bytes of datagrams queued for all UDP peers together.
+    pub udp_memory_bytes: usize,
 }
 
 impl Default for PanelConfig {
@@ -122,6 +162,12 @@ impl Default for PanelConfig {
             time_window_past_secs: defaults::TIME_WINDOW_PAST_SECS,
             time_window_future_secs: defaults::TIME_WINDOW_FUTURE_SECS,
             write_timeout_secs: defaults::WRITE_TIMEOUT_SECS,
+            max_accounts_per_connection: defaults::MAX_ACCOUNTS_PER_CONNECTION,
+            max_new_accounts_per_source_per_min: defaults::MAX_NEW_ACCOUNTS_PER_SOURCE_PER_MIN,
+            security_event_interval_secs: defaults::SECURITY_EVENT_INTERVAL_SECS,
+            fd_reserve: defaults::FD_RESERVE,
+            udp_peer_queue_bytes: defaults::UDP_PEER_QUEUE_BYTES,
+            udp_memory_bytes: defaults::UDP_MEMORY_BYTES,
         }
     }
 }
@@ -149,6 +195,18 @@ pub struct GrpcConfig {
     pub serve_passwords: bool,
     /// Seconds a Subscribe client has to ACK an event before it is redelivered.
     pub ack_timeout_secs: u64,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_streams_per_connection: u32,
+    /// Server-streaming calls open in total; more get `RESOURCE_EXHAUSTED`.
+    pub max_streams: usize,
+    /// Bytes of messages queued per server stream; a stream whose client reads slower is
+    /// told of the gap (WatchEvents) or closed with `RESOURCE_EXHAUSTED` (Subscribe), and
+    /// resumes from its cursor.
+    pub stream_buffer_bytes: usize,
+    /// Seconds between HTTP/2 keepalive pings.
+    pub keepalive_secs: u64,
+    /// Seconds to answer a keepalive ping before the connection is closed.
+    pub keepalive_timeout_secs: u64,
 }
 
 impl Default for GrpcConfig {
@@ -157,6 +215,11 @@ impl Default for GrpcConfig {
             listen: defaults::GRPC_LISTEN,
             serve_passwords: false,
             ack_timeout_secs: defaults::GRPC_ACK_TIMEOUT_SECS,
+            max_streams_per_connection: defaults::GRPC_MAX_STREAMS_PER_CONNECTION,
+            max_streams: defaults::GRPC_MAX_STREAMS,
+            stream_buffer_bytes: defaults::GRPC_STREAM_BUFFER_BYTES,
+            keepalive_secs: defaults::GRPC_KEEPALIVE_SECS,
+            keepalive_timeout_secs: defaults::GRPC_KEEPALIVE_TIMEOUT_SECS,
         }
     }
 }
@@ -209,6 +272,9 @@ pub struct StoreConfig {
     pub max_batch: usize,
     /// Seconds between registry snapshots.
     pub snapshot_secs: u64,
+    /// Events older than this many days are removed (in small batches, off the ACK path);
+    /// 0 keeps everything.
+    pub retention_days: u64,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -238,6 +304,7 @@ impl Default for StoreConfig {
             queue: defaults::STORE_QUEUE,
             max_batch: defaults::STORE_MAX_BATCH,
             snapshot_secs: defaults::SNAPSHOT_SECS,
+            retention_days: defaults::RETENTION_DAYS,
         }
     }
 }

@@ -88,6 +88,53 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
         1,
         3600,
     );
+    at_least(
+        p,
+        "panel.max_accounts_per_connection",
+        panel.max_accounts_per_connection,
+        1,
+    );
+    range(
+        p,
+        "panel.security_event_interval_secs",
+        panel.security_event_interval_secs,
+        1,
+        DAY_SECS,
+    );
+    at_least(
+        p,
+        "panel.udp_peer_queue_bytes",
+        panel.udp_peer_queue_bytes,
+        panel.max_frame_len,
+    );
+    at_least(
+        p,
+        "panel.udp_memory_bytes",
+        panel.udp_memory_bytes,
+        panel.udp_peer_queue_bytes,
+    );
+    at_least(
+        p,
+        "grpc.max_streams_per_connection",
+        c.grpc.max_streams_per_connection,
+        1,
+    );
+    at_least(p, "grpc.max_streams", c.grpc.max_streams, 1);
+    range(
+        p,
+        "grpc.stream_buffer_bytes",
+        c.grpc.stream_buffer_bytes,
+        4096,
+        1 << 30,
+    );
+    range(p, "grpc.keepalive_secs", c.grpc.keepalive_secs, 1, DAY_SECS);
+    range(
+        p,
+        "grpc.keepalive_timeout_secs",
+        c.grpc.keepalive_timeout_secs,
+        1,
+        3600,
+    );
     range(
         p,
         "grpc.ack_timeout_secs",
@@ -178,11 +225,20 @@ fn check_account(i: usize, a: &AccountConfig, p: &mut Vec<Problem>) {
     if let Err(problem) = a.parse_key_at(&at("key")) {
         p.push(problem);
     }
-    if a.password.as_ref().is_some_and(|s| s.expose().is_empty()) {
-        p.push(Problem::new(
-            at("password"),
-            "is empty; leave it out instead",
-        ));
+    if let Some(pw) = &a.password {
+        let pw = pw.expose();
+        if pw.is_empty() {
+            p.push(Problem::new(
+                at("password"),
+                "is empty; leave it out instead",
+            ));
+        } else if !(4..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
+            // Never echo the value: it is a secret.
+            p.push(Problem::new(
+                at("password"),
+                "a Hengbo host password is 4 to 8 digits",
+            ));
+        }
     }
     if let Some(secs) = a.supervision_secs {
         supervision(p, &at("supervision_secs"), secs);
@@ -192,6 +248,14 @@ fn check_account(i: usize, a: &AccountConfig, p: &mut Vec<Problem>) {
     }
     if let Some(secs) = a.time_window_future_secs {
         time_window(p, &at("time_window_future_secs"), secs);
+    }
+    for (j, net) in a.allowed_sources.iter().enumerate() {
+        if let Err(e) = net.parse::<panel_proto::link::Cidr>() {
+            p.push(Problem::new(
+                at(&format!("allowed_sources[{j}]")),
+                e.to_string(),
+            ));
+        }
     }
 }
 

@@ -173,6 +173,7 @@ pub async fn panels(
         account_prefix: q.q.trim().to_string(),
         page_size: q.page_size,
         page_token: q.page_token.clone(),
+        changed_since_sync: false,
     };
     let reply = c.finish(
         &s,

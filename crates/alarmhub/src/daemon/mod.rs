@@ -7,10 +7,12 @@
 //! sessions finish the frames they hold (and API streams and consumer groups write their
 //! cursors), take the registry snapshot, and close the store last.
 
+pub mod fds;
 mod notify;
 mod notify_alarms;
 mod outputs;
 mod restore;
+pub mod retention;
 mod systemd;
 mod tasks;
 
@@ -56,6 +58,9 @@ pub enum DaemonError {
     /// The registry could not be read back from the store.
     #[error("restoring the registry from the store: {0}")]
     Restore(#[source] StoreError),
+    /// The panel accounts could not be loaded from the store.
+    #[error("loading the panel accounts: {0}")]
+    Accounts(#[source] crate::accounts::AccountError),
     /// The alarm engine's cursor could not be read or set up.
     #[error("starting alarm handling: {0}")]
     Alarms(#[source] StoreError),
@@ -141,10 +146,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
     on_bound: impl FnOnce(&Bound, &ApiState),
 ) -> Result<(), DaemonError> {
-    let config = Arc::new(config);
+    let mut config = config;
     let access = prepare_access(&config)?;
     let prometheus = install_metrics();
     let mut core = open_store(&config).await?;
+    let accounts = crate::accounts::load(core.store.as_ref(), &config)
+        .await
+        .map_err(DaemonError::Accounts)?;
+    tracing::info!(accounts = accounts.len(), "panel accounts loaded");
+    config.set_live_accounts(Arc::new(crate::accounts::LiveAccounts::new(accounts)));
+    let config = Arc::new(config);
     let t0 = Instant::now();
     let restored = restore(&core.store, &core.registry)
         .await

@@ -143,6 +143,8 @@ fn outcome_for_output(o: Outcome) -> CommandOutcome {
     match o {
         Outcome::Done => CommandOutcome::Done,
         Outcome::TimedOut => CommandOutcome::TimedOut,
+        Outcome::WrongPassword => CommandOutcome::WrongPassword,
+        Outcome::NotDone => CommandOutcome::NotDone,
         Outcome::PanelOffline => CommandOutcome::PanelOffline,
         Outcome::NotSupported(m) => CommandOutcome::NotSupported(m),
         Outcome::BadRequest(m) => CommandOutcome::BadRequest(m),

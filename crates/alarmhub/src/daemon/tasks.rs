@@ -36,6 +36,7 @@ pub(super) fn spawn(
     crate::auth::exposure::announce(config, cancel.child_token());
     let reload = crate::reload::Reload {
         tls: access.tls.clone(),
+        config: crate::reload::ConfigReload::new(config, Arc::clone(&core.store)),
     };
     access.hangup.run(reload, cancel.child_token());
     let api = api_state(config, &core, Arc::clone(&connections), &auth, &tracker);
@@ -97,6 +98,11 @@ pub(super) fn spawn(
             cancel.child_token(),
         ));
     }
+    tracker.spawn(super::retention::run(
+        Arc::clone(&core.store),
+        config.store.retention_days,
+        cancel.child_token(),
+    ));
     tracker.spawn(systemd::watchdog_loop(
         Arc::clone(&core.store),
         cancel.child_token(),
@@ -172,8 +178,10 @@ fn spawn_panel_listeners(
         Arc::clone(&core.store),
         Arc::clone(&core.registry),
         connections,
+        super::fds::panel_cap(config, super::fds::raise()),
         cancel.child_token(),
     );
+    tracker.spawn(crate::receiver::presence::run(Arc::clone(&shared)));
     tracker.spawn(crate::receiver::tcp::run(
         tcp,
         Arc::clone(&shared),

@@ -99,10 +99,14 @@ impl ControlAction {
 /// How a remote command ended (the kind; the human message goes into the detail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ControlOutcome {
-    /// The host ACKed the command.
+    /// The host ACKed the command and reported the status it asked for.
     Done,
     /// No ACK after every retry.
     TimedOut,
+    /// The host refused a disarm's password (1701).
+    WrongPassword,
+    /// The host ACKed but did not report the new status.
+    NotDone,
     /// The panel had no connection.
     PanelOffline,
     /// The panel's type or dialect cannot do this.
@@ -117,6 +121,8 @@ impl ControlOutcome {
         match self {
             ControlOutcome::Done => "done",
             ControlOutcome::TimedOut => "timed_out",
+            ControlOutcome::WrongPassword => "wrong_password",
+            ControlOutcome::NotDone => "not_done",
             ControlOutcome::PanelOffline => "panel_offline",
             ControlOutcome::NotSupported => "not_supported",
             ControlOutcome::BadRequest => "bad_request",
@@ -128,6 +134,8 @@ impl ControlOutcome {
         Some(match s {
             "done" => ControlOutcome::Done,
             "timed_out" => ControlOutcome::TimedOut,
+            "wrong_password" => ControlOutcome::WrongPassword,
+            "not_done" => ControlOutcome::NotDone,
             "panel_offline" => ControlOutcome::PanelOffline,
             "not_supported" => ControlOutcome::NotSupported,
             "bad_request" => ControlOutcome::BadRequest,
@@ -188,6 +196,8 @@ mod tests {
         for o in [
             ControlOutcome::Done,
             ControlOutcome::TimedOut,
+            ControlOutcome::WrongPassword,
+            ControlOutcome::NotDone,
             ControlOutcome::PanelOffline,
             ControlOutcome::NotSupported,
             ControlOutcome::BadRequest,

@@ -69,6 +69,11 @@ impl Source {
 /// `panel_proto::codes::code`.
 pub mod codes {
     pub use panel_proto::codes::code::{OFFLINE, ONLINE};
+
+    /// 1137 TAMPER: the receiver refused a plaintext frame for an account with a key.
+    pub const TAMPER: u16 = 1137;
+    /// 1350 COMMUNICATION_TROUBLE: an account was seen from two addresses at once.
+    pub const TWO_ADDRESSES: u16 = 1350;
 }
 
 /// An event before it is stored.

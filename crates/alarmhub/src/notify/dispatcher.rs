@@ -306,6 +306,7 @@ impl<O: Outbox + ?Sized> Inner<O> {
             return Ok(report);
         }
         let mut state = self.outbox.channel_state(&ch.name).await?;
+        let saved = state.clone();
         let was_disabled = state.disabled.is_some();
         let rows: HashMap<i64, Delivery> = claimed.iter().map(|d| (d.id, d.clone())).collect();
         let (messages, mut settled) = if !ch.enabled || was_disabled {
@@ -326,7 +327,9 @@ impl<O: Outbox + ?Sized> Inner<O> {
                 metrics::settled(&ch.name, d, s);
             }
         }
-        self.outbox.save_channel_state(&ch.name, &state).await?;
+        if state != saved {
+            self.outbox.save_channel_state(&ch.name, &state).await?;
+        }
         self.outbox.settle(settled).await?;
         Ok(report)
     }

@@ -113,6 +113,10 @@ pub(crate) fn plan_round(
         plan_group(limit, history, key, group, now_ms, &mut planned);
     }
     state.sends.retain(|_, h| !h.is_empty());
+    if span == 0 {
+        // No limit: nothing to remember (and an unchanged state is not saved again).
+        state.sends.clear();
+    }
     planned
 }
 

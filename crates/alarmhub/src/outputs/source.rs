@@ -103,6 +103,8 @@ pub enum CommandOutcome {
     WrongPassword,
     /// The host did not confirm in time, after every retry.
     TimedOut,
+    /// The host received the command but did not report the new status.
+    NotDone,
     /// The panel has no connection.
     PanelOffline,
     /// The panel cannot do this (type, dialect, sections).
@@ -118,6 +120,7 @@ impl CommandOutcome {
             CommandOutcome::Done => "done",
             CommandOutcome::WrongPassword => "wrong_password",
             CommandOutcome::TimedOut => "timed_out",
+            CommandOutcome::NotDone => "not_done",
             CommandOutcome::PanelOffline => "panel_offline",
             CommandOutcome::NotSupported(_) => "not_supported",
             CommandOutcome::BadRequest(_) => "bad_request",
@@ -130,6 +133,9 @@ impl CommandOutcome {
             CommandOutcome::Done => "the host confirmed the command".into(),
             CommandOutcome::WrongPassword => "the host refused the password".into(),
             CommandOutcome::TimedOut => "the host did not confirm the command in time".into(),
+            CommandOutcome::NotDone => {
+                "the host received the command but did not report the new status".into()
+            }
             CommandOutcome::PanelOffline => "the panel is offline".into(),
             CommandOutcome::NotSupported(m) | CommandOutcome::BadRequest(m) => m.clone(),
         }

@@ -12,7 +12,9 @@ use panel_proto::rules::Dialect;
 use panel_proto::Id;
 use tokio::time::{Duration, Instant};
 
-use super::frame_event::{event_from_frame, receiver_event};
+use serde_json::json;
+
+use super::frame_event::{encrypted_dedup_key, event_from_frame, receiver_event};
 use super::session::Session;
 use crate::control::SessionHandle;
 use crate::events::{codes, Appended, NewEvent};
@@ -47,9 +49,12 @@ impl Session {
         let mut writes = Vec::new();
         let mut guarded_from = 0;
         let mut closing = None;
+        self.retry_standby(&mut batch);
         for o in outputs.drain(..) {
             match o {
-                Output::Store(r) => batch.events.push(self.event(r)),
+                Output::Store(r) => batch.events.extend(self.event(r)),
+                Output::Online { account, .. } => self.online(&account, &mut batch),
+                Output::Dropped(d) => self.dropped(d, &mut batch),
                 Output::Reply(r) => {
                     count_reply(&self.shared.hot, &r, &self.peer_text);
                     writes.push(Write::Reply(r, guarded_from..batch.events.len()));
@@ -93,14 +98,6 @@ impl Session {
     /// Outputs that neither store nor write.
     fn side_effect(&mut self, o: Output) {
         match o {
-            Output::Online { account, .. } => {
-                let handle = SessionHandle {
-                    conn_id: self.conn_id,
-                    tx: self.cmd_tx.clone(),
-                };
-                self.shared.connections.register(&account, handle);
-                tracing::info!(peer = %self.peer, account = %account, "panel online");
-            }
             Output::Touch { account } => {
                 let now = crate::clock::now_ms();
                 self.shared.registry.touch(&account, now, &self.peer_text);
@@ -109,12 +106,13 @@ impl Session {
                 metrics::counter!(names::FRAMES_TOTAL, "id" => id_label(&id), "outcome" => "reply_received").increment(1);
             }
             Output::Finished(f) => self.finished(f),
-            Output::Dropped(d) => self.dropped(d),
             Output::Throttle { ms } => {
                 metrics::counter!(names::RATE_LIMITED_TOTAL).increment(1);
                 self.throttled_until = Some(Instant::now() + Duration::from_millis(ms));
             }
             Output::Store(_)
+            | Output::Online { .. }
+            | Output::Dropped(_)
             | Output::Reply(_)
             | Output::Send(_)
             | Output::Close(_)
@@ -122,11 +120,12 @@ impl Session {
         }
     }
 
-    /// The stored form of a record.
-    fn event(&self, r: Record) -> NewEvent {
-        match r {
+    /// The stored form of a record; `None` for the ONLINE of a connect-on-demand panel that
+    /// is online already (its new connection is just its next message).
+    fn event(&self, r: Record) -> Option<NewEvent> {
+        Some(match r {
             Record::Event(e) => {
-                let ev = event_from_frame(
+                let mut ev = event_from_frame(
                     &e.frame,
                     &e.account,
                     &self.peer_text,
@@ -134,17 +133,27 @@ impl Session {
                     e.tz_offset_secs,
                     e.unknown_account,
                 );
+                if let Some(digest) = e.ciphertext_digest {
+                    ev.dedup_key = Some(encrypted_dedup_key(&e.account, digest));
+                }
                 log_event(&ev, &self.peer_text);
                 ev
             }
-            Record::Online { account, dialect } => receiver_event(
-                &account,
-                codes::ONLINE,
-                &self.peer_text,
-                "first valid frame on a connection",
-                dialect,
-            ),
-        }
+            Record::Online { account, dialect } => {
+                if self.shared.is_on_demand(&account)
+                    && self.shared.registry.get(&account).is_some_and(|p| p.online)
+                {
+                    return None;
+                }
+                receiver_event(
+                    &account,
+                    codes::ONLINE,
+                    &self.peer_text,
+                    "first valid frame on a connection",
+                    dialect,
+                )
+            }
+        })
     }
 
     /// The connection gave up `account`: unregister it, and return the OFFLINE event when
@@ -189,17 +198,142 @@ impl Session {
         }
     }
 
-    fn dropped(&self, d: Dropped) {
+    /// A dropped frame: counted, and logged as a summary (the first, then one line per
+    /// minute with a count: per connection for invalid bytes, per source and reason for
+    /// the rest); a plaintext frame for a keyed account also raises a tamper event.
+    fn dropped(&mut self, d: Dropped, batch: &mut Batch) {
         let id = d.id.as_ref().map_or("invalid", id_label);
         metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "dropped").increment(1);
         let account = d.account.as_deref().unwrap_or("-");
+        let now = std::time::Instant::now();
         if let DropReason::Invalid(error) = &d.reason {
-            tracing::warn!(peer = %self.peer, account, reason = %error, "frame dropped");
-        } else {
+            if let Some(suppressed) = self.invalid.note(now, SUMMARY_INTERVAL) {
+                tracing::warn!(peer = %self.peer, account, reason = %error, suppressed,
+                    summary = "first on the connection, then one line per minute", "frame dropped");
+            }
+            return;
+        }
+        let label = refusal_label(&d.reason);
+        if let Some(l) = label {
+            metrics::counter!(names::FRAMES_REFUSED_TOTAL, "reason" => l).increment(1);
+        }
+        let key = format!("{}:{}", label.unwrap_or("dropped"), self.peer.ip());
+        if let Some(suppressed) = self.shared.guards.refusals.note(&key, now) {
             let id = d.id.as_ref().map_or("-", Id::as_str);
-            tracing::warn!(peer = %self.peer, account, id, reason = %d.reason, "frame dropped");
+            tracing::warn!(peer = %self.peer, account, id, reason = %d.reason, suppressed,
+                summary = "first from the source, then one line per minute", "frame dropped");
+        }
+        if d.reason == DropReason::PlaintextRefused {
+            let key = format!("plaintext:{account}");
+            if self.shared.guards.security_events.note(&key, now).is_some() {
+                batch.events.push(security_event(
+                    account,
+                    codes::TAMPER,
+                    &self.peer_text,
+                    "plaintext frame refused: the account has a key",
+                    json!({ "address": self.peer_text }),
+                ));
+            }
         }
     }
+
+    /// `account`'s first valid frame on this connection: take its commands over, unless a
+    /// live connection from another address holds them; then the account stays on standby
+    /// and "account seen from two addresses" is stored (a trouble alarm, at most one per
+    /// interval per account).
+    fn online(&mut self, account: &str, batch: &mut Batch) {
+        let handle = SessionHandle {
+            conn_id: self.conn_id,
+            tx: self.cmd_tx.clone(),
+            peer: self.peer,
+        };
+        match self.shared.connections.register(account, handle) {
+            Ok(()) => tracing::info!(peer = %self.peer, account, "panel online"),
+            Err(holder) => {
+                self.standby.push(account.to_string());
+                metrics::counter!(names::FRAMES_REFUSED_TOTAL, "reason" => "two_addresses")
+                    .increment(1);
+                tracing::warn!(peer = %self.peer, account, holder = %holder,
+                    "account seen from two addresses; commands stay with the first");
+                let key = format!("two_addresses:{account}");
+                let now = std::time::Instant::now();
+                if self.shared.guards.security_events.note(&key, now).is_some() {
+                    batch.events.push(security_event(
+                        account,
+                        codes::TWO_ADDRESSES,
+                        &self.peer_text,
+                        "account seen from two addresses",
+                        json!({ "addresses": [holder.to_string(), self.peer_text] }),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Accounts on standby take over once the connection holding them is gone (stored as
+    /// ONLINE on this connection: the old one stored its OFFLINE).
+    fn retry_standby(&mut self, batch: &mut Batch) {
+        if self.standby.is_empty() {
+            return;
+        }
+        let dialect = self.link.dialect().unwrap_or(Dialect::Dc09);
+        let mut still = Vec::new();
+        for account in std::mem::take(&mut self.standby) {
+            let handle = SessionHandle {
+                conn_id: self.conn_id,
+                tx: self.cmd_tx.clone(),
+                peer: self.peer,
+            };
+            if self.shared.connections.register(&account, handle).is_ok() {
+                tracing::info!(peer = %self.peer, account = %account,
+                    "panel online (took over from a connection that ended)");
+                batch.events.push(receiver_event(
+                    &account,
+                    codes::ONLINE,
+                    &self.peer_text,
+                    "took over from a connection that ended",
+                    dialect,
+                ));
+            } else {
+                still.push(account);
+            }
+        }
+        self.standby = still;
+    }
+}
+
+/// Invalid input is summarised once per this interval per connection.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A metric label for a drop reason that is a security refusal.
+fn refusal_label(r: &DropReason) -> Option<&'static str> {
+    Some(match r {
+        DropReason::SourceNotAllowed => "source_not_allowed",
+        DropReason::PlaintextRefused => "plaintext",
+        DropReason::TooManyAccounts => "too_many_accounts",
+        DropReason::NewAccountLimit => "new_account_limit",
+        DropReason::UnknownAccount => "unknown_account",
+        _ => return None,
+    })
+}
+
+/// A receiver event about a security rule (`code` from [`codes`]), with what a person
+/// needs to see in the detail.
+fn security_event(
+    account: &str,
+    code: u16,
+    peer: &str,
+    reason: &str,
+    extra: serde_json::Value,
+) -> NewEvent {
+    let mut e = receiver_event(account, code, peer, reason, Dialect::Dc09);
+    e.facts.dialect = None;
+    let mut detail = json!({ "reason": reason });
+    if let (Some(d), serde_json::Value::Object(x)) = (detail.as_object_mut(), extra) {
+        d.extend(x);
+    }
+    e.detail = detail.into();
+    e
 }
 
 /// Append to `out` the writes whose stores committed, in order; a reply whose events did

@@ -2,12 +2,14 @@
 //! ([`panel_proto::link`]): `tcp` accepts connections (caps, backoff), `udp` turns
 //! datagrams into per-peer sessions, `session` drives one link (buffer, clock, commands,
 //! deadlines), `effects` carries out the link's outputs (store, write, registry, metrics,
-//! logs), `policy` turns configuration into the link's account policies, and `frame_event`
-//! maps frames to stored events. Protocol decisions live in the link, not here.
+//! logs), `policy` turns configuration into the link's account policies, `frame_event`
+//! maps frames to stored events, and `presence` supervises connect-on-demand panels. Protocol decisions live in the link, not here.
 
 mod effects;
 pub mod frame_event;
+pub mod guard;
 pub mod policy;
+pub mod presence;
 pub mod session;
 pub mod tcp;
 pub mod udp;
@@ -43,6 +45,12 @@ pub struct Shared {
     /// Bumped when account settings change; each session then drops its links' cached
     /// policies before the next frame or command.
     pub policy_epoch: AtomicU64,
+    /// Cross-connection abuse guards (new accounts per source, security events, log
+    /// summaries).
+    pub guards: guard::Guards,
+    /// Panel TCP connections open at most: `panel.max_connections`, lowered to keep
+    /// `panel.fd_reserve` descriptors free.
+    pub max_connections: usize,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
     /// Metric handles of the per-event path, looked up once.
@@ -56,12 +64,16 @@ impl Shared {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         connections: Arc<Connections>,
+        max_connections: usize,
         shutdown: CancellationToken,
     ) -> Arc<Shared> {
         let decoder = Decoder::new(DecoderConfig {
             max_frame_len: config.panel.max_frame_len,
             quirks: config.union_quirks(),
         });
+        let guards = guard::Guards::new(std::time::Duration::from_secs(
+            config.panel.security_event_interval_secs,
+        ));
         Arc::new(Shared {
             config,
             store,
@@ -70,6 +82,8 @@ impl Shared {
             decoder,
             next_conn_id: AtomicU64::new(1),
             policy_epoch: AtomicU64::new(0),
+            guards,
+            max_connections,
             shutdown,
             hot: effects::HotMetrics::new(),
         })
@@ -81,13 +95,27 @@ impl Shared {
         self.store.append(events).await
     }
 
+    /// Whether `account` is configured as connecting per message.
+    pub fn is_on_demand(&self, account: &str) -> bool {
+        self.config
+            .account(account)
+            .is_some_and(|a| a.connection == crate::config::Connection::OnDemand)
+    }
+
     /// Account settings changed: live links look their policies up again.
     pub fn accounts_changed(&self) {
         self.policy_epoch.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The settings of a new connection's link; `seed` feeds its `*ACK` pads.
-    pub fn link_config(&self, seed: u64) -> LinkConfig {
+    /// Changes of account settings so far (this receiver's and the live table's): a session
+    /// whose last look differs drops its links' cached policies.
+    pub fn policy_epoch(&self) -> u64 {
+        let live = self.config.live_accounts().map_or(0, |l| l.epoch());
+        self.policy_epoch.load(Ordering::Relaxed).wrapping_add(live)
+    }
+
+    /// The settings of a new connection's link from `peer`; `seed` feeds its `*ACK` pads.
+    pub fn link_config(&self, seed: u64, peer: std::net::IpAddr) -> LinkConfig {
         let p = &self.config.panel;
         let c = &self.config.control;
         LinkConfig {
@@ -100,6 +128,8 @@ impl Shared {
                 retries: c.retries,
             }),
             seed,
+            peer: Some(peer),
+            max_accounts: p.max_accounts_per_connection,
         }
     }
 }

@@ -1,25 +1,53 @@
 //! The daemon's configuration and registry as the link's [`Policies`]: one account's
 //! `[[accounts]]` entry (or the `[panel]` defaults and unknown-account policy) turned into
-//! plain [`AccountPolicy`] data, and whether a host's type is already known.
+//! plain [`AccountPolicy`] data, and whether a host's type is already known. A new unknown
+//! account (not configured, never seen) beyond its source's limit per minute gets
+//! [`Admission::Limited`].
+
+use std::net::IpAddr;
 
 use panel_proto::link::{AccountPolicy, Admission, Policies};
 use panel_proto::timestamp::Window;
 
 use super::Shared;
-use crate::config::UnknownAccountPolicy;
+use crate::config::{Connection, UnknownAccountPolicy};
 
-/// [`Policies`] over a receiver's shared state.
-pub struct ConfigPolicies<'a>(pub &'a Shared);
+/// [`Policies`] over a receiver's shared state, for a connection from `peer`.
+pub struct ConfigPolicies<'a> {
+    /// The receiver's shared state.
+    pub shared: &'a Shared,
+    /// The connection's remote address (for the new-accounts limit).
+    pub peer: IpAddr,
+}
+
+impl ConfigPolicies<'_> {
+    /// Whether a new unknown account from this source is over the limit (and if not,
+    /// count it).
+    fn over_new_account_limit(&self, account: &str) -> bool {
+        if self.shared.registry.get(account).is_some() {
+            return false;
+        }
+        let per_min = self.shared.config.panel.max_new_accounts_per_source_per_min;
+        let now = std::time::Instant::now();
+        !self
+            .shared
+            .guards
+            .new_accounts
+            .admit(self.peer, per_min, now)
+    }
+}
 
 impl Policies for ConfigPolicies<'_> {
     fn policy(&self, account: &str) -> AccountPolicy {
-        let panel = &self.0.config.panel;
-        let configured = self.0.config.account(account);
+        let panel = &self.shared.config.panel;
+        let configured = self.shared.config.account(account);
+        let configured = configured.as_deref();
         let admission = match (configured, panel.unknown_accounts) {
             (Some(_), _) => Admission::Configured,
+            (None, UnknownAccountPolicy::Drop) => Admission::Refused,
+            (None, _) if self.over_new_account_limit(account) => Admission::Limited,
             (None, UnknownAccountPolicy::Accept) => Admission::Unknown,
             (None, UnknownAccountPolicy::Flag) => Admission::Flagged,
-            (None, UnknownAccountPolicy::Drop) => Admission::Refused,
         };
         let secs = configured
             .and_then(|a| a.supervision_secs)
@@ -41,11 +69,14 @@ impl Policies for ConfigPolicies<'_> {
                     .and_then(|a| a.time_window_future_secs)
                     .unwrap_or(panel.time_window_future_secs),
             },
+            allowed_sources: configured.map(|a| a.allowed_networks()).unwrap_or_default(),
+            allow_plaintext: configured.is_some_and(|a| a.allow_plaintext),
+            on_demand: configured.is_some_and(|a| a.connection == Connection::OnDemand),
         }
     }
 
     fn host_type_known(&self, account: &str) -> bool {
-        self.0
+        self.shared
             .registry
             .get(account)
             .is_some_and(|p| p.machine_type >= 0)

@@ -53,6 +53,11 @@ pub struct Session {
     pub(super) outputs: Vec<Output>,
     /// The link asked for a pause: no reading before this.
     pub(super) throttled_until: Option<Instant>,
+    /// Invalid input on this connection: first logged, then a count per minute.
+    pub(super) invalid: crate::logging::summary::Counter,
+    /// Accounts this connection serves whose commands a live connection from another
+    /// address still holds; retried on each pass, taken over once that one is gone.
+    pub(super) standby: Vec<String>,
 }
 
 impl Session {
@@ -70,9 +75,9 @@ impl Session {
             mono_ms: 0,
             unix_ms: crate::clock::now_ms(),
         };
-        let link = Link::new(shared.link_config(rand::random()), now);
+        let link = Link::new(shared.link_config(rand::random(), peer.ip()), now);
         Session {
-            policy_epoch: shared.policy_epoch.load(Ordering::Relaxed),
+            policy_epoch: shared.policy_epoch(),
             link,
             peer_text: peer.to_string(),
             shared,
@@ -85,6 +90,8 @@ impl Session {
             waiting: HashMap::new(),
             outputs: Vec::with_capacity(16),
             throttled_until: None,
+            invalid: Default::default(),
+            standby: Vec::new(),
         }
     }
 
@@ -122,9 +129,17 @@ impl Session {
         self.epoch + std::time::Duration::from_millis(mono_ms.saturating_add(1))
     }
 
+    /// The account policies as this connection sees them.
+    fn policies<'a>(&self, shared: &'a Shared) -> ConfigPolicies<'a> {
+        ConfigPolicies {
+            shared,
+            peer: self.peer.ip(),
+        }
+    }
+
     /// Pick up changed account settings before the link uses its cached policies.
     fn refresh_policies(&mut self) {
-        let epoch = self.shared.policy_epoch.load(Ordering::Relaxed);
+        let epoch = self.shared.policy_epoch();
         if epoch != self.policy_epoch {
             self.policy_epoch = epoch;
             self.link.invalidate_policies();
@@ -140,7 +155,7 @@ impl Session {
         let shared = Arc::clone(&self.shared);
         let consumed = self
             .link
-            .read(&self.buf, now, &ConfigPolicies(&shared), &mut self.outputs);
+            .read(&self.buf, now, &self.policies(&shared), &mut self.outputs);
         self.buf.advance(consumed);
         // `read` never asks to close; deadlines come from `on_wake`.
         let _ = self.apply(out, started).await;
@@ -162,12 +177,8 @@ impl Session {
         self.waiting.insert(req.request.id, req.reply);
         let now = self.now();
         let shared = Arc::clone(&self.shared);
-        self.link.command(
-            req.request,
-            now,
-            &ConfigPolicies(&shared),
-            &mut self.outputs,
-        );
+        self.link
+            .command(req.request, now, &self.policies(&shared), &mut self.outputs);
         let _ = self.apply(out, std::time::Instant::now()).await;
     }
 
@@ -187,6 +198,10 @@ impl Session {
     /// End the session: pending commands fail, and OFFLINE is stored for every account
     /// this connection still serves (unless the receiver is shutting down).
     pub async fn close(mut self, reason: CloseReason) {
+        if self.invalid.pending() > 0 {
+            tracing::warn!(peer = %self.peer, suppressed = self.invalid.pending(),
+                summary = "at close", "frame dropped");
+        }
         self.link.close(reason, &mut self.outputs);
         let mut out = Vec::new();
         let _ = self.apply(&mut out, std::time::Instant::now()).await;

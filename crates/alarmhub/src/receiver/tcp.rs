@@ -43,47 +43,72 @@ impl PerIp {
     }
 }
 
-/// Accept panels on `listener` until shutdown; sessions are tracked by `tracker`.
+/// Accept panels on `listener` until shutdown; sessions are tracked by `tracker`. A
+/// connection beyond `max_connections` (or the per-IP cap) is closed at once, counted and
+/// logged as a summary (the first, then one line per minute with a count).
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
     let cfg = &shared.config.panel;
-    let limit = Arc::new(Semaphore::new(cfg.max_connections));
+    let limit = Arc::new(Semaphore::new(shared.max_connections));
     let per_ip = Arc::new(PerIp::default());
     let mut backoff = Duration::from_millis(10);
     loop {
-        let permit = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            p = Arc::clone(&limit).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-        };
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             r = listener.accept() => match r {
                 Ok(x) => { backoff = Duration::from_millis(10); x }
                 Err(e) => {
                     // Out of file descriptors and similar: wait instead of spinning.
-                    tracing::warn!(error = %e, "accept failed; backing off {:?}", backoff);
+                    if shared.guards.refusals.note("accept_error", std::time::Instant::now()).is_some() {
+                        tracing::warn!(error = %e, "accept failed; backing off {:?}", backoff);
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                     continue;
                 }
             },
         };
+        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+            refuse(
+                &shared,
+                stream,
+                peer,
+                "max_connections",
+                shared.max_connections,
+            );
+            continue;
+        };
         if !per_ip.try_add(peer.ip(), cfg.max_connections_per_ip) {
-            metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => "per_ip").increment(1);
-            tracing::warn!(peer = %peer, limit = cfg.max_connections_per_ip, "connection refused: too many from this address");
-            drop(stream);
+            refuse(&shared, stream, peer, "per_ip", cfg.max_connections_per_ip);
             continue;
         }
         let shared = Arc::clone(&shared);
         let per_ip = Arc::clone(&per_ip);
         tracker.spawn(async move {
             metrics::gauge!(names::CONNECTIONS_OPEN).increment(1.0);
-            tracing::info!(peer = %peer, "connection opened");
+            tracing::debug!(peer = %peer, "connection opened");
             let reason = serve_connection(stream, peer, Arc::clone(&shared)).await;
             tracing::info!(peer = %peer, reason = reason.as_str(), "connection closed");
             metrics::gauge!(names::CONNECTIONS_OPEN).decrement(1.0);
             per_ip.remove(peer.ip());
             drop(permit);
         });
+    }
+}
+
+/// Close a connection over a cap at once: counted by `reason`, logged as a summary.
+fn refuse(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: SocketAddr,
+    reason: &'static str,
+    limit: usize,
+) {
+    drop(stream);
+    metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
+    let key = format!("refused_{reason}");
+    if let Some(suppressed) = shared.guards.refusals.note(&key, std::time::Instant::now()) {
+        tracing::warn!(peer = %peer, reason, limit, suppressed,
+            "connection refused: over the cap (then one line per minute)");
     }
 }
 

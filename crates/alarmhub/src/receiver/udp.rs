@@ -1,9 +1,15 @@
 //! UDP panel listener: datagrams from one remote address form one virtual session (same
 //! rules, supervision and commands as TCP); replies go back to that address. Each datagram
 //! is decoded on its own — a partial frame in a datagram is dropped, not buffered.
+//!
+//! Memory is bounded whatever peers send: a datagram longer than `panel.max_frame_len` is
+//! dropped on arrival, each peer's queue holds at most `panel.udp_peer_queue_bytes`, and all
+//! queues together at most `panel.udp_memory_bytes`; beyond them datagrams are dropped,
+//! counted (`alarmhub_udp_dropped_total{reason}`) and logged as a summary.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
@@ -14,10 +20,33 @@ use super::session::{CloseReason, Session, Transport, WakeTimer};
 use super::Shared;
 use crate::metrics::names;
 
+/// Bytes queued: one peer's and everyone's.
+struct Queued {
+    peer: AtomicUsize,
+    all: Arc<AtomicUsize>,
+}
+
+impl Queued {
+    /// A datagram of `n` bytes left the queue.
+    fn release(&self, n: usize) {
+        self.peer.fetch_sub(n, Ordering::Relaxed);
+        let left = self.all.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+        metrics::gauge!(names::UDP_QUEUED_BYTES).set(left as f64);
+    }
+}
+
+/// A live peer: its queue and its byte counts.
+struct Peer {
+    tx: mpsc::Sender<Vec<u8>>,
+    queued: Arc<Queued>,
+}
+
 /// Receive datagrams on `socket` until shutdown.
 pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     let socket = Arc::new(socket);
-    let mut peers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let cfg = &shared.config.panel;
+    let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
+    let all = Arc::new(AtomicUsize::new(0));
     let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<SocketAddr>();
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -29,30 +58,57 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
                 Err(e) => { tracing::warn!(error = %e, "udp receive failed"); continue; }
             },
         };
-        let datagram = buf[..n].to_vec();
-        if let Some(tx) = peers.get(&peer) {
-            if tx.try_send(datagram).is_err() {
-                metrics::counter!(names::FRAMES_TOTAL, "id" => "udp", "outcome" => "dropped")
-                    .increment(1);
-                tracing::warn!(peer = %peer, "udp peer is flooding; datagram dropped");
-            }
+        if n > cfg.max_frame_len {
+            drop_datagram(&shared, peer, "oversize", n);
             continue;
         }
-        if peers.len() >= shared.config.panel.max_connections {
-            tracing::warn!(peer = %peer, "udp peer refused: too many peers");
+        if !peers.contains_key(&peer) && peers.len() >= cfg.max_connections {
+            drop_datagram(&shared, peer, "too_many_peers", n);
             continue;
         }
-        let (tx, rx) = mpsc::channel(64);
-        let _ = tx.try_send(datagram);
-        peers.insert(peer, tx);
-        let shared = Arc::clone(&shared);
-        let socket = Arc::clone(&socket);
-        let gone = gone_tx.clone();
-        tracker.spawn(async move {
-            let reason = serve_peer(socket, peer, rx, shared).await;
-            tracing::info!(peer = %peer, reason = reason.as_str(), "udp session ended");
-            let _ = gone.send(peer);
+        if all.load(Ordering::Relaxed) + n > cfg.udp_memory_bytes {
+            drop_datagram(&shared, peer, "memory_budget", n);
+            continue;
+        }
+        let p = peers.entry(peer).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(64);
+            let queued = Arc::new(Queued {
+                peer: AtomicUsize::new(0),
+                all: Arc::clone(&all),
+            });
+            let shared = Arc::clone(&shared);
+            let socket = Arc::clone(&socket);
+            let gone = gone_tx.clone();
+            let q = Arc::clone(&queued);
+            tracker.spawn(async move {
+                let reason = serve_peer(socket, peer, rx, q, shared).await;
+                tracing::info!(peer = %peer, reason = reason.as_str(), "udp session ended");
+                let _ = gone.send(peer);
+            });
+            Peer { tx, queued }
         });
+        if p.queued.peer.load(Ordering::Relaxed) + n > cfg.udp_peer_queue_bytes {
+            drop_datagram(&shared, peer, "peer_queue", n);
+            continue;
+        }
+        // Counted before the send: the session may take it (and release it) at once.
+        p.queued.peer.fetch_add(n, Ordering::Relaxed);
+        let total = all.fetch_add(n, Ordering::Relaxed) + n;
+        metrics::gauge!(names::UDP_QUEUED_BYTES).set(total as f64);
+        if p.tx.try_send(buf[..n].to_vec()).is_err() {
+            p.queued.release(n);
+            drop_datagram(&shared, peer, "peer_queue", n);
+        }
+    }
+}
+
+/// Count and (as a summary per source and reason) log a datagram dropped on arrival.
+fn drop_datagram(shared: &Shared, peer: SocketAddr, reason: &'static str, bytes: usize) {
+    metrics::counter!(names::UDP_DROPPED_TOTAL, "reason" => reason).increment(1);
+    let key = format!("udp_{reason}:{}", peer.ip());
+    if let Some(suppressed) = shared.guards.refusals.note(&key, std::time::Instant::now()) {
+        tracing::warn!(peer = %peer, reason, bytes, suppressed,
+            summary = "first from the source, then one line per minute", "udp datagram dropped");
     }
 }
 
@@ -60,6 +116,7 @@ async fn serve_peer(
     socket: Arc<UdpSocket>,
     peer: SocketAddr,
     mut rx: mpsc::Receiver<Vec<u8>>,
+    queued: Arc<Queued>,
     shared: Arc<Shared>,
 ) -> CloseReason {
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
@@ -77,6 +134,7 @@ async fn serve_peer(
             _ = &mut cancelled => Some(CloseReason::Shutdown),
             d = rx.recv(), if reading => match d {
                 Some(d) => {
+                    queued.release(d.len());
                     session.buf.clear();
                     session.buf.extend_from_slice(&d);
                     session.process_buffer(&mut out).await;
@@ -97,6 +155,11 @@ async fn serve_peer(
             break r;
         }
     };
+    // Datagrams still queued leave with the session.
+    rx.close();
+    while let Ok(d) = rx.try_recv() {
+        queued.release(d.len());
+    }
     session.close(reason.clone()).await;
     reason
 }

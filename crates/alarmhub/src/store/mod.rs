@@ -174,6 +174,30 @@ pub trait Store: Send + Sync + 'static {
     /// Record the cursor named `name`.
     async fn set_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
 
+    /// Remove at most `max_rows` of the oldest events that were received before
+    /// `before_ms` and have `seq < below_seq` (the caller keeps what the registry snapshot
+    /// does not cover); returns how many were removed. Seqs are never reused.
+    async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError>;
+
+    /// The lowest stored seq (where history starts), 0 when the store is empty.
+    async fn oldest_seq(&self) -> Result<i64, StoreError>;
+
+    /// Every stored panel account: its settings as a JSON object (the `[[accounts]]` entry,
+    /// secrets included; opaque to the store), ordered by account ignoring ASCII case.
+    async fn accounts(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Store `settings` (a JSON object) as the account `account`, replacing the stored
+    /// settings of the same account, matched ignoring ASCII case.
+    async fn put_account(&self, account: &str, settings: &str) -> Result<(), StoreError>;
+
+    /// Remove the account `account` (ignoring ASCII case); whether it was stored.
+    async fn remove_account(&self, account: &str) -> Result<bool, StoreError>;
+
     /// A cheap real write (for `/readyz`): fails when the medium is read-only or full.
     async fn check_writable(&self) -> Result<(), StoreError>;
 

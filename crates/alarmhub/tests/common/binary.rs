@@ -32,6 +32,8 @@ pub struct Daemon {
     /// [`Daemon::drain_log`] read them.
     pub log: mpsc::Receiver<String>,
     env: Vec<(String, String)>,
+    /// While set, the log reader stops reading: standard error becomes a pipe nobody reads.
+    log_paused: Arc<std::sync::atomic::AtomicBool>,
     tail: Arc<Mutex<VecDeque<String>>>,
     reader: Option<JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
@@ -70,7 +72,21 @@ impl Daemon {
     // The child moves into `Daemon`, whose Drop kills and waits for it.
     #[allow(clippy::zombie_processes)]
     fn spawn(dir: &Path, env: Vec<(String, String)>) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alarmhub"));
+        // `ALARMHUB_TEST_ULIMIT_N`: start under `ulimit -n` of that value (a shell in between;
+        // the workspace forbids the `unsafe` a pre-exec hook would need).
+        let ulimit = env
+            .iter()
+            .find(|(k, _)| k == "ALARMHUB_TEST_ULIMIT_N")
+            .map(|(_, v)| v.clone());
+        let mut cmd = match &ulimit {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit {n} && exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_alarmhub"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_alarmhub")),
+        };
         cmd.args(["serve", "--config"])
             .arg(dir.join("alarmhub.toml"))
             .args(["--log-format", "json"])
@@ -85,12 +101,17 @@ impl Daemon {
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let log_paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Keep draining stderr until the process is gone, so logging never blocks it.
         let reader = {
             let tail = Arc::clone(&tail);
+            let paused = Arc::clone(&log_paused);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
+                    while paused.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
                     {
                         let mut t = tail.lock().unwrap();
                         if t.len() == TAIL_LINES {
@@ -111,6 +132,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
             log: rx,
             env,
+            log_paused,
             tail,
             reader: Some(reader),
             _tmp: None,
@@ -157,6 +179,13 @@ impl Daemon {
         let tmp = self._tmp.take();
         let _ = std::mem::replace(self, next);
         self._tmp = tmp;
+    }
+
+    /// Stop (`true`) or resume reading the daemon's standard error: while stopped it is a
+    /// pipe nobody reads, as under a stuck supervisor.
+    pub fn pause_log(&self, paused: bool) {
+        self.log_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -235,6 +264,7 @@ impl Daemon {
     }
 
     fn join_reader(&mut self) {
+        self.pause_log(false);
         if let Some(r) = self.reader.take() {
             // The pipe closes when the process is gone; bounded anyway.
             let until = Instant::now() + Duration::from_secs(5);
@@ -261,6 +291,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        self.pause_log(false);
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

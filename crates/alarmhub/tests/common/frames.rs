@@ -113,6 +113,33 @@ impl Panel {
         }
     }
 
+    /// Connect from the loopback address `source` (127.0.0.2 …), outside any runtime.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Panel {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stream = rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(source, 0)).unwrap();
+            tokio::time::timeout(Duration::from_secs(5), socket.connect(addr))
+                .await
+                .expect("connect timed out")
+                .unwrap()
+                .into_std()
+                .unwrap()
+        });
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Panel {
+            stream,
+            buf: FrameBuf::default(),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }

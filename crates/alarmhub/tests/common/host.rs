@@ -50,12 +50,28 @@ impl Host {
         Host::connect_with_limit(addr, STEP).await
     }
 
+    /// Connect from the loopback address `source` (127.0.0.2 …: another machine as far
+    /// as the receiver can tell).
+    pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Host {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        let stream = tokio::time::timeout(STEP, socket.connect(addr))
+            .await
+            .expect("connect timed out")
+            .unwrap();
+        Host::on(stream, STEP)
+    }
+
     /// Connect, waiting at most `limit` for each frame from the receiver.
     pub async fn connect_with_limit(addr: SocketAddr, limit: Duration) -> Host {
         let stream = tokio::time::timeout(limit, TcpStream::connect(addr))
             .await
             .expect("connect timed out")
             .unwrap();
+        Host::on(stream, limit)
+    }
+
+    fn on(stream: TcpStream, limit: Duration) -> Host {
         stream.set_nodelay(true).unwrap();
         Host {
             stream,

@@ -19,6 +19,8 @@ struct Admitted {
     account: CompactString,
     policy: AccountPolicy,
     key: Option<Key>,
+    /// Digest of the ciphertext, for encrypted frames.
+    digest: Option<u64>,
 }
 
 impl Link {
@@ -34,6 +36,7 @@ impl Link {
             account,
             policy,
             key,
+            digest,
         }) = self.admit(&mut frame, now, policies, out)
         else {
             return;
@@ -41,7 +44,7 @@ impl Link {
         self.saw_valid_frame(&account, &frame, &policy, now, out);
         match reply_for(&frame) {
             Rule::Nothing => {
-                self.commands.answered(&frame, &account, out);
+                self.commands.answered(&frame, &account, now.mono_ms, out);
                 out.push(Output::PanelAnswer(frame_ref(&frame, &account)));
             }
             Rule::Duh => {
@@ -49,7 +52,15 @@ impl Link {
                 let built = build::duh(&frame, &mut bytes);
                 push_reply(out, &frame, &account, ReplyKind::Duh, built.map(|()| bytes));
             }
-            Rule::Ack => self.ack(frame, account, &policy, key, now, out),
+            Rule::Ack => {
+                // The host's report of what a command did finishes that command, after the
+                // report itself is stored and ACKed.
+                let report = frame.contact_id().map(|c| (c.event_code(), c.group));
+                self.ack(frame, account.clone(), &policy, (key, digest), now, out);
+                if let Some((event_code, group)) = report {
+                    self.commands.reported(&account, event_code, group, out);
+                }
+            }
         }
     }
 
@@ -68,13 +79,15 @@ impl Link {
             out.push(dropped(frame, None, DropReason::NoAccount));
             return None;
         };
-        let policy = self.policies.get(&account, policies);
-        if policy.admission == Admission::Refused {
-            out.push(dropped(frame, Some(account), DropReason::UnknownAccount));
+        // Before the lookup: a connection past its cap must not spend its source's
+        // allowance of new accounts.
+        let serves = self.served.iter().any(|s| s.account == account);
+        if !serves && self.served.len() >= self.max_accounts {
+            out.push(dropped(frame, Some(account), DropReason::TooManyAccounts));
             return None;
         }
-        if !policy.quirks.allows(&frame.quirks) {
-            let reason = DropReason::QuirksNotAllowed(frame.quirks);
+        let policy = self.policies.get(&account, policies);
+        if let Some(reason) = self.refusal(frame, &policy) {
             out.push(dropped(frame, Some(account), reason));
             return None;
         }
@@ -83,13 +96,19 @@ impl Link {
                 account,
                 policy,
                 key: None,
+                digest: None,
             });
         }
+        let digest = match &frame.data {
+            crate::frame::Data::Encrypted(hex) => Some(fnv1a(hex.as_bytes())),
+            _ => None,
+        };
         match open(frame, &policy, now) {
             Opened::Ok(key) => Some(Admitted {
                 account,
                 policy,
                 key: Some(key),
+                digest,
             }),
             Opened::Dropped(reason) => {
                 out.push(dropped(frame, Some(account), reason));
@@ -107,6 +126,27 @@ impl Link {
         }
     }
 
+    /// Why a frame is refused before it is decrypted: its account is not admitted, the
+    /// peer is not an allowed source, the frame needs quirks the account does not allow,
+    /// or it is plaintext for an account that has a key.
+    fn refusal(&self, frame: &Frame, policy: &AccountPolicy) -> Option<DropReason> {
+        match policy.admission {
+            Admission::Refused => return Some(DropReason::UnknownAccount),
+            Admission::Limited => return Some(DropReason::NewAccountLimit),
+            Admission::Configured | Admission::Unknown | Admission::Flagged => {}
+        }
+        if !policy.source_allowed(self.peer) {
+            return Some(DropReason::SourceNotAllowed);
+        }
+        if !policy.quirks.allows(&frame.quirks) {
+            return Some(DropReason::QuirksNotAllowed(frame.quirks));
+        }
+        if !frame.encrypted && policy.key.is_some() && !policy.allow_plaintext {
+            return Some(DropReason::PlaintextRefused);
+        }
+        None
+    }
+
     /// Store the event (if the frame carries one) or touch the panel, then ACK. An ACK
     /// that cannot be built still leaves the event stored: what was received is kept.
     fn ack(
@@ -114,7 +154,7 @@ impl Link {
         frame: Frame,
         account: CompactString,
         policy: &AccountPolicy,
-        key: Option<Key>,
+        (key, digest): (Option<Key>, Option<u64>),
         now: Now,
         out: &mut Vec<Output>,
     ) {
@@ -141,6 +181,7 @@ impl Link {
                 dialect: self.dialect.unwrap_or(Dialect::Dc09),
                 tz_offset_secs: policy.tz_offset_secs,
                 unknown_account: policy.admission == Admission::Flagged,
+                ciphertext_digest: digest,
             }))));
         } else {
             out.push(Output::Touch { account });
@@ -178,6 +219,7 @@ impl Link {
                     account: account.into(),
                     ademco_id: None,
                     type_known: false,
+                    on_demand: policy.on_demand,
                 });
                 let account = CompactString::from(account);
                 out.push(Output::Online {
@@ -222,6 +264,13 @@ fn open(frame: &mut Frame, policy: &AccountPolicy, now: Now) -> Opened {
         Ok(()) => Opened::Ok(key),
         Err(skew) => Opened::OutsideWindow(skew),
     }
+}
+
+/// FNV-1a 64: a stable digest (the same in every build and across restarts).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn frame_ref(frame: &Frame, account: &str) -> FrameRef {

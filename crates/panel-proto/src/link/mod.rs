@@ -37,18 +37,25 @@
 //! frame and emits [`Output::Throttle`]; the bytes stay in the driver's buffer, and the
 //! driver hands the same buffer back after the wait. Slowed, never dropped.
 //!
-//! # Rules that will fit here later
-//! Per-account `allowed_sources` and "keyed accounts refuse plaintext" are more
-//! [`AccountPolicy`] fields checked next to admission (with the peer address passed in
-//! [`LinkConfig`]); encrypted replay dedup is a small table of (account, plaintext digest,
-//! timestamp) in the link that ACKs a replay without a new [`Output::Store`]; a cap on
-//! accounts per connection is a check before [`Output::Online`]; a host answering 1701 to a
-//! pending disarm completes it with a `wrong_password` [`Outcome`] in `commands`; a second
-//! connection claiming a live account is the driver's registry decision on
-//! [`Output::Online`]; connect-per-message DC-09 panels get a policy flag that makes
-//! [`Link::close`] emit no [`Output::Offline`] and leaves presence to supervision.
+//! # Who may speak for an account
+//! Before a frame counts: a connection already speaking for [`LinkConfig::max_accounts`]
+//! accounts takes no new one (checked before the policy lookup, so it spends no per-source
+//! allowance); then the account's [`Admission`] (`Limited`: a new account over its source's
+//! limit, not cached), its `allowed_sources` against [`LinkConfig::peer`], its quirks, and
+//! plaintext refused for an account with a key unless `allow_plaintext`. Each refusal is an
+//! [`Output::Dropped`] with its [`DropReason`]; the driver counts, summarises the log and
+//! raises the security events. Encrypted replays are recognised by the store's dedup key
+//! built from [`EventRecord::ciphertext_digest`] (pad, data and timestamp, not the
+//! clear-text seq), and a second connection
+//! claiming a live account is the driver's registry decision on [`Output::Online`].
+//!
+//! A host answering 1701 to a pending disarm completes it with a `wrong_password`
+//! [`Outcome`] in `commands`; connect-per-message DC-09 panels have a policy flag
+//! (`on_demand`) that makes [`Link::close`] emit no [`Output::Offline`] and leaves presence
+//! to supervision.
 
 mod bucket;
+pub mod cidr;
 mod commands;
 mod frames;
 pub mod output;
@@ -61,7 +68,8 @@ mod tests;
 
 use compact_str::CompactString;
 
-pub use commands::{CommandRequest, Outcome, Retry};
+pub use cidr::{Cidr, CidrError};
+pub use commands::{CommandRequest, Outcome, Retry, DISARM_PASSWORD_ERROR};
 pub use output::{
     CloseReason, DropReason, Dropped, EventRecord, Finished, FrameRef, Output, Record, Reply,
     ReplyKind, Sent,
@@ -115,6 +123,11 @@ pub struct LinkConfig {
     pub type_query: Option<Retry>,
     /// Seed for the `*ACK` pad bytes.
     pub seed: u64,
+    /// The peer's address, checked against each account's `allowed_sources`; `None`: not
+    /// known (nothing is refused for its source).
+    pub peer: Option<std::net::IpAddr>,
+    /// Most accounts one connection may speak for; frames of further accounts are dropped.
+    pub max_accounts: usize,
 }
 
 /// An account this connection serves.
@@ -125,12 +138,16 @@ struct Served {
     ademco_id: Option<u32>,
     /// The host reported its type (17x7) on this connection, or the caller knew it.
     type_known: bool,
+    /// The account connects per message ([`AccountPolicy::on_demand`]).
+    on_demand: bool,
 }
 
 /// The protocol state of one connection.
 #[derive(Debug)]
 pub struct Link {
     decoder: Decoder,
+    peer: Option<std::net::IpAddr>,
+    max_accounts: usize,
     type_query: Option<Retry>,
     policies: PolicyCache,
     served: Vec<Served>,
@@ -148,6 +165,8 @@ impl Link {
     pub fn new(cfg: LinkConfig, now: Now) -> Link {
         Link {
             decoder: Decoder::new(cfg.decoder),
+            peer: cfg.peer,
+            max_accounts: cfg.max_accounts.max(1),
             type_query: cfg.type_query,
             policies: PolicyCache::default(),
             served: Vec::new(),
@@ -255,6 +274,8 @@ impl Link {
             request,
             account: &req.account,
             command: req.command.name(),
+            expect: commands::expected_report(&req.command),
+            section: req.section,
             retry: req.retry,
         };
         self.commands.start(started, seq, bytes, now.mono_ms, out);
@@ -290,7 +311,8 @@ impl Link {
     }
 
     /// End the link: pending commands finish as `panel_offline`, and every account served
-    /// gets [`Output::Offline`]. Later calls do nothing.
+    /// gets [`Output::Offline`] (recorded unless the receiver shuts down or the account
+    /// connects per message). Later calls do nothing.
     pub fn close(&mut self, reason: CloseReason, out: &mut Vec<Output>) {
         if std::mem::replace(&mut self.closed, true) {
             return;
@@ -303,7 +325,7 @@ impl Link {
                 account: s.account,
                 dialect,
                 reason: reason.clone(),
-                record,
+                record: record && !s.on_demand,
             });
         }
     }

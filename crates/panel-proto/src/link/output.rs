@@ -93,6 +93,10 @@ pub struct EventRecord {
     pub tz_offset_secs: i32,
     /// From an account that is not configured (policy `flag`).
     pub unknown_account: bool,
+    /// For an encrypted frame, a digest (FNV-1a 64) of its ciphertext as received: the
+    /// replay identity (the clear-text seq can be changed by anyone, the ciphertext with its
+    /// random pad and timestamp cannot).
+    pub ciphertext_digest: Option<u64>,
 }
 
 /// The frame a reply or an answer concerns (for logs and metrics).
@@ -189,6 +193,14 @@ pub enum DropReason {
     Decrypt(Error),
     /// The reply could not be built (a frame too long to echo).
     ReplyNotBuilt(Error),
+    /// The peer's address is outside the account's `allowed_sources`.
+    SourceNotAllowed,
+    /// A plaintext frame for an account that has a key (and no `allow_plaintext`).
+    PlaintextRefused,
+    /// The connection already speaks for as many accounts as it may.
+    TooManyAccounts,
+    /// A new unknown account beyond its source's limit per minute.
+    NewAccountLimit,
 }
 
 impl fmt::Display for DropReason {
@@ -207,6 +219,18 @@ impl fmt::Display for DropReason {
             }
             DropReason::Decrypt(e) => write!(f, "decryption failed: {e}"),
             DropReason::ReplyNotBuilt(e) => write!(f, "could not build the reply: {e}"),
+            DropReason::SourceNotAllowed => {
+                f.write_str("source address not in the account's allowed_sources")
+            }
+            DropReason::PlaintextRefused => {
+                f.write_str("plaintext frame for an account with a key (allow_plaintext is off)")
+            }
+            DropReason::TooManyAccounts => {
+                f.write_str("connection already speaks for max_accounts_per_connection accounts")
+            }
+            DropReason::NewAccountLimit => {
+                f.write_str("too many new unknown accounts from this source this minute")
+            }
         }
     }
 }

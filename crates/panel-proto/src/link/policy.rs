@@ -8,6 +8,7 @@
 
 use compact_str::CompactString;
 
+use super::cidr::Cidr;
 use crate::crypto::Key;
 use crate::frame::Quirks;
 use crate::timestamp::Window;
@@ -24,6 +25,9 @@ pub enum Admission {
     Flagged,
     /// Not configured; every frame dropped without a reply (policy `drop`).
     Refused,
+    /// Not configured, never seen, and its source already brought too many new accounts
+    /// this minute: dropped without a reply, and not cached (the next frame asks again).
+    Limited,
 }
 
 /// One account's rules, looked up once per account and cached by the link.
@@ -48,6 +52,15 @@ pub struct AccountPolicy {
     pub supervision_grace_ms: u64,
     /// Accepted skew of encrypted frames' timestamps.
     pub window: Window,
+    /// Networks the account's frames may come from; empty: anywhere.
+    pub allowed_sources: Vec<Cidr>,
+    /// With a key, also accept plaintext frames (otherwise they are refused).
+    pub allow_plaintext: bool,
+    /// The panel opens a connection per message (connect-on-demand communicator): a
+    /// closed or idle connection says nothing about the panel, so [`crate::link::Link::close`]
+    /// records no OFFLINE for it; presence follows its periodic reports instead (the
+    /// caller's supervision).
+    pub on_demand: bool,
 }
 
 impl Default for AccountPolicy {
@@ -62,6 +75,9 @@ impl Default for AccountPolicy {
             supervision_ms: 180_000,
             supervision_grace_ms: 30_000,
             window: Window::default(),
+            allowed_sources: Vec::new(),
+            allow_plaintext: false,
+            on_demand: false,
         }
     }
 }
@@ -71,6 +87,17 @@ impl AccountPolicy {
     pub fn supervision_deadline_ms(&self) -> u64 {
         self.supervision_ms
             .saturating_add(self.supervision_grace_ms)
+    }
+
+    /// Whether a frame from `peer` may speak for the account (`None`: the address is not
+    /// known, nothing to check against).
+    pub fn source_allowed(&self, peer: Option<std::net::IpAddr>) -> bool {
+        match peer {
+            Some(ip) if !self.allowed_sources.is_empty() => {
+                self.allowed_sources.iter().any(|n| n.contains(ip))
+            }
+            _ => true,
+        }
     }
 }
 
@@ -103,6 +130,10 @@ impl PolicyCache {
             return p.clone();
         }
         let p = source.policy(account);
+        if p.admission == Admission::Limited {
+            // A limit of this minute, not a property of the account.
+            return p;
+        }
         if self.entries.len() >= CACHE_MAX {
             // Dropping everything is simpler than an LRU and only costs re-lookups on the
             // rare connection that names this many accounts.

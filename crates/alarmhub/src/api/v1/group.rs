@@ -23,6 +23,7 @@ use tonic::Status;
 use super::group_state::{GroupState, MemberId};
 use super::groups::{MemberSpec, Msg, ReplyTx};
 use super::{convert, store_status, Ctx};
+use crate::api::budget::TrySendError;
 use crate::events::StoredEvent;
 use crate::metrics::names;
 use crate::proto::v1 as pb;
@@ -250,8 +251,8 @@ impl Actor {
             };
             match tx.try_send(Ok(reply)) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => self.state.undeliverable(&d),
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(TrySendError::Full) => self.state.undeliverable(&d),
+                Err(TrySendError::Closed) => {
                     self.state.undeliverable(&d);
                     self.members.remove(&d.member);
                     self.state.detach(d.member);

@@ -17,7 +17,7 @@ use crate::events::StoredEvent;
 use crate::proto::v1 as pb;
 
 /// A member's reply channel.
-pub(crate) type ReplyTx = mpsc::Sender<Result<pb::SubscribeReply, Status>>;
+pub(crate) type ReplyTx = crate::api::budget::BudgetTx<pb::SubscribeReply>;
 
 /// What a new member brings.
 #[derive(Clone)]

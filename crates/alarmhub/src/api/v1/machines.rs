@@ -19,6 +19,7 @@ struct Filter<'a> {
     status: Option<i32>,
     machine_type: Option<i32>,
     prefix: &'a str,
+    changed_only: bool,
 }
 
 impl Filter<'_> {
@@ -27,6 +28,7 @@ impl Filter<'_> {
             && self.status.is_none_or(|s| p.host_status() == s)
             && self.machine_type.is_none_or(|t| p.machine_type == t)
             && p.account.starts_with(self.prefix)
+            && (!self.changed_only || p.changed())
     }
 }
 
@@ -58,6 +60,7 @@ pub(crate) fn list(
         status: req.status,
         machine_type: req.r#type,
         prefix: &req.account_prefix,
+        changed_only: req.changed_since_sync,
     };
     // One pass under the registry's read lock collects only the matching accounts (cheap
     // strings, no state copies); full state is then copied for one page only.
@@ -133,6 +136,7 @@ mod tests {
             status: None,
             machine_type: None,
             prefix: "",
+            changed_only: false,
         };
         assert!(all.matches(&p));
         let f = Filter {
@@ -140,6 +144,7 @@ mod tests {
             status: Some(2),
             machine_type: Some(4),
             prefix: "86",
+            changed_only: false,
         };
         assert!(f.matches(&p));
         assert!(!Filter { prefix: "87", ..f }.matches(&p));

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::groups::{self, MemberSpec, Membership, Msg, ReplyTx};
@@ -68,7 +67,7 @@ fn validate(s: pb::SubscribeStart) -> Result<Start, Status> {
 pub(crate) async fn start(
     ctx: &Arc<Ctx>,
     mut inbound: Streaming<pb::SubscribeRequest>,
-) -> Result<ReceiverStream<Result<pb::SubscribeReply, Status>>, Status> {
+) -> Result<crate::api::budget::BudgetStream<pb::SubscribeReply>, Status> {
     let first = tokio::time::timeout(START_TIMEOUT, inbound.message())
         .await
         .map_err(|_| Status::deadline_exceeded("no start message within 10 s"))??;
@@ -81,8 +80,11 @@ pub(crate) async fn start(
         }
         None => return Err(Status::invalid_argument("the first message must be start")),
     };
-    // Room for every event the member may hold, plus a final status.
-    let (tx, rx) = tokio::sync::mpsc::channel(start.max_in_flight + 1);
+    let permit = ctx.streams.open("Subscribe")?;
+    // At most `grpc.stream_buffer_bytes` queued for this member, whatever its
+    // max_in_flight: what does not fit stays in the group and is delivered (or redelivered
+    // after the ack timeout) once the member reads.
+    let (tx, rx) = crate::api::budget::channel(ctx.h.config.grpc.stream_buffer_bytes);
     let spec = MemberSpec {
         account: start.account,
         max_in_flight: start.max_in_flight,
@@ -90,10 +92,14 @@ pub(crate) async fn start(
     };
     let membership = groups::attach(ctx, &start.group, spec).await?;
     tracing::debug!(group = %start.group, member = membership.id, "subscriber joined");
-    ctx.h
-        .tasks
-        .spawn(forward_acks(Arc::clone(ctx), inbound, membership, tx));
-    Ok(ReceiverStream::new(rx))
+    ctx.h.tasks.spawn(forward_acks(
+        Arc::clone(ctx),
+        inbound,
+        membership,
+        tx,
+        permit,
+    ));
+    Ok(rx)
 }
 
 /// Pass acks on until the client is gone, then leave the group.
@@ -102,6 +108,7 @@ async fn forward_acks(
     mut inbound: Streaming<pb::SubscribeRequest>,
     m: Membership,
     tx: ReplyTx,
+    _permit: super::limits::StreamPermit,
 ) {
     loop {
         let msg = tokio::select! {

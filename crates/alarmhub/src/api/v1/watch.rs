@@ -12,23 +12,22 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::broadcast;
 use tonic::Status;
 
+use super::limits::StreamPermit;
 use super::{convert, store_status, Ctx};
+use crate::api::budget::{self, BudgetStream, BudgetTx};
 use crate::events::StoredEvent;
 use crate::metrics::names;
 use crate::proto::v1 as pb;
 use crate::proto::v1::watch_events_reply::Item;
 use crate::store::{EventQuery, StoreError};
 
-/// Replies buffered per client before the watcher waits for it.
-const CHANNEL: usize = 1024;
 /// Events read from the store per replay query.
 const REPLAY_PAGE: usize = 1000;
 
-type Tx = mpsc::Sender<Result<pb::WatchEventsReply, Status>>;
+type Tx = BudgetTx<pb::WatchEventsReply>;
 
 /// Why a watch ended early.
 enum Stop {
@@ -42,26 +41,32 @@ enum Stop {
 pub(crate) fn start(
     ctx: &Arc<Ctx>,
     req: pb::WatchEventsRequest,
-) -> Result<ReceiverStream<Result<pb::WatchEventsReply, Status>>, Status> {
+) -> Result<BudgetStream<pb::WatchEventsReply>, Status> {
     if req.from_seq < -1 {
         return Err(Status::invalid_argument(format!(
             "from_seq {} is out of range (-1 = live only, or a seq >= 0 to replay after)",
             req.from_seq
         )));
     }
+    let permit = ctx.streams.open("WatchEvents")?;
     let bus = ctx.h.bus.subscribe();
-    let (tx, rx) = mpsc::channel(CHANNEL);
+    // Bytes queued for this client at most; a client slower than the bus makes the watcher
+    // wait here, and it then resumes from the store (nothing skipped, nothing piling up).
+    let (tx, rx) = budget::channel(ctx.h.config.grpc.stream_buffer_bytes);
     let w = Watcher {
+        _permit: permit,
         ctx: Arc::clone(ctx),
         account: (!req.account.is_empty()).then_some(req.account),
         tx,
         last: 0,
     };
     ctx.h.tasks.spawn(w.run(bus, req.from_seq));
-    Ok(ReceiverStream::new(rx))
+    Ok(rx)
 }
 
 struct Watcher {
+    /// This stream's place under `grpc.max_streams`, given back when the watcher ends.
+    _permit: StreamPermit,
     ctx: Arc<Ctx>,
     account: Option<String>,
     tx: Tx,
@@ -206,7 +211,7 @@ impl Watcher {
         tokio::select! {
             biased;
             () = self.ctx.shutdown.cancelled() => Err(shutting_down()),
-            r = self.tx.send(Ok(reply)) => r.map_err(|_| Stop::ClientGone),
+            r = self.tx.send(Ok(reply)) => r.map_err(|()| Stop::ClientGone),
         }
     }
 }

@@ -159,6 +159,15 @@ fn delivery(r: &Row<'_>) -> R<Delivery> {
     })
 }
 
+/// Whether `channel` has a row `claim_due` would take (a read: no write lock when idle).
+pub(super) fn any_due(tx: &Transaction<'_>, channel: &str, now_ms: i64) -> R<bool> {
+    let mut st = tx.prepare_cached(&format!(
+        "SELECT EXISTS(SELECT 1 FROM notify_outbox
+         WHERE channel = ?1 AND {OPEN} AND due_ms <= ?2 AND leased_until_ms <= ?2)"
+    ))?;
+    Ok(st.query_row(params![channel, now_ms], |r| r.get(0))?)
+}
+
 /// Lease up to `limit` due rows of `channel`.
 pub(super) fn claim_due(
     tx: &Transaction<'_>,

@@ -1,4 +1,4 @@
-//! Alarm records on PostgreSQL (`migrations/005_alarms.sql`), the writing side: apply the
+//! Alarm records on PostgreSQL (`migrations/006_alarms.sql`), the writing side: apply the
 //! engine's events and operators' operations with the pure rules of
 //! [`crate::alarms::rules`], each change written to `ah_alarm_changes` in the same
 //! transaction as the alarm row. Reads are in `alarm_reads.rs`, the cross-node wake-up in

@@ -21,6 +21,7 @@
 //! (`synchronous_commit = on` is set on the writing connection, whatever the server
 //! default).
 
+mod accounts;
 mod alarm_reads;
 mod alarm_watch;
 mod alarms;
@@ -300,6 +301,36 @@ impl Store for PgStore {
     async fn set_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError> {
         let c = self.conn("save cursor").await?;
         cursors::set(&c, &self.target, name, seq, self.clock.now_ms()).await
+    }
+
+    async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        let c = self.conn("purge events").await?;
+        accounts::purge(&c, &self.target, before_ms, below_seq, max_rows).await
+    }
+
+    async fn oldest_seq(&self) -> Result<i64, StoreError> {
+        let c = self.conn("read the oldest seq").await?;
+        accounts::oldest_seq(&c, &self.target).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        let c = self.conn("read accounts").await?;
+        accounts::list(&c, &self.target).await
+    }
+
+    async fn put_account(&self, account: &str, settings: &str) -> Result<(), StoreError> {
+        let c = self.conn("save account").await?;
+        accounts::put(&c, &self.target, account, settings, self.clock.now_ms()).await
+    }
+
+    async fn remove_account(&self, account: &str) -> Result<bool, StoreError> {
+        let c = self.conn("remove account").await?;
+        accounts::remove(&c, &self.target, account).await
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {

@@ -1,5 +1,5 @@
 //! [`PgOutbox`]: the notification outbox ([`crate::notify::Outbox`]) in the shared
-//! PostgreSQL database (`ah_notify_*`, `migrations/006_outbox.sql`; the SQL is in
+//! PostgreSQL database (`ah_notify_*`, `migrations/007_outbox.sql`; the SQL is in
 //! `outbox_sql.rs`), so that of several nodes exactly one delivers each notification.
 //!
 //! * Every node records what it derives from the logs with `ON CONFLICT DO NOTHING` on

@@ -1,4 +1,4 @@
-//! The SQL of [`super::outbox::PgOutbox`] (`migrations/006_outbox.sql`): one function per
+//! The SQL of [`super::outbox::PgOutbox`] (`migrations/007_outbox.sql`): one function per
 //! operation, each inside the transaction its caller opened — the SQLite outbox's
 //! (`store/outbox/sqlite_sql.rs`) on PostgreSQL. Rows are keyed by (notification id,
 //! channel, recipient): `INSERT … ON CONFLICT DO NOTHING` is what makes two nodes recording

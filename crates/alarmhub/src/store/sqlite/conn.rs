@@ -255,6 +255,79 @@ impl WriteConn for SqliteWriter {
         Ok(())
     }
 
+    fn purge_events(
+        &mut self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = move |e| StoreError::sqlite("purge events", &path, e);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64)> = {
+            // The oldest first: seq order is receive order.
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT account, seq FROM events WHERE seq < ?2 AND received_at_ms < ?1 \
+                     ORDER BY seq LIMIT ?3",
+                )
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map(params![before_ms, below_seq, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(&err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(&err)?;
+            rows
+        };
+        {
+            let mut del_index = tx
+                .prepare_cached("DELETE FROM account_events WHERE acct = ?1 AND ev_seq = ?2")
+                .map_err(&err)?;
+            let mut del_event = tx
+                .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .map_err(&err)?;
+            for (account, seq) in &rows {
+                del_index.execute(params![account, seq]).map_err(&err)?;
+                del_event.execute([seq]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(rows.len())
+    }
+
+    fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        let err = self.err("store account");
+        let existed = self
+            .conn
+            .prepare_cached("SELECT 1 FROM accounts WHERE account_key = ?1")
+            .map_err(&err)?
+            .exists([key])
+            .map_err(&err)?;
+        match settings {
+            Some(json) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO accounts (account_key, settings, updated_at_ms)                          VALUES (?1, ?2, ?3) ON CONFLICT(account_key) DO UPDATE SET                          settings = excluded.settings, updated_at_ms = excluded.updated_at_ms",
+                    )
+                    .map_err(&err)?
+                    .execute(params![key, json, now])
+                    .map_err(&err)?;
+            }
+            None => {
+                self.conn
+                    .prepare_cached("DELETE FROM accounts WHERE account_key = ?1")
+                    .map_err(&err)?
+                    .execute([key])
+                    .map_err(&err)?;
+            }
+        }
+        Ok(existed)
+    }
+
     fn check_writable(&mut self) -> Result<(), StoreError> {
         // A real committed write, so a full disk or a remount read-only shows up here.
         let now = self.clock.now_ms();
@@ -266,7 +339,19 @@ impl WriteConn for SqliteWriter {
             )
             .map_err(&err)?;
         stmt.execute([now]).map_err(&err)?;
-        Ok(())
+        // SQLite may reuse space it already holds (WAL frames after a reset) and succeed on
+        // a full disk; one page written to a fresh file says whether the medium takes more.
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let probe = dir.join(PROBE_FILE);
+        std::fs::write(&probe, [0u8; 4096])
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&probe);
+                StoreError::NotWritable {
+                    path: dir.to_path_buf(),
+                    reason: format!("the disk is full or refuses writes: {e}"),
+                }
+            })
     }
 
     fn record_alarm_events(

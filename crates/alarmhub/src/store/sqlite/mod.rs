@@ -186,6 +186,39 @@ impl Store for SqliteStore {
         self.writer.check_writable().await
     }
 
+    async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        self.writer
+            .purge_events(before_ms, below_seq, max_rows)
+            .await
+    }
+
+    async fn oldest_seq(&self) -> Result<i64, StoreError> {
+        self.read("read oldest seq", |r| r.oldest_seq()).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        self.read("read accounts", |r| r.accounts()).await
+    }
+
+    async fn put_account(&self, account: &str, settings: &str) -> Result<(), StoreError> {
+        let key = account.to_ascii_lowercase();
+        self.writer
+            .put_account(key, Some(settings.to_owned()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_account(&self, account: &str) -> Result<bool, StoreError> {
+        self.writer
+            .put_account(account.to_ascii_lowercase(), None)
+            .await
+    }
+
     fn queue_depth(&self) -> usize {
         self.writer.queue_depth()
     }

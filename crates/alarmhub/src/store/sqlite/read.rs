@@ -55,6 +55,16 @@ impl SqliteReader {
         stmt.query_row([], |r| r.get(0)).map_err(&err)
     }
 
+    /// The lowest stored seq, 0 when empty.
+    pub fn oldest_seq(&self) -> Result<i64, StoreError> {
+        let err = self.err("read oldest seq");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MIN(seq), 0) FROM events")
+            .map_err(&err)?;
+        stmt.query_row([], |r| r.get(0)).map_err(&err)
+    }
+
     /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
     pub fn events_after(
         &self,
@@ -108,6 +118,21 @@ impl SqliteReader {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Snapshot { last_seq, panels }))
+    }
+
+    /// Every stored account's settings (JSON), ordered by account key.
+    pub fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.err("read accounts");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT settings FROM accounts ORDER BY account_key")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(&err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(&err)?;
+        Ok(rows)
     }
 
     /// One alarm with its history, notes and event seqs.

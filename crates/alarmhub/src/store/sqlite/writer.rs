@@ -43,6 +43,27 @@ pub(crate) trait WriteConn: Send {
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// A cheap real write.
     fn check_writable(&mut self) -> Result<(), StoreError>;
+    /// Remove at most `max_rows` of the oldest events received before `before_ms` with
+    /// `seq < below_seq`; how many were removed.
+    fn purge_events(
+        &mut self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        let _ = (before_ms, below_seq, max_rows);
+        Err(StoreError::Unsupported {
+            what: "purging events",
+        })
+    }
+    /// Insert or replace (`Some(settings)`) or remove (`None`) the account whose lower-case
+    /// key is `key`; whether a row was there before.
+    fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
+        let _ = (key, settings);
+        Err(StoreError::Unsupported {
+            what: "storing accounts",
+        })
+    }
     /// Apply the alarm engine's batch and move its cursor, in one transaction.
     fn record_alarm_events(
         &mut self,
@@ -76,6 +97,17 @@ enum Request {
         reply: Reply<()>,
     },
     CheckWritable(Reply<()>),
+    Purge {
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+        reply: Reply<usize>,
+    },
+    PutAccount {
+        key: String,
+        settings: Option<String>,
+        reply: Reply<bool>,
+    },
     RecordAlarms {
         upto_seq: i64,
         inputs: Vec<AlarmInput>,
@@ -148,6 +180,36 @@ impl WriterHandle {
     pub(crate) async fn set_cursor(&self, name: String, seq: i64) -> Result<(), StoreError> {
         self.call(|reply| Request::SetCursor { name, seq, reply })
             .await
+    }
+
+    /// Remove a batch of old events.
+    pub(crate) async fn purge_events(
+        &self,
+        before_ms: i64,
+        below_seq: i64,
+        max_rows: usize,
+    ) -> Result<usize, StoreError> {
+        self.call(|reply| Request::Purge {
+            before_ms,
+            below_seq,
+            max_rows,
+            reply,
+        })
+        .await
+    }
+
+    /// Store (`Some`) or remove (`None`) one account's settings.
+    pub(crate) async fn put_account(
+        &self,
+        key: String,
+        settings: Option<String>,
+    ) -> Result<bool, StoreError> {
+        self.call(|reply| Request::PutAccount {
+            key,
+            settings,
+            reply,
+        })
+        .await
     }
 
     /// A real write through the writer (for `/readyz`).
@@ -368,6 +430,21 @@ impl<W: WriteConn> Writer<W> {
             }
             Request::CheckWritable(reply) => {
                 let _ = reply.send(self.conn.check_writable());
+            }
+            Request::Purge {
+                before_ms,
+                below_seq,
+                max_rows,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.purge_events(before_ms, below_seq, max_rows));
+            }
+            Request::PutAccount {
+                key,
+                settings,
+                reply,
+            } => {
+                let _ = reply.send(self.conn.put_account(&key, settings.as_deref()));
             }
             Request::RecordAlarms {
                 upto_seq,

@@ -16,9 +16,11 @@
 //! setting the clock, not by waiting. Nothing here knows how a backend stores things;
 //! backend internals are tested next to the backend.
 
+mod accounts;
 mod alarms;
 mod appends;
 mod reads;
+mod retention;
 mod state;
 
 use std::sync::{Arc, Mutex};
@@ -28,9 +30,11 @@ use alarmhub::events::{Appended, Detail, Facts, NewEvent, Source, StoredEvent};
 use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
+pub use accounts::*;
 pub use alarms::*;
 pub use appends::*;
 pub use reads::*;
+pub use retention::*;
 pub use state::*;
 
 /// "Now" for every test: events are received around it.
@@ -154,6 +158,8 @@ macro_rules! conformance_suite {
             cursors_survive_reopen,
             check_writable_succeeds_on_a_healthy_store,
             a_closed_store_refuses_work,
+            accounts_are_stored_replaced_and_removed_ignoring_case_and_survive_reopen,
+            purge_removes_old_events_in_batches_and_keeps_seqs_increasing,
             alarm_events_open_group_and_restore_once_with_the_cursor,
             a_closed_alarm_is_final_and_the_next_event_opens_a_new_one,
             of_two_concurrent_takes_exactly_one_wins,

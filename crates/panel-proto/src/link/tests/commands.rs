@@ -86,17 +86,91 @@ fn a_command_gets_the_next_seq_and_the_hosts_ack_with_that_seq_completes_it() {
     let answer = feed(&mut l, &host_answer(&s.bytes, Id::Ack), at(500), &acc);
     assert_eq!(
         shape(&answer),
-        ["finished arm_away done", "answer ACK 0001"]
+        ["answer ACK 0001"],
+        "an ACK says the host received it, not that it did it"
     );
-    let Output::Finished(f) = &answer[0] else {
+    assert_eq!(l.next_deadline(), Some(at(500).mono_ms + 20_000));
+    let status = feed(&mut l, &bytes(&hb_event(2, 3400, 99)), at(600), &acc);
+    let last = shape(&status).pop();
+    assert_eq!(last.as_deref(), Some("finished arm_away done"));
+    let Some(Output::Finished(f)) = status.last() else {
         panic!()
     };
     assert_eq!(f.request, Some(42));
     assert_eq!(
         l.next_deadline(),
-        Some(at(500).mono_ms + 180_000 + 30_000),
-        "the host's ACK is a sign of life; nothing else is pending"
+        Some(at(600).mono_ms + 180_000 + 30_000),
+        "the host's report is a sign of life; nothing else is pending"
     );
+}
+
+fn disarm(password: &str) -> CommandRequest {
+    CommandRequest {
+        command: Command::Disarm {
+            password: password.into(),
+        },
+        ..arm(HB, 7)
+    }
+}
+
+#[test]
+fn a_disarm_the_host_answers_with_1701_is_a_wrong_password_not_done() {
+    let acc = Accounts::new();
+    let mut l = online_host(&acc);
+    let out = issue(&mut l, disarm("654321"), at(0), &acc);
+    feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(1),
+        &acc,
+    );
+    let report = feed(&mut l, &bytes(&hb_event(2, 1701, 99)), at(2), &acc);
+    let shapes = shape(&report);
+    assert!(shapes[0].starts_with("store"), "{shapes:?}");
+    assert_eq!(
+        shapes.last().map(String::as_str),
+        Some("finished disarm wrong_password")
+    );
+}
+
+#[test]
+fn a_host_that_acks_but_reports_no_new_status_has_not_done_the_command() {
+    let acc = Accounts::new();
+    let mut l = online_host(&acc);
+    let out = issue(&mut l, disarm("123456"), at(0), &acc);
+    feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(1),
+        &acc,
+    );
+    // Another status (the host stays armed) completes nothing.
+    let other = feed(&mut l, &bytes(&hb_event(2, 3400, 0)), at(2), &acc);
+    assert!(!shape(&other).iter().any(|s| s.starts_with("finished")));
+    let mut t = Vec::new();
+    l.tick(at(20_000), &mut t);
+    assert!(t.is_empty(), "no resend after the ACK: {:?}", shape(&t));
+    l.tick(at(20_001), &mut t);
+    assert_eq!(shape(&t), ["finished disarm not_done"]);
+}
+
+#[test]
+fn a_status_report_before_the_ack_still_completes_the_command() {
+    let acc = Accounts::new();
+    let mut l = online_host(&acc);
+    let out = issue(&mut l, disarm("123456"), at(0), &acc);
+    let report = feed(&mut l, &bytes(&hb_event(2, 1400, 99)), at(1), &acc);
+    assert_eq!(
+        shape(&report).last().map(String::as_str),
+        Some("finished disarm done")
+    );
+    let late_ack = feed(
+        &mut l,
+        &host_answer(&sent(&out)[0].bytes, Id::Ack),
+        at(2),
+        &acc,
+    );
+    assert!(!shape(&late_ack).iter().any(|s| s.starts_with("finished")));
 }
 
 #[test]

@@ -154,3 +154,36 @@ fn at_shutdown_no_offline_is_recorded() {
     l.close(CloseReason::Shutdown, &mut out);
     assert_eq!(shape(&out), ["offline 1409 record=false"]);
 }
+
+#[test]
+fn a_connect_on_demand_panel_closing_its_connection_records_no_offline() {
+    let acc = Accounts::new().with(
+        "2222",
+        AccountPolicy {
+            on_demand: true,
+            ..AccountPolicy::default()
+        },
+    );
+    let mut l = link();
+    feed(&mut l, &bytes(&dc09_event("2222", 1, 1130, 1)), at(0), &acc);
+    feed(&mut l, &bytes(&dc09_event("3333", 1, 1130, 1)), at(0), &acc);
+    for reason in [CloseReason::ClosedByPeer, CloseReason::SupervisionExpired] {
+        let mut l2 = link();
+        feed(
+            &mut l2,
+            &bytes(&dc09_event("2222", 2, 1602, 0)),
+            at(0),
+            &acc,
+        );
+        let mut out = Vec::new();
+        l2.close(reason, &mut out);
+        assert_eq!(shape(&out), ["offline 2222 record=false"]);
+    }
+    let mut out = Vec::new();
+    l.close(CloseReason::ClosedByPeer, &mut out);
+    assert_eq!(
+        shape(&out),
+        ["offline 2222 record=false", "offline 3333 record=true"],
+        "a permanently connected account on the same connection still goes offline"
+    );
+}

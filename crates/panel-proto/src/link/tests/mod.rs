@@ -8,6 +8,7 @@ mod deadlines;
 mod rate;
 mod replies;
 mod security;
+mod sources;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -83,6 +84,8 @@ fn config() -> LinkConfig {
         rate_burst: 1000,
         type_query: None,
         seed: 7,
+        peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        max_accounts: 64,
     }
 }
 

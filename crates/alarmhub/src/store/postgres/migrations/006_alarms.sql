@@ -1,4 +1,4 @@
--- Version 5: alarm records and the alarm change log (issue #15; alarms.rs). Same layout
+-- Version 6: alarm records and the alarm change log (issue #15; alarms.rs). Same layout
 -- as SQLite's 003_alarms.sql: the columns the queue filters and orders by, plus the whole
 -- record as JSON (`body`); every change is a row of ah_alarm_changes with its own
 -- increasing seq, written in the same transaction as the alarm row, with the alarm as it

@@ -1,4 +1,4 @@
--- Version 6: the notification outbox (issue #16; outbox.rs, outbox_sql.rs). The same
+-- Version 7: the notification outbox (issue #16; outbox.rs, outbox_sql.rs). The same
 -- layout as SQLite's notify_* tables. A row is claimed by one node at a time: the claim
 -- selects due rows with FOR UPDATE SKIP LOCKED (another node's claim in flight skips them)
 -- and sets leased_until_ms (a node that dies mid-send lets the lease run out, and the row

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Abuse benchmark (issue #13): each attack runs for SECONDS_PER_ATTACK (default 15) side by
+# side with one well-behaved panel reporting every 20 ms on its own connection, against a
+# release `alarmhub serve` on loopback with a fresh data dir, and writes the `abuse` section
+# of BENCHMARKS.md:
+#   * the good panel's ACK p50/p99 during each attack next to its quiet p99 (goal ≤ 2×);
+#   * the daemon's RSS at the end of each attack above its idle RSS (goal ≤ 64 MiB for the
+#     log, UDP and connection floods; for gRPC streams the documented bound, see README);
+#   * log bytes written per garbage byte received (goal ≤ 0.01).
+# One daemon per attack (so each RSS is measured from the same idle start). The attacks and
+# the good panel are examples/abuse_bench; the daemon's stderr goes to a file.
+#
+#   bench/abuse.sh                         # all attacks
+#   ATTACKS="log udp" bench/abuse.sh       # some of them
+#   NO_WRITE=1 bench/abuse.sh              # print the section only
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+SECS="${SECONDS_PER_ATTACK:-15}"
+ATTACKS="${ATTACKS:-quiet log connections udp squat grpc}"
+STREAMS="${STREAMS:-1000}"
+MEMBERS="${MEMBERS:-100}"
+for tool in jq awk timeout cargo; do
+  command -v "$tool" >/dev/null || { echo "abuse.sh: needs $tool" >&2; exit 2; }
+done
+timeout 3600 cargo build --release -q -p alarmhub --bin alarmhub --example abuse_bench
+work="$(mktemp -d)"
+pid=
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# Caps sized for a 2-CPU test VM; the defaults are larger (README "Abuse").
+cat > "$work/alarmhub.toml" <<TOML
+[panel]
+listen = "127.0.0.1:0"
+max_connections = 5000
+max_connections_per_ip = 5000
+rate_limit_per_sec = 1000
+rate_limit_burst = 1000
+[grpc]
+listen = "127.0.0.1:0"
+max_streams = $STREAMS
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "$work/data"
+TOML
+
+start_daemon() {
+  rm -rf "$work/data"
+  : > "$work/log"
+  RUST_LOG=info target/release/alarmhub serve --config "$work/alarmhub.toml" --log-format json 2> "$work/log" &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q '"alarmhub ready"' "$work/log" && break; sleep 0.1; done
+  ready="$(grep '"alarmhub ready"' "$work/log")"
+  grpc="$(sed -E 's/.*"grpc":"([^"]+)".*/\1/' <<<"$ready")"
+  panel="$(sed -E 's/.*"panel":"([^"]+)".*/\1/' <<<"$ready")"
+  # Seed events for the gRPC streams to replay (and the store to be realistic).
+  sleep 1
+}
+
+rows="$work/rows"
+: > "$rows"
+quiet_p99=
+for attack in $ATTACKS; do
+  start_daemon
+  idle=$(rss_kib "$pid")
+  log0=$(stat -c %s "$work/log")
+  out=$(timeout $((SECS + 120)) target/release/examples/abuse_bench --panel "$panel" --grpc "$grpc" \
+        --attack "$attack" --seconds "$SECS" --streams "$STREAMS" --members "$MEMBERS")
+  end_rss=$(rss_kib "$pid")
+  log1=$(stat -c %s "$work/log")
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  echo "[abuse] $attack: $out idle=${idle}KiB end=${end_rss}KiB log=$((log1 - log0))B" >&2
+  p99=$(jq -r '.p99_ms' <<<"$out")
+  [[ $attack == quiet ]] && quiet_p99=$p99
+  jq -r --arg idle "$idle" --arg end "$end_rss" --arg logb "$((log1 - log0))" --arg q "${quiet_p99:-}" '
+    def f: . * 100 | round / 100;
+    [.attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
+     (if $q == "" then "—" else ((.p99_ms / ($q|tonumber)) | f | tostring) + "×" end),
+     (($idle|tonumber) / 1024 | f | tostring), ((($end|tonumber) - ($idle|tonumber)) / 1024 | f | tostring),
+     $logb,
+     (if .attack == "log" and .attack_units > 0 then (($logb|tonumber) / .attack_units | . * 100000 | round / 100000 | tostring) else "—" end),
+     (.attack_units|tostring)] | "| " + join(" | ") + " |"' <<<"$out" >> "$rows"
+done
+
+section="$work/section.md"
+{
+  echo '<!-- abuse:begin -->'
+  echo '## Abuse: a good panel next to each attack (issue #13)'
+  echo
+  echo 'Goals: good panel ACK p99 ≤ 2× its quiet p99; RSS ≤ 64 MiB above idle after the log, UDP and'
+  echo 'connection floods (gRPC streams: bounded by max_streams × (stream_buffer_bytes + 64 KiB HTTP/2'
+  echo 'window + ~16 KiB per stream), see README "Resource limits"); log bytes per garbage byte ≤ 0.01.'
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
+  echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS)"
+  echo '- Method: for each attack a fresh release daemon (config in the script: max_connections 5000,'
+  echo '  rate limit 1000/s); examples/abuse_bench starts the attack, then 0.5 s later the good panel'
+  echo '  (one ADM-CID event every 20 ms on its own connection, each ACK timed; lost = no ACK within'
+  echo '  10 s). RSS from /proc/PID/status (VmRSS) after start and at the end of the attack; log bytes'
+  echo '  = growth of the daemon'"'"'s JSON stderr file (RUST_LOG=info). Attacker, panel and daemon share'
+  echo '  the same 2 CPUs, so every attack also takes CPU from the daemon.'
+  echo '- Attack units: log = garbage bytes sent; connections = connections opened; udp = datagram'
+  echo '  bytes sent; squat = frame bytes sent; grpc = streams refused.'
+  echo
+  echo '| attack | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | idle RSS MiB | RSS above idle MiB | log bytes | log B per garbage B | attack units |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  cat "$rows"
+  echo '<!-- abuse:end -->'
+} > "$section"
+bench_write_section abuse "$section"

@@ -1,0 +1,209 @@
+//! Issue #13, floods and resources, against the real binary on loopback: garbage is logged as
+//! a summary and a standard error nobody reads stops nothing, connections over the cap are
+//! closed at once, the descriptor limit is raised and a reserve keeps the API answering, UDP
+//! queues are bounded in bytes. (The gRPC stream limits are in `api_limits.rs`; the
+//! measurements under load are `bench/abuse.sh`.)
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::{eventually, Daemon, Setup};
+use panel_proto::escape::unescape;
+
+const S: Duration = Duration::from_secs(5);
+const F16: &str = "<LF>73D40051\"ADM-CID\"0002R123ABCL456DEF#861234567890[#000123|1130 00 005]_00:30:00,06-01-2024<CR>";
+
+/// A counter or gauge from `/metrics` (the sum over label sets containing `labels`).
+fn metric(d: &Daemon, name: &str, labels: &str) -> f64 {
+    let (status, body) = d.http_get("/metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .filter(|l| l.starts_with(name) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn log_bytes(lines: &[String]) -> usize {
+    lines.iter().map(|l| l.len() + 1).sum()
+}
+
+#[test]
+fn garbage_on_a_connection_is_logged_as_a_summary_not_once_per_byte() {
+    let d = Daemon::start("", "");
+    let _ = d.drain_log();
+    let mut p = d.connect();
+    let garbage = b"\nX".repeat(128 * 1024);
+    p.send(&garbage);
+    p.send(&unescape(F16).unwrap());
+    assert_eq!(
+        p.recv(S).expect("the good frame is still ACKed").seq,
+        "0002"
+    );
+    drop(p);
+    d.wait_log("connection closed", S)
+        .expect("the close is logged");
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = d.drain_log();
+    let dropped = lines.iter().filter(|l| l.contains("frame dropped")).count();
+    assert!(
+        dropped <= 2,
+        "{dropped} drop lines for one connection:\n{}",
+        lines.join("\n")
+    );
+    let ratio = log_bytes(&lines) as f64 / garbage.len() as f64;
+    assert!(ratio <= 0.01, "{ratio} log bytes per garbage byte");
+}
+
+#[test]
+fn a_standard_error_nobody_reads_stops_neither_acks_nor_health() {
+    let d = Daemon::start("", "");
+    d.pause_log(true);
+    // ~6,000 log lines, a bad frame and a close per connection: more than a 64 KiB pipe
+    // and the daemon's queue of 4,096 lines hold together.
+    let until = Instant::now() + Duration::from_secs(20);
+    for _ in 0..3000 {
+        if Instant::now() > until {
+            break;
+        }
+        let mut p = d.connect();
+        p.send(b"\n0000garbage\r");
+        drop(p);
+    }
+    let started = Instant::now();
+    let mut p = d.connect();
+    p.send(&unescape(F16).unwrap());
+    assert!(p.recv(S).is_some(), "ACK while nobody reads the log");
+    assert!(started.elapsed() < S);
+    assert_eq!(d.http_get("/healthz").0, 200);
+    assert!(
+        eventually(S, || metric(&d, "alarmhub_log_lines_dropped_total", "")
+            > 0.0),
+        "dropped log lines are counted"
+    );
+    d.pause_log(false);
+}
+
+#[test]
+fn log_colours_are_written_only_to_a_terminal() {
+    // A daemon that fails to bind logs an error (red on a terminal) and exits.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("alarmhub.toml");
+    let toml = format!(
+        "[panel]\nlisten = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[grpc]\nlisten = \"127.0.0.1:0\"\n\
+         [store]\ndata_dir = {:?}\n",
+        taken.local_addr().unwrap(),
+        dir.path().join("data").display().to_string()
+    );
+    std::fs::write(&cfg, toml).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+        .args(["serve", "--log-format", "text", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("panel"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI escapes into a pipe: {err:?}"
+    );
+}
+
+#[test]
+fn connections_beyond_max_connections_are_closed_at_once_counted_and_logged() {
+    let d = Daemon::start("max_connections = 3", "");
+    let held: Vec<_> = (0..3).map(|_| d.connect()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = d.connect();
+    assert!(
+        extra.closed_within(Duration::from_secs(2)),
+        "closed at once"
+    );
+    let line = d.wait_log("connection refused", S).expect("a summary line");
+    assert!(line.contains("max_connections"), "{line}");
+    assert_eq!(
+        metric(
+            &d,
+            "alarmhub_connections_refused_total",
+            "reason=\"max_connections\""
+        ),
+        1.0
+    );
+    drop(held);
+    // Once one closes, a new panel gets in again.
+    assert!(eventually(S, || {
+        let mut p = d.connect();
+        p.send(&unescape(F16).unwrap());
+        p.recv(Duration::from_millis(500)).is_some()
+    }));
+}
+
+#[test]
+fn the_soft_descriptor_limit_is_raised_to_the_hard_limit_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::launch(
+        dir.path(),
+        &Setup::new(),
+        &[("ALARMHUB_TEST_ULIMIT_N", "-S -n 150")],
+    );
+    let limit = metric(&d, "alarmhub_fd_limit", "");
+    assert!(limit > 150.0, "soft limit still {limit}");
+}
+
+#[test]
+fn a_descriptor_reserve_keeps_the_api_and_health_answering_when_panels_fill_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::launch(
+        dir.path(),
+        &Setup::new().panel("fd_reserve = 60"),
+        &[("ALARMHUB_TEST_ULIMIT_N", "-n 200")],
+    );
+    // 200 - 60 reserved - 64 for the daemon itself: 76 panel connections.
+    let mut panels: Vec<TcpStream> = Vec::new();
+    for _ in 0..150 {
+        if let Ok(s) = TcpStream::connect_timeout(&d.panel, S) {
+            panels.push(s);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = metric(
+        &d,
+        "alarmhub_connections_refused_total",
+        "reason=\"max_connections\"",
+    );
+    assert!(refused >= 70.0, "only {refused} refused");
+    assert_eq!(d.http_get("/healthz").0, 200);
+    assert_eq!(d.http_get("/readyz").0, 200);
+    let out = d.cli(&["machines"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.log_tail().contains("does not fit in the open file limit"));
+}
+
+#[test]
+fn udp_datagrams_are_dropped_when_oversize_or_over_the_peer_queue_and_the_queues_stay_bounded() {
+    let d = Daemon::start(
+        "rate_limit_per_sec = 1\nrate_limit_burst = 1\nudp_peer_queue_bytes = 2048",
+        "",
+    );
+    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.send_to(&vec![b'\n'; 8000], d.panel).unwrap();
+    let frame = unescape(F16).unwrap();
+    for _ in 0..200 {
+        u.send_to(&frame, d.panel).unwrap();
+    }
+    assert!(eventually(S, || {
+        metric(&d, "alarmhub_udp_dropped_total", "reason=\"oversize\"") == 1.0
+    }));
+    assert!(metric(&d, "alarmhub_udp_dropped_total", "reason=\"peer_queue\"") > 100.0);
+    let queued = metric(&d, "alarmhub_udp_queued_bytes", "");
+    assert!(queued <= 2048.0, "{queued} bytes queued");
+    assert!(d.wait_log("udp datagram dropped", S).is_some());
+}
