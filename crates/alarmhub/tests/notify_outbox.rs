@@ -2,7 +2,9 @@
 //! The notification outbox: the shared conformance suite (`notify_outbox/conformance.rs`,
 //! the contract every backend passes) on the memory outbox and on SQLite files, what is
 //! SQLite's own (leases of a crashed run released at open, the read-only open of
-//! `alarmhub notify log`), and the dispatcher over the SQLite outbox against a local robot:
+//! `alarmhub notify log`), the suite on a real PostgreSQL (a database of its own per test,
+//! dropped after) plus what is PostgreSQL's own — several nodes on one outbox
+//! (`notify_outbox/postgres.rs`) — and the dispatcher over the SQLite outbox against a local robot:
 //! a burst of 200 alarms to a 20-a-minute channel folded into digests, nothing lost, the
 //! limit never exceeded, state kept across a reopen.
 
@@ -10,6 +12,10 @@
 #[path = "notify_outbox/conformance.rs"]
 mod conformance;
 mod notify_support;
+#[path = "common/postgres.rs"]
+mod pg;
+#[path = "notify_outbox/postgres.rs"]
+mod postgres_nodes;
 
 use std::sync::Arc;
 
@@ -49,6 +55,32 @@ async fn sqlite() -> SqliteBackend {
     SqliteBackend {
         dir: tempfile::tempdir().unwrap(),
     }
+}
+
+/// A fresh PostgreSQL database of its own, dropped with the backend.
+pub struct PgBackend {
+    pub db: pg::TestDb,
+}
+
+#[async_trait]
+impl conformance::OutboxBackend for PgBackend {
+    async fn open(&self) -> Arc<dyn Outbox> {
+        Arc::new(
+            alarmhub::store::postgres::PgOutbox::open(&self.db.url)
+                .await
+                .unwrap(),
+        )
+    }
+}
+
+async fn postgres() -> Option<PgBackend> {
+    Some(PgBackend {
+        db: pg::TestDb::create().await?,
+    })
+}
+
+mod postgres_conformance {
+    outbox_conformance_suite!(crate::postgres);
 }
 
 mod memory_conformance {

@@ -12,6 +12,8 @@
 mod conformance;
 #[path = "common/postgres.rs"]
 mod pg;
+#[path = "store/postgres_alarms.rs"]
+mod postgres_alarms;
 #[path = "store/postgres.rs"]
 mod postgres_nodes;
 #[path = "store/writer.rs"]

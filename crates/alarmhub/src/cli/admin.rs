@@ -122,7 +122,7 @@ pub(crate) fn data_dir(a: &DataDirArgs) -> Result<PathBuf, String> {
 }
 
 /// The `[store]` the arguments name: `--config`'s, then `--data-dir` and `--store` over it.
-fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
+pub(crate) fn store_config(a: &DataDirArgs) -> Result<crate::config::StoreConfig, String> {
     let mut store = match &a.config {
         Some(c) => crate::config::Config::load(c)
             .map(|c| c.store)

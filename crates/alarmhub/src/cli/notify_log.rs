@@ -1,6 +1,7 @@
 //! `alarmhub notify log [--channel C] [--json]`: the newest deliveries of the durable outbox
 //! with their status (pending, retrying, delivered, dead_letter), attempts and last error,
-//! read from the data directory — whether the daemon runs or not (like `alarmhub token
+//! read from the data directory, or from the cluster's PostgreSQL with `--store URL` (or
+//! `[store] url` in `--config`) — whether the daemon runs or not (like `alarmhub token
 //! list`). Channels an endpoint has disabled (webhook HTTP 410) are named after the list.
 //!
 //! `alarmhub notify enable CHANNEL`: an operator re-enables a channel its endpoint disabled;
@@ -14,9 +15,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::admin::{data_dir, DataDirArgs};
+use super::admin::{store_config, DataDirArgs};
 use crate::notify::outbox::{DeliveryRecord, Outbox, Status};
 use crate::store::outbox::SqliteOutbox;
+use crate::store::postgres::PgOutbox;
 
 /// Most rows one call lists.
 const MAX_LIMIT: usize = 10_000;
@@ -43,18 +45,31 @@ pub struct EnableArgs {
     pub dir: DataDirArgs,
 }
 
+/// The outbox the arguments name: the cluster's on PostgreSQL with `--store` (or the
+/// config's `[store] url`), else the data directory's SQLite file, opened without creating
+/// anything.
+async fn open_outbox(a: &DataDirArgs) -> Result<Box<dyn Outbox>, String> {
+    let store = store_config(a)?;
+    Ok(match &store.url {
+        Some(url) => Box::new(PgOutbox::open(url).await.map_err(|e| e.to_string())?),
+        None => Box::new(SqliteOutbox::open_read_only(&store.data_dir).map_err(|e| e.to_string())?),
+    })
+}
+
 /// Run `alarmhub notify enable`.
 pub fn enable(a: &EnableArgs) -> ExitCode {
     let r = (|| -> Result<bool, String> {
-        let dir = data_dir(&a.dir)?;
-        let outbox = SqliteOutbox::open_read_only(&dir).map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        let was = rt
-            .block_on(outbox.enable_channel(&a.channel, crate::clock::now_ms()))
-            .map_err(|e| e.to_string())?;
+        let was = rt.block_on(async {
+            let outbox = open_outbox(&a.dir).await?;
+            outbox
+                .enable_channel(&a.channel, crate::clock::now_ms())
+                .await
+                .map_err(|e| e.to_string())
+        })?;
         if was {
             let mut audit = super::admin::open(&a.dir)?;
             super::admin::record(
@@ -133,13 +148,12 @@ fn list(a: &LogArgs, json: bool) -> Result<(), String> {
     if a.limit == 0 || a.limit > MAX_LIMIT {
         return Err(format!("--limit must be 1 to {MAX_LIMIT}"));
     }
-    let dir = data_dir(&a.dir)?;
-    let outbox = SqliteOutbox::open_read_only(&dir).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
+        let outbox = open_outbox(&a.dir).await?;
         let rows = outbox
             .recent(a.channel.as_deref(), a.limit)
             .await

@@ -66,7 +66,9 @@ pub(super) async fn prepare(
         return Ok(None);
     }
     let fail = |e: &dyn std::fmt::Display| DaemonError::Notify(e.to_string());
-    let outbox = crate::store::outbox::open(config).map_err(|e| fail(&e))?;
+    let outbox = crate::store::outbox::open(config)
+        .await
+        .map_err(|e| fail(&e))?;
     let dispatcher = Dispatcher::new(&config.notify, Arc::clone(&outbox)).map_err(|e| fail(&e))?;
     let from_seq = match outbox.feed_cursor(EVENT_FEED).await.map_err(|e| fail(&e))? {
         Some(seq) => seq,

@@ -138,6 +138,18 @@ pub enum StoreError {
         /// What is wrong.
         what: String,
     },
+    /// A stored row other than an event does not decode (an alarm's JSON, an unknown kind …).
+    #[error("{target}: {table} row {key}: {what}")]
+    BadStoredRow {
+        /// The database, without password.
+        target: String,
+        /// The table.
+        table: &'static str,
+        /// The row's key (id or seq).
+        key: i64,
+        /// What is wrong.
+        what: String,
+    },
     /// This backend does not offer the operation (a test hook on a backend without it).
     #[error("this store backend does not support {what}")]
     Unsupported {

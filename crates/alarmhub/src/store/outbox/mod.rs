@@ -1,7 +1,8 @@
 //! The notification outbox's durable backends: [`crate::notify::Outbox`] on the store's
-//! database. SQLite ([`SqliteOutbox`], tables in `alarmhub.db`) today; PostgreSQL is one more
-//! file here (`postgres.rs`) implementing the same trait on its pool and passing the same
-//! conformance suite (`tests/notify_outbox/conformance.rs`), plus one arm in [`open`].
+//! database. SQLite ([`SqliteOutbox`], tables in `alarmhub.db`) and PostgreSQL
+//! ([`crate::store::postgres::PgOutbox`], `ah_notify_*` tables in the shared database, in
+//! `store/postgres/outbox.rs`); both pass the same conformance suite
+//! (`tests/notify_outbox/conformance.rs`). [`open`] picks the one `[store]` names.
 //!
 //! The outbox is a trait of its own rather than more methods on [`crate::store::Store`]:
 //! the event path never touches it, and the producers do not write it inside the event
@@ -21,8 +22,12 @@ pub use sqlite::SqliteOutbox;
 use crate::config::Config;
 use crate::notify::outbox::{Outbox, OutboxError};
 
-/// Open the outbox of the store the configuration names (today: SQLite in
-/// `[store] data_dir`), for the daemon.
-pub fn open(config: &Config) -> Result<Arc<dyn Outbox>, OutboxError> {
-    Ok(Arc::new(SqliteOutbox::open(&config.store.data_dir)?))
+/// Open the outbox of the store the configuration names — PostgreSQL when `[store] url`
+/// is set (every node shares it; each notification is delivered by one), else SQLite in
+/// `[store] data_dir` — for the daemon.
+pub async fn open(config: &Config) -> Result<Arc<dyn Outbox>, OutboxError> {
+    Ok(match &config.store.url {
+        Some(url) => Arc::new(crate::store::postgres::PgOutbox::open(url).await?),
+        None => Arc::new(SqliteOutbox::open(&config.store.data_dir)?),
+    })
 }

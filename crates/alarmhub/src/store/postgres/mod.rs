@@ -11,7 +11,9 @@
 //!   nodes, and following the other nodes' commits (`LISTEN` as the wake-up, a `seq >`
 //!   query as the truth) so `on_commit` sees every event of every node once, in seq order.
 //! * One file per area of the schema: `events.rs` (rows, dedup lookup, queries),
-//!   `snapshot.rs`, `cursors.rs`; accounts, alarms and the notification outbox get theirs.
+//!   `snapshot.rs`, `cursors.rs`; alarm records in `alarms.rs` (writes, under their own
+//!   advisory lock and sequence), `alarm_reads.rs` and `alarm_watch.rs` (the cross-node
+//!   wake-up); the notification outbox in `outbox.rs`.
 //!
 //! Contract differences from SQLite, all in the cluster's favour: `on_commit` also sees the
 //! events other nodes commit (after [`Store::follow_from`], or the first append); a
@@ -20,11 +22,16 @@
 //! default).
 
 mod accounts;
+mod alarm_reads;
+mod alarm_watch;
+mod alarms;
 mod commands;
 mod connect;
 mod cursors;
 mod events;
 mod nodes;
+mod outbox;
+mod outbox_sql;
 mod schema;
 mod snapshot;
 mod writer;
@@ -37,6 +44,9 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
 use super::{EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions};
+use crate::alarms::{
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use connect::Target;
@@ -44,6 +54,7 @@ use events::{build_query, event_from_row, EVENT_COLUMNS};
 use writer::{WriterConfig, WriterHandle};
 
 pub use connect::is_postgres_url;
+pub use outbox::PgOutbox;
 
 /// One connection to `url` with the schema brought up to date, and the database's name
 /// (no password): for the other users of the shared database (tokens, users, audit).
@@ -79,6 +90,15 @@ pub struct PgStore {
             tokio::task::JoinHandle<()>,
         )>,
     >,
+    /// The alarm change follower (cross-node wake-up) and what stops it.
+    alarm_follow: Mutex<
+        Option<(
+            tokio_util::sync::CancellationToken,
+            tokio::task::JoinHandle<()>,
+        )>,
+    >,
+    /// Highest committed alarm change seq of any node.
+    alarm_changes: tokio::sync::watch::Sender<i64>,
     pool: Pool,
     clock: Clock,
     closed: AtomicBool,
@@ -119,6 +139,14 @@ impl PgStore {
             writer.clone(),
             stop.clone(),
         ));
+        let last_change = alarm_reads::last_change_seq(&client, &target).await?;
+        let (alarm_changes, _) = tokio::sync::watch::channel(last_change);
+        let alarm_stop = tokio_util::sync::CancellationToken::new();
+        let alarm_task = tokio::spawn(alarm_watch::follow(
+            target.clone(),
+            alarm_changes.clone(),
+            alarm_stop.clone(),
+        ));
         tracing::info!(database = %target.name, node = %node, last_seq = last, "PostgreSQL store open");
         Ok(Arc::new(PgStore {
             target,
@@ -126,6 +154,8 @@ impl PgStore {
             writer,
             task: Mutex::new(Some(task)),
             lease: Mutex::new(Some((stop, lease))),
+            alarm_follow: Mutex::new(Some((alarm_stop, alarm_task))),
+            alarm_changes,
             pool,
             clock: opts.clock,
             closed: AtomicBool::new(false),
@@ -151,12 +181,32 @@ impl PgStore {
     /// its panels, writer stopped — so the other nodes' reaper takes over after the lease.
     pub async fn crash(&self) {
         self.closed.store(true, Ordering::Release);
+        self.stop_alarm_follower().await;
         let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((stop, task)) = lease {
             stop.cancel();
             let _ = task.await;
         }
         let _ = self.writer.close().await;
+    }
+
+    async fn stop_alarm_follower(&self) {
+        let follow = self
+            .alarm_follow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, task)) = follow {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+
+    /// Tell this node's followers of the alarm change log that `changes` are committed.
+    fn wake_alarm_followers(&self, changes: &[AlarmChange]) {
+        if let Some(last) = changes.iter().map(|c| c.seq).max() {
+            alarm_watch::advance(&self.alarm_changes, last);
+        }
     }
 
     /// A pooled connection for a read, unless the store is closed.
@@ -330,8 +380,70 @@ impl Store for PgStore {
         true
     }
 
+    async fn record_alarm_events(
+        &self,
+        upto_seq: i64,
+        inputs: Vec<AlarmInput>,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let op = "record alarm events";
+        let mut c = self.conn(op).await?;
+        let tx = c.transaction().await.map_err(self.target.err(op))?;
+        let now = self.clock.now_ms();
+        let changes = alarms::record(&tx, &self.target, upto_seq, &inputs, now).await?;
+        tx.commit().await.map_err(self.target.err(op))?;
+        self.wake_alarm_followers(&changes);
+        Ok(changes)
+    }
+
+    async fn update_alarm(
+        &self,
+        id: i64,
+        op: AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let what = "update alarm";
+        let mut c = self.conn(what).await?;
+        let tx = c.transaction().await.map_err(self.target.err(what))?;
+        let result = alarms::update(&tx, &self.target, id, &op, actor, at_ms).await?;
+        tx.commit().await.map_err(self.target.err(what))?;
+        if let Ok(change) = &result {
+            self.wake_alarm_followers(std::slice::from_ref(change));
+        }
+        Ok(result)
+    }
+
+    async fn alarm(&self, id: i64) -> Result<Option<AlarmDetail>, StoreError> {
+        let c = self.conn("read alarm").await?;
+        alarm_reads::detail(&c, &self.target, id).await
+    }
+
+    async fn list_alarms(&self, query: &AlarmQuery) -> Result<Vec<Alarm>, StoreError> {
+        let c = self.conn("list alarms").await?;
+        alarm_reads::list(&c, &self.target, query).await
+    }
+
+    async fn alarm_changes_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let c = self.conn("read alarm changes").await?;
+        alarm_reads::changes_after(&c, &self.target, after_seq, limit).await
+    }
+
+    async fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
+        let c = self.conn("read alarm changes").await?;
+        alarm_reads::last_change_seq(&c, &self.target).await
+    }
+
+    fn alarm_changes_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.alarm_changes.subscribe()
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
+        self.stop_alarm_follower().await;
         let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((stop, task)) = lease {
             stop.cancel();

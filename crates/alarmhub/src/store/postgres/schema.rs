@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_cluster.sql"),
     include_str!("migrations/004_commands.sql"),
     include_str!("migrations/005_accounts.sql"),
+    include_str!("migrations/006_alarms.sql"),
+    include_str!("migrations/007_outbox.sql"),
 ];
 
 /// Schema version this build writes and understands.

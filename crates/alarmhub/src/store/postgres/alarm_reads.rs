@@ -1,0 +1,222 @@
+//! Alarm records on PostgreSQL, the reading side: one alarm with its history, the listing
+//! (queue order or newest first, keyset paging), the change log after a seq and its last
+//! seq. Alarms are stored as JSON bodies (the same [`Alarm`] serialisation as SQLite).
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
+
+use super::connect::Target;
+use crate::alarms::{Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, ChangeKind};
+use crate::store::sqlite::alarms::assemble;
+use crate::store::StoreError;
+
+const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
+
+/// `alarm` as its stored JSON body.
+pub(crate) fn alarm_body(target: &Target, alarm: &Alarm) -> Result<String, StoreError> {
+    serde_json::to_string(alarm).map_err(|e| StoreError::BadStoredRow {
+        target: target.name.to_string(),
+        table: "ah_alarms",
+        key: alarm.id,
+        what: format!("cannot encode the alarm: {e}"),
+    })
+}
+
+/// The stored JSON body of alarm `id`.
+pub(crate) fn decode_alarm(target: &Target, id: i64, body: &str) -> Result<Alarm, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::BadStoredRow {
+        target: target.name.to_string(),
+        table: "ah_alarms",
+        key: id,
+        what: format!("the alarm body does not decode: {e}"),
+    })
+}
+
+fn change_from_row(target: &Target, r: &Row) -> Result<AlarmChange, StoreError> {
+    let seq: i64 = r.get(0);
+    let bad = |what: String| StoreError::BadStoredRow {
+        target: target.name.to_string(),
+        table: "ah_alarm_changes",
+        key: seq,
+        what,
+    };
+    let kind: &str = r.get(2);
+    let kind = ChangeKind::parse(kind)
+        .ok_or_else(|| bad(format!("unknown alarm change kind {kind:?}")))?;
+    let body: &str = r.get(7);
+    let alarm = serde_json::from_str(body)
+        .map_err(|e| bad(format!("the alarm snapshot does not decode: {e}")))?;
+    Ok(AlarmChange {
+        seq,
+        alarm_id: r.get(1),
+        kind,
+        actor: r.get(3),
+        at_ms: r.get(4),
+        event_seq: r.get(5),
+        detail: r.get(6),
+        alarm,
+    })
+}
+
+/// Changes with `seq > after`, ascending, at most `limit` (0 = all).
+pub(crate) async fn changes_after(
+    c: &Client,
+    target: &Target,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<AlarmChange>, StoreError> {
+    let limit = match limit {
+        0 => i64::MAX,
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    };
+    let sql = format!(
+        "SELECT {CHANGE_COLUMNS} FROM ah_alarm_changes WHERE seq > $1 ORDER BY seq LIMIT $2"
+    );
+    let rows = c
+        .query(&sql, &[&after, &limit])
+        .await
+        .map_err(target.err("read alarm changes"))?;
+    rows.iter().map(|r| change_from_row(target, r)).collect()
+}
+
+/// Highest committed change seq, 0 when none.
+pub(crate) async fn last_change_seq(c: &Client, target: &Target) -> Result<i64, StoreError> {
+    let row = c
+        .query_one(
+            "SELECT last_change FROM ah_alarm_sequence WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(target.err("read alarm changes"))?;
+    Ok(row.get(0))
+}
+
+/// One alarm with its history; notes and event seqs are read off the history.
+pub(crate) async fn detail(
+    c: &Client,
+    target: &Target,
+    id: i64,
+) -> Result<Option<AlarmDetail>, StoreError> {
+    let err = target.err("read alarm");
+    let Some(row) = c
+        .query_opt("SELECT body FROM ah_alarms WHERE id = $1", &[&id])
+        .await
+        .map_err(&err)?
+    else {
+        return Ok(None);
+    };
+    let alarm = decode_alarm(target, id, row.get(0))?;
+    let sql =
+        format!("SELECT {CHANGE_COLUMNS} FROM ah_alarm_changes WHERE alarm_id = $1 ORDER BY seq");
+    let rows = c.query(&sql, &[&id]).await.map_err(&err)?;
+    let history = rows
+        .iter()
+        .map(|r| change_from_row(target, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(assemble(alarm, history)))
+}
+
+/// SQL text and parameters for `q` (order: see [`crate::store::Store::list_alarms`]).
+fn list_sql(q: &AlarmQuery) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut sql = String::from("SELECT id, body FROM ah_alarms WHERE TRUE");
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut bind = |sql: &mut String, before: &str, p: Box<dyn ToSql + Sync + Send>| {
+        params.push(p);
+        sql.push_str(&format!("{before}${}", params.len()));
+    };
+    if !q.states.is_empty() {
+        let states: Vec<String> = q.states.iter().map(|s| s.as_str().to_string()).collect();
+        bind(&mut sql, " AND state = ANY(", Box::new(states));
+        sql.push_str("::text[])");
+    }
+    if let Some(p) = q.priority {
+        bind(&mut sql, " AND priority = ", Box::new(i32::from(p.get())));
+    }
+    if let Some(a) = &q.account {
+        bind(&mut sql, " AND account = ", Box::new(a.clone()));
+    }
+    match q.after {
+        Some(AlarmCursor::Queue {
+            priority,
+            opened_at_ms,
+            id,
+        }) => {
+            bind(
+                &mut sql,
+                " AND (priority, opened_at_ms, id) > (",
+                Box::new(i32::from(priority)),
+            );
+            bind(&mut sql, "::int, ", Box::new(opened_at_ms));
+            bind(&mut sql, "::bigint, ", Box::new(id));
+            sql.push_str("::bigint)");
+        }
+        Some(AlarmCursor::Id(id)) => bind(&mut sql, " AND id < ", Box::new(id)),
+        None => {}
+    }
+    sql.push_str(if q.queue_order() {
+        " ORDER BY priority, opened_at_ms, id"
+    } else {
+        " ORDER BY id DESC"
+    });
+    if q.limit > 0 {
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        bind(&mut sql, " LIMIT ", Box::new(limit));
+    }
+    (sql, params)
+}
+
+/// Alarms matching `q`.
+pub(crate) async fn list(
+    c: &Client,
+    target: &Target,
+    q: &AlarmQuery,
+) -> Result<Vec<Alarm>, StoreError> {
+    let (sql, params) = list_sql(q);
+    let params: Vec<&(dyn ToSql + Sync)> =
+        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+    let rows = c
+        .query(&sql, &params)
+        .await
+        .map_err(target.err("list alarms"))?;
+    rows.iter()
+        .map(|r| decode_alarm(target, r.get(0), r.get(1)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarms::{AlarmState, Priority};
+
+    #[test]
+    fn an_open_states_query_is_in_queue_order_with_a_keyset_cursor() {
+        let q = AlarmQuery {
+            states: vec![AlarmState::New, AlarmState::Taken],
+            priority: Priority::new(2),
+            account: Some("1234".into()),
+            after: Some(AlarmCursor::Queue {
+                priority: 2,
+                opened_at_ms: 10,
+                id: 7,
+            }),
+            limit: 5,
+        };
+        let (sql, params) = list_sql(&q);
+        assert!(
+            sql.ends_with(
+                "WHERE TRUE AND state = ANY($1::text[]) AND priority = $2 AND account = $3 \
+                 AND (priority, opened_at_ms, id) > ($4::int, $5::bigint, $6::bigint) \
+                 ORDER BY priority, opened_at_ms, id LIMIT $7"
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 7);
+    }
+
+    #[test]
+    fn an_unfiltered_query_is_newest_first_without_limit() {
+        let (sql, params) = list_sql(&AlarmQuery::default());
+        assert!(sql.ends_with("WHERE TRUE ORDER BY id DESC"), "{sql}");
+        assert!(params.is_empty());
+    }
+}
