@@ -174,6 +174,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 37);
+        assert_eq!(seen.len(), 39);
     }
 }

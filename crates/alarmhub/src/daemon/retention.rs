@@ -43,7 +43,7 @@ pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usi
     Ok(total)
 }
 
-/// Run [`purge_once`] every `EVERY` until `cancel` (`days` 0: only the gauge).
+/// Run [`purge_once`] every minute until `cancel` (`days` 0: only the gauge).
 pub async fn run(store: Arc<dyn Store>, days: u64, cancel: CancellationToken) {
     loop {
         let pass = async {

@@ -22,7 +22,7 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Why the OFFLINE event was written.
 const REASON: &str = "no report within the supervision interval (connect-on-demand panel)";
 
-/// Check every `EVERY` until shutdown.
+/// Check about once a second until shutdown.
 pub async fn run(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -17,7 +17,11 @@ pub type Client = AlarmHubClient<Channel>;
 
 /// What the API tests run with: a control path that gives up after 2 s without retries.
 pub fn setup() -> Setup {
-    Setup::new().extra("[control]\ntimeout_secs = 2\nretries = 0\n")
+    // The API tests append events received at fixed times near 1970; retention (365 days)
+    // would remove them after a restart, so it is off here (tests/retention.rs covers it).
+    Setup::new()
+        .store("retention_days = 0")
+        .extra("[control]\ntimeout_secs = 2\nretries = 0\n")
 }
 
 /// A `WatchEvents` stream from `from_seq` (-1: live only), optionally for one account.
