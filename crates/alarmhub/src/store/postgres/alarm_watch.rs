@@ -15,10 +15,34 @@ use tokio_util::sync::CancellationToken;
 use super::alarm_reads::last_change_seq;
 use super::alarms::ALARMS_CHANNEL;
 use super::connect::Target;
+use super::PgStore;
+use crate::alarms::AlarmChange;
 use crate::store::StoreError;
 
 /// Longest a node goes without looking at the alarm change counter.
 pub(crate) const POLL: Duration = Duration::from_millis(500);
+
+impl PgStore {
+    /// Stop the follower task (close, crash).
+    pub(super) async fn stop_alarm_follower(&self) {
+        let follow = self
+            .alarm_follow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, task)) = follow {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+
+    /// Tell this node's followers of the alarm change log that `changes` are committed.
+    pub(super) fn wake_alarm_followers(&self, changes: &[AlarmChange]) {
+        if let Some(last) = changes.iter().map(|c| c.seq).max() {
+            advance(&self.alarm_changes, last);
+        }
+    }
+}
 
 /// Move `watch` forward to `seq` (never back).
 pub(crate) fn advance(watch: &watch::Sender<i64>, seq: i64) {

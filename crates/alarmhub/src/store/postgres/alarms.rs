@@ -23,6 +23,7 @@ use tokio_postgres::Transaction;
 
 use super::alarm_reads::{alarm_body, decode_alarm};
 use super::connect::Target;
+use super::PgStore;
 use crate::alarms::{
     rules, Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmRefusal, ChangeKind, ENGINE_CURSOR,
     SYSTEM_ACTOR,
@@ -180,6 +181,43 @@ impl<'a, 'c> AlarmTx<'a, 'c> {
             detail: detail.to_string(),
             alarm: alarm.clone(),
         })
+    }
+}
+
+impl PgStore {
+    /// [`crate::store::Store::record_alarm_events`]: one transaction, then the wake-up.
+    pub(super) async fn record_alarms(
+        &self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let op = "record alarm events";
+        let mut c = self.conn(op).await?;
+        let tx = c.transaction().await.map_err(self.target.err(op))?;
+        let now = self.clock.now_ms();
+        let changes = record(&tx, &self.target, upto_seq, inputs, now).await?;
+        tx.commit().await.map_err(self.target.err(op))?;
+        self.wake_alarm_followers(&changes);
+        Ok(changes)
+    }
+
+    /// [`crate::store::Store::update_alarm`]: one transaction, then the wake-up.
+    pub(super) async fn update_one_alarm(
+        &self,
+        id: i64,
+        op: &AlarmOp,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let what = "update alarm";
+        let mut c = self.conn(what).await?;
+        let tx = c.transaction().await.map_err(self.target.err(what))?;
+        let result = update(&tx, &self.target, id, op, actor, at_ms).await?;
+        tx.commit().await.map_err(self.target.err(what))?;
+        if let Ok(change) = &result {
+            self.wake_alarm_followers(std::slice::from_ref(change));
+        }
+        Ok(result)
     }
 }
 

@@ -190,25 +190,6 @@ impl PgStore {
         let _ = self.writer.close().await;
     }
 
-    async fn stop_alarm_follower(&self) {
-        let follow = self
-            .alarm_follow
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some((stop, task)) = follow {
-            stop.cancel();
-            let _ = task.await;
-        }
-    }
-
-    /// Tell this node's followers of the alarm change log that `changes` are committed.
-    fn wake_alarm_followers(&self, changes: &[AlarmChange]) {
-        if let Some(last) = changes.iter().map(|c| c.seq).max() {
-            alarm_watch::advance(&self.alarm_changes, last);
-        }
-    }
-
     /// A pooled connection for a read, unless the store is closed.
     async fn conn(&self, op: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
         if self.closed.load(Ordering::Acquire) {
@@ -385,14 +366,7 @@ impl Store for PgStore {
         upto_seq: i64,
         inputs: Vec<AlarmInput>,
     ) -> Result<Vec<AlarmChange>, StoreError> {
-        let op = "record alarm events";
-        let mut c = self.conn(op).await?;
-        let tx = c.transaction().await.map_err(self.target.err(op))?;
-        let now = self.clock.now_ms();
-        let changes = alarms::record(&tx, &self.target, upto_seq, &inputs, now).await?;
-        tx.commit().await.map_err(self.target.err(op))?;
-        self.wake_alarm_followers(&changes);
-        Ok(changes)
+        self.record_alarms(upto_seq, &inputs).await
     }
 
     async fn update_alarm(
@@ -402,15 +376,7 @@ impl Store for PgStore {
         actor: &str,
         at_ms: i64,
     ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
-        let what = "update alarm";
-        let mut c = self.conn(what).await?;
-        let tx = c.transaction().await.map_err(self.target.err(what))?;
-        let result = alarms::update(&tx, &self.target, id, &op, actor, at_ms).await?;
-        tx.commit().await.map_err(self.target.err(what))?;
-        if let Ok(change) = &result {
-            self.wake_alarm_followers(std::slice::from_ref(change));
-        }
-        Ok(result)
+        self.update_one_alarm(id, &op, actor, at_ms).await
     }
 
     async fn alarm(&self, id: i64) -> Result<Option<AlarmDetail>, StoreError> {
