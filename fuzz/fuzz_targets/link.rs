@@ -86,6 +86,9 @@ impl Policies for Setup {
             window: self.window,
             allowed_sources: Vec::new(),
             allow_plaintext: true,
+            // Both presence rules get exercised: known accounts stay connected, others are
+            // connect-on-demand.
+            on_demand: !known,
         }
     }
 
