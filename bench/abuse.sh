@@ -74,11 +74,11 @@ for attack in $ATTACKS; do
   echo "[abuse] $attack: $out idle=${idle}KiB end=${end_rss}KiB log=$((log1 - log0))B" >&2
   p99=$(jq -r '.p99_ms' <<<"$out")
   [[ $attack == quiet ]] && quiet_p99=$p99
-  jq -r --arg idle "$idle" --arg end "$end_rss" --arg logb "$((log1 - log0))" --arg q "${quiet_p99:-}" '
+  jq -r --arg idle "$idle" --arg rss_end "$end_rss" --arg logb "$((log1 - log0))" --arg q "${quiet_p99:-}" '
     def f: . * 100 | round / 100;
     [.attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
      (if $q == "" then "—" else ((.p99_ms / ($q|tonumber)) | f | tostring) + "×" end),
-     (($idle|tonumber) / 1024 | f | tostring), ((($end|tonumber) - ($idle|tonumber)) / 1024 | f | tostring),
+     (($idle|tonumber) / 1024 | f | tostring), ((($rss_end|tonumber) - ($idle|tonumber)) / 1024 | f | tostring),
      $logb,
      (if .attack == "log" and .attack_units > 0 then (($logb|tonumber) / .attack_units | . * 100000 | round / 100000 | tostring) else "—" end),
      (.attack_units|tostring)] | "| " + join(" | ") + " |"' <<<"$out" >> "$rows"
