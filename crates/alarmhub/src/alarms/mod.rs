@@ -6,6 +6,10 @@
 //!   taken, released, noted, closed, escalated) with its actor, time and the alarm after it,
 //!   under its own strictly increasing sequence. `WatchAlarms`, the console and the
 //!   notifications follow this log by change seq.
+//! * [`stored`]: how the change log stores the alarm after each change (attached and
+//!   restored changes as a small delta) and how readers turn it back into the whole alarm.
+//! * [`batch`]: one engine batch applied in memory, so each alarm row is read and written
+//!   once per batch.
 //! * [`request`]: what the engine and operators ask of the store, and the refusals.
 //! * [`rules`]: the lifecycle and grouping rules as pure functions; every store backend
 //!   applies them inside its transaction (the take is a compare-and-set there).
@@ -17,12 +21,14 @@
 //! * [`service`]: [`Alarms`], what the gRPC API, the console and the CLI call: list, get,
 //!   take, release, note, close, watch — with the argument checks and metrics.
 
+pub mod batch;
 pub mod config;
 pub mod engine;
 pub mod model;
 pub mod request;
 pub mod rules;
 pub mod service;
+pub mod stored;
 
 pub use config::{AlarmsConfig, ClassRule, CodeRule, Resolution};
 pub use model::{

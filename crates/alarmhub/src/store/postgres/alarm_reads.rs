@@ -1,13 +1,16 @@
 //! Alarm records on PostgreSQL, the reading side: one alarm with its history, the listing
 //! (queue order or newest first, keyset paging), the change log after a seq and its last
-//! seq. Alarms are stored as JSON bodies (the same [`Alarm`] serialisation as SQLite).
+//! seq. Alarms are stored as JSON bodies (the same [`Alarm`] serialisation as SQLite); each
+//! change is handed out with the whole alarm after it, resolved from the stored deltas by
+//! [`crate::alarms::stored`].
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use super::connect::Target;
+use crate::alarms::stored::{self, RawChange, Resolver, Stored};
 use crate::alarms::{Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, ChangeKind};
-use crate::store::sqlite::alarms::assemble;
+use crate::store::sqlite::alarm_reads::assemble;
 use crate::store::StoreError;
 
 const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
@@ -32,21 +35,26 @@ pub(crate) fn decode_alarm(target: &Target, id: i64, body: &str) -> Result<Alarm
     })
 }
 
-fn change_from_row(target: &Target, r: &Row) -> Result<AlarmChange, StoreError> {
-    let seq: i64 = r.get(0);
-    let bad = |what: String| StoreError::BadStoredRow {
+fn bad_change(target: &Target, seq: i64, what: String) -> StoreError {
+    StoreError::BadStoredRow {
         target: target.name.to_string(),
         table: "ah_alarm_changes",
         key: seq,
         what,
-    };
+    }
+}
+
+fn stored_at(target: &Target, seq: i64, body: &str) -> Result<Stored, StoreError> {
+    Stored::parse(body)
+        .map_err(|e| bad_change(target, seq, format!("the alarm snapshot does not decode: {e}")))
+}
+
+fn change_from_row(target: &Target, r: &Row) -> Result<RawChange, StoreError> {
+    let seq: i64 = r.get(0);
     let kind: &str = r.get(2);
     let kind = ChangeKind::parse(kind)
-        .ok_or_else(|| bad(format!("unknown alarm change kind {kind:?}")))?;
-    let body: &str = r.get(7);
-    let alarm = serde_json::from_str(body)
-        .map_err(|e| bad(format!("the alarm snapshot does not decode: {e}")))?;
-    Ok(AlarmChange {
+        .ok_or_else(|| bad_change(target, seq, format!("unknown alarm change kind {kind:?}")))?;
+    Ok(RawChange {
         seq,
         alarm_id: r.get(1),
         kind,
@@ -54,8 +62,63 @@ fn change_from_row(target: &Target, r: &Row) -> Result<AlarmChange, StoreError> 
         at_ms: r.get(4),
         event_seq: r.get(5),
         detail: r.get(6),
-        alarm,
+        stored: stored_at(target, seq, r.get(7))?,
     })
+}
+
+fn broken(target: &Target, seq: i64) -> StoreError {
+    bad_change(
+        target,
+        seq,
+        "no whole alarm snapshot before this delta".to_string(),
+    )
+}
+
+/// Changes of alarm `id` read back per round, newest first, looking for a whole snapshot.
+const BACK_PAGE: i64 = 32;
+
+/// Alarm `id` as it was just before its change `seq`: the stored changes read back to the
+/// nearest whole snapshot.
+async fn alarm_before(c: &Client, target: &Target, id: i64, seq: i64) -> Result<Alarm, StoreError> {
+    let err = target.err("read alarm changes");
+    let mut chain = Vec::new();
+    let mut before = seq;
+    loop {
+        let rows = c
+            .query(
+                "SELECT seq, alarm FROM ah_alarm_changes WHERE alarm_id = $1 AND seq < $2 \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&id, &before, &BACK_PAGE],
+            )
+            .await
+            .map_err(&err)?;
+        for r in &rows {
+            before = r.get(0);
+            let s = stored_at(target, before, r.get(1))?;
+            let full = s.is_full();
+            chain.push((before, s));
+            if full {
+                return stored::fold_back(chain).ok_or_else(|| broken(target, seq));
+            }
+        }
+        if rows.len() < BACK_PAGE as usize {
+            return Err(broken(target, seq));
+        }
+    }
+}
+
+/// `raws` (seq order) with their whole alarms, reading back where they start inside an
+/// alarm's deltas.
+async fn resolve(
+    c: &Client,
+    target: &Target,
+    raws: Vec<RawChange>,
+) -> Result<Vec<AlarmChange>, StoreError> {
+    let mut resolver = Resolver::default();
+    for (id, seq) in stored::bases_needed(&raws) {
+        resolver.seed(id, alarm_before(c, target, id, seq).await?);
+    }
+    stored::resolve_all(&mut resolver, raws).map_err(|seq| broken(target, seq))
 }
 
 /// Changes with `seq > after`, ascending, at most `limit` (0 = all).
@@ -76,7 +139,11 @@ pub(crate) async fn changes_after(
         .query(&sql, &[&after, &limit])
         .await
         .map_err(target.err("read alarm changes"))?;
-    rows.iter().map(|r| change_from_row(target, r)).collect()
+    let raws = rows
+        .iter()
+        .map(|r| change_from_row(target, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    resolve(c, target, raws).await
 }
 
 /// Highest committed change seq, 0 when none.
@@ -109,11 +176,11 @@ pub(crate) async fn detail(
     let sql =
         format!("SELECT {CHANGE_COLUMNS} FROM ah_alarm_changes WHERE alarm_id = $1 ORDER BY seq");
     let rows = c.query(&sql, &[&id]).await.map_err(&err)?;
-    let history = rows
+    let raws = rows
         .iter()
         .map(|r| change_from_row(target, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(assemble(alarm, history)))
+    Ok(Some(assemble(alarm, resolve(c, target, raws).await?)))
 }
 
 /// SQL text and parameters for `q` (order: see [`crate::store::Store::list_alarms`]).

@@ -24,9 +24,9 @@ use tokio_postgres::Transaction;
 use super::alarm_reads::{alarm_body, decode_alarm};
 use super::connect::Target;
 use super::PgStore;
+use crate::alarms::batch::{Batch, Finished};
 use crate::alarms::{
-    rules, Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmRefusal, ChangeKind, ENGINE_CURSOR,
-    SYSTEM_ACTOR,
+    rules, stored, Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmRefusal, ENGINE_CURSOR,
 };
 use crate::store::StoreError;
 
@@ -114,73 +114,86 @@ impl<'a, 'c> AlarmTx<'a, 'c> {
             .transpose()
     }
 
-    /// Insert a newly opened alarm with the next id (its body follows with the change).
-    async fn insert(&mut self, alarm: &mut Alarm) -> Result<(), StoreError> {
-        self.counters.last_alarm += 1;
-        alarm.id = self.counters.last_alarm;
-        let priority = i32::from(alarm.priority.get());
-        self.tx
-            .execute(
-                "INSERT INTO ah_alarms (id, account, state, priority, opened_at_ms, body) \
-                 VALUES ($1, $2, 'new', $3, $4, '{}')",
-                &[&alarm.id, &alarm.account, &priority, &alarm.opened_at_ms],
-            )
-            .await
-            .map_err(self.target.err("open alarm"))?;
-        Ok(())
+    /// Write a finished engine batch: each alarm row once (inserted, or updated — the
+    /// indexed columns only when they changed), then the change rows.
+    async fn write_batch(&mut self, done: Finished) -> Result<Vec<AlarmChange>, StoreError> {
+        let err = self.target.err("write alarm changes");
+        for t in &done.alarms {
+            let a = &t.alarm;
+            let body = alarm_body(self.target, a)?;
+            let priority = i32::from(a.priority.get());
+            if t.new {
+                self.tx
+                    .execute(
+                        "INSERT INTO ah_alarms (id, account, state, priority, opened_at_ms, body) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[
+                            &a.id,
+                            &a.account,
+                            &a.state.as_str(),
+                            &priority,
+                            &a.opened_at_ms,
+                            &body,
+                        ],
+                    )
+                    .await
+                    .map_err(&err)?;
+            } else if t.columns_changed {
+                self.update_row(a, &body).await?;
+            } else {
+                self.tx
+                    .execute(
+                        "UPDATE ah_alarms SET body = $2 WHERE id = $1",
+                        &[&a.id, &body],
+                    )
+                    .await
+                    .map_err(&err)?;
+            }
+        }
+        self.counters.last_change = done.last_change;
+        self.counters.last_alarm = done.last_alarm;
+        let mut changes = Vec::with_capacity(done.rows.len());
+        for row in done.rows {
+            self.insert_change(&row.change, &row.stored).await?;
+            changes.push(row.change);
+        }
+        Ok(changes)
     }
 
-    /// Append the change (its seq stamped into the alarm) and store the alarm row.
-    async fn write_change(
-        &mut self,
-        alarm: &mut Alarm,
-        kind: ChangeKind,
-        actor: &str,
-        at_ms: i64,
-        event_seq: i64,
-        detail: &str,
-    ) -> Result<AlarmChange, StoreError> {
-        let err = self.target.err("write alarm change");
-        self.counters.last_change += 1;
-        let seq = self.counters.last_change;
-        alarm.change_seq = seq;
-        let body = alarm_body(self.target, alarm)?;
-        let priority = i32::from(alarm.priority.get());
+    /// Store the alarm row (state, priority and body).
+    async fn update_row(&self, a: &Alarm, body: &str) -> Result<(), StoreError> {
+        let priority = i32::from(a.priority.get());
         self.tx
             .execute(
                 "UPDATE ah_alarms SET state = $2, priority = $3, body = $4 WHERE id = $1",
-                &[&alarm.id, &alarm.state.as_str(), &priority, &body],
+                &[&a.id, &a.state.as_str(), &priority, &body],
             )
             .await
-            .map_err(&err)?;
+            .map_err(self.target.err("write alarm change"))?;
+        Ok(())
+    }
+
+    /// Append change `c` with its stored snapshot.
+    async fn insert_change(&self, c: &AlarmChange, snapshot: &str) -> Result<(), StoreError> {
         self.tx
             .execute(
                 "INSERT INTO ah_alarm_changes \
                  (seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
-                    &seq,
-                    &alarm.id,
-                    &kind.as_str(),
-                    &actor,
-                    &at_ms,
-                    &event_seq,
-                    &detail,
-                    &body,
+                    &c.seq,
+                    &c.alarm_id,
+                    &c.kind.as_str(),
+                    &c.actor,
+                    &c.at_ms,
+                    &c.event_seq,
+                    &c.detail,
+                    &snapshot,
                 ],
             )
             .await
-            .map_err(&err)?;
-        Ok(AlarmChange {
-            seq,
-            alarm_id: alarm.id,
-            kind,
-            actor: actor.to_string(),
-            at_ms,
-            event_seq,
-            detail: detail.to_string(),
-            alarm: alarm.clone(),
-        })
+            .map_err(self.target.err("write alarm change"))?;
+        Ok(())
     }
 }
 
@@ -221,6 +234,15 @@ impl PgStore {
     }
 }
 
+fn encode_err(target: &Target, key: i64, e: &serde_json::Error) -> StoreError {
+    StoreError::BadStoredRow {
+        target: target.name.to_string(),
+        table: "ah_alarm_changes",
+        key,
+        what: format!("cannot encode the alarm change: {e}"),
+    }
+}
+
 /// Apply the engine's batch (see [`crate::store::Store::record_alarm_events`]) in `tx`;
 /// the caller commits.
 pub(crate) async fn record(
@@ -240,35 +262,17 @@ pub(crate) async fn record(
         .map_err(target.err("read the alarm engine cursor"))?
         .map(|r| r.get(0));
     let done = cursor.unwrap_or(i64::MIN);
-    let mut changes = Vec::new();
+    let mut batch = Batch::new(a.counters.last_change, a.counters.last_alarm);
     for input in inputs.iter().filter(|i| i.seq > done && i.seq <= upto_seq) {
-        match a.open_alarm_of(&input.account).await? {
-            Some(mut alarm) => {
-                if let Some(kind) = rules::on_event(&mut alarm, input) {
-                    let c = a
-                        .write_change(&mut alarm, kind, SYSTEM_ACTOR, input.at_ms, input.seq, "{}")
-                        .await?;
-                    changes.push(c);
-                }
-            }
-            None => {
-                if let Some(mut alarm) = rules::open(input) {
-                    a.insert(&mut alarm).await?;
-                    let c = a
-                        .write_change(
-                            &mut alarm,
-                            ChangeKind::Opened,
-                            SYSTEM_ACTOR,
-                            input.at_ms,
-                            input.seq,
-                            "{}",
-                        )
-                        .await?;
-                    changes.push(c);
-                }
-            }
+        if !batch.knows(&input.account) {
+            let open = a.open_alarm_of(&input.account).await?;
+            batch.load(&input.account, open);
         }
+        batch
+            .apply(input)
+            .map_err(|e| encode_err(target, input.seq, &e))?;
     }
+    let changes = a.write_batch(batch.finish()).await?;
     if cursor.is_none_or(|c| upto_seq > c) {
         tx.execute(
             "INSERT INTO ah_cursors (name, cursor, updated_at_ms) VALUES ($1, $2, $3) \
@@ -306,9 +310,23 @@ pub(crate) async fn update(
         Ok(k) => k,
         Err(r) => return Ok(Err(r)),
     };
-    let change = a
-        .write_change(&mut alarm, kind, actor, at_ms, 0, &detail)
-        .await?;
+    a.counters.last_change += 1;
+    alarm.change_seq = a.counters.last_change;
+    let body = alarm_body(target, &alarm)?;
+    a.update_row(&alarm, &body).await?;
+    let change = AlarmChange {
+        seq: alarm.change_seq,
+        alarm_id: alarm.id,
+        kind,
+        actor: actor.to_string(),
+        at_ms,
+        event_seq: 0,
+        detail,
+        alarm,
+    };
+    let snapshot =
+        stored::encode(kind, &change.alarm, 0).map_err(|e| encode_err(target, id, &e))?;
+    a.insert_change(&change, &snapshot).await?;
     a.finish().await?;
     Ok(Ok(change))
 }

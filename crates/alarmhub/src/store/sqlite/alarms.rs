@@ -1,19 +1,27 @@
-//! Alarm records in SQLite (`migrations/003_alarms.sql`): the writer's side — apply the
-//! engine's events and operators' operations with the pure rules of
-//! [`crate::alarms::rules`], each change written to `alarm_changes` in the same
-//! transaction as the alarm row — and the readers' side (get, list, changes after a seq).
+//! Alarm records in SQLite (`migrations/003_alarms.sql`), the writer's side: apply the
+//! engine's batches ([`crate::alarms::batch`]: each alarm read and its row written once per
+//! batch, each change appended with its compact snapshot, [`crate::alarms::stored`]) and
+//! operators' operations with the pure rules of [`crate::alarms::rules`], each change
+//! written to `alarm_changes` in the same transaction as the alarm row. The readers' side
+//! is in `alarm_reads.rs`.
 //!
 //! The take is a compare-and-set because only the writer thread writes, one transaction at
-//! a time: the rule sees the row as the previous transaction left it.
+//! a time: the rule sees the row as the previous transaction left it. For the same reason
+//! the writer keeps the open alarms it has seen in memory ([`OpenAlarms`]), so the engine
+//! does not read and parse each alarm again for every event.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
+use std::collections::HashMap;
 
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::alarm_reads::alarm_by_id;
+use crate::alarms::batch::{Batch, Finished};
 use crate::alarms::{
-    rules, Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmInput, AlarmNote, AlarmOp,
-    AlarmQuery, AlarmRefusal, ChangeKind, ENGINE_CURSOR, SYSTEM_ACTOR,
+    rules, stored, Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmRefusal, ENGINE_CURSOR,
 };
 
-const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
+/// At most this many open alarms are kept in memory (beyond it the cache starts over).
+const CACHE_MAX: usize = 50_000;
 
 fn json_err(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
@@ -25,61 +33,85 @@ fn from_json<T: serde::de::DeserializeOwned>(idx: usize, text: &str) -> rusqlite
     })
 }
 
-/// Apply the engine's batch (see [`crate::store::Store::record_alarm_events`]) in `tx`.
+/// The open alarms of accounts, as committed — a cache in front of the `alarms` rows the
+/// writer owns. Filled as the engine reads and writes alarms; updated only after a commit
+/// ([`OpenAlarms::committed`]); an operator's operation drops the alarm's entry, a failed
+/// transaction the whole cache ([`OpenAlarms::clear`]); empty after a restart.
+#[derive(Debug, Default)]
+pub(crate) struct OpenAlarms {
+    by_account: HashMap<String, Alarm>,
+}
+
+impl OpenAlarms {
+    /// After a commit: remember the alarms written (closed ones forgotten).
+    pub(crate) fn committed(&mut self, alarms: Vec<Alarm>) {
+        if self.by_account.len() + alarms.len() > CACHE_MAX {
+            self.by_account.clear();
+        }
+        for a in alarms {
+            if a.state.is_open() {
+                self.by_account.insert(a.account.clone(), a);
+            } else {
+                self.by_account.remove(&a.account);
+            }
+        }
+    }
+
+    /// Forget `account`'s alarm (changed by an operator; read again when needed).
+    pub(crate) fn forget(&mut self, account: &str) {
+        self.by_account.remove(account);
+    }
+
+    /// Forget everything (a transaction failed: what it wrote may or may not be there).
+    pub(crate) fn clear(&mut self) {
+        self.by_account.clear();
+    }
+}
+
+/// What [`record`] wrote: the changes, and the alarms as they are after the batch (for
+/// [`OpenAlarms::committed`] once the transaction commits).
+pub(super) struct Recorded {
+    pub(super) changes: Vec<AlarmChange>,
+    pub(super) alarms: Vec<Alarm>,
+}
+
+/// Apply the engine's batch (see [`crate::store::Store::record_alarm_events`]) in `tx`,
+/// reading open alarms from `cache` where it has them.
 pub(super) fn record(
     tx: &Transaction<'_>,
     upto_seq: i64,
     inputs: &[AlarmInput],
     now_ms: i64,
-) -> rusqlite::Result<Vec<AlarmChange>> {
+    cache: &OpenAlarms,
+) -> rusqlite::Result<Recorded> {
     let cursor: Option<i64> = tx
         .prepare_cached("SELECT cursor FROM consumer_groups WHERE name = ?1")?
         .query_row([ENGINE_CURSOR], |r| r.get(0))
         .optional()?;
     let done = cursor.unwrap_or(i64::MIN);
-    let mut changes = Vec::new();
-    for input in inputs.iter().filter(|i| i.seq > done && i.seq <= upto_seq) {
-        match open_alarm_of(tx, &input.account)? {
-            Some(mut alarm) => {
-                if let Some(kind) = rules::on_event(&mut alarm, input) {
-                    let c = write_change(
-                        tx,
-                        &mut alarm,
-                        kind,
-                        SYSTEM_ACTOR,
-                        input.at_ms,
-                        input.seq,
-                        "{}",
-                    )?;
-                    changes.push(c);
-                }
+    let todo: Vec<&AlarmInput> = inputs
+        .iter()
+        .filter(|i| i.seq > done && i.seq <= upto_seq)
+        .collect();
+    let mut recorded = Recorded {
+        changes: Vec::new(),
+        alarms: Vec::new(),
+    };
+    if !todo.is_empty() {
+        let last_change = next_id(tx, "SELECT COALESCE(MAX(seq), 0) FROM alarm_changes")?;
+        let last_alarm = next_id(tx, "SELECT COALESCE(MAX(id), 0) FROM alarms")?;
+        let mut batch = Batch::new(last_change, last_alarm);
+        for input in todo {
+            if !batch.knows(&input.account) {
+                let open = match cache.by_account.get(&input.account) {
+                    Some(a) => Some(a.clone()),
+                    None => open_alarm_of(tx, &input.account)?,
+                };
+                batch.load(&input.account, open);
             }
-            None => {
-                if let Some(mut alarm) = rules::open(input) {
-                    alarm.id = next_id(tx, "SELECT COALESCE(MAX(id), 0) + 1 FROM alarms")?;
-                    tx.prepare_cached(
-                        "INSERT INTO alarms (id, account, state, priority, opened_at_ms, body) \
-                         VALUES (?1, ?2, 'new', ?3, ?4, '{}')",
-                    )?
-                    .execute(params![
-                        alarm.id,
-                        alarm.account,
-                        alarm.priority.get(),
-                        alarm.opened_at_ms
-                    ])?;
-                    let c = write_change(
-                        tx,
-                        &mut alarm,
-                        ChangeKind::Opened,
-                        SYSTEM_ACTOR,
-                        input.at_ms,
-                        input.seq,
-                        "{}",
-                    )?;
-                    changes.push(c);
-                }
-            }
+            batch.apply(input).map_err(json_err)?;
         }
+        recorded = write_batch(tx, batch.finish())?;
     }
     if cursor.is_none_or(|c| upto_seq > c) {
         tx.prepare_cached(
@@ -89,7 +121,43 @@ pub(super) fn record(
         )?
         .execute(params![ENGINE_CURSOR, upto_seq, now_ms])?;
     }
-    Ok(changes)
+    Ok(recorded)
+}
+
+/// Write a finished batch: each alarm row once (inserted, or updated — the indexed columns
+/// only when they changed), then the change rows.
+fn write_batch(tx: &Transaction<'_>, done: Finished) -> rusqlite::Result<Recorded> {
+    let mut alarms = Vec::with_capacity(done.alarms.len());
+    for t in done.alarms {
+        let a = t.alarm;
+        let body = serde_json::to_string(&a).map_err(json_err)?;
+        if t.new {
+            tx.prepare_cached(
+                "INSERT INTO alarms (id, account, state, priority, opened_at_ms, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                a.id,
+                a.account,
+                a.state.as_str(),
+                a.priority.get(),
+                a.opened_at_ms,
+                body
+            ])?;
+        } else if t.columns_changed {
+            update_row(tx, &a, &body)?;
+        } else {
+            tx.prepare_cached("UPDATE alarms SET body = ?2 WHERE id = ?1")?
+                .execute(params![a.id, body])?;
+        }
+        alarms.push(a);
+    }
+    let mut changes = Vec::with_capacity(done.rows.len());
+    for row in done.rows {
+        insert_change(tx, &row.change, &row.stored)?;
+        changes.push(row.change);
+    }
+    Ok(Recorded { changes, alarms })
 }
 
 /// Apply `op` to alarm `id` in `tx`; the inner `Err` (nothing written) is the refusal.
@@ -107,57 +175,51 @@ pub(super) fn update(
         Ok(k) => k,
         Err(r) => return Ok(Err(r)),
     };
-    write_change(tx, &mut alarm, kind, actor, at_ms, 0, &detail).map(Ok)
+    let seq = next_id(tx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM alarm_changes")?;
+    alarm.change_seq = seq;
+    let body = serde_json::to_string(&alarm).map_err(json_err)?;
+    update_row(tx, &alarm, &body)?;
+    let change = AlarmChange {
+        seq,
+        alarm_id: alarm.id,
+        kind,
+        actor: actor.to_string(),
+        at_ms,
+        event_seq: 0,
+        detail,
+        alarm,
+    };
+    let snapshot = stored::encode(kind, &change.alarm, 0).map_err(json_err)?;
+    insert_change(tx, &change, &snapshot)?;
+    Ok(Ok(change))
 }
 
 fn next_id(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<i64> {
     tx.prepare_cached(sql)?.query_row([], |r| r.get(0))
 }
 
-/// Append the change (its seq stamped into the alarm) and store the alarm row.
-fn write_change(
-    tx: &Transaction<'_>,
-    alarm: &mut Alarm,
-    kind: ChangeKind,
-    actor: &str,
-    at_ms: i64,
-    event_seq: i64,
-    detail: &str,
-) -> rusqlite::Result<AlarmChange> {
-    let seq = next_id(tx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM alarm_changes")?;
-    alarm.change_seq = seq;
-    let body = serde_json::to_string(&*alarm).map_err(json_err)?;
+fn update_row(tx: &Transaction<'_>, a: &Alarm, body: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE alarms SET state = ?2, priority = ?3, body = ?4 WHERE id = ?1")?
-        .execute(params![
-            alarm.id,
-            alarm.state.as_str(),
-            alarm.priority.get(),
-            body
-        ])?;
+        .execute(params![a.id, a.state.as_str(), a.priority.get(), body])?;
+    Ok(())
+}
+
+fn insert_change(tx: &Transaction<'_>, c: &AlarmChange, snapshot: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO alarm_changes (seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        seq,
-        alarm.id,
-        kind.as_str(),
-        actor,
-        at_ms,
-        event_seq,
-        detail,
-        body
+        c.seq,
+        c.alarm_id,
+        c.kind.as_str(),
+        c.actor,
+        c.at_ms,
+        c.event_seq,
+        c.detail,
+        snapshot
     ])?;
-    Ok(AlarmChange {
-        seq,
-        alarm_id: alarm.id,
-        kind,
-        actor: actor.to_string(),
-        at_ms,
-        event_seq,
-        detail: detail.to_string(),
-        alarm: alarm.clone(),
-    })
+    Ok(())
 }
 
 fn open_alarm_of(conn: &Connection, account: &str) -> rusqlite::Result<Option<Alarm>> {
@@ -169,157 +231,4 @@ fn open_alarm_of(conn: &Connection, account: &str) -> rusqlite::Result<Option<Al
     .optional()?
     .map(|b| from_json(0, &b))
     .transpose()
-}
-
-/// The alarm `id`.
-pub(super) fn alarm_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Alarm>> {
-    conn.prepare_cached("SELECT body FROM alarms WHERE id = ?1")?
-        .query_row([id], |r| r.get::<_, String>(0))
-        .optional()?
-        .map(|b| from_json(0, &b))
-        .transpose()
-}
-
-fn change_from_row(r: &Row<'_>) -> rusqlite::Result<AlarmChange> {
-    let kind: String = r.get(2)?;
-    let kind = ChangeKind::parse(&kind).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            2,
-            rusqlite::types::Type::Text,
-            format!("unknown alarm change kind {kind:?}").into(),
-        )
-    })?;
-    let body: String = r.get(7)?;
-    Ok(AlarmChange {
-        seq: r.get(0)?,
-        alarm_id: r.get(1)?,
-        kind,
-        actor: r.get(3)?,
-        at_ms: r.get(4)?,
-        event_seq: r.get(5)?,
-        detail: r.get(6)?,
-        alarm: from_json(7, &body)?,
-    })
-}
-
-/// Changes with `seq > after`, ascending, at most `limit` (`-1` = all).
-pub(super) fn changes_after(
-    conn: &Connection,
-    after: i64,
-    limit: i64,
-) -> rusqlite::Result<Vec<AlarmChange>> {
-    let sql =
-        format!("SELECT {CHANGE_COLUMNS} FROM alarm_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![after, limit], change_from_row)?;
-    rows.collect()
-}
-
-/// Highest change seq, 0 when none.
-pub(super) fn last_change_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM alarm_changes")?
-        .query_row([], |r| r.get(0))
-}
-
-/// One alarm with its history; notes and event seqs are read off the history.
-pub(super) fn detail(conn: &Connection, id: i64) -> rusqlite::Result<Option<AlarmDetail>> {
-    let Some(alarm) = alarm_by_id(conn, id)? else {
-        return Ok(None);
-    };
-    let sql =
-        format!("SELECT {CHANGE_COLUMNS} FROM alarm_changes WHERE alarm_id = ?1 ORDER BY seq");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let history = stmt
-        .query_map([id], change_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some(assemble(alarm, history)))
-}
-
-/// An [`AlarmDetail`] from an alarm and its full history (any backend can use it).
-pub fn assemble(alarm: Alarm, history: Vec<AlarmChange>) -> AlarmDetail {
-    let mut event_seqs = Vec::new();
-    let mut notes = Vec::new();
-    for c in &history {
-        if c.event_seq > 0 {
-            event_seqs.push(c.event_seq);
-        }
-        if matches!(c.kind, ChangeKind::Noted | ChangeKind::Closed) {
-            let text = serde_json::from_str::<serde_json::Value>(&c.detail)
-                .ok()
-                .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_string));
-            if let Some(text) = text {
-                notes.push(AlarmNote {
-                    at_ms: c.at_ms,
-                    author: c.actor.clone(),
-                    text,
-                });
-            }
-        }
-    }
-    AlarmDetail {
-        alarm,
-        event_seqs,
-        notes,
-        history,
-    }
-}
-
-/// Alarms matching `q` (order: see [`crate::store::Store::list_alarms`]).
-pub(super) fn list(conn: &Connection, q: &AlarmQuery) -> rusqlite::Result<Vec<Alarm>> {
-    let mut sql = String::from("SELECT body FROM alarms WHERE 1 = 1");
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    let mut bind = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
-        values.push(v);
-        sql.push_str(&clause.replace('?', &format!("?{}", values.len())));
-    };
-    if !q.states.is_empty() {
-        sql.push_str(" AND state IN (");
-        for (i, s) in q.states.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            bind(&mut sql, "?", s.as_str().to_string().into());
-        }
-        sql.push(')');
-    }
-    if let Some(p) = q.priority {
-        bind(&mut sql, " AND priority = ?", i64::from(p.get()).into());
-    }
-    if let Some(a) = &q.account {
-        bind(&mut sql, " AND account = ?", a.clone().into());
-    }
-    match q.after {
-        Some(AlarmCursor::Queue {
-            priority,
-            opened_at_ms,
-            id,
-        }) => {
-            bind(
-                &mut sql,
-                " AND (priority, opened_at_ms, id) > (?",
-                i64::from(priority).into(),
-            );
-            bind(&mut sql, ", ?", opened_at_ms.into());
-            bind(&mut sql, ", ?)", id.into());
-        }
-        Some(AlarmCursor::Id(id)) => bind(&mut sql, " AND id < ?", id.into()),
-        None => {}
-    }
-    sql.push_str(if q.queue_order() {
-        " ORDER BY priority, opened_at_ms, id"
-    } else {
-        " ORDER BY id DESC"
-    });
-    let limit = if q.limit == 0 {
-        -1
-    } else {
-        i64::try_from(q.limit).unwrap_or(i64::MAX)
-    };
-    bind(&mut sql, " LIMIT ?", limit.into());
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
-        let b: String = r.get(0)?;
-        from_json(0, &b)
-    })?;
-    rows.collect()
 }

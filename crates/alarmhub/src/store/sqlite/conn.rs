@@ -34,6 +34,8 @@ pub(crate) struct SqliteWriter {
     clock: Clock,
     /// The dedup window and pending index, loaded on the first append.
     writing: Option<WriterState>,
+    /// The open alarms the engine has seen (a cache of committed rows).
+    open_alarms: super::alarms::OpenAlarms,
 }
 
 impl SqliteWriter {
@@ -84,12 +86,13 @@ impl SqliteWriter {
             path,
             clock,
             writing: None,
+            open_alarms: Default::default(),
         })
     }
 
     /// Highest alarm change seq, 0 when none (the wake-up's start value).
     pub(crate) fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
-        super::alarms::last_change_seq(&self.conn)
+        super::alarm_reads::last_change_seq(&self.conn)
             .map_err(|e| StoreError::sqlite("read alarm changes", &self.path, e))
     }
 
@@ -363,9 +366,19 @@ impl WriteConn for SqliteWriter {
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "record alarm events")?;
         let err = |e| StoreError::sqlite("record alarm events", path, e);
-        let changes = super::alarms::record(&tx, upto_seq, inputs, now).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(changes)
+        let cache = &mut self.open_alarms;
+        let done = super::alarms::record(&tx, upto_seq, inputs, now, cache)
+            .and_then(|r| tx.commit().map(|()| r));
+        match done {
+            Ok(r) => {
+                cache.committed(r.alarms);
+                Ok(r.changes)
+            }
+            Err(e) => {
+                cache.clear();
+                Err(err(e))
+            }
+        }
     }
 
     fn update_alarm(
@@ -378,10 +391,21 @@ impl WriteConn for SqliteWriter {
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "update alarm")?;
         let err = |e| StoreError::sqlite("update alarm", path, e);
-        let out = super::alarms::update(&tx, id, op, actor, at_ms).map_err(err)?;
         // A refusal wrote nothing; committing the empty transaction is harmless.
-        tx.commit().map_err(err)?;
-        Ok(out)
+        let done = super::alarms::update(&tx, id, op, actor, at_ms)
+            .and_then(|out| tx.commit().map(|()| out));
+        match done {
+            Ok(out) => {
+                if let Ok(c) = &out {
+                    self.open_alarms.forget(&c.alarm.account);
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                self.open_alarms.clear();
+                Err(err(e))
+            }
+        }
     }
 
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@
 //! writing an event row.
 
 mod account_index;
+pub mod alarm_reads;
 pub mod alarms;
 mod checkpoint;
 mod conn;

@@ -137,7 +137,7 @@ impl SqliteReader {
 
     /// One alarm with its history, notes and event seqs.
     pub fn alarm(&self, id: i64) -> Result<Option<crate::alarms::AlarmDetail>, StoreError> {
-        super::alarms::detail(&self.conn, id).map_err(self.err("read alarm"))
+        super::alarm_reads::detail(&self.conn, id).map_err(self.err("read alarm"))
     }
 
     /// Alarms matching `q`.
@@ -145,7 +145,7 @@ impl SqliteReader {
         &self,
         q: &crate::alarms::AlarmQuery,
     ) -> Result<Vec<crate::alarms::Alarm>, StoreError> {
-        super::alarms::list(&self.conn, q).map_err(self.err("list alarms"))
+        super::alarm_reads::list(&self.conn, q).map_err(self.err("list alarms"))
     }
 
     /// Alarm changes with `seq > after`, at most `limit` (0 = no limit).
@@ -154,13 +154,13 @@ impl SqliteReader {
         after: i64,
         limit: usize,
     ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
-        super::alarms::changes_after(&self.conn, after, sql_limit(limit))
+        super::alarm_reads::changes_after(&self.conn, after, sql_limit(limit))
             .map_err(self.err("read alarm changes"))
     }
 
     /// Highest alarm change seq, 0 when none.
     pub fn last_alarm_change_seq(&self) -> Result<i64, StoreError> {
-        super::alarms::last_change_seq(&self.conn).map_err(self.err("read alarm changes"))
+        super::alarm_reads::last_change_seq(&self.conn).map_err(self.err("read alarm changes"))
     }
 
     /// The stored cursor named `name`.
