@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use super::{rules, stored, Alarm, AlarmChange, AlarmInput, AlarmState, ChangeKind, Priority};
 use super::SYSTEM_ACTOR;
+use super::{rules, stored, Alarm, AlarmChange, AlarmInput, AlarmState, ChangeKind, Priority};
 
 /// An alarm the batch touched, as it is at the end of the batch.
 #[derive(Debug, Clone)]
@@ -94,8 +94,7 @@ impl Batch {
         let slot = self.by_account.get(&input.account).copied().flatten();
         let (i, kind) = match slot {
             Some(i) => {
-                let Some(kind) = rules::on_event(&mut self.touched[i].touched.alarm, input)
-                else {
+                let Some(kind) = rules::on_event(&mut self.touched[i].touched.alarm, input) else {
                     return Ok(());
                 };
                 (i, kind)

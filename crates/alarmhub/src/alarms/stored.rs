@@ -82,7 +82,12 @@ pub fn encode(kind: ChangeKind, alarm: &Alarm, zone: u16) -> Result<String, serd
         ChangeKind::Restored => true,
         _ => false,
     };
-    if let Some(z) = alarm.zones.iter().find(|z| z.zone == zone).filter(|_| delta) {
+    if let Some(z) = alarm
+        .zones
+        .iter()
+        .find(|z| z.zone == zone)
+        .filter(|_| delta)
+    {
         return serde_json::to_string(&DeltaRow {
             delta: Delta {
                 event_count: alarm.event_count,
@@ -198,10 +203,7 @@ pub fn bases_needed(raws: &[RawChange]) -> Vec<(i64, i64)> {
 
 /// The changes with their whole alarms; `Err(seq)`: change `seq` is a delta of an alarm the
 /// resolver does not know (a broken log).
-pub fn resolve_all(
-    resolver: &mut Resolver,
-    raws: Vec<RawChange>,
-) -> Result<Vec<AlarmChange>, i64> {
+pub fn resolve_all(resolver: &mut Resolver, raws: Vec<RawChange>) -> Result<Vec<AlarmChange>, i64> {
     raws.into_iter()
         .map(|r| {
             let alarm = resolver.resolve(r.alarm_id, r.seq, r.stored).ok_or(r.seq)?;

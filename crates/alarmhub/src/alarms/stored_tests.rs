@@ -32,7 +32,11 @@ fn stored_changes_resolve_to_the_alarm_after_each_change() {
     let mut alarm = rules::open(&input(1, 7, false, 4)).unwrap();
     alarm.id = 9;
     alarm.change_seq = 1;
-    let mut log = vec![(1, encode(ChangeKind::Opened, &alarm, 7).unwrap(), alarm.clone())];
+    let mut log = vec![(
+        1,
+        encode(ChangeKind::Opened, &alarm, 7).unwrap(),
+        alarm.clone(),
+    )];
     // A fixed pseudo-random walk over 25 zones: attaches, restores, priority changes.
     let mut x: u32 = 12345;
     for seq in 2..400 {
@@ -79,8 +83,12 @@ fn stored_changes_resolve_to_the_alarm_after_each_change() {
 #[test]
 fn whole_snapshots_are_stored_for_opened_operator_and_every_16th_event() {
     let mut alarm = rules::open(&input(1, 1, false, 3)).unwrap();
-    assert!(encode(ChangeKind::Opened, &alarm, 1).unwrap().starts_with("{\"id\":"));
-    assert!(encode(ChangeKind::Taken, &alarm, 0).unwrap().starts_with("{\"id\":"));
+    assert!(encode(ChangeKind::Opened, &alarm, 1)
+        .unwrap()
+        .starts_with("{\"id\":"));
+    assert!(encode(ChangeKind::Taken, &alarm, 0)
+        .unwrap()
+        .starts_with("{\"id\":"));
     alarm.event_count = FULL_EVERY;
     assert!(!encode(ChangeKind::Attached, &alarm, 1)
         .unwrap()

@@ -45,8 +45,13 @@ fn bad_change(target: &Target, seq: i64, what: String) -> StoreError {
 }
 
 fn stored_at(target: &Target, seq: i64, body: &str) -> Result<Stored, StoreError> {
-    Stored::parse(body)
-        .map_err(|e| bad_change(target, seq, format!("the alarm snapshot does not decode: {e}")))
+    Stored::parse(body).map_err(|e| {
+        bad_change(
+            target,
+            seq,
+            format!("the alarm snapshot does not decode: {e}"),
+        )
+    })
 }
 
 fn change_from_row(target: &Target, r: &Row) -> Result<RawChange, StoreError> {

@@ -6,8 +6,8 @@
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::alarms::stored::{self, RawChange, Resolver, Stored};
-use crate::alarms::{Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, ChangeKind};
 use crate::alarms::AlarmChange;
+use crate::alarms::{Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, ChangeKind};
 
 const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
 

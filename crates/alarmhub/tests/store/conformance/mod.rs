@@ -17,6 +17,7 @@
 //! backend internals are tested next to the backend.
 
 mod accounts;
+mod alarm_log;
 mod alarms;
 mod appends;
 mod reads;
@@ -31,6 +32,7 @@ use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use alarm_log::*;
 pub use alarms::*;
 pub use appends::*;
 pub use reads::*;
@@ -166,6 +168,7 @@ macro_rules! conformance_suite {
             alarm_changes_have_their_own_increasing_seq_and_wake_followers,
             the_queue_is_ordered_by_priority_then_age_and_pages,
             open_alarms_and_the_change_log_survive_reopen,
+            every_alarm_change_reads_back_whole_from_any_seq_and_after_reopen,
         );
     };
     (@tests $backend:path; $($name:ident),* $(,)?) => {
