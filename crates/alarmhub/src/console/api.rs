@@ -121,6 +121,7 @@ fn me_json(c: &ConsoleState, s: &Session) -> Value {
             "audit": c.may(s, "GET", "/console/api/audit"),
             "users": c.may(s, "GET", "/console/api/users"),
             "handle_alarms": c.may(s, "POST", "/console/api/alarms/1/take"),
+            "outputs": c.may(s, "GET", "/console/api/outputs"),
         },
     })
 }

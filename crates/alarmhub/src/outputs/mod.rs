@@ -42,7 +42,7 @@ pub struct Sources {
 }
 
 /// Handles to watch the running outputs (console, tests).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Running {
     /// One per `[[automation]]` Sur-Gard output, in configuration order.
     pub surgard: Vec<surgard::StatusWatch>,
