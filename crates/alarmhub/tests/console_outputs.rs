@@ -28,7 +28,8 @@ fn central_station() -> (std::net::SocketAddr, mpsc::Receiver<Vec<u8>>) {
         let Ok((mut s, _)) = listener.accept() else {
             return;
         };
-        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let start = Instant::now();
         let mut msg = Vec::new();
         let mut buf = [0u8; 256];
@@ -122,7 +123,12 @@ fn the_console_shows_each_output_link_to_a_logged_in_user_and_nothing_without_a_
             &cms_row["mode"],
             &cms_row["state"]
         ),
-        (&json!("cms"), &json!("surgard"), &json!("connect"), &json!("up")),
+        (
+            &json!("cms"),
+            &json!("surgard"),
+            &json!("connect"),
+            &json!("up")
+        ),
         "{v}"
     );
     assert_eq!(cms_row["backlog"], 0, "{v}");

@@ -113,13 +113,22 @@ mod tests {
         let cms = &v["automation"][0];
         assert_eq!(
             (&cms["name"], &cms["kind"], &cms["mode"], &cms["state"]),
-            (&json!("cms"), &json!("surgard"), &json!("listen"), &json!("up"))
+            (
+                &json!("cms"),
+                &json!("surgard"),
+                &json!("listen"),
+                &json!("up")
+            )
         );
         assert_eq!(cms["peer"], "127.0.0.1:5000");
         let backup = &v["automation"][1];
         assert_eq!(
             (&backup["mode"], &backup["target"], &backup["state"]),
-            (&json!("connect"), &json!("10.0.0.9:1025"), &json!("stopped"))
+            (
+                &json!("connect"),
+                &json!("10.0.0.9:1025"),
+                &json!("stopped")
+            )
         );
         assert_eq!(v["mqtt"]["connected"], true);
         assert_eq!(v["mqtt"]["backlog"], 2);

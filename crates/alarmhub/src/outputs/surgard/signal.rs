@@ -46,11 +46,9 @@ pub fn signal(e: &NewEvent) -> Result<Signal, Skip> {
             ev::ONLINE => Ok(cid(3350, Dialect::Dc09)),
             _ => Err(Skip::NotASignal),
         },
-        Source::Panel | Source::Ingest if e.code == 0 => e
-            .sia_code
-            .clone()
-            .map(Signal::Sia)
-            .ok_or(Skip::NotASignal),
+        Source::Panel | Source::Ingest if e.code == 0 => {
+            e.sia_code.clone().map(Signal::Sia).ok_or(Skip::NotASignal)
+        }
         Source::Panel | Source::Ingest => match code_table(e.source, e.facts.dialect) {
             Dialect::Dc09 => Ok(cid(e.code, Dialect::Dc09)),
             Dialect::Hb => {
