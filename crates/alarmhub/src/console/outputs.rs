@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::api::Answer;
 use super::ConsoleState;
-use crate::config::{AutomationConfig, AutomationKind, AutomationMode, Config};
+use crate::config::{AutomationConfig, AutomationMode, Config};
 use crate::outputs::Running;
 
 /// The handler.
@@ -47,9 +47,7 @@ pub fn snapshot(config: &Config, running: &Running) -> Value {
 }
 
 fn automation_json(a: &AutomationConfig, running: &Running) -> Value {
-    let kind = match a.kind {
-        AutomationKind::Surgard => "surgard",
-    };
+    let kind = a.kind.as_str();
     let (mode, target) = match a.mode {
         AutomationMode::Listen => ("listen", None),
         AutomationMode::Connect => ("connect", a.target.clone()),

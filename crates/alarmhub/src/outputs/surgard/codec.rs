@@ -160,7 +160,7 @@ pub fn sia_message(header: &Header, account: &str, body: &str) -> Bytes {
 
 /// The SIA data block: the panel's own block when it came as SIA and is safe to forward,
 /// else one built from the code, area and zone.
-fn sia_body(event: &StoredEvent, sia: &str) -> Result<String, Skip> {
+pub(crate) fn sia_body(event: &StoredEvent, sia: &str) -> Result<String, Skip> {
     if sia.len() != 2 || !sia.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(Skip::Field(format!("SIA code {sia:?} is not two letters")));
     }
