@@ -39,6 +39,7 @@ pub mod send;
 pub mod template;
 pub mod wording;
 
+pub use datetime::DateTime;
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
 pub use model::{EventClass, Notification, NotificationId, What};

@@ -235,6 +235,9 @@ pub(crate) fn build_query(q: &EventQuery) -> (String, Vec<Param>) {
     if let Some(code) = q.code {
         add("code =", Param::Int(i64::from(code)));
     }
+    if let Some(zone) = q.zone {
+        add("zone =", Param::Int(i64::from(zone)));
+    }
     if let Some(after) = q.after_seq {
         add("seq >", Param::Int(after));
     }

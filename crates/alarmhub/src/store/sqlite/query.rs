@@ -226,6 +226,10 @@ fn filters(q: &EventQuery, seq_column: &str) -> (Vec<String>, Vec<Value>) {
         clauses.push("code = ?".to_owned());
         params.push(Value::Integer(i64::from(code)));
     }
+    if let Some(zone) = q.zone {
+        clauses.push("zone = ?".to_owned());
+        params.push(Value::Integer(i64::from(zone)));
+    }
     if let Some(after) = q.after_seq {
         clauses.push(format!("{seq_column} > ?"));
         params.push(Value::Integer(after));
