@@ -44,7 +44,7 @@ enum Cmd {
     /// Users for people (the operator console): add, passwd, list, remove.
     User(WithJson<alarmhub::cli::admin::UserCmd>),
     /// The audit trail: control commands, credential changes, logins, refused calls.
-    Audit(AuditArgs),
+    Audit(AuditCmdArgs),
     /// Database upkeep: vacuum, backup FILE (online). Works on the data directory.
     #[command(subcommand)]
     Store(alarmhub::cli::store::StoreCmd),
@@ -89,7 +89,7 @@ struct ServeArgs {
 
 /// `alarmhub audit` with `--json`.
 #[derive(Args, Debug)]
-struct AuditArgs {
+struct AuditCmdArgs {
     #[command(flatten)]
     audit: alarmhub::cli::admin::AuditArgs,
     #[command(flatten)]
@@ -301,5 +301,17 @@ fn serve(a: ServeArgs) -> ExitCode {
             eprintln!("alarmhub: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over every subcommand (they run lazily otherwise:
+    /// a clash would only show when that subcommand is used).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

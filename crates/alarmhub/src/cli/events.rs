@@ -73,6 +73,9 @@ pub fn parse_time(flag: &str, s: &str, now_ms: i64, zone: &Zone) -> Result<i64, 
     if t == "now" {
         return Ok(now_ms);
     }
+    if t.len() > 19 {
+        return rfc3339(t).ok_or_else(bad);
+    }
     if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
         let n: i64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
         let secs = match unit {
@@ -81,8 +84,6 @@ pub fn parse_time(flag: &str, s: &str, now_ms: i64, zone: &Zone) -> Result<i64, 
             'h' => 3600,
             'd' => 86_400,
             'w' => 7 * 86_400,
-            // `2026-11-29T08:00:00Z` ends in a letter too.
-            'Z' | 'z' => return rfc3339(t).ok_or_else(bad),
             _ => return Err(bad()),
         };
         if n < 0 {
@@ -92,9 +93,6 @@ pub fn parse_time(flag: &str, s: &str, now_ms: i64, zone: &Zone) -> Result<i64, 
             .checked_mul(secs * 1000)
             .map(|ago| now_ms.saturating_sub(ago))
             .ok_or_else(bad);
-    }
-    if t.len() > 19 {
-        return rfc3339(t).ok_or_else(bad);
     }
     local(t, zone).ok_or_else(bad)
 }

@@ -271,6 +271,7 @@ mod tests {
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
+            zone: Some(0),
             after_seq: Some(5),
             before_seq: Some(50),
             limit: 7,
@@ -280,7 +281,7 @@ mod tests {
         assert!(
             sql.contains(
                 "WHERE received_at_ms >= ? AND received_at_ms < ? AND code = ? \
-                 AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                 AND zone = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             ),
             "{sql}"
         );
@@ -290,6 +291,7 @@ mod tests {
                 Value::Integer(10),
                 Value::Integer(20),
                 Value::Integer(1130),
+                Value::Integer(0),
                 Value::Integer(5),
                 Value::Integer(50),
                 Value::Integer(7),
