@@ -118,11 +118,17 @@ const LATENCY_SECONDS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 /// Buckets of notification delivery (seconds): 100 ms to an hour (retries included).
-const DELIVERY_SECONDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+const DELIVERY_SECONDS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
 /// Buckets of alarm handling (seconds): 5 s to a day.
-const HANDLING_SECONDS: &[f64] = &[5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0];
+const HANDLING_SECONDS: &[f64] = &[
+    5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0,
+];
 /// Buckets of the events per group commit (a count, not seconds): 1 to the largest batch.
-const BATCH_EVENTS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0];
+const BATCH_EVENTS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
 
 /// The label values a series is registered with at start, so that it is present with 0.
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +138,12 @@ enum Labels {
     /// One label and its known values.
     One(&'static str, &'static [&'static str]),
     /// Every combination of two labels' known values.
-    Two(&'static str, &'static [&'static str], &'static str, &'static [&'static str]),
+    Two(
+        &'static str,
+        &'static [&'static str],
+        &'static str,
+        &'static [&'static str],
+    ),
     /// One series per configured notification channel (`channel`).
     Channel,
     /// Per configured channel, with each of `outcome`'s values.
@@ -150,7 +161,13 @@ pub const FRAME_IDS: [&str; 9] = [
 ];
 const CONTROL_ACTIONS: &[&str] = &["arm_away", "arm_stay", "disarm", "emergency", "query_type"];
 const CONTROL_OUTCOMES: &[&str] = &[
-    "done", "timed_out", "wrong_password", "not_done", "panel_offline", "not_supported", "bad_request",
+    "done",
+    "timed_out",
+    "wrong_password",
+    "not_done",
+    "panel_offline",
+    "not_supported",
+    "bad_request",
 ];
 const PRIORITIES: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
@@ -257,7 +274,11 @@ pub fn describe() {
 
 /// The label sets a series starts with, given the configured notification channels and
 /// automation outputs.
-fn label_sets(labels: Labels, channels: &[String], outputs: &[String]) -> Vec<Vec<(&'static str, String)>> {
+fn label_sets(
+    labels: Labels,
+    channels: &[String],
+    outputs: &[String],
+) -> Vec<Vec<(&'static str, String)>> {
     let per = |key: &'static str, names: &[String]| -> Vec<Vec<(&'static str, String)>> {
         names.iter().map(|n| vec![(key, n.clone())]).collect()
     };
@@ -290,12 +311,17 @@ pub fn register_all(channels: &[String], outputs: &[String]) {
         let mut sets = label_sets(labels, channels, outputs);
         if name == names::FRAMES_TOTAL {
             sets.extend(FRAME_SPECIALS.iter().map(|(id, outcome)| {
-                vec![("id", (*id).to_string()), ("outcome", (*outcome).to_string())]
+                vec![
+                    ("id", (*id).to_string()),
+                    ("outcome", (*outcome).to_string()),
+                ]
             }));
         }
         for set in sets {
-            let labels: Vec<::metrics::Label> =
-                set.into_iter().map(|(k, v)| ::metrics::Label::new(k, v)).collect();
+            let labels: Vec<::metrics::Label> = set
+                .into_iter()
+                .map(|(k, v)| ::metrics::Label::new(k, v))
+                .collect();
             match kind {
                 Kind::Counter => ::metrics::counter!(name, labels).increment(0),
                 Kind::Gauge => ::metrics::gauge!(name, labels).increment(0.0),
@@ -332,7 +358,10 @@ mod tests {
                 assert!(!std::ptr::eq(buckets, BATCH_EVENTS), "{name}");
             } else {
                 // Counts: whole numbers from 1, never the sub-second latency bounds.
-                assert!(buckets.iter().all(|b| b.fract() == 0.0 && *b >= 1.0), "{name}");
+                assert!(
+                    buckets.iter().all(|b| b.fract() == 0.0 && *b >= 1.0),
+                    "{name}"
+                );
             }
         }
         let handling = histogram_buckets().find(|(n, _)| *n == names::ALARM_TAKE_SECONDS);
@@ -341,9 +370,19 @@ mod tests {
 
     #[test]
     fn configured_channels_and_outputs_get_their_series() {
-        let sets = label_sets(Labels::ChannelOutcome(&["delivered", "failed"]), &["ops".into()], &[]);
+        let sets = label_sets(
+            Labels::ChannelOutcome(&["delivered", "failed"]),
+            &["ops".into()],
+            &[],
+        );
         assert_eq!(sets.len(), 2);
-        assert_eq!(sets[1], vec![("channel", "ops".to_string()), ("outcome", "failed".to_string())]);
+        assert_eq!(
+            sets[1],
+            vec![
+                ("channel", "ops".to_string()),
+                ("outcome", "failed".to_string())
+            ]
+        );
         assert!(label_sets(Labels::Output, &[], &[]).is_empty());
         assert_eq!(label_sets(Labels::None, &[], &[]), vec![Vec::new()]);
     }

@@ -53,7 +53,10 @@ fn events_filters_by_code_zone_and_time_on_the_daemon() {
     // Zone 0 is the host itself, not "every zone"; no account = every panel.
     let host_zone = json_lines(&d.cli(&["events", "--zone", "0", "--json"]));
     assert!(!host_zone.is_empty());
-    assert!(field(&host_zone, "zone").iter().all(|z| *z == 0), "{host_zone:?}");
+    assert!(
+        field(&host_zone, "zone").iter().all(|z| *z == 0),
+        "{host_zone:?}"
+    );
     let both = json_lines(&d.cli(&["events", "--code", "1130", "--zone", "5", "--json"]));
     assert_eq!(field(&both, "zone"), vec![5]);
     assert_eq!(
@@ -62,7 +65,10 @@ fn events_filters_by_code_zone_and_time_on_the_daemon() {
     );
 
     // Time: relative, a local date, an RFC 3339 instant; from inclusive, until exclusive.
-    assert_eq!(json_lines(&d.cli(&["events", ACCT, "--since", "1h", "--json"])).len(), 5);
+    assert_eq!(
+        json_lines(&d.cli(&["events", ACCT, "--since", "1h", "--json"])).len(),
+        5
+    );
     assert!(json_lines(&d.cli(&["events", ACCT, "--until", "1h", "--json"])).is_empty());
     let day = yesterday();
     assert_eq!(
@@ -83,7 +89,10 @@ fn events_filters_by_code_zone_and_time_on_the_daemon() {
     let bad = d.cli(&["events", ACCT, "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("--since \"yesterday\"") && err.contains("2h"), "{err}");
+    assert!(
+        err.contains("--since \"yesterday\"") && err.contains("2h"),
+        "{err}"
+    );
     let backwards = d.cli(&["events", "--since", "1h", "--until", "2h"]);
     assert_eq!(backwards.status.code(), Some(2), "{backwards:?}");
     assert!(String::from_utf8_lossy(&backwards.stderr).contains("is not after"));
@@ -97,13 +106,15 @@ fn a_failed_command_is_shown_as_failed_in_events() {
     let mut host = d.host();
     host.report(1737, 0);
     let grpc = d.grpc.to_string();
-    let arm = std::thread::spawn(move || bin().args(["arm", ACCT, "--grpc", &grpc]).output().unwrap());
+    let arm =
+        std::thread::spawn(move || bin().args(["arm", ACCT, "--grpc", &grpc]).output().unwrap());
     let cmd = host.recv().unwrap();
     host.answer(&cmd); // ACK, then armed
     assert!(arm.join().unwrap().status.success());
     let grpc = d.grpc.to_string();
     let disarm = std::thread::spawn(move || {
-        bin().args(["disarm", ACCT, "--password", "654321", "--grpc", &grpc])
+        bin()
+            .args(["disarm", ACCT, "--password", "654321", "--grpc", &grpc])
             .output()
             .unwrap()
     });
@@ -117,11 +128,19 @@ fn a_failed_command_is_shown_as_failed_in_events() {
         .collect();
     assert_eq!(control.len(), 2, "{control:?}");
     assert_eq!(
-        (control[0]["code"].as_i64(), control[0]["outcome"].as_str(), control[0]["failed"].as_bool()),
+        (
+            control[0]["code"].as_i64(),
+            control[0]["outcome"].as_str(),
+            control[0]["failed"].as_bool()
+        ),
         (Some(1400), Some("wrong_password"), Some(true))
     );
     assert_eq!(
-        (control[1]["code"].as_i64(), control[1]["outcome"].as_str(), control[1]["failed"].as_bool()),
+        (
+            control[1]["code"].as_i64(),
+            control[1]["outcome"].as_str(),
+            control[1]["failed"].as_bool()
+        ),
         (Some(3400), Some("done"), Some(false))
     );
     let text = String::from_utf8(d.cli(&["events", ACCT, "--code", "1400"]).stdout).unwrap();
@@ -148,17 +167,24 @@ fn times_are_local_unless_utc_is_asked_for() {
         String::from_utf8(out.stdout).unwrap()
     };
     let shanghai = run("Asia/Shanghai", &["events", ACCT]);
-    assert!(shanghai.lines().all(|l| l.contains("+08:00 ")), "{shanghai}");
+    assert!(
+        shanghai.lines().all(|l| l.contains("+08:00 ")),
+        "{shanghai}"
+    );
     let posix = run("<-03>3", &["events", ACCT]);
     assert!(posix.lines().all(|l| l.contains("-03:00 ")), "{posix}");
     let utc = run("Asia/Shanghai", &["events", ACCT, "--utc"]);
     assert!(
-        utc.lines().all(|l| l.contains("Z ") && !l.contains("+08:00")),
+        utc.lines()
+            .all(|l| l.contains("Z ") && !l.contains("+08:00")),
         "{utc}"
     );
     let machines = run("Asia/Shanghai", &["machines"]);
     assert!(machines.starts_with("ACCOUNT "), "header row: {machines}");
-    assert!(machines.lines().nth(1).unwrap().contains("+08:00"), "{machines}");
+    assert!(
+        machines.lines().nth(1).unwrap().contains("+08:00"),
+        "{machines}"
+    );
     // The header names the columns the rows fill.
     let header = machines.lines().next().unwrap();
     for column in ["STATE", "TYPE", "STATUS", "SIGNAL", "LAST SEEN", "ALARMS"] {
@@ -184,29 +210,57 @@ fn only_client_commands_list_client_options() {
     ] {
         let h = help(cmd);
         for flag in ["--grpc ", "--json", "--token", "--ca ", "--utc"] {
-            assert!(!h.contains(flag), "`alarmhub {} --help` lists {flag}:\n{h}", cmd.join(" "));
+            assert!(
+                !h.contains(flag),
+                "`alarmhub {} --help` lists {flag}:\n{h}",
+                cmd.join(" ")
+            );
         }
     }
     // `simulate --json` is its own (the summary as JSON); the client options are not there.
     let h = help(&["simulate"]);
     for flag in ["--grpc ", "--token", "--ca ", "--utc"] {
-        assert!(!h.contains(flag), "`alarmhub simulate --help` lists {flag}:\n{h}");
+        assert!(
+            !h.contains(flag),
+            "`alarmhub simulate --help` lists {flag}:\n{h}"
+        );
     }
-    for cmd in [&["machines"][..], &["events"], &["disarm"], &["account", "show"], &["alarm", "take"]] {
+    for cmd in [
+        &["machines"][..],
+        &["events"],
+        &["disarm"],
+        &["account", "show"],
+        &["alarm", "take"],
+    ] {
         let h = help(cmd);
         for flag in ["--grpc ", "--json", "--token", "--ca ", "--utc"] {
-            assert!(h.contains(flag), "`alarmhub {} --help` lacks {flag}:\n{h}", cmd.join(" "));
+            assert!(
+                h.contains(flag),
+                "`alarmhub {} --help` lacks {flag}:\n{h}",
+                cmd.join(" ")
+            );
         }
     }
-    for cmd in [&["token", "list"][..], &["user", "list"], &["audit"], &["notify", "log"]] {
+    for cmd in [
+        &["token", "list"][..],
+        &["user", "list"],
+        &["audit"],
+        &["notify", "log"],
+    ] {
         let h = help(cmd);
         assert!(h.contains("--json") && !h.contains("--grpc "), "{h}");
     }
     // Given where they do nothing, they are refused rather than ignored.
     let out = bin().args(["--json", "serve"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--json"), "{out:?}");
-    let out = bin().args(["decode", "--grpc", "x", "<LF>x<CR>"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--json"),
+        "{out:?}"
+    );
+    let out = bin()
+        .args(["decode", "--grpc", "x", "<LF>x<CR>"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
@@ -232,8 +286,15 @@ fn client_options_work_before_and_after_the_command_and_from_the_environment() {
     ok(env);
     // After the command wins over the environment and over before it.
     let mut over = bin();
-    over.args(["--grpc", "127.0.0.1:1", "machines", "--grpc", &grpc, "--json"])
-        .env("ALARMHUB_GRPC", "127.0.0.1:2");
+    over.args([
+        "--grpc",
+        "127.0.0.1:1",
+        "machines",
+        "--grpc",
+        &grpc,
+        "--json",
+    ])
+    .env("ALARMHUB_GRPC", "127.0.0.1:2");
     ok(over);
     let mut nested = bin();
     nested.args(["account", "list", "--json", "--grpc", &grpc]);

@@ -115,7 +115,10 @@ fn the_link_checker_sees_links_and_anchors() {
     let md = "# Web console\n[a](x.md) ![b](docs/y.png)\n```\n[not](a link)\n```\n";
     assert_eq!(links(&prose(md)), vec!["x.md", "docs/y.png"]);
     assert_eq!(anchors(md), vec!["web-console"]);
-    assert_eq!(anchor("`alarmhub decode` — see what a panel sent"), "alarmhub-decode--see-what-a-panel-sent");
+    assert_eq!(
+        anchor("`alarmhub decode` — see what a panel sent"),
+        "alarmhub-decode--see-what-a-panel-sent"
+    );
 }
 
 /// The README's `alarmhub decode …` lines with a frame argument (not `-`, which reads a
@@ -134,9 +137,18 @@ fn the_readme_decode_examples_work_as_pasted() {
         "encrypted examples: {examples:?}"
     );
     let dir = Path::new(env!("CARGO_BIN_EXE_alarmhub")).parent().unwrap();
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for line in examples {
-        let out = Command::new("sh").arg("-c").arg(line).env("PATH", &path).output().unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{line}\n{out:?}");
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert!(!stdout.is_empty(), "{line}");
@@ -155,8 +167,13 @@ fn the_readme_decode_examples_work_as_pasted() {
 #[test]
 fn the_declared_licence_has_its_files() {
     let manifest: toml::Table = read(&root().join("Cargo.toml")).parse().unwrap();
-    let license = manifest["workspace"]["package"]["license"].as_str().unwrap();
-    let files = [("MIT", "LICENSE-MIT", "Permission is hereby granted"), ("Apache-2.0", "LICENSE-APACHE", "Apache License")];
+    let license = manifest["workspace"]["package"]["license"]
+        .as_str()
+        .unwrap();
+    let files = [
+        ("MIT", "LICENSE-MIT", "Permission is hereby granted"),
+        ("Apache-2.0", "LICENSE-APACHE", "Apache License"),
+    ];
     let ids: Vec<&str> = license.split(" OR ").collect();
     assert!(!ids.is_empty());
     for id in ids {
@@ -165,7 +182,10 @@ fn the_declared_licence_has_its_files() {
             .find(|(spdx, _, _)| *spdx == id)
             .unwrap_or_else(|| panic!("licence {id} has no file in the repository"));
         assert!(read(&root().join(file)).contains(text), "{file}");
-        assert!(read(&root().join("README.md")).contains(&format!("]({file})")), "README links {file}");
+        assert!(
+            read(&root().join("README.md")).contains(&format!("]({file})")),
+            "README links {file}"
+        );
     }
 }
 
@@ -175,14 +195,30 @@ fn release_builds_carry_no_debug_info_and_benchmarks_keep_symbols() {
     let profile = manifest["profile"].as_table().unwrap();
     let release = profile["release"].as_table().unwrap();
     assert!(
-        matches!(release.get("debug"), None | Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))),
+        matches!(
+            release.get("debug"),
+            None | Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))
+        ),
         "{release:?}"
     );
     assert!(
-        matches!(release.get("strip").and_then(|s| s.as_str()), Some("debuginfo" | "symbols")),
+        matches!(
+            release.get("strip").and_then(|s| s.as_str()),
+            Some("debuginfo" | "symbols")
+        ),
         "{release:?}"
     );
     let bench = profile["bench"].as_table().unwrap();
-    assert!(!matches!(bench.get("debug"), None | Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))), "{bench:?}");
-    assert_eq!(bench.get("strip").and_then(|s| s.as_str()), Some("none"), "{bench:?}");
+    assert!(
+        !matches!(
+            bench.get("debug"),
+            None | Some(toml::Value::Boolean(false)) | Some(toml::Value::Integer(0))
+        ),
+        "{bench:?}"
+    );
+    assert_eq!(
+        bench.get("strip").and_then(|s| s.as_str()),
+        Some("none"),
+        "{bench:?}"
+    );
 }

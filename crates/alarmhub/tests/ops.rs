@@ -291,7 +291,10 @@ fn a_fresh_daemon_serves_every_series_with_help_type_and_a_zero_sample() {
             .collect()
     };
     let batch = les("alarmhub_store_batch_size");
-    assert!(batch.contains(&"1".to_string()) && batch.contains(&"1000".to_string()), "{batch:?}");
+    assert!(
+        batch.contains(&"1".to_string()) && batch.contains(&"1000".to_string()),
+        "{batch:?}"
+    );
     assert!(!batch.iter().any(|le| le.starts_with("0.")), "{batch:?}");
     let take = les("alarmhub_alarm_take_seconds");
     assert!(take.contains(&"3600".to_string()), "{take:?}");

@@ -190,7 +190,8 @@ impl Auth {
         };
         let result = identity.and_then(|id| authorize(&id, rule).map(|()| id));
         if let Err(r) = &result {
-            metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => r.outcome()).increment(1);
+            metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => r.outcome())
+                .increment(1);
             tracing::warn!(action, addr = %fmt_addr(addr), reason = %r, "call refused");
             self.audit(refusal_record(action, addr, r, presented.is_some()));
         }

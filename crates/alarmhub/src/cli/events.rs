@@ -67,7 +67,9 @@ pub struct WatchArgs {
 /// option in the error.
 pub fn parse_time(flag: &str, s: &str, now_ms: i64, zone: &Zone) -> Result<i64, String> {
     let bad = || {
-        format!("{flag} {s:?}: use 2h, 3d, now, 2026-11-29, 2026-11-29 08:00, or 2026-11-29T08:00:00Z")
+        format!(
+            "{flag} {s:?}: use 2h, 3d, now, 2026-11-29, 2026-11-29 08:00, or 2026-11-29T08:00:00Z"
+        )
     };
     let t = s.trim();
     if t == "now" {
@@ -293,11 +295,22 @@ mod tests {
     fn bad_times_name_the_flag_and_the_value() {
         let utc = Zone::utc();
         for bad in [
-            "", "yesterday", "2x", "-2h", "2026-13-01", "2026-11-31", "2026-11-29 25:00",
-            "2026-11-29 08", "29/11/2026", "2026-11-29T08:00:00+99:00",
+            "",
+            "yesterday",
+            "2x",
+            "-2h",
+            "2026-13-01",
+            "2026-11-31",
+            "2026-11-29 25:00",
+            "2026-11-29 08",
+            "29/11/2026",
+            "2026-11-29T08:00:00+99:00",
         ] {
             let e = parse_time("--until", bad, NOW, &utc).unwrap_err();
-            assert!(e.starts_with("--until ") && e.contains(&format!("{bad:?}")), "{e}");
+            assert!(
+                e.starts_with("--until ") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
         }
     }
 }

@@ -34,8 +34,8 @@ pub use opts::{ClientArgs, ClientOpts, LeadingClientArgs};
 
 use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
 use crate::proto::alarm_server::{GetMachineRequest, IsNeedSyncRequest};
-use crate::proto::v1::alarm_hub_client::AlarmHubClient;
 use crate::proto::v1 as pb;
+use crate::proto::v1::alarm_hub_client::AlarmHubClient;
 
 /// Adds the token to every call.
 #[derive(Clone)]
@@ -135,7 +135,10 @@ impl ClientCmd {
             | ClientCmd::Alarms { client, .. } => client,
             ClientCmd::Watch(a) => &a.client,
             ClientCmd::Events(a) => &a.client,
-            ClientCmd::Arm(a) | ClientCmd::ArmStay(a) | ClientCmd::Disarm(a) | ClientCmd::Emergency(a) => &a.client,
+            ClientCmd::Arm(a)
+            | ClientCmd::ArmStay(a)
+            | ClientCmd::Disarm(a)
+            | ClientCmd::Emergency(a) => &a.client,
             ClientCmd::Account(a) => &a.client,
             ClientCmd::Alarm(a) => &a.client,
         }

@@ -49,7 +49,12 @@ pub struct LeadingClientArgs {
     #[arg(long)]
     pub json: bool,
     /// API token, sent as `authorization: Bearer …`.
-    #[arg(long, env = "ALARMHUB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "ALARMHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<Sensitive>,
     /// CA certificate (PEM) to verify the daemon's TLS certificate; turns TLS on.
     #[arg(long, env = "ALARMHUB_CA", value_name = "FILE")]

@@ -54,7 +54,9 @@ impl Zone {
     pub fn local() -> Result<Zone, String> {
         match std::env::var("TZ") {
             Ok(tz) if !tz.is_empty() => Zone::from_tz(&tz),
-            _ if Path::new("/etc/localtime").exists() => Zone::from_file(Path::new("/etc/localtime")),
+            _ if Path::new("/etc/localtime").exists() => {
+                Zone::from_file(Path::new("/etc/localtime"))
+            }
             _ => Ok(Zone::utc()),
         }
     }
@@ -115,9 +117,7 @@ impl Zone {
             .map(|&o| local - i64::from(o))
             .filter(|&t| maps_back(t))
             .min()
-            .unwrap_or_else(|| {
-                local - i64::from(offsets.iter().copied().min().unwrap_or(0))
-            })
+            .unwrap_or_else(|| local - i64::from(offsets.iter().copied().min().unwrap_or(0)))
     }
 
     /// Unix milliseconds as `2026-11-21T20:00:00+08:00` (`…Z` when the offset is 0).
@@ -232,9 +232,8 @@ fn parse_tzif(b: &[u8]) -> Option<Zone> {
     };
     let (version, counts) = header(0)?;
     // counts: isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
-    let block_len = |c: [usize; 6], t: usize| {
-        c[3] * t + c[3] + c[4] * 6 + c[5] + c[2] * (t + 4) + c[1] + c[0]
-    };
+    let block_len =
+        |c: [usize; 6], t: usize| c[3] * t + c[3] + c[4] * 6 + c[5] + c[2] * (t + 4) + c[1] + c[0];
     let (start, counts, tsize) = if version >= b'2' {
         let second = 44 + block_len(counts, 4);
         let (_, c2) = header(second)?;
@@ -288,7 +287,10 @@ fn parse_tzif(b: &[u8]) -> Option<Zone> {
 
 /// A POSIX TZ rule: `STDoffset[DST[offset][,start[/time],end[/time]]]`.
 fn parse_rule(s: &str) -> Option<Rule> {
-    let mut p = Cursor { s: s.as_bytes(), i: 0 };
+    let mut p = Cursor {
+        s: s.as_bytes(),
+        i: 0,
+    };
     p.name()?;
     // POSIX offsets count west of UTC: negate.
     let std = -p.hms()?;
@@ -304,8 +306,22 @@ fn parse_rule(s: &str) -> Option<Rule> {
     let (start, end) = if p.done() {
         // The US rule, as POSIX leaves it to the implementation.
         (
-            (Day::Month { month: 3, week: 2, weekday: 0 }, 7200),
-            (Day::Month { month: 11, week: 1, weekday: 0 }, 7200),
+            (
+                Day::Month {
+                    month: 3,
+                    week: 2,
+                    weekday: 0,
+                },
+                7200,
+            ),
+            (
+                Day::Month {
+                    month: 11,
+                    week: 1,
+                    weekday: 0,
+                },
+                7200,
+            ),
         )
     } else {
         p.eat(b',')?;
@@ -357,7 +373,10 @@ impl Cursor<'_> {
         while self.peek().is_some_and(|c| c.is_ascii_digit()) {
             self.i += 1;
         }
-        std::str::from_utf8(&self.s[from..self.i]).ok()?.parse().ok()
+        std::str::from_utf8(&self.s[from..self.i])
+            .ok()?
+            .parse()
+            .ok()
     }
     /// `[+-]hh[:mm[:ss]]` in seconds.
     fn hms(&mut self) -> Option<i32> {
@@ -386,13 +405,21 @@ impl Cursor<'_> {
         let day = match self.peek()? {
             b'J' => {
                 self.i += 1;
-                Day::Julian1(u16::try_from(self.number()?).ok().filter(|n| (1..=365).contains(n))?)
+                Day::Julian1(
+                    u16::try_from(self.number()?)
+                        .ok()
+                        .filter(|n| (1..=365).contains(n))?,
+                )
             }
             b'M' => {
                 self.i += 1;
-                let month = u8::try_from(self.number()?).ok().filter(|m| (1..=12).contains(m))?;
+                let month = u8::try_from(self.number()?)
+                    .ok()
+                    .filter(|m| (1..=12).contains(m))?;
                 self.eat(b'.')?;
-                let week = u8::try_from(self.number()?).ok().filter(|w| (1..=5).contains(w))?;
+                let week = u8::try_from(self.number()?)
+                    .ok()
+                    .filter(|w| (1..=5).contains(w))?;
                 self.eat(b'.')?;
                 let weekday = u8::try_from(self.number()?).ok().filter(|d| *d <= 6)?;
                 Day::Month {
@@ -430,9 +457,15 @@ mod tests {
         assert_eq!(z.format_ms(1_774_746_000_000), "2026-03-29T03:00:00+02:00");
         let fixed = Zone::from_tz("<+08>-8").unwrap();
         assert_eq!(fixed.format_ms(0), "1970-01-01T08:00:00+08:00");
-        assert_eq!(Zone::from_tz("UTC0").unwrap().format_ms(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Zone::from_tz("UTC0").unwrap().format_ms(0),
+            "1970-01-01T00:00:00Z"
+        );
         let west = Zone::from_tz("EST5EDT,M3.2.0,M11.1.0").unwrap();
-        assert_eq!(west.format_ms(1_795_910_400_000), "2026-11-28T19:00:00-05:00");
+        assert_eq!(
+            west.format_ms(1_795_910_400_000),
+            "2026-11-28T19:00:00-05:00"
+        );
     }
 
     #[test]
@@ -454,7 +487,7 @@ mod tests {
     fn wall_times_map_back_to_utc_across_changes() {
         let z = Zone::from_tz(BERLIN).unwrap();
         let wall = |s: i64| s; // wall clock seconds as if UTC
-        // 2026-11-29 12:00 local = 11:00 UTC.
+                               // 2026-11-29 12:00 local = 11:00 UTC.
         assert_eq!(z.to_utc(wall(1_795_953_600)), 1_795_950_000);
         // 2026-07-01 12:00 local = 10:00 UTC.
         assert_eq!(z.to_utc(wall(1_782_907_200)), 1_782_900_000);
@@ -468,7 +501,13 @@ mod tests {
 
     #[test]
     fn bad_tz_values_are_refused() {
-        for tz in ["", "X", "CET-1CEST,M13.1.0,M10.5.0", "Nowhere/City", "../etc/passwd"] {
+        for tz in [
+            "",
+            "X",
+            "CET-1CEST,M13.1.0,M10.5.0",
+            "Nowhere/City",
+            "../etc/passwd",
+        ] {
             assert!(Zone::from_tz(tz).is_err(), "{tz}");
         }
     }

@@ -216,7 +216,12 @@ fn install_metrics(config: &Config) -> Option<PrometheusHandle> {
     }
     let handle = builder.and_then(|b| b.install_recorder().ok());
     crate::metrics::describe();
-    let channels: Vec<String> = config.notify.channels.iter().map(|c| c.name.clone()).collect();
+    let channels: Vec<String> = config
+        .notify
+        .channels
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     let outputs: Vec<String> = config.automation.iter().map(|a| a.name.clone()).collect();
     crate::metrics::register_all(&channels, &outputs);
     handle

@@ -96,7 +96,8 @@ impl Reporter {
             }
         });
         let up = if state == LinkState::Up { 1.0 } else { 0.0 };
-        metrics::gauge!(crate::metrics::names::AUTOMATION_LINK_UP, "output" => self.name.clone()).set(up);
+        metrics::gauge!(crate::metrics::names::AUTOMATION_LINK_UP, "output" => self.name.clone())
+            .set(up);
     }
 
     /// The listener is bound.
