@@ -257,7 +257,7 @@ pub fn histogram_buckets() -> impl Iterator<Item = (&'static str, &'static [f64]
     })
 }
 
-/// The default buckets (seconds) of a histogram not in [`SERIES`].
+/// The default buckets (seconds) of a histogram without buckets of its own.
 pub const DEFAULT_BUCKETS: &[f64] = LATENCY_SECONDS;
 
 /// Register the help text of every series with the installed recorder (call once, after
