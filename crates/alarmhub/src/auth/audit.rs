@@ -48,7 +48,9 @@ async fn write(store: &Arc<Mutex<Box<dyn AuthBackend>>>, batch: Vec<AuditRecord>
     })
     .await;
     match r {
-        Ok(Ok(())) => metrics::counter!("alarmhub_audit_rows_total").increment(n as u64),
+        Ok(Ok(())) => {
+            metrics::counter!(crate::metrics::names::AUDIT_ROWS_TOTAL).increment(n as u64)
+        }
         Ok(Err(e)) => tracing::error!(error = %e, rows = n, "audit rows could not be stored"),
         Err(e) => tracing::error!(error = %e, rows = n, "audit writer task failed"),
     }

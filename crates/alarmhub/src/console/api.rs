@@ -280,6 +280,7 @@ pub struct EventsQuery {
     page_size: i32,
     page_token: String,
     oldest_first: bool,
+    zone: Option<i32>,
 }
 
 /// `GET /console/api/events`: `ListEvents`.
@@ -296,6 +297,7 @@ pub async fn events(
         page_size: q.page_size,
         page_token: q.page_token,
         oldest_first: q.oldest_first,
+        zone: q.zone,
     };
     let r = c.finish(&s, "ListEvents", c.v1.list_events(c.request(&s, req)).await)?;
     Ok(Json(json!({

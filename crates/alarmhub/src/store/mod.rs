@@ -92,6 +92,8 @@ pub struct EventQuery {
     pub to_ms: Option<i64>,
     /// Only this Contact ID style code.
     pub code: Option<u16>,
+    /// Only this zone (0: the host itself).
+    pub zone: Option<u16>,
     /// Paging cursor: only events with `seq > after_seq`.
     pub after_seq: Option<i64>,
     /// Paging cursor: only events with `seq < before_seq`.
