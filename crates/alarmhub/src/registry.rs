@@ -253,6 +253,9 @@ pub struct Registry {
     /// Panels with `changed()`, kept up to date under the write lock so the compat API's
     /// `IsNeedSync` is O(1).
     changed: std::sync::atomic::AtomicUsize,
+    /// Sync marks another node recorded for panels this registry has not seen yet (its
+    /// follower lags): applied when the panel's first event arrives.
+    early_marks: std::sync::Mutex<HashMap<String, SyncToken>>,
 }
 
 /// Keep the changed-panel counter right across one panel's mutation.
@@ -267,6 +270,14 @@ fn track(counter: &std::sync::atomic::AtomicUsize, was: bool, now: bool) {
         }
         _ => {}
     }
+}
+
+/// Mark `p` delivered up to `token` (never back), keeping the changed-panel counter right.
+fn merge_mark(counter: &std::sync::atomic::AtomicUsize, p: &mut PanelState, token: SyncToken) {
+    let was = p.changed();
+    p.synced_version = p.synced_version.max(token.version);
+    p.delivered_alarm_version = p.delivered_alarm_version.max(token.alarm_version);
+    track(counter, was, p.changed());
 }
 
 /// What a full `Sync` delivered, to be confirmed once the reply was written.
@@ -302,9 +313,14 @@ impl Registry {
                 // A command's audit event never creates a machine: only what a panel (or
                 // an ingesting system) reports does.
                 None if e.event.source == Source::Control => continue,
-                None => map
-                    .entry(e.event.account.clone())
-                    .or_insert_with(|| PanelState::new(&e.event.account)),
+                None => {
+                    let mut p = PanelState::new(&e.event.account);
+                    if let Some(t) = self.take_early_mark(&e.event.account) {
+                        p.synced_version = t.version;
+                        p.delivered_alarm_version = t.alarm_version;
+                    }
+                    map.entry(e.event.account.clone()).or_insert(p)
+                }
             };
             if e.seq > p.last_event_seq {
                 let was = p.changed();
@@ -379,11 +395,33 @@ impl Registry {
     /// written). Later changes stay pending.
     pub fn mark_synced(&self, account: &str, token: SyncToken) {
         if let Some(p) = self.write().get_mut(account) {
-            let was = p.changed();
-            p.synced_version = p.synced_version.max(token.version);
-            p.delivered_alarm_version = p.delivered_alarm_version.max(token.alarm_version);
-            track(&self.changed, was, p.changed());
+            merge_mark(&self.changed, p, token);
         }
+    }
+
+    /// [`Registry::mark_synced`] for a mark another node's full Sync recorded in the shared
+    /// store. Versions are derived from the shared event sequence, so they mean the same on
+    /// every node; a mark ahead of this node's view (its follower lags) simply keeps the
+    /// events still to come from counting as changes. A mark for a panel not seen yet is
+    /// kept until its first event.
+    pub fn mark_synced_elsewhere(&self, account: &str, token: SyncToken) {
+        let mut map = self.write();
+        if let Some(p) = map.get_mut(account) {
+            merge_mark(&self.changed, p, token);
+            return;
+        }
+        let mut early = self.early_marks.lock().unwrap_or_else(|p| p.into_inner());
+        let e = early.entry(account.to_string()).or_insert(token);
+        e.version = e.version.max(token.version);
+        e.alarm_version = e.alarm_version.max(token.alarm_version);
+    }
+
+    fn take_early_mark(&self, account: &str) -> Option<SyncToken> {
+        let mut early = self.early_marks.lock().unwrap_or_else(|p| p.into_inner());
+        if early.is_empty() {
+            return None;
+        }
+        early.remove(account)
     }
 
     /// Every panel offline (at start: connections did not survive the restart).

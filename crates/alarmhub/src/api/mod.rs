@@ -12,6 +12,7 @@
 
 pub mod budget;
 pub mod compat;
+pub mod compat_marks;
 pub mod status;
 pub mod v1;
 
