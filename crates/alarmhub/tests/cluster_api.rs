@@ -33,7 +33,7 @@ async fn channel(d: &Daemon) -> Channel {
 }
 
 async fn need(c: &mut AlarmServerClient<Channel>) -> i32 {
-    c.is_need_sync(IsNeedSyncRequest {})
+    c.is_need_sync(IsNeedSyncRequest::default())
         .await
         .unwrap()
         .into_inner()
