@@ -126,9 +126,16 @@ fn compat_is_need_sync_and_sync_give_the_same_answers_on_every_node() {
         assert_eq!(new_alarms(&on_a), vec![(5, 1130)], "{on_a:?}");
         assert_eq!(need(&mut cb).await, 0, "node B counts what A delivered");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(need(&mut cb).await, 0, "node B counts A's alarm once applied");
+        assert_eq!(
+            need(&mut cb).await,
+            0,
+            "node B counts A's alarm once applied"
+        );
         let again = sync_all(&mut cb).await;
-        assert!(new_alarms(&again).is_empty(), "node B delivered again: {again:?}");
+        assert!(
+            new_alarms(&again).is_empty(),
+            "node B delivered again: {again:?}"
+        );
 
         // A Sync of one account (nothing marked) answers alike on both nodes.
         let one = |c: &mut AlarmServerClient<Channel>| {
@@ -146,7 +153,10 @@ fn compat_is_need_sync_and_sync_give_the_same_answers_on_every_node() {
         };
         let (ra, rb) = (one(&mut ca).await, one(&mut cb).await);
         assert_eq!(ra, rb);
-        assert_eq!(ra.alarm_message.as_ref().map(|m| (m.zone, m.valid)), Some((5, false)));
+        assert_eq!(
+            ra.alarm_message.as_ref().map(|m| (m.zone, m.valid)),
+            Some((5, false))
+        );
     });
 }
 

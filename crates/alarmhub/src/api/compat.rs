@@ -68,12 +68,12 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use super::compat_marks::SharedMarks;
 use crate::config::Config;
 use crate::proto::alarm_server::alarm_server_server::{AlarmServer, AlarmServerServer};
 use crate::proto::alarm_server::{
     AlarmMessage, GetMachineRequest, IsNeedSyncReply, IsNeedSyncRequest, MachineReply,
 };
-use super::compat_marks::SharedMarks;
 use crate::registry::{PanelState, Registry, SyncToken};
 
 /// Longest `GetMachineRequest.account` accepted, in characters.

@@ -54,10 +54,7 @@ async fn command_rows(db: &TestDb) -> (i64, i64) {
         .unwrap();
     tokio::spawn(conn);
     let r = c
-        .query_one(
-            "SELECT count(*), count(password) FROM ah_commands",
-            &[],
-        )
+        .query_one("SELECT count(*), count(password) FROM ah_commands", &[])
         .await
         .unwrap();
     (r.get(0), r.get(1))
@@ -87,7 +84,10 @@ async fn a_routed_disarm_keeps_its_password_only_until_the_owner_answers() {
         tokio::spawn(async move { a.route_command(disarm("X"), Duration::from_secs(20)).await })
     };
     // The owner needs the password until it has sent the command.
-    assert_eq!(rows_until(&db, Duration::from_secs(10), |r| r.0 == 1).await, (1, 1));
+    assert_eq!(
+        rows_until(&db, Duration::from_secs(10), |r| r.0 == 1).await,
+        (1, 1)
+    );
     let taken = b.take_commands().await.unwrap();
     assert_eq!(taken.len(), 1);
     match &taken[0].1.command {
@@ -99,7 +99,11 @@ async fn a_routed_disarm_keeps_its_password_only_until_the_owner_answers() {
     // read the outcome yet.
     assert_eq!(command_rows(&db).await.1, 0);
     assert_eq!(issuer.await.unwrap().unwrap(), Outcome::Done);
-    assert_eq!(command_rows(&db).await, (0, 0), "the issuer removes its row");
+    assert_eq!(
+        command_rows(&db).await,
+        (0, 0),
+        "the issuer removes its row"
+    );
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
@@ -115,14 +119,21 @@ async fn an_issuer_killed_while_it_waits_leaves_no_password_and_no_command_behin
         let a = Arc::clone(&a);
         tokio::spawn(async move { a.route_command(disarm("X"), Duration::from_secs(60)).await })
     };
-    assert_eq!(rows_until(&db, Duration::from_secs(10), |r| r.0 == 1).await, (1, 1));
+    assert_eq!(
+        rows_until(&db, Duration::from_secs(10), |r| r.0 == 1).await,
+        (1, 1)
+    );
     // Node A dies as kill -9 would: its wait stops, its lease is no longer renewed.
     issuer.abort();
     a.crash().await;
     let t0 = Instant::now();
     // B's lease task sweeps the row once A's lease (5 s) expired.
     let rows = rows_until(&db, Duration::from_secs(15), |r| r == (0, 0)).await;
-    assert_eq!(rows, (0, 0), "the dead issuer's command (and its password) stayed");
+    assert_eq!(
+        rows,
+        (0, 0),
+        "the dead issuer's command (and its password) stayed"
+    );
     assert!(t0.elapsed() < Duration::from_secs(12), "{:?}", t0.elapsed());
     // Nothing is left for the owner to carry out on behalf of a dead issuer.
     assert!(b.take_commands().await.unwrap().is_empty());

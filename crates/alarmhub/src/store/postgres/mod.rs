@@ -59,29 +59,7 @@ use writer::{WriterConfig, WriterHandle};
 
 pub use connect::is_postgres_url;
 pub use outbox::PgOutbox;
-
-/// One connection to `url` with the schema brought up to date, and the database's name
-/// (no password): for the other users of the shared database (tokens, users, audit).
-pub(crate) async fn connect_migrated(
-    url: &str,
-) -> Result<(tokio_postgres::Client, String), StoreError> {
-    let target = Target::parse(url)?;
-    let mut client = target.connect("connect").await?;
-    schema::migrate(&mut client, &target).await?;
-    Ok((client, target.name.to_string()))
-}
-
-/// A connection pool on `url` with the schema brought up to date, and the database's name
-/// (no password): for the other users of the shared database (tokens, users, audit).
-/// Connections are opened on demand on the runtime that asks for them, and replaced when
-/// they break.
-pub(crate) async fn migrated_pool(url: &str) -> Result<(Pool, String), StoreError> {
-    let target = Target::parse(url)?;
-    let mut client = target.connect("connect").await?;
-    schema::migrate(&mut client, &target).await?;
-    drop(client);
-    Ok((target.pool()?, target.name.to_string()))
-}
+pub(crate) use schema::{connect_migrated, migrated_pool};
 
 /// `url` as logs and errors name it: `postgres://user@host:port/db`, never the password.
 pub fn describe_url(url: &str) -> String {

@@ -18,7 +18,6 @@ use crate::store::{StoreError, SyncMark, SYNC_MARKS_PAGE};
 /// Transaction advisory lock key held while writing marks ("alarmhub" + 8).
 const MARK_LOCK: i64 = 0x616c_6172_6d68_7508;
 
-
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
