@@ -137,6 +137,24 @@ fn compat_is_need_sync_and_sync_give_the_same_answers_on_every_node() {
             "node B delivered again: {again:?}"
         );
 
+        // The v1 view of "changed since the last full Sync" (the CLI's `alarmhub sync`
+        // peek) follows the marks too: after a Sync on B, node A lists nothing.
+        host.report(1130, 7).await;
+        until_changed(&mut cb, "node B after a third alarm").await;
+        assert_eq!(new_alarms(&drain(&mut cb).await), vec![(7, 1130)]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut va = AlarmHubClient::new(channel(&a).await);
+        let changed = va
+            .list_machines(pb::ListMachinesRequest {
+                changed_since_sync: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .machines;
+        assert!(changed.is_empty(), "node A lists as changed: {changed:?}");
+
         // A Sync of one account (nothing marked) answers alike on both nodes.
         let one = |c: &mut AlarmServerClient<Channel>| {
             let mut c = c.clone();
@@ -155,7 +173,7 @@ fn compat_is_need_sync_and_sync_give_the_same_answers_on_every_node() {
         assert_eq!(ra, rb);
         assert_eq!(
             ra.alarm_message.as_ref().map(|m| (m.zone, m.valid)),
-            Some((5, false))
+            Some((7, false))
         );
     });
 }

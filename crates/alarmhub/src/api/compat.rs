@@ -96,7 +96,7 @@ impl CompatService {
     /// The service over the running daemon's registry and configuration.
     pub fn new(state: &super::ApiState) -> Self {
         CompatService {
-            marks: SharedMarks::new(&state.store, &state.registry),
+            marks: state.compat_marks.clone(),
             ..CompatService::from_parts(Arc::clone(&state.registry), Arc::clone(&state.config))
         }
     }

@@ -7,8 +7,10 @@
 //! was only known to the node that served it; with a shared store ([`Store::is_shared`])
 //! a confirmed batch is also written as [`SyncMark`]s (before the stream ends, so the
 //! client's next call on any node sees it), and every node reads the marks recorded since
-//! its last look before it answers `IsNeedSync` or starts a full `Sync`
-//! ([`Registry::mark_synced_elsewhere`]). A client that polls node B after a `Sync` on
+//! its last look before it answers `IsNeedSync`, starts a full `Sync` or lists the machines
+//! changed since the last one (v1 `ListMachines` with `changed_since_sync`, which the CLI's
+//! `alarmhub sync` peek uses) — [`Registry::mark_synced_elsewhere`]. The daemon keeps one
+//! [`SharedMarks`] in its `ApiState`. A client that polls node B after a `Sync` on
 //! node A therefore gets neither the count nor the alarm (`valid`) again.
 //!
 //! When the shared store cannot be read or written, the node answers from what it knows
