@@ -127,6 +127,11 @@ impl Auth {
         Ok(auth)
     }
 
+    /// The daemon's one open auth backend (`None` when detached).
+    pub(super) fn backend(&self) -> Option<Arc<Mutex<Box<dyn AuthBackend>>>> {
+        self.store.clone()
+    }
+
     /// Whether callers must authenticate.
     pub fn enabled(&self) -> bool {
         self.enabled

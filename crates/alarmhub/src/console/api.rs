@@ -344,10 +344,10 @@ async fn credentials(
     ),
     ConsoleError,
 > {
-    let store = c.api.config.store.clone();
-    tokio::task::spawn_blocking(move || crate::auth::open_backend(&store).and_then(|s| s.load()))
+    c.api
+        .auth
+        .credentials(&c.api.config.store)
         .await
-        .map_err(|e| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 

@@ -161,6 +161,7 @@ fn api_state(
             crate::clock::Clock::system(),
         ),
         tasks: tracker.clone(),
+        compat_marks: crate::api::compat_marks::SharedMarks::new(&core.store, &core.registry),
     }
 }
 
