@@ -22,6 +22,8 @@ pub struct TokenEntry {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// Unix ms after which it is refused.
+    pub expires_at_ms: Option<i64>,
     /// Last use seen by this process (Unix ms, whole seconds).
     last_used: AtomicI64,
     /// Last use already written to the store.
@@ -45,6 +47,8 @@ pub struct UserEntry {
     pub role: Role,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// It may not log in, and its sessions are refused.
+    pub disabled: bool,
 }
 
 /// Tokens by hash and users by name.
@@ -100,6 +104,7 @@ impl Cache {
                 let entry = TokenEntry {
                     name: t.name,
                     role: t.role,
+                    expires_at_ms: t.expires_at_ms,
                     last_used: AtomicI64::new(seen),
                     flushed: AtomicI64::new(flushed),
                 };
@@ -114,6 +119,7 @@ impl Cache {
                     UserEntry {
                         role: u.role,
                         password_hash: u.password_hash,
+                        disabled: u.disabled,
                     },
                 )
             })
@@ -148,6 +154,7 @@ mod tests {
             hash: hash_token(token),
             created_at_ms: 0,
             last_used_ms: None,
+            expires_at_ms: None,
         }
     }
 

@@ -169,7 +169,9 @@ impl Auth {
                 if let Some(key) = &addr_key {
                     self.limiter.fail(key, Instant::now());
                 }
-                Refusal::Unauthenticated("the token is not valid (unknown or revoked)".into())
+                Refusal::Unauthenticated(
+                    "the token is not valid (unknown, revoked or expired)".into(),
+                )
             }),
             Some(Err(())) => {
                 if let Some(key) = &addr_key {
@@ -199,6 +201,12 @@ impl Auth {
 
     fn token_identity(&self, token: &str, addr: Option<SocketAddr>) -> Option<Identity> {
         let entry = self.cache.token(&hash_token(token))?;
+        if entry
+            .expires_at_ms
+            .is_some_and(|e| crate::clock::now_ms() >= e)
+        {
+            return None;
+        }
         entry.touch(self.coarse_now_ms.load(Ordering::Relaxed));
         Some(Identity {
             name: entry.name.clone(),
@@ -253,6 +261,13 @@ impl Auth {
         .await
         .unwrap_or(false);
         match user {
+            Some(u) if ok && u.disabled => {
+                tracing::warn!(user = name, addr = %fmt_addr(addr), "login of a disabled user");
+                self.audit(login_record(name, addr, Some(u.role), "disabled"));
+                Err(Refusal::Unauthenticated(format!(
+                    "the user {name:?} is disabled: ask an administrator"
+                )))
+            }
             Some(u) if ok => {
                 self.limiter.clear(&format!("user:{name}"));
                 self.audit(login_record(name, addr, Some(u.role), "ok"));
@@ -284,6 +299,17 @@ impl Auth {
                 ))
             }
         }
+    }
+
+    /// The current role of an enabled user (`None`: unknown or disabled). Console sessions
+    /// take the role from here on every request.
+    pub fn user_role(&self, name: &str) -> Option<Role> {
+        self.cache.user(name).filter(|u| !u.disabled).map(|u| u.role)
+    }
+
+    /// The store of tokens, users, sessions and audit rows (`None` for [`Auth::detached`]).
+    pub fn backend(&self) -> Option<Arc<Mutex<Box<dyn AuthBackend>>>> {
+        self.store.clone()
     }
 
     /// Queue an audit row (dropped, and counted, when the queue is full).

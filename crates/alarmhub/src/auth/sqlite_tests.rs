@@ -8,6 +8,7 @@ fn token(name: &str, role: Role) -> TokenRow {
         hash: hash_token(generate_token().expose()),
         created_at_ms: 1,
         last_used_ms: None,
+        expires_at_ms: None,
     }
 }
 
@@ -46,6 +47,7 @@ fn users_and_audit_rows_round_trip() {
         password_hash: "$argon2id$x".into(),
         created_at_ms: 5,
         last_login_ms: None,
+        disabled: false,
     };
     s.add_user(&u).unwrap();
     assert!(format!("{u:?}").contains("****") && !format!("{u:?}").contains("argon"));

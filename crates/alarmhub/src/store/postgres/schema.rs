@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_accounts.sql"),
     include_str!("migrations/006_alarms.sql"),
     include_str!("migrations/007_outbox.sql"),
+    include_str!("migrations/008_console.sql"),
 ];
 
 /// Schema version this build writes and understands.
