@@ -161,7 +161,16 @@ fn an_admin_manages_users_in_the_console_and_each_change_takes_effect_at_once() 
         })
     });
     assert!(all_there, "{wanted:?} not all in {rows:#?}");
-    assert!(rows.iter().all(|r| r["kind"] == "user" && r["role"] == "admin"));
+    let changes: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["action"].as_str().unwrap().starts_with("user."))
+        .collect();
+    assert!(
+        changes
+            .iter()
+            .all(|r| r["kind"] == "user" && r["role"] == "admin" && r["addr"] != "-"),
+        "each change names the admin, as a user, and the address: {changes:#?}"
+    );
     let text = serde_json::to_string(&rows).unwrap() + &d.log_tail();
     assert!(
         !text.contains(PW) && !text.contains(NEW_PW),

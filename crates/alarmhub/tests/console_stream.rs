@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::console::{add_user, sse_until, Browser, SseEvent};
-use common::{Daemon, ACCT};
+use common::Daemon;
 use serde_json::{json, Value};
 
 const PW: &str = "a long password 1";

@@ -291,7 +291,7 @@ pub fn expiry_after(s: &str, now_ms: i64) -> Result<i64, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{AuditLog, AuditQuery, AuthStore, SqliteAuthStore};
+    use crate::auth::{AuditQuery, SqliteAuthStore};
 
     #[test]
     fn changes_are_checked_stored_and_audited_with_the_actor() {
