@@ -261,7 +261,10 @@ fn an_operator_disarms_from_the_panel_page_and_gets_the_hosts_answer() {
         })
     });
     assert!(found, "{panel_audit}");
-    assert!(!panel_audit.to_string().contains("127.0.0.1"), "{panel_audit}");
+    assert!(
+        !panel_audit.to_string().contains("127.0.0.1"),
+        "{panel_audit}"
+    );
     let other = viewer.get("/console/api/panels/000000000000/audit").json();
     assert!(other["entries"].as_array().unwrap().is_empty(), "{other}");
     let bad = b.post(&path, &json!({ "action": "self_destruct" }));

@@ -100,30 +100,42 @@ fn an_admin_manages_users_in_the_console_and_each_change_takes_effect_at_once() 
     for (body, status, says) in cases {
         let r = ada.post("/console/api/users", &body);
         assert_eq!(r.status, status, "{body}: {}", r.body);
-        assert!(r.json()["error"].as_str().unwrap().contains(says), "{}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains(says),
+            "{}",
+            r.body
+        );
     }
     let list = ada.get("/console/api/users").json();
     assert_eq!(list["users"].as_array().unwrap().len(), 4, "{list}");
     assert!(!list.to_string().contains("argon2"), "{list}");
 
     // A role change reaches the open session on its next request.
-    let r = ada.post(
-        "/console/api/users/oleg/role",
-        &json!({ "role": "viewer" }),
-    );
+    let r = ada.post("/console/api/users/oleg/role", &json!({ "role": "viewer" }));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(oleg.get("/console/api/me").json()["role"], "viewer");
-    let r = ada.post("/console/api/users/nobody/role", &json!({ "role": "viewer" }));
+    let r = ada.post(
+        "/console/api/users/nobody/role",
+        &json!({ "role": "viewer" }),
+    );
     assert_eq!(r.status, 404, "{}", r.body);
 
     // Disabled: the session ends and a login is refused with the reason; enabled again.
-    assert_eq!(ada.post("/console/api/users/oleg/disable", &json!({})).status, 200);
+    assert_eq!(
+        ada.post("/console/api/users/oleg/disable", &json!({}))
+            .status,
+        200
+    );
     assert_eq!(oleg.get("/console/api/me").status, 401);
     let r = Browser::new(d.http).login("oleg", PW);
     assert_eq!(r.status, 401);
     assert!(r.body.contains("disabled"), "{}", r.body);
     assert!(user(&ada.get("/console/api/users").json(), "oleg")["disabled"] == true);
-    assert_eq!(ada.post("/console/api/users/oleg/enable", &json!({})).status, 200);
+    assert_eq!(
+        ada.post("/console/api/users/oleg/enable", &json!({}))
+            .status,
+        200
+    );
     assert_eq!(Browser::new(d.http).login("oleg", PW).status, 200);
 
     // Password reset: the weak one refused, the old one dead, the new one works.
@@ -155,10 +167,9 @@ fn an_admin_manages_users_in_the_console_and_each_change_takes_effect_at_once() 
     let mut rows = Vec::new();
     let all_there = eventually(Duration::from_secs(3), || {
         rows = audit(&d, "ada");
-        wanted.iter().all(|(a, o)| {
-            rows.iter()
-                .any(|r| r["action"] == *a && r["outcome"] == *o)
-        })
+        wanted
+            .iter()
+            .all(|(a, o)| rows.iter().any(|r| r["action"] == *a && r["outcome"] == *o))
     });
     assert!(all_there, "{wanted:?} not all in {rows:#?}");
     let changes: Vec<&Value> = rows
@@ -204,7 +215,10 @@ fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
     assert_eq!(again.status, 409, "{}", again.body);
     for (body, says) in [
         (json!({ "name": "x", "role": "boss" }), "unknown role"),
-        (json!({ "name": "x", "role": "viewer", "expires": "soon" }), "expiry"),
+        (
+            json!({ "name": "x", "role": "viewer", "expires": "soon" }),
+            "expiry",
+        ),
     ] {
         let r = ada.post("/console/api/tokens", &body);
         assert_eq!(r.status, 400, "{}", r.body);
@@ -225,11 +239,13 @@ fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
         (Some("erp"), Some(expires))
     );
     assert_eq!(
-        ada.post("/console/api/tokens/erp/revoke", &json!({})).status,
+        ada.post("/console/api/tokens/erp/revoke", &json!({}))
+            .status,
         200
     );
     assert_eq!(
-        ada.post("/console/api/tokens/erp/revoke", &json!({})).status,
+        ada.post("/console/api/tokens/erp/revoke", &json!({}))
+            .status,
         404
     );
     assert!(ada.get("/console/api/tokens").json()["tokens"]
@@ -239,7 +255,9 @@ fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
     let rows = audit(&d, "ada");
     assert!(eventually(Duration::from_secs(3), || audit(&d, "ada")
         .iter()
-        .any(|r| r["action"] == "token.create" && r["outcome"] == "exists")));
+        .any(
+            |r| r["action"] == "token.create" && r["outcome"] == "exists"
+        )));
     let create = rows
         .iter()
         .find(|r| r["action"] == "token.create" && r["outcome"] == "ok")
@@ -248,7 +266,10 @@ fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
     assert!(create["detail"].as_str().unwrap().contains("integration"));
     assert!(rows.iter().any(|r| r["action"] == "token.revoke"));
     let text = serde_json::to_string(&rows).unwrap() + &d.log_tail();
-    assert!(!text.contains(&token), "the token is in no audit row or log");
+    assert!(
+        !text.contains(&token),
+        "the token is in no audit row or log"
+    );
 }
 
 #[test]
@@ -266,7 +287,10 @@ fn operators_viewers_and_forged_requests_are_refused() {
         ("/console/api/users/ada/disable", json!({})),
         ("/console/api/users/olga/enable", json!({})),
         ("/console/api/users/ada/password", json!({ "password": PW })),
-        ("/console/api/tokens", json!({ "name": "t", "role": "admin" })),
+        (
+            "/console/api/tokens",
+            json!({ "name": "t", "role": "admin" }),
+        ),
         ("/console/api/tokens/t/revoke", json!({})),
     ];
     for b in [&olga, &vic] {
@@ -302,8 +326,8 @@ fn operators_viewers_and_forged_requests_are_refused() {
         "nothing was created: {users}"
     );
     assert!(eventually(Duration::from_secs(3), || {
-        audit(&d, "olga")
-            .iter()
-            .any(|r| r["action"] == "POST /console/api/users" && r["outcome"] == "permission_denied")
+        audit(&d, "olga").iter().any(|r| {
+            r["action"] == "POST /console/api/users" && r["outcome"] == "permission_denied"
+        })
     }));
 }

@@ -60,9 +60,17 @@ fn a_session_survives_a_restart_and_logout_ends_it_for_good() {
     leaves.addr = d.http;
     let me = stays.get("/console/api/me");
     assert_eq!(me.status, 200, "{}", me.body);
-    assert_eq!(me.json()["csrf"].as_str(), stays.csrf.as_deref(), "same CSRF token");
+    assert_eq!(
+        me.json()["csrf"].as_str(),
+        stays.csrf.as_deref(),
+        "same CSRF token"
+    );
     let note = stays.post("/console/api/logout", &json!({}));
-    assert_eq!(note.status, 200, "the CSRF token still works: {}", note.body);
+    assert_eq!(
+        note.status, 200,
+        "the CSRF token still works: {}",
+        note.body
+    );
     assert_eq!(stays.get("/console/api/me").status, 401, "logged out");
     assert_eq!(leaves.get("/console/api/me").status, 200);
 
@@ -87,7 +95,14 @@ async fn on_a_postgresql_cluster_any_node_accepts_the_session() {
         let node = || Daemon::with(&Setup::new().store(&format!("url = {url:?}")));
         let (a, b) = (node(), node());
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmhub"))
-            .args(["user", "add", "olga", "--role", "operator", "--password-stdin"])
+            .args([
+                "user",
+                "add",
+                "olga",
+                "--role",
+                "operator",
+                "--password-stdin",
+            ])
             .args(["--store", &url])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -95,7 +110,10 @@ async fn on_a_postgresql_cluster_any_node_accepts_the_session() {
             .spawn()
             .and_then(|mut c| {
                 use std::io::Write;
-                c.stdin.take().unwrap().write_all(format!("{PW}\n").as_bytes())?;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(format!("{PW}\n").as_bytes())?;
                 c.wait_with_output()
             })
             .unwrap();
@@ -105,7 +123,11 @@ async fn on_a_postgresql_cluster_any_node_accepts_the_session() {
         let _ = login(b.http, "olga");
         let mut on_b = on_a.clone();
         on_b.addr = b.http;
-        assert_eq!(on_b.get("/console/api/me").status, 200, "B accepts A's session");
+        assert_eq!(
+            on_b.get("/console/api/me").status,
+            200,
+            "B accepts A's session"
+        );
         assert_eq!(on_b.post("/console/api/logout", &json!({})).status, 200);
         assert_eq!(on_a.get("/console/api/me").status, 401, "ended on A too");
     })

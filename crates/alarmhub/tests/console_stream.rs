@@ -23,7 +23,10 @@ fn changes(events: &[SseEvent]) -> Vec<(i64, String)> {
         .map(|e| {
             let v: Value = serde_json::from_str(&e.data).unwrap();
             assert_eq!(e.id, v["seq"].to_string(), "the event id is the change seq");
-            (v["seq"].as_i64().unwrap(), v["kind"].as_str().unwrap().to_string())
+            (
+                v["seq"].as_i64().unwrap(),
+                v["kind"].as_str().unwrap().to_string(),
+            )
         })
         .collect()
 }
@@ -78,8 +81,15 @@ fn a_dropped_alarm_stream_resumes_from_its_cursor_with_every_change_in_between()
     assert_eq!(status, 200);
     let resumed = changes(&resumed);
     let kinds: Vec<&str> = resumed.iter().map(|(_, k)| k.as_str()).collect();
-    assert_eq!(kinds.len(), 2, "exactly the two changes made meanwhile: {resumed:?}");
-    assert!(resumed.iter().all(|(seq, _)| *seq > cursor), "none twice: {resumed:?}");
+    assert_eq!(
+        kinds.len(),
+        2,
+        "exactly the two changes made meanwhile: {resumed:?}"
+    );
+    assert!(
+        resumed.iter().all(|(seq, _)| *seq > cursor),
+        "none twice: {resumed:?}"
+    );
     assert_eq!(kinds[0], "taken", "{resumed:?}");
 
     // The page's own restart after the browser gave up: from_seq = the cursor.

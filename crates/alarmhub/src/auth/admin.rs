@@ -40,7 +40,9 @@ impl Actor {
             who: id.name.clone(),
             role: id.role.as_str().into(),
             kind: id.kind.as_str().into(),
-            addr: id.addr.map_or_else(|| "-".into(), |a: SocketAddr| a.to_string()),
+            addr: id
+                .addr
+                .map_or_else(|| "-".into(), |a: SocketAddr| a.to_string()),
         }
     }
 
@@ -185,7 +187,11 @@ pub fn set_role(
     name: &str,
     role: Role,
 ) -> Result<(), AdminError> {
-    found(s.set_role(name, role, crate::clock::now_ms())?, "user", name)?;
+    found(
+        s.set_role(name, role, crate::clock::now_ms())?,
+        "user",
+        name,
+    )?;
     let detail = serde_json::json!({ "role": role.as_str() });
     audit(s, actor.row("user.role", name, "ok", detail));
     Ok(())

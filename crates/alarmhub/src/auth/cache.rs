@@ -7,9 +7,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use super::gate::Auth;
 use super::role::Role;
 use super::secret::TokenHash;
+use super::store::AuthStoreError;
 use super::store::{TokenRow, UserRow};
 
 /// Polls between two writes of "last used" times.
@@ -140,6 +145,36 @@ impl Cache {
         }
         out
     }
+}
+
+/// Reload the cache every second when the store changed, and write "last used" times
+/// every [`FLUSH_EVERY`] polls, until `cancel` (then a last flush).
+pub(super) async fn refresh_loop(auth: Arc<Auth>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u32 = 0;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        n = n.wrapping_add(1);
+        let a = Arc::clone(&auth);
+        let flush = n % FLUSH_EVERY == 0;
+        let r = tokio::task::spawn_blocking(move || {
+            a.refresh()?;
+            if flush {
+                a.flush_last_used()?;
+            }
+            Ok::<(), AuthStoreError>(())
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "refreshing tokens and users failed; keeping the last ones");
+        }
+    }
+    let a = Arc::clone(&auth);
+    let _ = tokio::task::spawn_blocking(move || a.flush_last_used()).await;
 }
 
 #[cfg(test)]

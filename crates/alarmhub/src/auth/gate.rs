@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::audit::{fmt_addr, login_record, refusal_record};
-use super::cache::{Cache, FLUSH_EVERY};
+use super::cache::Cache;
 use super::identity::{Identity, Kind};
 use super::limiter::Limiter;
 use super::role::{Permission, Role};
@@ -122,7 +122,10 @@ impl Auth {
             ..Auth::detached(enabled, config.auth.compat_anonymous)
         });
         auth.cache.replace(generation, tokens, users);
-        tokio::spawn(refresh_loop(Arc::clone(&auth), cancel.clone()));
+        tokio::spawn(super::cache::refresh_loop(
+            Arc::clone(&auth),
+            cancel.clone(),
+        ));
         tokio::spawn(super::audit::writer(rx, store, cancel));
         Ok(auth)
     }
@@ -304,7 +307,10 @@ impl Auth {
     /// The current role of an enabled user (`None`: unknown or disabled). Console sessions
     /// take the role from here on every request.
     pub fn user_role(&self, name: &str) -> Option<Role> {
-        self.cache.user(name).filter(|u| !u.disabled).map(|u| u.role)
+        self.cache
+            .user(name)
+            .filter(|u| !u.disabled)
+            .map(|u| u.role)
     }
 
     /// The store of tokens, users, sessions and audit rows (`None` for [`Auth::detached`]).
@@ -337,7 +343,7 @@ impl Auth {
         Ok(())
     }
 
-    fn flush_last_used(&self) -> Result<(), AuthStoreError> {
+    pub(super) fn flush_last_used(&self) -> Result<(), AuthStoreError> {
         let Some(store) = &self.store else {
             return Ok(());
         };
@@ -374,34 +380,6 @@ pub fn authorize(id: &Identity, rule: Rule) -> Result<(), Refusal> {
             Role::holders(need).join(" or ")
         )))
     }
-}
-
-async fn refresh_loop(auth: Arc<Auth>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u32 = 0;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        n = n.wrapping_add(1);
-        let a = Arc::clone(&auth);
-        let flush = n % FLUSH_EVERY == 0;
-        let r = tokio::task::spawn_blocking(move || {
-            a.refresh()?;
-            if flush {
-                a.flush_last_used()?;
-            }
-            Ok::<(), AuthStoreError>(())
-        })
-        .await;
-        if let Ok(Err(e)) = r {
-            tracing::warn!(error = %e, "refreshing tokens and users failed; keeping the last ones");
-        }
-    }
-    let a = Arc::clone(&auth);
-    let _ = tokio::task::spawn_blocking(move || a.flush_last_used()).await;
 }
 
 #[cfg(test)]

@@ -176,7 +176,9 @@ async fn expired_tokens_and_disabled_users_are_refused() {
     );
     let rule = grpc_rule("/alarmhub.v1.AlarmHub/ListMachines");
     let h = |t: &Sensitive| format!("Bearer {}", t.expose());
-    assert!(auth.check(rule, "m", Some(h(&fresh).as_bytes()), None).is_ok());
+    assert!(auth
+        .check(rule, "m", Some(h(&fresh).as_bytes()), None)
+        .is_ok());
     let r = auth.check(rule, "m", Some(h(&old).as_bytes()), None);
     assert!(
         matches!(&r, Err(Refusal::Unauthenticated(m)) if m.contains("expired")),
@@ -187,5 +189,9 @@ async fn expired_tokens_and_disabled_users_are_refused() {
         matches!(&r, Err(Refusal::Unauthenticated(m)) if m.contains("disabled")),
         "{r:?}"
     );
-    assert_eq!(auth.user_role("bob"), None, "a disabled user has no live role");
+    assert_eq!(
+        auth.user_role("bob"),
+        None,
+        "a disabled user has no live role"
+    );
 }

@@ -11,9 +11,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use super::role::Role;
 use super::secret::{hash_from_hex, hash_hex};
-use super::store::{
-    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, TokenRow, UserRow,
-};
+use super::store::{AuthStore, AuthStoreError, TokenRow, UserRow};
 
 /// Auth schema version this build writes and understands.
 const AUTH_SCHEMA_VERSION: i64 = 2;
@@ -216,7 +214,14 @@ impl AuthStore for SqliteAuthStore {
         type Raw = (String, String, String, i64, Option<i64>, Option<i64>);
         let raw: Vec<Raw> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(&e)?
             .collect::<Result<_, _>>()
@@ -246,7 +251,14 @@ impl AuthStore for SqliteAuthStore {
         type RawUser = (String, String, String, i64, Option<i64>, bool);
         let raw: Vec<RawUser> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(&e)?
             .collect::<Result<_, _>>()
@@ -266,15 +278,19 @@ impl AuthStore for SqliteAuthStore {
     }
 
     fn create_token(&mut self, row: &TokenRow) -> Result<(), AuthStoreError> {
-        let r =
-            self.change("create token", |tx| {
-                tx.execute(
+        let r = self.change("create token", |tx| {
+            tx.execute(
                 "INSERT INTO auth_tokens(name, role, hash, created_at_ms, expires_at_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![row.name, row.role.as_str(), hash_hex(&row.hash), row.created_at_ms,
-                    row.expires_at_ms],
+                params![
+                    row.name,
+                    row.role.as_str(),
+                    hash_hex(&row.hash),
+                    row.created_at_ms,
+                    row.expires_at_ms
+                ],
             )
-            });
+        });
         r.map(|_| ())
             .map_err(|e| self.exists_or("token", &row.name, e))
     }
@@ -360,62 +376,8 @@ impl AuthStore for SqliteAuthStore {
     }
 }
 
-impl AuditLog for SqliteAuthStore {
-    fn append_audit(&mut self, rows: &[AuditRecord]) -> Result<(), AuthStoreError> {
-        let path = self.path.clone();
-        let e = sq("append audit rows", &path);
-        let tx = self.conn.transaction().map_err(&e)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO audit(at_ms, who, role, kind, addr, action, target, outcome, detail) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(&e)?;
-            for r in rows {
-                st.execute(params![
-                    r.at_ms, r.who, r.role, r.kind, r.addr, r.action, r.target, r.outcome, r.detail
-                ])
-                .map_err(&e)?;
-            }
-        }
-        tx.commit().map_err(&e)
-    }
-
-    fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuthStoreError> {
-        let e = self.err("read audit rows");
-        let limit = match q.limit {
-            0 => 100,
-            n => n.min(MAX_AUDIT_PAGE),
-        };
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT id, at_ms, who, role, kind, addr, action, target, outcome, detail FROM audit \
-                 WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR who = ?2) \
-                   AND (?3 IS NULL OR id < ?3) AND (?5 IS NULL OR target = ?5) \
-                 ORDER BY id DESC LIMIT ?4",
-            )
-            .map_err(&e)?;
-        let rows = st
-            .query_map(params![q.since_ms, q.who, q.before_id, limit as i64, q.target], |r| {
-                Ok(AuditRecord {
-                    id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    who: r.get(2)?,
-                    role: r.get(3)?,
-                    kind: r.get(4)?,
-                    addr: r.get(5)?,
-                    action: r.get(6)?,
-                    target: r.get(7)?,
-                    outcome: r.get(8)?,
-                    detail: r.get(9)?,
-                })
-            })
-            .map_err(&e)?;
-        rows.collect::<Result<_, _>>().map_err(&e)
-    }
-}
+#[path = "sqlite_audit.rs"]
+mod audit;
 
 #[path = "sqlite_console.rs"]
 mod console;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::auth::secret::{generate_token, hash_token};
+use crate::auth::store::{AuditLog, AuditQuery, AuditRecord};
 
 fn token(name: &str, role: Role) -> TokenRow {
     TokenRow {

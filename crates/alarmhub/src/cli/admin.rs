@@ -250,7 +250,12 @@ pub fn token(cmd: TokenCmd, json: bool) -> ExitCode {
     })
 }
 
-fn token_create(name: &str, role: Role, expires: Option<&str>, dir: &DataDirArgs) -> Result<ExitCode, String> {
+fn token_create(
+    name: &str,
+    role: Role,
+    expires: Option<&str>,
+    dir: &DataDirArgs,
+) -> Result<ExitCode, String> {
     let now = crate::clock::now_ms();
     let expires_at_ms = expires
         .map(|e| ops::expiry_after(e, now).map_err(|e| format!("--expires: {e}")))

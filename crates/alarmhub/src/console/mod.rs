@@ -158,7 +158,10 @@ pub fn router(state: ConsoleState) -> Router {
             "/console/api/users/{name}/disable",
             post(credentials::disable),
         )
-        .route("/console/api/users/{name}/enable", post(credentials::enable))
+        .route(
+            "/console/api/users/{name}/enable",
+            post(credentials::enable),
+        )
         .route(
             "/console/api/users/{name}/password",
             post(credentials::set_password),

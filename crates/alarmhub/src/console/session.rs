@@ -129,7 +129,11 @@ impl Sessions {
     /// The user name and CSRF token of cookie value `id`; `None` when unknown or idle too
     /// long (then it is removed). `touch`: the request is the user's doing (not a background
     /// refresh), so the idle clock starts again.
-    pub async fn get(&self, id: &str, touch: bool) -> Result<Option<(String, String)>, SessionError> {
+    pub async fn get(
+        &self,
+        id: &str,
+        touch: bool,
+    ) -> Result<Option<(String, String)>, SessionError> {
         let k = key(id);
         let idle = self.idle_ms();
         let name = self

@@ -204,7 +204,8 @@ pub fn sse_until(
     within: Duration,
 ) -> (u16, Vec<SseEvent>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: x\r\naccept: text/event-stream\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
