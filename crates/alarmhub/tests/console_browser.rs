@@ -69,6 +69,7 @@ fn an_operator_handles_a_burglary_alarm_in_a_real_browser() {
         ("olga", "operator"),
         ("otto", "operator"),
         ("vic", "viewer"),
+        ("ada", "admin"),
     ] {
         add_user(&d.data_dir(), name, role, PW);
     }

@@ -178,14 +178,14 @@ impl AuthStore for PgAuthStore {
             .block(async move {
                 let t = client
                     .query(
-                        "SELECT name, role, hash, created_at_ms, last_used_ms \
+                        "SELECT name, role, hash, created_at_ms, last_used_ms, expires_at_ms \
                          FROM ah_auth_tokens ORDER BY name",
                         &[],
                     )
                     .await?;
                 let u = client
                     .query(
-                        "SELECT name, role, password_hash, created_at_ms, last_login_ms \
+                        "SELECT name, role, password_hash, created_at_ms, last_login_ms, disabled \
                          FROM ah_auth_users ORDER BY name",
                         &[],
                     )
@@ -207,6 +207,7 @@ impl AuthStore for PgAuthStore {
                 hash,
                 created_at_ms: r.get(3),
                 last_used_ms: r.get(4),
+                expires_at_ms: r.get(5),
             });
         }
         let mut out_users = Vec::with_capacity(users.len());
@@ -217,6 +218,7 @@ impl AuthStore for PgAuthStore {
                 password_hash: r.get(2),
                 created_at_ms: r.get(3),
                 last_login_ms: r.get(4),
+                disabled: r.get(5),
             });
         }
         Ok((out_tokens, out_users))
@@ -227,8 +229,15 @@ impl AuthStore for PgAuthStore {
         self.change(
             "create token",
             Some(("token", &row.name)),
-            "INSERT INTO ah_auth_tokens (name, role, hash, created_at_ms) VALUES ($1, $2, $3, $4)",
-            &[&row.name, &row.role.as_str(), &hash, &row.created_at_ms],
+            "INSERT INTO ah_auth_tokens (name, role, hash, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &row.name,
+                &row.role.as_str(),
+                &hash,
+                &row.created_at_ms,
+                &row.expires_at_ms,
+            ],
         )
         .map(|_| ())
     }
@@ -289,11 +298,38 @@ impl AuthStore for PgAuthStore {
         .map(|n| n > 0)
     }
 
+    fn set_role(&mut self, name: &str, role: Role, now_ms: i64) -> Result<bool, AuthStoreError> {
+        self.change(
+            "change role",
+            None,
+            "UPDATE ah_auth_users SET role = $2, updated_at_ms = $3 WHERE name = $1",
+            &[&name, &role.as_str(), &now_ms],
+        )
+        .map(|n| n > 0)
+    }
+
+    fn set_disabled(
+        &mut self,
+        name: &str,
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<bool, AuthStoreError> {
+        self.change(
+            "disable or enable user",
+            None,
+            "WITH s AS (DELETE FROM ah_console_sessions WHERE name = $1 AND $2) \
+             UPDATE ah_auth_users SET disabled = $2, updated_at_ms = $3 WHERE name = $1",
+            &[&name, &disabled, &now_ms],
+        )
+        .map(|n| n > 0)
+    }
+
     fn remove_user(&mut self, name: &str) -> Result<bool, AuthStoreError> {
         self.change(
             "remove user",
             None,
-            "DELETE FROM ah_auth_users WHERE name = $1",
+            "WITH s AS (DELETE FROM ah_console_sessions WHERE name = $1) \
+             DELETE FROM ah_auth_users WHERE name = $1",
             &[&name],
         )
         .map(|n| n > 0)
@@ -356,9 +392,9 @@ impl AuditLog for PgAuthStore {
                 "SELECT id, at_ms, who, role, kind, addr, action, target, outcome, detail \
                  FROM ah_audit \
                  WHERE ($1::bigint IS NULL OR at_ms >= $1) AND ($2::text IS NULL OR who = $2) \
-                   AND ($3::bigint IS NULL OR id < $3) \
+                   AND ($3::bigint IS NULL OR id < $3) AND ($5::text IS NULL OR target = $5) \
                  ORDER BY id DESC LIMIT $4",
-                &[&q.since_ms, &q.who, &q.before_id, &limit],
+                &[&q.since_ms, &q.who, &q.before_id, &limit, &q.target],
             ))
             .map_err(self.err("read audit rows"))?;
         Ok(rows
@@ -378,3 +414,6 @@ impl AuditLog for PgAuthStore {
             .collect())
     }
 }
+
+#[path = "postgres_console.rs"]
+mod console;

@@ -49,6 +49,7 @@ pub(crate) async fn list(
         since_ms: (req.since_ms > 0).then_some(req.since_ms),
         who: (!req.who.is_empty()).then_some(req.who),
         before_id: parse_token(&req.page_token)?,
+        target: None,
         // One more than asked tells whether another page exists.
         limit: limit + 1,
     };

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_alarms.sql"),
     include_str!("migrations/007_outbox.sql"),
     include_str!("migrations/008_marks_issuers.sql"),
+    include_str!("migrations/009_console.sql"),
 ];
 
 /// Schema version this build writes and understands.
