@@ -66,7 +66,7 @@ pub async fn every_alarm_change_reads_back_whole_from_any_seq_and_after_reopen(b
     // From every seq, one change.
     for c in &written {
         let got = s.store.alarm_changes_after(c.seq - 1, 1).await.unwrap();
-        assert_eq!(got, [c.clone()], "change {}", c.seq);
+        assert_eq!(got, std::slice::from_ref(c), "change {}", c.seq);
     }
     // In pages of 7.
     let mut paged = Vec::new();
