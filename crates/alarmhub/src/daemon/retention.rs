@@ -1,4 +1,5 @@
-//! `[store] retention_days`: remove events older than the retention in small batches, off
+//! `[store] retention_days` (and the loop that also runs the `max_size_mb` cap,
+//! `size_cap.rs`): remove events older than the retention in small batches, off
 //! the ACK path (each batch is one short writer request; appends queue between batches),
 //! never an event the registry snapshot does not cover yet (so the registry and open alarms
 //! keep their state across a restart), and publish where history now starts
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::metrics::names;
 use crate::store::{Store, StoreError};
 
@@ -16,8 +18,12 @@ use crate::store::{Store, StoreError};
 pub const BATCH: usize = 500;
 /// Pause between batches, so appends are never queued behind a long purge.
 const PAUSE: Duration = Duration::from_millis(20);
-/// How often the retention runs.
+/// How often the retention by age runs.
 const EVERY: Duration = Duration::from_secs(60);
+/// How often the size cap measures the store.
+pub const SIZE_EVERY: Duration = Duration::from_secs(2);
+/// `max_size_mb` is in MiB.
+const MIB: u64 = 1024 * 1024;
 const DAY_MS: i64 = 86_400_000;
 
 /// One retention pass at `now_ms`: remove every event older than `days` below the snapshot,
@@ -37,31 +43,57 @@ pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usi
         if n < BATCH {
             break;
         }
-        tokio::time::sleep(PAUSE).await;
+        pause().await;
     }
     metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(store.oldest_seq().await? as f64);
     Ok(total)
 }
 
-/// Run [`purge_once`] every minute until `cancel` (`days` 0: only the gauge).
-pub async fn run(store: Arc<dyn Store>, days: u64, cancel: CancellationToken) {
+/// Wait between two batches, so appends are never queued behind a long purge.
+pub async fn pause() {
+    tokio::time::sleep(PAUSE).await;
+}
+
+/// Until `cancel`: [`purge_once`] every minute (`retention_days` 0: only the gauge) and the
+/// size cap every [`SIZE_EVERY`] (`max_size_mb` absent: nothing). Both settings are read
+/// from `config` at each pass, so a SIGHUP reload changes them.
+pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, cancel: CancellationToken) {
+    let mut cap = super::size_cap::SizeCap::default();
+    let mut last_days: Option<std::time::Instant> = None;
     loop {
-        let pass = async {
-            if days == 0 {
-                let oldest = store.oldest_seq().await?;
-                metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(oldest as f64);
-                return Ok(0);
+        let settings = config.settings();
+        if last_days.is_none_or(|t| t.elapsed() >= EVERY) {
+            last_days = Some(std::time::Instant::now());
+            by_age(store.as_ref(), settings.store.retention_days).await;
+        }
+        if let Some(mb) = settings.store.max_size_mb {
+            match cap.enforce(store.as_ref(), mb.saturating_mul(MIB)).await {
+                Ok(p) if p.removed > 0 => tracing::info!(removed = p.removed, bytes = p.bytes,
+                    size_before = p.size, max_size_mb = mb, "events removed: store over its size cap"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "size cap pass failed; retried later"),
             }
-            purge_once(store.as_ref(), days, crate::clock::now_ms()).await
-        };
-        match pass.await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, retention_days = days, "old events removed"),
-            Err(e) => tracing::warn!(error = %e, "retention pass failed; retried later"),
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(EVERY) => {}
+            () = tokio::time::sleep(SIZE_EVERY) => {}
         }
+    }
+}
+
+/// One `retention_days` pass, logged.
+async fn by_age(store: &dyn Store, days: u64) {
+    let pass = async {
+        if days == 0 {
+            let oldest = store.oldest_seq().await?;
+            metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(oldest as f64);
+            return Ok(0);
+        }
+        purge_once(store, days, crate::clock::now_ms()).await
+    };
+    match pass.await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, retention_days = days, "old events removed"),
+        Err(e) => tracing::warn!(error = %e, "retention pass failed; retried later"),
     }
 }

@@ -102,6 +102,20 @@ pub struct EventQuery {
     pub newest_first: bool,
 }
 
+/// How much room the stored events take ([`Store::events_size`]), for `[store] max_size_mb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventsSize {
+    /// Bytes the backend reports (SQLite: the database's pages in use, free pages left
+    /// out; PostgreSQL: `pg_total_relation_size` of the events table, indexes and TOAST
+    /// included, which keeps the room of removed rows for reuse).
+    pub bytes: u64,
+    /// Events stored.
+    pub rows: u64,
+    /// `bytes` leaves out the room of removed events (SQLite). When false (PostgreSQL) the
+    /// size cap estimates what the live events take from `rows` instead.
+    pub exact: bool,
+}
+
 /// How a store behaves, whatever the backend.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -186,6 +200,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// The lowest stored seq (where history starts), 0 when the store is empty.
     async fn oldest_seq(&self) -> Result<i64, StoreError>;
+
+    /// How much room the events take now (`None`: the backend cannot say; no size cap).
+    async fn events_size(&self) -> Result<Option<EventsSize>, StoreError> {
+        Ok(None)
+    }
+
+    /// After a size-cap purge: make the room of removed events reusable now (PostgreSQL:
+    /// a plain `VACUUM` of the events table, which never blocks appends). SQLite reuses
+    /// free pages by itself: nothing to do.
+    async fn reclaim(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Other nodes change the accounts too (PostgreSQL): a watch bumped (within about a
+    /// second) whenever the stored accounts change, by any node, until `stop`; the daemon
+    /// then reloads its live accounts from [`Store::accounts`]. `None`: only this process
+    /// changes them (SQLite).
+    async fn follow_accounts(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let _ = stop;
+        None
+    }
 
     /// Every stored panel account: its settings as a JSON object (the `[[accounts]]` entry,
     /// secrets included; opaque to the store), ordered by account ignoring ASCII case.

@@ -65,6 +65,32 @@ impl SqliteReader {
         stmt.query_row([], |r| r.get(0)).map_err(&err)
     }
 
+    /// The database's pages in use (page count minus the free list, times the page size)
+    /// and the events stored (seqs have no gaps and are removed oldest first).
+    pub fn events_size(&self) -> Result<crate::store::EventsSize, StoreError> {
+        let err = self.err("read the store size");
+        let pragma = |name: &str| -> Result<i64, StoreError> {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .map_err(&err)
+        };
+        let used = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+        let bytes = used.saturating_mul(pragma("page_size")?);
+        let rows: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(MAX(seq) - MIN(seq) + 1, 0) FROM events",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        Ok(crate::store::EventsSize {
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            rows: u64::try_from(rows).unwrap_or(0),
+            exact: true,
+        })
+    }
+
     /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
     pub fn events_after(
         &self,
