@@ -76,7 +76,7 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, cancel: Cancellatio
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(SIZE_EVERY) => {}
+            () = tokio::time::sleep(cap.next_wait(SIZE_EVERY)) => {}
         }
     }
 }

@@ -3,14 +3,18 @@
 //! one short writer request, never an event the registry snapshot does not cover, so the
 //! registry and open alarms keep their state; `alarmhub_events_oldest_seq` moves).
 //!
-//! What is measured ([`crate::store::Store::events_size`]):
-//! * SQLite: the database's pages in use (page count minus the free list). Pages of removed
-//!   events go to the free list and new events reuse them, so the file stops growing at
-//!   about the cap; it shrinks only with `alarmhub store vacuum` (a full rebuild, not run by
+//! What is measured ([`crate::store::Store::events_size`]) is the events with their indexes —
+//! not alarm records, the outbox or other tables, which the cap never removes:
+//! * SQLite: the pages of `events`, `account_events` and their indexes (`dbstat`). Pages of
+//!   removed events go to the database's free list and new rows reuse them, so the file
+//!   stops growing; it shrinks only with `alarmhub store vacuum` (a full rebuild, not run by
 //!   the daemon because it would hold the writer).
 //! * PostgreSQL: `pg_total_relation_size` of the events table keeps the room of removed rows
 //!   (for reuse, after the `VACUUM` run after each purge), so the live size is estimated as
 //!   events × the lowest bytes per event measured by this process.
+//!
+//! Measuring costs time in proportion to the events (SQLite walks their pages): the next
+//! measurement waits at least [`COST_FACTOR`] times as long as the last one took.
 //!
 //! A purge goes down to [`LOW_WATER`] of the cap, so it does not run again for every few
 //! new events.
@@ -19,6 +23,10 @@ use crate::metrics::names;
 use crate::store::{EventsSize, Store, StoreError};
 
 use super::retention::{pause, BATCH};
+
+/// The wait before the next measurement is at least this many times the last one's cost
+/// (at most 1/`COST_FACTOR` of one reader's time goes to measuring).
+pub const COST_FACTOR: u32 = 20;
 
 /// A purge stops at this fraction of the cap.
 pub const LOW_WATER: f64 = 0.9;
@@ -38,9 +46,24 @@ pub struct Pass {
 #[derive(Debug, Default)]
 pub struct SizeCap {
     bytes_per_event: Option<f64>,
+    /// How long the last measurement took.
+    cost: std::time::Duration,
 }
 
 impl SizeCap {
+    /// How long to wait before the next pass: `every`, or longer when measuring is costly.
+    pub fn next_wait(&self, every: std::time::Duration) -> std::time::Duration {
+        every.max(self.cost * COST_FACTOR)
+    }
+
+    /// Measure `store` (timed): (live bytes, events).
+    async fn measure(&mut self, store: &dyn Store) -> Result<Option<(u64, u64)>, StoreError> {
+        let t0 = std::time::Instant::now();
+        let size = store.events_size().await?;
+        self.cost = t0.elapsed();
+        Ok(size.map(|s| (self.live_bytes(s), s.rows)))
+    }
+
     /// The live size of `s`: exact, or events × the lowest bytes per event seen.
     fn live_bytes(&mut self, s: EventsSize) -> u64 {
         if s.exact || s.rows == 0 {
@@ -56,34 +79,39 @@ impl SizeCap {
     /// registry snapshot in batches until it is at [`LOW_WATER`] of the cap (or nothing
     /// more may go).
     pub async fn enforce(&mut self, store: &dyn Store, max_bytes: u64) -> Result<Pass, StoreError> {
-        let Some(first) = store.events_size().await? else {
+        let Some((size, rows)) = self.measure(store).await? else {
             return Ok(Pass::default());
         };
-        let size = self.live_bytes(first);
         metrics::gauge!(names::STORE_SIZE_BYTES).set(size as f64);
-        if size <= max_bytes {
-            return Ok(Pass { size, ..Pass::default() });
+        if size <= max_bytes || rows == 0 {
+            return Ok(Pass {
+                size,
+                ..Pass::default()
+            });
         }
+        // As many of the oldest events as take the room above the low-water mark; measured
+        // again after the pass (the next pass goes on when pages were not freed as hoped).
         let below = store.load_snapshot().await?.map_or(0, |s| s.last_seq);
         let target = (max_bytes as f64 * LOW_WATER) as u64;
-        let mut now = size;
+        let per_event = (size as f64 / rows as f64).max(1.0);
+        let want = ((size - target.min(size)) as f64 / per_event).ceil() as usize;
         let mut removed = 0;
-        while now > target {
-            let n = store.purge_events(i64::MAX, below, BATCH).await?;
+        while removed < want {
+            let n = store
+                .purge_events(i64::MAX, below, BATCH.min(want - removed))
+                .await?;
             removed += n;
             metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
             if n == 0 {
                 break;
             }
-            if let Some(s) = store.events_size().await? {
-                now = self.live_bytes(s);
-            }
             pause().await;
         }
+        let mut now = size;
         if removed > 0 {
             store.reclaim().await?;
-            if let Some(s) = store.events_size().await? {
-                now = self.live_bytes(s);
+            if let Some((s, _)) = self.measure(store).await? {
+                now = s;
             }
         }
         let bytes = size.saturating_sub(now);

@@ -105,8 +105,8 @@ pub struct EventQuery {
 /// How much room the stored events take ([`Store::events_size`]), for `[store] max_size_mb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventsSize {
-    /// Bytes the backend reports (SQLite: the database's pages in use, free pages left
-    /// out; PostgreSQL: `pg_total_relation_size` of the events table, indexes and TOAST
+    /// Bytes the events take with their indexes (SQLite: their pages, from `dbstat`;
+    /// PostgreSQL: `pg_total_relation_size` of the events table, indexes and TOAST
     /// included, which keeps the room of removed rows for reuse).
     pub bytes: u64,
     /// Events stored.

@@ -65,17 +65,20 @@ impl SqliteReader {
         stmt.query_row([], |r| r.get(0)).map_err(&err)
     }
 
-    /// The database's pages in use (page count minus the free list, times the page size)
-    /// and the events stored (seqs have no gaps and are removed oldest first).
+    /// The pages the events take (table `events`, the per-account index
+    /// `account_events` and their indexes, from the `dbstat` table, whose cost grows with
+    /// them) and the events stored (seqs have no gaps and are removed oldest first).
     pub fn events_size(&self) -> Result<crate::store::EventsSize, StoreError> {
         let err = self.err("read the store size");
-        let pragma = |name: &str| -> Result<i64, StoreError> {
-            self.conn
-                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
-                .map_err(&err)
-        };
-        let used = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
-        let bytes = used.saturating_mul(pragma("page_size")?);
+        let bytes: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN \
+                 (SELECT name FROM sqlite_schema WHERE tbl_name IN ('events', 'account_events'))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
         let rows: i64 = self
             .conn
             .query_row(
