@@ -210,7 +210,9 @@ pub async fn follow(
                     tracing::info!(accounts = n, "accounts reloaded from the shared store");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "accounts not reloaded from the store; retried on the next change"),
+            Err(e) => {
+                tracing::warn!(error = %e, "accounts not reloaded from the store; retried on the next change")
+            }
         }
     }
 }

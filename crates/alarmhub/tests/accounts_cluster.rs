@@ -77,7 +77,12 @@ fn an_account_added_on_one_node_is_live_on_the_other_within_two_seconds() {
         "node B accepted 9001 after {took:?}\n{}",
         b.log_tail()
     );
-    assert!(b.wait_log("accounts reloaded from the shared store", Duration::from_secs(1)).is_some());
+    assert!(b
+        .wait_log(
+            "accounts reloaded from the shared store",
+            Duration::from_secs(1)
+        )
+        .is_some());
 
     let rm = a.cli(&["account", "remove", "9001"]);
     assert!(rm.status.success(), "{rm:?}");

@@ -85,11 +85,18 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
         .iter()
         .find(|l| l.contains("settings applied"))
         .expect("settings applied");
-    for key in ["panel.unknown_accounts", "panel.max_connections_per_ip", "panel.rate_limit_per_sec"] {
+    for key in [
+        "panel.unknown_accounts",
+        "panel.max_connections_per_ip",
+        "panel.rate_limit_per_sec",
+    ] {
         assert!(applied.contains(key), "{key}: {applied}");
     }
     // Nothing of the above needs a restart.
-    assert!(!lines.iter().any(|l| l.contains("needs restart")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("needs restart")),
+        "{lines:?}"
+    );
     edit_and_hup(&d, "[grpc]\n", "[grpc]\nkeepalive_secs = 31\n");
     let warn = d
         .wait_log("needs restart: grpc.keepalive_secs", S)
@@ -101,7 +108,10 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     // The per-address cap applies to the next connection (a is one, b the second).
     let mut b = d.connect();
     let mut c = d.connect();
-    assert!(c.closed_within(S), "third connection from 127.0.0.1 refused");
+    assert!(
+        c.closed_within(S),
+        "third connection from 127.0.0.1 refused"
+    );
     // The rate limit applies to a new connection: 6 frames at 4/s with a burst of 2 take
     // at least 1 s; all are answered.
     let mut all = Vec::new();
@@ -113,7 +123,11 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     for _ in 0..6 {
         assert!(b.recv(S).is_some());
     }
-    assert!(t0.elapsed() >= Duration::from_millis(900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
 
     // An invalid file is refused; the settings in force stay.
     edit_and_hup(&d, "rate_limit_burst = 2", "rate_limit_burst = \"lots\"");
@@ -123,5 +137,8 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     assert!(line.contains("rate_limit_burst"), "{line}");
     assert!(answered(&mut a, &frame("8003", 1), S), "still accepting");
     let mut e = d.connect();
-    assert!(e.closed_within(S), "and still one connection per address too many");
+    assert!(
+        e.closed_within(S),
+        "and still one connection per address too many"
+    );
 }

@@ -167,5 +167,8 @@ fn check(d: &mut Daemon, stored: impl Fn(&Daemon) -> Stored) {
         0,
         None,
     )));
-    assert!(p.recv(Duration::from_secs(5)).is_some(), "ACKed after restart");
+    assert!(
+        p.recv(Duration::from_secs(5)).is_some(),
+        "ACKed after restart"
+    );
 }

@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn changed_keys_are_named_by_section_and_key() {
-        let a: toml::Table = toml::from_str("[panel]\nudp = true\n[[accounts]]\naccount = \"1\"\n").unwrap();
+        let a: toml::Table =
+            toml::from_str("[panel]\nudp = true\n[[accounts]]\naccount = \"1\"\n").unwrap();
         let b: toml::Table =
             toml::from_str("[panel]\nudp = false\nrate_limit_burst = 3\n[grpc]\nmax_streams = 4\n")
                 .unwrap();

@@ -68,8 +68,13 @@ pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, cancel: Cancellatio
         }
         if let Some(mb) = settings.store.max_size_mb {
             match cap.enforce(store.as_ref(), mb.saturating_mul(MIB)).await {
-                Ok(p) if p.removed > 0 => tracing::info!(removed = p.removed, bytes = p.bytes,
-                    size_before = p.size, max_size_mb = mb, "events removed: store over its size cap"),
+                Ok(p) if p.removed > 0 => tracing::info!(
+                    removed = p.removed,
+                    bytes = p.bytes,
+                    size_before = p.size,
+                    max_size_mb = mb,
+                    "events removed: store over its size cap"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "size cap pass failed; retried later"),
             }

@@ -12,7 +12,10 @@ use crate::store::{EventsSize, StoreError};
 
 /// The events table's total size and the events it holds (seqs have no gaps and are
 /// removed oldest first, so the seq range counts them without a scan).
-pub(crate) async fn events_size(client: &Client, target: &Target) -> Result<EventsSize, StoreError> {
+pub(crate) async fn events_size(
+    client: &Client,
+    target: &Target,
+) -> Result<EventsSize, StoreError> {
     let row = client
         .query_one(
             "SELECT pg_total_relation_size('ah_events')::BIGINT, \
