@@ -180,6 +180,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 39);
+        assert_eq!(seen.len(), 41);
     }
 }
