@@ -1,6 +1,7 @@
 //! `[store] retention_days` (and the loop that also runs the `max_size_mb` cap,
 //! `size_cap.rs`): remove events older than the retention in small batches, off
-//! the ACK path (each batch is one short writer request; appends queue between batches),
+//! the ACK path (each batch is one short writer request, at most [`BATCH`] events and fewer
+//! while requests take over [`TARGET_HOLD`]; appends queue between batches),
 //! never an event the registry snapshot does not cover yet (so the registry and open alarms
 //! keep their state across a restart), and publish where history now starts
 //! (`alarmhub_events_oldest_seq`; WatchEvents already reports a Gap for removed seqs).
@@ -14,8 +15,12 @@ use crate::config::Config;
 use crate::metrics::names;
 use crate::store::{Store, StoreError};
 
-/// Events removed per writer request.
+/// Events removed per writer request at most; the size adapts ([`Batch`]).
 pub const BATCH: usize = 500;
+/// Events removed per writer request at least (so a purge always moves).
+const MIN_BATCH: usize = 100;
+/// A purge request should take about this long at most (the writer is held meanwhile).
+const TARGET_HOLD: Duration = Duration::from_millis(15);
 /// Pause between batches, so appends are never queued behind a long purge.
 const PAUSE: Duration = Duration::from_millis(20);
 /// How often the retention by age runs.
@@ -25,6 +30,50 @@ pub const SIZE_EVERY: Duration = Duration::from_secs(2);
 /// `max_size_mb` is in MiB.
 const MIB: u64 = 1024 * 1024;
 const DAY_MS: i64 = 86_400_000;
+
+/// The size of the next purge request: halved while requests take longer than
+/// [`TARGET_HOLD`] (a slow disk, a busy writer), doubled back up to [`BATCH`] while they are
+/// quick, so appends never wait long behind one.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    size: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch { size: BATCH }
+    }
+}
+
+impl Batch {
+    /// Events to ask for in the next request (at most `left`).
+    pub fn size(&self, left: usize) -> usize {
+        self.size.min(left)
+    }
+
+    /// Remove at most [`Batch::size`] events (`before_ms`, `below_seq` as in
+    /// [`Store::purge_events`]) and adapt to how long it took; how many were removed and
+    /// whether that was all there was.
+    pub async fn purge(
+        &mut self,
+        store: &dyn Store,
+        before_ms: i64,
+        below_seq: i64,
+        left: usize,
+    ) -> Result<(usize, bool), StoreError> {
+        let asked = self.size(left);
+        let t0 = std::time::Instant::now();
+        let n = store.purge_events(before_ms, below_seq, asked).await?;
+        let took = t0.elapsed();
+        if took > TARGET_HOLD {
+            self.size = (self.size / 2).max(MIN_BATCH);
+        } else if took < TARGET_HOLD / 4 {
+            self.size = (self.size * 2).min(BATCH);
+        }
+        metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
+        Ok((n, n < asked))
+    }
+}
 
 /// One retention pass at `now_ms`: remove every event older than `days` below the snapshot,
 /// batch by batch. Returns how many were removed.
@@ -36,11 +85,11 @@ pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usi
     let days = i64::try_from(days).unwrap_or(i64::MAX / DAY_MS);
     let before = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
     let mut total = 0;
+    let mut batch = Batch::default();
     loop {
-        let n = store.purge_events(before, below, BATCH).await?;
+        let (n, all) = batch.purge(store, before, below, usize::MAX).await?;
         total += n;
-        metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
-        if n < BATCH {
+        if all {
             break;
         }
         pause().await;

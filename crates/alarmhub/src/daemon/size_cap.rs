@@ -22,7 +22,7 @@
 use crate::metrics::names;
 use crate::store::{EventsSize, Store, StoreError};
 
-use super::retention::{pause, BATCH};
+use super::retention::{pause, Batch};
 
 /// The wait before the next measurement is at least this many times the last one's cost
 /// (at most 1/`COST_FACTOR` of one reader's time goes to measuring).
@@ -96,13 +96,11 @@ impl SizeCap {
         let per_event = (size as f64 / rows as f64).max(1.0);
         let want = ((size - target.min(size)) as f64 / per_event).ceil() as usize;
         let mut removed = 0;
+        let mut batch = Batch::default();
         while removed < want {
-            let n = store
-                .purge_events(i64::MAX, below, BATCH.min(want - removed))
-                .await?;
+            let (n, all) = batch.purge(store, i64::MAX, below, want - removed).await?;
             removed += n;
-            metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
-            if n == 0 {
+            if all || n == 0 {
                 break;
             }
             pause().await;
