@@ -18,9 +18,9 @@ use crate::store::{Store, StoreError};
 /// Events removed per writer request at most; the size adapts ([`Batch`]).
 pub const BATCH: usize = 500;
 /// Events removed per writer request at least (so a purge always moves).
-const MIN_BATCH: usize = 100;
+pub const MIN_BATCH: usize = 100;
 /// A purge request should take about this long at most (the writer is held meanwhile).
-const TARGET_HOLD: Duration = Duration::from_millis(15);
+pub const TARGET_HOLD: Duration = Duration::from_millis(15);
 /// Pause between batches, so appends are never queued behind a long purge.
 const PAUSE: Duration = Duration::from_millis(20);
 /// How often the retention by age runs.
