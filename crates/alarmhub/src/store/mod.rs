@@ -33,6 +33,7 @@
 //! Cursors are already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+mod events_size;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
@@ -50,6 +51,7 @@ use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 pub use error::StoreError;
+pub use events_size::EventsSize;
 pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 
@@ -100,20 +102,6 @@ pub struct EventQuery {
     pub limit: usize,
     /// Descending seq order (newest first) instead of ascending.
     pub newest_first: bool,
-}
-
-/// How much room the stored events take ([`Store::events_size`]), for `[store] max_size_mb`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventsSize {
-    /// Bytes the events take with their indexes (SQLite: their pages, from `dbstat`;
-    /// PostgreSQL: `pg_total_relation_size` of the events table, indexes and TOAST
-    /// included, which keeps the room of removed rows for reuse).
-    pub bytes: u64,
-    /// Events stored.
-    pub rows: u64,
-    /// `bytes` leaves out the room of removed events (SQLite). When false (PostgreSQL) the
-    /// size cap estimates what the live events take from `rows` instead.
-    pub exact: bool,
 }
 
 /// How a store behaves, whatever the backend.
