@@ -119,6 +119,12 @@ try {
     return r.status;
   }, ACCOUNT);
   check(forged === 403, `the viewer's forged disarm was refused (${forged})`);
+  // The automation output's link to the test's central station: the strip's chip and the
+  // Outputs page.
+  await vic.locator("#outputs-chip").filter({ hasText: "1/1" }).waitFor();
+  await vic.goto(BASE_URL + "/#/outputs");
+  await vic.locator('tr[data-output="cms"] .out-state').filter({ hasText: "up" }).waitFor();
+  check(true, "the outputs page shows the central station's link up");
 
   // 7. A Chinese browser gets the Chinese console.
   const zhCtx = await browser.newContext({ locale: "zh-CN" });

@@ -127,6 +127,11 @@ impl Auth {
         Ok(auth)
     }
 
+    /// The daemon's one open auth backend (`None` when detached).
+    pub(super) fn backend(&self) -> Option<Arc<Mutex<Box<dyn AuthBackend>>>> {
+        self.store.clone()
+    }
+
     /// Whether callers must authenticate.
     pub fn enabled(&self) -> bool {
         self.enabled
@@ -156,7 +161,7 @@ impl Auth {
         if let Some(key) = &addr_key {
             if let Some(retry_after) = self.limiter.blocked(key, Instant::now()) {
                 // Not audited: one row per blocked attempt would let a flood fill the disk.
-                metrics::counter!("alarmhub_auth_refused_total", "reason" => "rate_limited")
+                metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => "rate_limited")
                     .increment(1);
                 return Err(Refusal::RateLimited {
                     who: addr.map_or_else(|| "-".into(), |a| a.ip().to_string()),
@@ -190,7 +195,8 @@ impl Auth {
         };
         let result = identity.and_then(|id| authorize(&id, rule).map(|()| id));
         if let Err(r) = &result {
-            metrics::counter!("alarmhub_auth_refused_total", "reason" => r.outcome()).increment(1);
+            metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => r.outcome())
+                .increment(1);
             tracing::warn!(action, addr = %fmt_addr(addr), reason = %r, "call refused");
             self.audit(refusal_record(action, addr, r, presented.is_some()));
         }
@@ -290,7 +296,7 @@ impl Auth {
     pub fn audit(&self, row: AuditRecord) {
         let Some(tx) = &self.audit_tx else { return };
         if tx.try_send(row).is_err() {
-            metrics::counter!("alarmhub_audit_dropped_total").increment(1);
+            metrics::counter!(crate::metrics::names::AUDIT_DROPPED_TOTAL).increment(1);
         }
     }
 

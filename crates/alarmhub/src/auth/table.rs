@@ -136,6 +136,8 @@ const CONSOLE: &[(&str, &str, Console)] = &[
         "/console/api/tokens",
         Console::Need(P::ManageCredentials),
     ),
+    // The outputs' link state: the figures `/metrics` exports.
+    ("GET", "/console/api/outputs", Console::Need(P::Metrics)),
     ("GET", "/console/api/alarms", Console::AsGrpc("ListAlarms")),
     (
         "GET",
@@ -311,6 +313,10 @@ mod tests {
         assert_eq!(
             console_rule("GET", "/console/api/alarms/stream"),
             Rule::Need(P::Watch)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/outputs"),
+            Rule::Need(P::Metrics)
         );
     }
 

@@ -121,6 +121,7 @@ fn me_json(c: &ConsoleState, s: &Session) -> Value {
             "audit": c.may(s, "GET", "/console/api/audit"),
             "users": c.may(s, "GET", "/console/api/users"),
             "handle_alarms": c.may(s, "POST", "/console/api/alarms/1/take"),
+            "outputs": c.may(s, "GET", "/console/api/outputs"),
         },
     })
 }
@@ -279,6 +280,7 @@ pub struct EventsQuery {
     page_size: i32,
     page_token: String,
     oldest_first: bool,
+    zone: Option<i32>,
 }
 
 /// `GET /console/api/events`: `ListEvents`.
@@ -295,6 +297,7 @@ pub async fn events(
         page_size: q.page_size,
         page_token: q.page_token,
         oldest_first: q.oldest_first,
+        zone: q.zone,
     };
     let r = c.finish(&s, "ListEvents", c.v1.list_events(c.request(&s, req)).await)?;
     Ok(Json(json!({
@@ -341,10 +344,10 @@ async fn credentials(
     ),
     ConsoleError,
 > {
-    let store = c.api.config.store.clone();
-    tokio::task::spawn_blocking(move || crate::auth::open_backend(&store).and_then(|s| s.load()))
+    c.api
+        .auth
+        .credentials(&c.api.config.store)
         .await
-        .map_err(|e| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 

@@ -93,7 +93,8 @@ fn state_change_allowed(req: &Request, session: &Session) -> Result<(), &'static
 
 fn refused(c: &ConsoleState, s: &Session, method: &Method, path: &str, outcome: &str, why: &str) {
     let id = &s.identity;
-    metrics::counter!("alarmhub_auth_refused_total", "reason" => outcome.to_string()).increment(1);
+    metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => outcome.to_string())
+        .increment(1);
     tracing::warn!(user = %id.name, %method, path, reason = why, "console request refused");
     c.auth.audit(AuditRecord {
         at_ms: crate::clock::now_ms(),

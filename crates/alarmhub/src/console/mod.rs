@@ -15,6 +15,7 @@
 //! * [`alarms`]: the alarm queue: list, one alarm with its panel's context, live changes as
 //!   server-sent events, take / release / note / close.
 //! * [`json`]: the JSON shapes of panels, events and audit rows.
+//! * [`outputs`]: the link state of the automation outputs and the MQTT bridge.
 //!
 //! The console always needs a login, even where `[auth]` leaves the APIs open on loopback:
 //! an operator's actions on alarms and panels must name a person.
@@ -24,6 +25,7 @@ pub mod api;
 pub mod assets;
 pub mod guard;
 pub mod json;
+pub mod outputs;
 pub mod session;
 
 use std::sync::Arc;
@@ -99,6 +101,9 @@ pub struct ConsoleState {
     pub secure: bool,
     /// The dashboard's alarm figures, shared by every browser.
     pub summary: Arc<alarms::Summary>,
+    /// The running outputs' status watches ([`outputs`]); empty until
+    /// [`ConsoleState::with_outputs`].
+    pub outputs: crate::outputs::Running,
 }
 
 impl ConsoleState {
@@ -113,7 +118,14 @@ impl ConsoleState {
             sessions: Arc::new(session::Sessions::new(idle)),
             secure,
             api: api.clone(),
+            outputs: crate::outputs::Running::default(),
         }
+    }
+
+    /// The same console, showing the status of the daemon's running outputs.
+    pub fn with_outputs(mut self, outputs: crate::outputs::Running) -> ConsoleState {
+        self.outputs = outputs;
+        self
     }
 
     /// The idle timeout.
@@ -138,6 +150,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/api/audit", get(api::audit))
         .route("/console/api/users", get(api::users))
         .route("/console/api/tokens", get(api::tokens))
+        .route("/console/api/outputs", get(outputs::outputs))
         .route("/console/api/alarms", get(alarms::list))
         .route("/console/api/alarms/stream", get(alarms::stream))
         .route("/console/api/alarms/{id}", get(alarms::get))

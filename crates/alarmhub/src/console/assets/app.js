@@ -103,6 +103,7 @@ function start(me) {
   const links = [["queue", "nav_queue"], ["panels", "nav_panels"], ["events", "nav_events"]];
   if (me.may.audit) links.push(["audit", "nav_audit"]);
   if (me.may.users) links.push(["users", "nav_users"]);
+  if (me.may.outputs) links.push(["outputs", "nav_outputs"]);
   document.getElementById("nav").replaceChildren(h("ul", {}, links.map(([r, k]) =>
     h("li", {}, h("a", { href: "#/" + r, "data-route": r }, t(k))))));
   refreshStrip();
@@ -128,6 +129,11 @@ async function refreshStrip() {
     if (d.median_take_ms !== null && d.median_take_ms !== undefined) {
       items.push(h("span", { class: "chip" }, t("median_take"), " ", h("b", {}, Math.round(d.median_take_ms / 1000) + t("seconds"))));
     }
+  }
+  // Chips other scripts add (outputs.js: the outputs' links).
+  for (const f of App.stripExtras || []) {
+    const el = await f();
+    if (el) items.push(el);
   }
   document.getElementById("strip").replaceChildren(...items);
 }
