@@ -53,6 +53,13 @@ pub mod names {
     pub const UDP_QUEUED_BYTES: &str = "alarmhub_udp_queued_bytes";
     /// gRPC streams refused or ended because of a stream limit, by reason.
     pub const GRPC_STREAMS_LIMITED_TOTAL: &str = "alarmhub_grpc_streams_limited_total";
+    /// Bytes of replies queued for all gRPC server streams (each stream at most
+    /// `grpc.stream_buffer_bytes`).
+    pub const GRPC_STREAM_QUEUED_BYTES: &str = "alarmhub_grpc_stream_queued_bytes";
+    /// gRPC connections closed after `grpc.idle_timeout_secs` without a call.
+    pub const GRPC_IDLE_CLOSED_TOTAL: &str = "alarmhub_grpc_idle_closed_total";
+    /// Sources put in the penalty box for invalid input, by transport (tcp, udp).
+    pub const PENALTIES_TOTAL: &str = "alarmhub_penalties_total";
     /// Soft limit on open file descriptors after start.
     pub const FD_LIMIT: &str = "alarmhub_fd_limit";
     /// The lowest seq still stored: where history starts after retention.
@@ -119,6 +126,9 @@ const SERIES: &[(Kind, &str, &str)] = {
         (C, UDP_DROPPED_TOTAL, "UDP datagrams dropped on arrival, by reason"),
         (G, UDP_QUEUED_BYTES, "Bytes of UDP datagrams queued for all peers"),
         (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason"),
+        (G, GRPC_STREAM_QUEUED_BYTES, "Bytes of replies queued for all gRPC server streams"),
+        (C, GRPC_IDLE_CLOSED_TOTAL, "gRPC connections closed after grpc.idle_timeout_secs without a call"),
+        (C, PENALTIES_TOTAL, "Sources put in the penalty box for invalid input, by transport"),
         (G, FD_LIMIT, "Soft limit on open file descriptors after start"),
         (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)"),
         (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days"),
@@ -174,6 +184,6 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 39);
+        assert_eq!(seen.len(), 42);
     }
 }
