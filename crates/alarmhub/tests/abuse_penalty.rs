@@ -12,6 +12,7 @@ use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::frames::{bytes, cid_frame};
 use common::{eventually, Daemon, Panel};
 use panel_proto::escape::unescape;
 
@@ -173,4 +174,36 @@ fn udp_garbage_is_dropped_on_arrival_and_a_flooding_peer_goes_into_the_penalty_b
     bad.set_read_timeout(Some(S)).unwrap();
     bad.send_to(&frame, d.panel).unwrap();
     assert!(bad.recv_from(&mut buf).is_ok(), "out of the box");
+}
+
+#[test]
+fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed() {
+    let d = Daemon::start(
+        "max_accounts_per_connection = 5\nmax_invalid_per_min = 20\npenalty_secs = 5",
+        "",
+    );
+    let mut all = Vec::new();
+    for i in 0..200u32 {
+        let account = format!("SQ{i:06}");
+        all.extend(bytes(&cid_frame(
+            panel_proto::Id::AdmCid,
+            1,
+            &account,
+            Some("000123"),
+            1602,
+            0,
+            0,
+            None,
+        )));
+    }
+    let mut squat = Panel::connect_from(d.panel, ATTACKER.into());
+    squat.send(&all);
+    assert!(ended(&mut squat, S), "closed: 195 frames beyond its cap of 5");
+    assert_eq!(
+        metric(&d, "alarmhub_penalties_total", "transport=\"tcp\""),
+        1.0
+    );
+    let mut again = Panel::connect_from(d.panel, ATTACKER.into());
+    assert!(ended(&mut again, S), "refused at accept");
+    assert!(acked_from(&d, GOOD.into()), "another source is not affected");
 }
