@@ -36,6 +36,8 @@ start_daemon() { # NAME -> sets http, grpc, panel
 listen = "127.0.0.1:0"
 rate_limit_per_sec = 100000
 rate_limit_burst = 100000
+# Every simulated panel comes from 127.0.0.1: no per-source limit on new accounts.
+max_new_accounts_per_source_per_min = 0
 [grpc]
 listen = "127.0.0.1:0"
 [http]

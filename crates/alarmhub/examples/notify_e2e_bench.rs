@@ -79,7 +79,7 @@ fn stats(mut v: Vec<f64>) -> String {
 fn config(dir: &std::path::Path, hook: Option<&str>) -> Result<Config, Box<dyn std::error::Error>> {
     let mut text = format!(
         "[panel]\nlisten = \"127.0.0.1:0\"\nudp = false\nmax_connections = 100000\n\
-         max_connections_per_ip = 100000\n[grpc]\nlisten = \"127.0.0.1:0\"\n\
+         max_connections_per_ip = 100000\nmax_new_accounts_per_source_per_min = 0\n[grpc]\nlisten = \"127.0.0.1:0\"\n\
          [http]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\n",
         dir.display()
     );
