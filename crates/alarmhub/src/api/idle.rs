@@ -3,7 +3,7 @@
 //! connections and leaves them unused would otherwise hold a descriptor and its buffers for
 //! ever.
 //!
-//! Two halves meet on the connection's [`ConnState`]: [`IdleIo`] wraps the connection's byte
+//! Two halves meet on the connection's `ConnState`: [`IdleIo`] wraps the connection's byte
 //! stream and ends it (the next read sees end of file, hyper drops the connection) once the
 //! connection has had no call for the timeout; [`IdleLayer`] counts the calls in progress —
 //! from the request until its response body is finished or dropped, so an open stream
