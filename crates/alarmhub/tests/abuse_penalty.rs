@@ -198,12 +198,18 @@ fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed(
     }
     let mut squat = Panel::connect_from(d.panel, ATTACKER.into());
     squat.send(&all);
-    assert!(ended(&mut squat, S), "closed: 195 frames beyond its cap of 5");
+    assert!(
+        ended(&mut squat, S),
+        "closed: 195 frames beyond its cap of 5"
+    );
     assert_eq!(
         metric(&d, "alarmhub_penalties_total", "transport=\"tcp\""),
         1.0
     );
     let mut again = Panel::connect_from(d.panel, ATTACKER.into());
     assert!(ended(&mut again, S), "refused at accept");
-    assert!(acked_from(&d, GOOD.into()), "another source is not affected");
+    assert!(
+        acked_from(&d, GOOD.into()),
+        "another source is not affected"
+    );
 }
