@@ -176,10 +176,12 @@ fn udp_garbage_is_dropped_on_arrival_and_a_flooding_peer_goes_into_the_penalty_b
     assert!(bad.recv_from(&mut buf).is_ok(), "out of the box");
 }
 
-#[test]
-fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed() {
+/// 200 one-event frames of made-up accounts on one connection from the attacker's address,
+/// under `limits`: the frames the rules refuse use up the invalid budget of 20, the
+/// connection is closed and the source boxed; another address is not affected.
+fn squat_is_closed_and_boxed(limits: &str) {
     let d = Daemon::start(
-        "max_accounts_per_connection = 5\nmax_invalid_per_min = 20\npenalty_secs = 5",
+        &format!("{limits}\nmax_invalid_per_min = 20\npenalty_secs = 5"),
         "",
     );
     let mut all = Vec::new();
@@ -198,10 +200,7 @@ fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed(
     }
     let mut squat = Panel::connect_from(d.panel, ATTACKER.into());
     squat.send(&all);
-    assert!(
-        ended(&mut squat, S),
-        "closed: 195 frames beyond its cap of 5"
-    );
+    assert!(ended(&mut squat, S), "closed under {limits}");
     assert_eq!(
         metric(&d, "alarmhub_penalties_total", "transport=\"tcp\""),
         1.0
@@ -212,4 +211,14 @@ fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed(
         acked_from(&d, GOOD.into()),
         "another source is not affected"
     );
+}
+
+#[test]
+fn a_connection_claiming_accounts_beyond_its_cap_is_closed_and_its_source_boxed() {
+    squat_is_closed_and_boxed("max_accounts_per_connection = 5");
+}
+
+#[test]
+fn a_connection_bringing_new_accounts_beyond_the_source_limit_is_closed_and_boxed() {
+    squat_is_closed_and_boxed("max_new_accounts_per_source_per_min = 3");
 }

@@ -202,12 +202,10 @@ impl Session {
     /// minute with a count: per connection for invalid bytes, per source and reason for
     /// the rest); a plaintext frame for a keyed account also raises a tamper event.
     fn dropped(&mut self, d: Dropped, batch: &mut Batch) {
-        if matches!(
-            d.reason,
-            DropReason::Invalid(_) | DropReason::TooManyAccounts
-        ) {
-            self.note_invalid();
-        }
+        // Every refused frame and every run of bytes that do not frame counts against the
+        // connection's `max_invalid_per_min`: a panel retries a refused frame now and then,
+        // a squatter or a flood sends thousands.
+        self.note_invalid();
         match &d.id {
             None => self.shared.hot.invalid.increment(1),
             Some(id) => {

@@ -175,8 +175,9 @@ impl Session {
         }
     }
 
-    /// One more invalid input (bytes that do not frame, or a frame for an account beyond
-    /// `max_accounts_per_connection`) against the per-minute budget.
+    /// One more invalid input (bytes that do not frame, or a frame refused by a rule:
+    /// beyond `max_accounts_per_connection`, over the source's new-account limit, from a
+    /// source not allowed, plaintext for a keyed account …) against the per-minute budget.
     pub(super) fn note_invalid(&mut self) {
         let now = Instant::now();
         let (start, n) = &mut self.invalid_budget;
