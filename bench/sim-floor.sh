@@ -99,7 +99,7 @@ if command -v strace >/dev/null; then
 fi
 
 # alarmhub at light load (latency) and saturated (throughput), fresh daemon each.
-cfg=$'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0'
+cfg=$'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
 start_daemon light "$cfg"
 run_sim "$WORK/light.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 100 --rate 100 \
   --duration $((DURATION + 3)) --warmup 3 --account-prefix L

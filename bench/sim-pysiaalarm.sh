@@ -55,7 +55,7 @@ start_pysia() {
   PY_ADDR=127.0.0.1:$(awk '/^ready/ { print $2; exit }' "$WORK/pysia.out")
 }
 
-start_daemon hub $'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0'
+start_daemon hub $'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
 start_pysia
 log "alarmhub on $DAEMON_ADDR, pysiaalarm $PYSIA_VER on $PY_ADDR"
 

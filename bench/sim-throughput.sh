@@ -37,7 +37,7 @@ rows=$WORK/rows.tsv
 # step RATE: run one step; append a row; exit status 0 when the step passed.
 step() {
   local rate=$1 out=$WORK/r$1.json
-  start_daemon "r$rate" $'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0'
+  start_daemon "r$rate" $'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
   local c0 c1 hwm m0 m1 fs
   fs=$(fsync_probe "$WORK")
   c0=$(cpu_secs "$DAEMON_PID")

@@ -119,8 +119,29 @@ try {
     return r.status;
   }, ACCOUNT);
   check(forged === 403, `the viewer's forged disarm was refused (${forged})`);
+  // The automation output's link to the test's central station: the strip's chip and the
+  // Outputs page.
+  await vic.locator("#outputs-chip").filter({ hasText: "1/1" }).waitFor();
+  await vic.goto(BASE_URL + "/#/outputs");
+  await vic.locator('tr[data-output="cms"] .out-state').filter({ hasText: "up" }).waitFor();
+  check(true, "the outputs page shows the central station's link up");
 
-  // 7. A Chinese browser gets the Chinese console.
+  // 7. An admin adds an operator on the users page; the new user logs in at once.
+  const ada = await session("ada");
+  await ada.goto(BASE_URL + "/#/users");
+  await ada.locator("#nu-name").fill("oleg");
+  await ada.locator("#nu-role").selectOption("operator");
+  await ada.locator("#nu-password").fill(PASSWORD);
+  await ada.locator("#add-user button[type=submit]").click();
+  await ada.locator('#users-out tr[data-name="oleg"]').waitFor();
+  check((await ada.locator("#nu-password").inputValue()) === "", "the password field was cleared");
+  if (SHOTS) await ada.screenshot({ path: `${SHOTS}/users.png` });
+  const oleg = await session("oleg");
+  await oleg.goto(BASE_URL + "/#/queue");
+  await oleg.locator("#queue-live.live:not(.down)").waitFor();
+  check(true, "the operator the admin created logged in");
+
+  // 8. A Chinese browser gets the Chinese console.
   const zhCtx = await browser.newContext({ locale: "zh-CN" });
   const zh = await zhCtx.newPage();
   await zh.goto(BASE_URL + "/");

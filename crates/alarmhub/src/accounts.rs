@@ -164,7 +164,7 @@ pub async fn load(store: &dyn Store, config: &Config) -> Result<Vec<AccountConfi
             account: String::new(),
             message: e.to_string(),
         }) {
-            Ok(v) => match from_json(v) {
+            Ok(v) => match from_json(without_unusable_password(v)) {
                 Ok(a) => {
                     by_key.insert(a.account.to_ascii_lowercase(), a);
                 }
@@ -177,6 +177,22 @@ pub async fn load(store: &dyn Store, config: &Config) -> Result<Vec<AccountConfi
     let mut all: Vec<_> = by_key.into_values().collect();
     all.sort_by_key(|a| a.account.to_ascii_lowercase());
     Ok(all)
+}
+
+/// A stored account whose password breaks the Hengbo rule (6 to 8 digits; an earlier
+/// build stored 4 and 5 digits too, which no disarm could use) keeps its other settings:
+/// the password is dropped with a warning instead of the whole account being skipped.
+fn without_unusable_password(mut v: Value) -> Value {
+    let bad = v
+        .get("password")
+        .and_then(Value::as_str)
+        .is_some_and(|pw| panel_proto::build::check_hb_password(pw).is_err());
+    if let (true, Value::Object(m)) = (bad, &mut v) {
+        m.remove("password");
+        let account = m.get("account").and_then(Value::as_str).unwrap_or_default();
+        tracing::warn!(account, "stored password is not 6 to 8 digits: ignored; set one with `alarmhub account set ACCOUNT --password`");
+    }
+    v
 }
 
 /// Write each `[[accounts]]` entry of `config` that differs from `by_key` to the store and
@@ -204,6 +220,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_stored_password_of_four_digits_is_dropped_not_the_account() {
+        let v =
+            json!({"account": "A1", "key": "0123456789ABCDEF0123456789ABCDEF", "password": "1234"});
+        assert!(from_json(v.clone()).is_err(), "the rule refuses 4 digits");
+        let a = from_json(without_unusable_password(v)).unwrap();
+        assert!(a.password.is_none() && a.key.is_some());
+        let good = json!({"account": "A1", "password": "123456"});
+        assert!(from_json(without_unusable_password(good))
+            .unwrap()
+            .password
+            .is_some());
+    }
 
     #[test]
     fn every_field_round_trips_through_the_stored_json() {

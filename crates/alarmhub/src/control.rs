@@ -240,10 +240,8 @@ impl Control {
                 "disarm needs the host password (--password, or `password` in the account's configuration)".into(),
             ));
         };
-        if !(6..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Outcome::BadRequest(
-                "the password must be 6 to 8 digits".into(),
-            ));
+        if let Err(rule) = panel_proto::build::check_hb_password(&pw) {
+            return Err(Outcome::BadRequest(rule.into()));
         }
         Ok(pw)
     }

@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use alarmhub::cli::opts::{JsonArg, WithJson};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -21,7 +22,7 @@ struct Cli {
     #[command(subcommand)]
     command: Cmd,
     #[command(flatten)]
-    client: alarmhub::cli::ClientOpts,
+    client: alarmhub::cli::LeadingClientArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -36,17 +37,14 @@ enum Cmd {
     /// Simulate panels against a receiver (load tests, deployment checks).
     Simulate(alarmhub::sim::SimArgs),
     /// Notifications: send a test message through a channel, list recent deliveries.
-    #[command(subcommand)]
-    Notify(alarmhub::cli::notify::NotifyCmd),
+    Notify(WithJson<alarmhub::cli::notify::NotifyCmd>),
     /// API tokens for programs: create (printed once), list, revoke. Works on the data
     /// directory, daemon running or not.
-    #[command(subcommand)]
-    Token(alarmhub::cli::admin::TokenCmd),
+    Token(WithJson<alarmhub::cli::admin::TokenCmd>),
     /// Users for people (the operator console): add, passwd, list, remove.
-    #[command(subcommand)]
-    User(alarmhub::cli::admin::UserCmd),
+    User(WithJson<alarmhub::cli::admin::UserCmd>),
     /// The audit trail: control commands, credential changes, logins, refused calls.
-    Audit(alarmhub::cli::admin::AuditArgs),
+    Audit(AuditCmdArgs),
     /// Database upkeep: vacuum, backup FILE (online). Works on the data directory.
     #[command(subcommand)]
     Store(alarmhub::cli::store::StoreCmd),
@@ -89,6 +87,15 @@ struct ServeArgs {
     insecure: bool,
 }
 
+/// `alarmhub audit` with `--json`.
+#[derive(Args, Debug)]
+struct AuditCmdArgs {
+    #[command(flatten)]
+    audit: alarmhub::cli::admin::AuditArgs,
+    #[command(flatten)]
+    json: JsonArg,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormatArg {
     Text,
@@ -128,16 +135,40 @@ enum ConfigCmd {
     },
 }
 
+/// The client options given before the command (on the command line, not from the
+/// environment), for refusing them where they do nothing.
+const LEADING: [&str; 4] = ["grpc", "json", "token", "ca"];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let (takes, name) = match &cli.command {
+        Cmd::Client(_) => (&LEADING[..], ""),
+        Cmd::Notify(_) | Cmd::Token(_) | Cmd::User(_) | Cmd::Audit(_) => (&LEADING[1..2], ""),
+        Cmd::Serve(_) => (&[][..], "serve"),
+        Cmd::Decode(_) => (&[][..], "decode"),
+        Cmd::Config(_) => (&[][..], "config"),
+        Cmd::Simulate(_) => (&[][..], "simulate"),
+        Cmd::Store(_) => (&[][..], "store"),
+    };
+    if let Some(id) = LEADING.iter().find(|id| given(id) && !takes.contains(id)) {
+        let name = matches.subcommand_name().unwrap_or(name);
+        eprintln!("alarmhub: --{id} is an option of the client commands; `alarmhub {name}` does not take it");
+        return ExitCode::from(2);
+    }
+    let json = cli.client.json;
     match cli.command {
-        Cmd::Client(c) => alarmhub::cli::main(cli.client, c),
+        Cmd::Client(c) => alarmhub::cli::main(&cli.client, c),
         Cmd::Serve(a) => serve(a),
         Cmd::Simulate(a) => alarmhub::sim::main(a),
-        Cmd::Notify(c) => alarmhub::cli::notify::main(c, cli.client.json),
-        Cmd::Token(c) => alarmhub::cli::admin::token(c, cli.client.json),
-        Cmd::User(c) => alarmhub::cli::admin::user(c, cli.client.json),
-        Cmd::Audit(a) => alarmhub::cli::admin::audit(a, cli.client.json),
+        Cmd::Notify(c) => alarmhub::cli::notify::main(c.cmd, json || c.json.json),
+        Cmd::Token(c) => alarmhub::cli::admin::token(c.cmd, json || c.json.json),
+        Cmd::User(c) => alarmhub::cli::admin::user(c.cmd, json || c.json.json),
+        Cmd::Audit(a) => alarmhub::cli::admin::audit(a.audit, json || a.json.json),
         Cmd::Store(c) => alarmhub::cli::store::main(c),
         Cmd::Decode(a) => decode(a),
         Cmd::Config(ConfigCmd::Example) => {
@@ -270,5 +301,17 @@ fn serve(a: ServeArgs) -> ExitCode {
             eprintln!("alarmhub: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over every subcommand (they run lazily otherwise:
+    /// a clash would only show when that subcommand is used).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -253,6 +253,9 @@ pub struct Registry {
     /// Panels with `changed()`, kept up to date under the write lock so the compat API's
     /// `IsNeedSync` is O(1).
     changed: std::sync::atomic::AtomicUsize,
+    /// Sync marks another node recorded for panels this registry has not seen yet (its
+    /// follower lags): applied when the panel's first event arrives.
+    early_marks: std::sync::Mutex<HashMap<String, SyncToken>>,
 }
 
 /// Keep the changed-panel counter right across one panel's mutation.
@@ -267,15 +270,6 @@ fn track(counter: &std::sync::atomic::AtomicUsize, was: bool, now: bool) {
         }
         _ => {}
     }
-}
-
-/// What a full `Sync` delivered, to be confirmed once the reply was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyncToken {
-    /// Panel version delivered.
-    pub version: u64,
-    /// Alarm version delivered.
-    pub alarm_version: u64,
 }
 
 impl Registry {
@@ -302,9 +296,14 @@ impl Registry {
                 // A command's audit event never creates a machine: only what a panel (or
                 // an ingesting system) reports does.
                 None if e.event.source == Source::Control => continue,
-                None => map
-                    .entry(e.event.account.clone())
-                    .or_insert_with(|| PanelState::new(&e.event.account)),
+                None => {
+                    let mut p = PanelState::new(&e.event.account);
+                    if let Some(t) = self.take_early_mark(&e.event.account) {
+                        p.synced_version = t.version;
+                        p.delivered_alarm_version = t.alarm_version;
+                    }
+                    map.entry(e.event.account.clone()).or_insert(p)
+                }
             };
             if e.seq > p.last_event_seq {
                 let was = p.changed();
@@ -370,22 +369,6 @@ impl Registry {
         (map.len(), map.values().filter(|p| p.online).count())
     }
 
-    /// Number of panels changed since the last full Sync.
-    pub fn changed_count(&self) -> usize {
-        self.changed.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Mark `account` delivered by a full Sync up to `token` (only if the reply was
-    /// written). Later changes stay pending.
-    pub fn mark_synced(&self, account: &str, token: SyncToken) {
-        if let Some(p) = self.write().get_mut(account) {
-            let was = p.changed();
-            p.synced_version = p.synced_version.max(token.version);
-            p.delivered_alarm_version = p.delivered_alarm_version.max(token.alarm_version);
-            track(&self.changed, was, p.changed());
-        }
-    }
-
     /// Every panel offline (at start: connections did not survive the restart).
     pub fn mark_all_offline(&self) {
         for p in self.write().values_mut() {
@@ -434,6 +417,10 @@ impl Registry {
         errors
     }
 }
+
+#[path = "registry_sync.rs"]
+mod sync;
+pub use sync::SyncToken;
 
 #[cfg(test)]
 #[path = "registry_tests.rs"]

@@ -166,3 +166,38 @@ fn dialects_survive_a_snapshot_in_their_text_form() {
     let errors = Registry::new().restore(&bad);
     assert!(errors[0].contains("martian"), "{errors:?}");
 }
+
+#[test]
+fn a_mark_from_another_node_holds_whether_this_node_lags_or_never_saw_the_panel() {
+    // Node "B" applied two alarms and delivered them; this node ("A") has applied only the
+    // first when B's mark arrives, and has never seen panel C, which B also delivered.
+    let b = Registry::new();
+    let events = [
+        ev(1, "P", 1130, 1),
+        ev(2, "P", 1130, 2),
+        ev(3, "C", 1130, 1),
+    ];
+    b.apply_all(&events);
+    let token = |r: &Registry, a: &str| {
+        let p = r.get(a).unwrap();
+        SyncToken {
+            version: p.version,
+            alarm_version: p.alarm_version,
+        }
+    };
+    let a = Registry::new();
+    a.apply_all(&events[..1]);
+    assert_eq!(a.changed_count(), 1);
+    a.mark_synced_elsewhere("P", token(&b, "P"));
+    a.mark_synced_elsewhere("C", token(&b, "C"));
+    assert_eq!(a.changed_count(), 0);
+    // Catching up with what B delivered changes nothing here either.
+    a.apply_all(&events[1..]);
+    assert_eq!(a.changed_count(), 0);
+    assert!(!a.get("P").unwrap().alarm_pending());
+    assert!(!a.get("C").unwrap().alarm_pending());
+    // A later change counts again, on both nodes alike.
+    a.apply_all(&[ev(4, "P", 1130, 3)]);
+    assert_eq!(a.changed_count(), 1);
+    assert!(a.get("P").unwrap().alarm_pending());
+}

@@ -412,3 +412,86 @@ fn the_data_directory_is_0700_and_database_files_0600() {
     }
     assert!(data.join("alarmhub.db").exists());
 }
+
+#[test]
+fn user_role_disable_enable_and_token_expiry_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dir = data.to_str().unwrap();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_alarmhub"))
+        .args([
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ])
+        .args(["--data-dir", dir])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long password 1\n")
+        .unwrap();
+    assert!(add.wait_with_output().unwrap().status.success());
+    let ok = |args: &[&str]| {
+        let out = alarmhub(&[args, &["--data-dir", dir]].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    };
+    ok(&["user", "role", "alice", "--role", "viewer"]);
+    ok(&["user", "disable", "alice"]);
+    let list = text(&alarmhub(&["user", "list", "--json", "--data-dir", dir]));
+    let v: serde_json::Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (v["role"].as_str(), v["disabled"].as_bool()),
+        (Some("viewer"), Some(true))
+    );
+    ok(&["user", "enable", "alice"]);
+    let missing = alarmhub(&["user", "disable", "bob", "--data-dir", dir]);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    let bad = alarmhub(&[
+        "token",
+        "create",
+        "--name",
+        "t",
+        "--role",
+        "viewer",
+        "--expires",
+        "soon",
+        "--data-dir",
+        dir,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("--expires"), "{}", text(&bad));
+    ok(&[
+        "token",
+        "create",
+        "--name",
+        "t",
+        "--role",
+        "viewer",
+        "--expires",
+        "12h",
+    ]);
+    let list = text(&alarmhub(&["token", "list", "--json", "--data-dir", dir]));
+    let v: serde_json::Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+    let left = v["expires_at_ms"].as_i64().unwrap() - alarmhub::clock::now_ms();
+    assert!((11 * 3_600_000..=12 * 3_600_000).contains(&left), "{v}");
+    let rows = audit_rows(&data, &[]);
+    let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "token.create",
+            "user.enable",
+            "user.disable",
+            "user.role",
+            "user.add"
+        ]
+    );
+}

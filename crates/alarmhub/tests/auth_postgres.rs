@@ -10,7 +10,8 @@ mod common;
 use alarmhub::auth::secret::{generate_token, hash_token};
 use alarmhub::auth::store::{TokenRow, UserRow};
 use alarmhub::auth::{
-    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, PgAuthStore, Role,
+    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, PgAuthStore, Role, SessionRow,
+    SessionStore,
 };
 use common::postgres::TestDb;
 
@@ -21,6 +22,7 @@ fn token(name: &str, role: Role) -> TokenRow {
         hash: hash_token(generate_token().expose()),
         created_at_ms: 1,
         last_used_ms: None,
+        expires_at_ms: None,
     }
 }
 
@@ -72,6 +74,7 @@ fn users_and_audit_rows_round_trip_and_page_newest_first() {
         password_hash: "$argon2id$x".into(),
         created_at_ms: 5,
         last_login_ms: None,
+        disabled: false,
     };
     s.add_user(&u).unwrap();
     let e = s.add_user(&u).unwrap_err();
@@ -156,4 +159,74 @@ fn the_cli_creates_a_token_in_the_shared_store_with_an_audit_row() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a PostgreSQL URL"), "{err}");
+}
+
+#[test]
+fn roles_disabled_users_expiry_sessions_and_audit_by_target_are_shared() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDb::create()) else {
+        return;
+    };
+    let (mut a, mut b) = (
+        PgAuthStore::open(&db.url).unwrap(),
+        PgAuthStore::open(&db.url).unwrap(),
+    );
+    let u = UserRow {
+        name: "olga".into(),
+        role: Role::Operator,
+        password_hash: "$argon2id$x".into(),
+        created_at_ms: 5,
+        last_login_ms: None,
+        disabled: false,
+    };
+    a.add_user(&u).unwrap();
+    let mut t = token("erp", Role::Integration);
+    t.expires_at_ms = Some(99);
+    a.create_token(&t).unwrap();
+    assert!(a.set_role("olga", Role::Viewer, 6).unwrap());
+    assert!(!a.set_role("nobody", Role::Viewer, 6).unwrap());
+
+    // A session started through one connection (node) is found through the other.
+    let row = |h: u8, seen: i64| SessionRow {
+        id_hash: [h; 32],
+        name: "olga".into(),
+        created_at_ms: seen,
+        last_seen_ms: seen,
+    };
+    a.create_session(&row(1, 100), 0, 10).unwrap();
+    a.create_session(&row(2, 200), 0, 10).unwrap();
+    assert_eq!(b.session(&[1; 32]).unwrap(), Some(row(1, 100)));
+    b.touch_session(&[1; 32], 150).unwrap();
+    assert_eq!(a.session(&[1; 32]).unwrap().unwrap().last_seen_ms, 150);
+    assert!(b.remove_session(&[1; 32]).unwrap());
+    assert_eq!(a.session(&[1; 32]).unwrap(), None);
+    // Expired ones go when a session starts; beyond `max`, the longest idle.
+    a.create_session(&row(3, 300), 250, 10).unwrap();
+    assert_eq!(a.session(&[2; 32]).unwrap(), None, "idle since before 250");
+    a.create_session(&row(4, 400), 0, 1).unwrap();
+    assert_eq!(a.session(&[3; 32]).unwrap(), None, "beyond max = 1");
+    // Disabling a user ends its sessions.
+    assert!(a.set_disabled("olga", true, 7).unwrap());
+    assert_eq!(b.session(&[4; 32]).unwrap(), None);
+    let (tokens, users) = b.load().unwrap();
+    assert_eq!(tokens[0].expires_at_ms, Some(99));
+    assert_eq!((users[0].role, users[0].disabled), (Role::Viewer, true));
+
+    let audit = |target: &str| AuditRecord {
+        at_ms: 1,
+        who: "olga".into(),
+        action: "/alarmhub.v1.AlarmHub/Control".into(),
+        target: target.into(),
+        ..AuditRecord::default()
+    };
+    a.append_audit(&[audit("861234567890"), audit("other"), audit("861234567890")])
+        .unwrap();
+    let rows = b
+        .query_audit(&AuditQuery {
+            target: Some("861234567890".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.target == "861234567890"));
 }

@@ -130,7 +130,7 @@ fn the_full_fixture_reads_every_field() {
     assert_eq!(a.supervision_secs, Some(90));
     assert_eq!(a.timezone.offset_secs(), 8 * 3600);
     assert_eq!(a.quirks.len(), 6);
-    assert_eq!(a.password.as_ref().unwrap().expose(), "4321");
+    assert_eq!(a.password.as_ref().unwrap().expose(), "864321");
     assert_eq!(a.time_window_past_secs, Some(120));
     assert_eq!(a.time_window_future_secs, Some(60));
     assert_eq!(a.allowed_networks().len(), 2);

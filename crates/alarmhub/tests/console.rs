@@ -1,7 +1,8 @@
 //! The web console over real HTTP against the real binary: login sessions (cookie flags,
 //! logout, wrong passwords), CSRF on every state change, role checks on the server (a viewer
 //! is refused a forged control request, and the refusal is audited), the panel page's disarm
-//! with the scripted host's real answer, admin pages, and the page language.
+//! with the scripted host's real answer and its audit rows, admin pages, and the page
+//! language.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -243,6 +244,29 @@ fn an_operator_disarms_from_the_panel_page_and_gets_the_hosts_answer() {
             .any(|r| r["action"] == "/alarmhub.v1.AlarmHub/Control" && r["target"] == ACCT),
         "{rows}"
     );
+    // The panel page's audit: the audit log's rows about this panel, with actor and the
+    // host's outcome, for anyone who may read the panel (without client addresses).
+    let viewer = login(&d, "vic");
+    let audit_path = format!("/console/api/panels/{ACCT}/audit");
+    let mut panel_audit = serde_json::Value::Null;
+    let found = common::eventually(std::time::Duration::from_secs(3), || {
+        panel_audit = viewer.get(&audit_path).json();
+        panel_audit["entries"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r["who"] == "olga"
+                    && r["action"] == "Control"
+                    && r["outcome"] == "done"
+                    && r["detail"]["action"] == "disarm"
+            })
+        })
+    });
+    assert!(found, "{panel_audit}");
+    assert!(
+        !panel_audit.to_string().contains("127.0.0.1"),
+        "{panel_audit}"
+    );
+    let other = viewer.get("/console/api/panels/000000000000/audit").json();
+    assert!(other["entries"].as_array().unwrap().is_empty(), "{other}");
     let bad = b.post(&path, &json!({ "action": "self_destruct" }));
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("action"), "{}", bad.body);

@@ -25,17 +25,51 @@ const PW: &str = "a long password 1";
 /// The whole scenario, at most.
 const LIMIT: Duration = Duration::from_secs(180);
 
+/// A central station on 127.0.0.1 that ACKs every Sur-Gard message (bytes up to DC4), for
+/// the outputs page; it ends with the scenario (at most [`LIMIT`]).
+fn central_station() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let start = Instant::now();
+        let mut buf = [0u8; 256];
+        while start.elapsed() < LIMIT {
+            match std::io::Read::read(&mut s, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    let acks = vec![0x06; buf[..n].iter().filter(|&&b| b == 0x14).count()];
+                    if s.write_all(&acks).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => continue,
+            }
+        }
+    });
+    addr
+}
+
 #[test]
 #[ignore = "needs Chromium and playwright-core: run by .ci/run after .ci/browser-setup.sh"]
 fn an_operator_handles_a_burglary_alarm_in_a_real_browser() {
     let d = Daemon::start(
         "",
-        &format!("[[accounts]]\naccount = \"{ACCT}\"\nname = \"Warehouse 7\"\n"),
+        &format!(
+            "[[accounts]]\naccount = \"{ACCT}\"\nname = \"Warehouse 7\"\ncms_account = \"C0DE\"\n\
+             [[automation]]\nname = \"cms\"\nkind = \"surgard\"\nmode = \"connect\"\n\
+             target = \"{}\"\n",
+            central_station()
+        ),
     );
     for (name, role) in [
         ("olga", "operator"),
         ("otto", "operator"),
         ("vic", "viewer"),
+        ("ada", "admin"),
     ] {
         add_user(&d.data_dir(), name, role, PW);
     }

@@ -237,3 +237,66 @@ fn readiness_goes_503_when_the_data_directory_fills_up_and_recovers() {
     assert!(eventually(S, || d.http_get("/readyz").0 == 200));
     d.stop();
 }
+
+/// A freshly started daemon (no panel has connected): every family has `# HELP`, `# TYPE`
+/// and at least one sample, labelled series start at 0 with their known label values (the
+/// configured channel and output for theirs), and histogram buckets are in the series' unit.
+#[test]
+fn a_fresh_daemon_serves_every_series_with_help_type_and_a_zero_sample() {
+    let cms = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let extra = format!(
+        "[[notify.channels]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+         secret = \"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n\
+         [[automation]]\nname = \"cms\"\nkind = \"surgard\"\nmode = \"connect\"\ntarget = \"{}\"\n",
+        cms.local_addr().unwrap()
+    );
+    let d = Daemon::start("", &extra);
+    let (code, body) = d.http_get("/metrics");
+    assert_eq!(code, 200);
+    for family in alarmhub::metrics::all_names() {
+        let help = format!("# HELP {family} ");
+        let kind = format!("# TYPE {family} ");
+        assert!(body.contains(&help), "no HELP for {family}:\n{body}");
+        let ty = body
+            .lines()
+            .find_map(|l| l.strip_prefix(&kind))
+            .unwrap_or_else(|| panic!("no TYPE for {family}:\n{body}"));
+        let sample = if ty == "histogram" {
+            format!("{family}_count")
+        } else {
+            family.to_string()
+        };
+        assert!(
+            body.lines()
+                .any(|l| l.starts_with(&sample) && l[sample.len()..].starts_with(['{', ' '])),
+            "no sample of {family} ({ty}):\n{body}"
+        );
+    }
+    for series in [
+        "alarmhub_control_commands_total{action=\"disarm\",outcome=\"wrong_password\"} 0",
+        "alarmhub_frames_total{id=\"HENG-BO\",outcome=\"acked\"} 0",
+        "alarmhub_store_events_total{outcome=\"duplicate\"} 0",
+        "alarmhub_alarms_open{priority=\"1\"} 0",
+        "alarmhub_notify_messages_total{channel=\"ops\",outcome=\"failed\"} 0",
+        "alarmhub_automation_skipped_total{output=\"cms\",reason=\"field\"} 0",
+        "alarmhub_store_batch_size_count 0",
+    ] {
+        assert!(body.contains(series), "missing {series}:\n{body}");
+    }
+    // Batch sizes are counted in events (1, 2, 5 …), not in seconds (0.0005 …).
+    let les = |family: &str| -> Vec<String> {
+        body.lines()
+            .filter(|l| l.starts_with(&format!("{family}_bucket{{")))
+            .filter_map(|l| Some(l.split("le=\"").nth(1)?.split('"').next()?.to_string()))
+            .collect()
+    };
+    let batch = les("alarmhub_store_batch_size");
+    assert!(
+        batch.contains(&"1".to_string()) && batch.contains(&"1000".to_string()),
+        "{batch:?}"
+    );
+    assert!(!batch.iter().any(|le| le.starts_with("0.")), "{batch:?}");
+    let take = les("alarmhub_alarm_take_seconds");
+    assert!(take.contains(&"3600".to_string()), "{take:?}");
+    assert!(les("alarmhub_ack_seconds").contains(&"0.001".to_string()));
+}

@@ -123,3 +123,47 @@ fn broker_urls() {
         assert!(parse_broker_url(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_dc09_output_connects_with_a_usable_key_and_dc09_accounts() {
+    let ok = "[[automation]]\nname = \"up\"\nkind = \"dc09\"\nmode = \"connect\"\n\
+              target = \"10.0.0.9:5000\"\nkey = \"000102030405060708090A0B0C0D0E0F\"\n\
+              [automation.account_map]\n\"861234567890\" = \"C0DE\"\n";
+    let c = Config::from_toml_str(ok, "<string>").unwrap();
+    let a = &c.automation[0];
+    assert_eq!(a.kind, AutomationKind::Dc09);
+    assert_eq!(a.account_map["861234567890"], "C0DE");
+    assert!(!format!("{a:?}").contains("0A0B0C"), "the key is masked");
+
+    for (bad, field, words) in [
+        (
+            "[[automation]]\nname = \"up\"\nkind = \"dc09\"\n",
+            "automation[0].mode",
+            "connect",
+        ),
+        (
+            "[[automation]]\nname = \"up\"\nkind = \"dc09\"\nmode = \"connect\"\n\
+             target = \"h:1\"\nkey = \"abc\"\n",
+            "automation[0].key",
+            "",
+        ),
+        (
+            "[[automation]]\nname = \"up\"\nkind = \"dc09\"\nmode = \"connect\"\n\
+             target = \"h:1\"\n[automation.account_map]\n\"1234\" = \"12\"\n",
+            "automation[0].account_map",
+            "3 to 16 hex digits",
+        ),
+        (
+            "[[automation]]\nname = \"cms\"\nkind = \"surgard\"\n\
+             key = \"000102030405060708090A0B0C0D0E0F\"\n",
+            "automation[0].key",
+            "dc09",
+        ),
+    ] {
+        let e = Config::from_toml_str(bad, "<string>")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(words), "{bad}: {e}");
+        assert!(!e.contains("0A0B0C"), "no key material in {e}");
+    }
+}

@@ -3,7 +3,8 @@
 //! suite (the contract every backend passes, `store/conformance/`) instantiated for both
 //! (PostgreSQL: a database of its own per test, created and dropped), the group-commit
 //! writer (batching, back-pressure, ordering, shutdown, heartbeat; `store/writer.rs`), what
-//! is PostgreSQL's own — several nodes on one database (`store/postgres.rs`) — and what is
+//! is PostgreSQL's own — several nodes on one database (`store/postgres.rs`; routed
+//! commands' passwords and the compat Sync marks in `store/postgres_shared.rs`) — and what is
 //! SQLite's own: open errors naming the file. SQLite internals (account index, migrations,
 //! query plans) are unit-tested in `src/store/sqlite/tests.rs`.
 
@@ -16,6 +17,8 @@ mod pg;
 mod postgres_alarms;
 #[path = "store/postgres.rs"]
 mod postgres_nodes;
+#[path = "store/postgres_shared.rs"]
+mod postgres_shared;
 #[path = "store/writer.rs"]
 mod writer;
 

@@ -221,6 +221,21 @@ pub fn duh(frame: &Frame, out: &mut Vec<u8>) -> Result<()> {
     })
 }
 
+/// How many digits a Hengbo host user password has: 6 to 8 (`ademco.h`; protocol.md §1.2).
+/// The one rule for the configuration, the control path, the simulator and the builder.
+pub const HB_PASSWORD_DIGITS: std::ops::RangeInclusive<usize> = 6..=8;
+
+/// Whether `password` is one a Hengbo host accepts: [`HB_PASSWORD_DIGITS`] ASCII digits.
+/// The error never contains the password.
+pub fn check_hb_password(password: &str) -> std::result::Result<(), &'static str> {
+    if HB_PASSWORD_DIGITS.contains(&password.len()) && password.bytes().all(|b| b.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err("a Hengbo host password is 6 to 8 digits")
+    }
+}
+
 /// A command the receiver sends to a Hengbo host (protocol.md §2.7).
 #[derive(Clone, PartialEq, Eq)]
 pub enum Command {
@@ -358,9 +373,7 @@ pub fn hb_command(
     let mut xdata = Vec::new();
     match cmd {
         Command::Disarm { password } => {
-            if !(6..=8).contains(&password.len()) || !password.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::Build("password must be 6..8 digits".into()));
-            }
+            check_hb_password(password).map_err(|e| Error::Build(e.into()))?;
             xdata.push(Xdata::HbBinary(password.as_bytes().to_vec()));
         }
         Command::Passthrough(bytes) => xdata.push(Xdata::HbBinary(bytes.clone())),

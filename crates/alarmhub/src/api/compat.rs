@@ -56,8 +56,11 @@
 //!
 //! [`Registry::changed_count`] is a counter the registry keeps up to date under its write
 //! lock, so `IsNeedSync` reads one atomic: exact at every call, whatever the number of
-//! panels or the call rate.
+//! panels or the call rate. On a shared store (several nodes) it first reads the Sync
+//! marks other nodes recorded since its last look (one indexed query), and a full `Sync`
+//! records its confirmed batches for them: see [`super::compat_marks`].
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -65,6 +68,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use super::compat_marks::SharedMarks;
 use crate::config::Config;
 use crate::proto::alarm_server::alarm_server_server::{AlarmServer, AlarmServerServer};
 use crate::proto::alarm_server::{
@@ -84,17 +88,33 @@ pub const CONFIRM_BATCH: usize = 64;
 pub struct CompatService {
     registry: Arc<Registry>,
     config: Arc<Config>,
+    /// The marks shared with other nodes (a shared store only).
+    marks: Option<Arc<SharedMarks>>,
 }
 
 impl CompatService {
     /// The service over the running daemon's registry and configuration.
     pub fn new(state: &super::ApiState) -> Self {
-        CompatService::from_parts(Arc::clone(&state.registry), Arc::clone(&state.config))
+        CompatService {
+            marks: state.compat_marks.clone(),
+            ..CompatService::from_parts(Arc::clone(&state.registry), Arc::clone(&state.config))
+        }
     }
 
-    /// The service over a registry and configuration (tests, tools).
+    /// The service over a registry and configuration (tests, tools; one node).
     pub fn from_parts(registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        CompatService { registry, config }
+        CompatService {
+            registry,
+            config,
+            marks: None,
+        }
+    }
+
+    /// Read the marks other nodes recorded (a no-op on one node).
+    pub async fn catch_up(&self) {
+        if let Some(m) = &self.marks {
+            m.catch_up().await;
+        }
     }
 
     /// The tonic service to add to a `Server` router.
@@ -128,6 +148,8 @@ impl CompatService {
                     in_flight: Vec::with_capacity(CONFIRM_BATCH),
                     flushing: false,
                     confirmed: 0,
+                    shared: self.marks.as_ref().map(|m| Arc::clone(m.store())),
+                    saving: None,
                 }),
             });
         }
@@ -154,6 +176,7 @@ impl AlarmServer for CompatService {
         &self,
         _request: Request<IsNeedSyncRequest>,
     ) -> Result<Response<IsNeedSyncReply>, Status> {
+        self.catch_up().await;
         let n = self.changed_count();
         Ok(Response::new(IsNeedSyncReply {
             changed_machine_count: i32::try_from(n).unwrap_or(i32::MAX),
@@ -172,6 +195,9 @@ impl AlarmServer for CompatService {
             .get::<crate::auth::Identity>()
             .is_none_or(|id| id.role == crate::auth::Role::Admin);
         let account = request.into_inner().account;
+        if account.is_empty() {
+            self.catch_up().await;
+        }
         Ok(Response::new(self.sync_stream_for(&account, passwords)?))
     }
 }
@@ -268,14 +294,33 @@ struct Confirm {
     flushing: bool,
     /// Replies confirmed so far.
     confirmed: usize,
+    /// The shared store other nodes read the marks from (several nodes only).
+    shared: Option<Arc<dyn crate::store::Store>>,
+    /// The confirmed batch being recorded for the other nodes: the stream waits for it.
+    saving: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl Confirm {
     fn confirm_in_flight(&mut self) {
         self.confirmed += self.in_flight.len();
-        for (account, token) in self.in_flight.drain(..) {
-            self.registry.mark_synced(&account, token);
+        for (account, token) in &self.in_flight {
+            self.registry.mark_synced(account, *token);
         }
+        let batch = std::mem::take(&mut self.in_flight);
+        if let Some(store) = &self.shared {
+            self.saving = Some(Box::pin(SharedMarks::save(Arc::clone(store), batch)));
+        }
+    }
+
+    /// Drive the recording of the last confirmed batch; `Pending` until it is written.
+    fn poll_saving(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(f) = &mut self.saving {
+            if f.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.saving = None;
+        }
+        Poll::Ready(())
     }
 }
 
@@ -299,6 +344,10 @@ impl Stream for SyncStream {
                 // Polled again after our `Pending`: tonic flushed the batch to HTTP/2.
                 c.flushing = false;
                 c.confirm_in_flight();
+            }
+            // Other nodes learn of a batch before the stream goes on (or ends).
+            if c.poll_saving(cx).is_pending() {
+                return Poll::Pending;
             }
             let last_done = this.panels.len() == 0;
             if !c.in_flight.is_empty() && (c.in_flight.len() >= CONFIRM_BATCH || last_done) {

@@ -12,6 +12,7 @@
 
 pub mod budget;
 pub mod compat;
+pub mod compat_marks;
 pub mod idle;
 pub mod status;
 pub mod v1;
@@ -47,6 +48,9 @@ pub struct ApiState {
     pub auth: Arc<crate::auth::Auth>,
     /// Alarm handling (list, take, close …), over the same store.
     pub alarms: crate::alarms::Alarms,
+    /// The compat API's full-`Sync` marks shared with the other nodes (a shared store
+    /// only): `IsNeedSync`, `Sync` and `ListMachines(changed_since_sync)` read them first.
+    pub compat_marks: Option<Arc<compat_marks::SharedMarks>>,
     /// Where the API runs its background tasks (stream feeders, consumer groups), so the
     /// daemon's shutdown waits for them — group cursors are written before the store closes.
     pub tasks: TaskTracker,

@@ -106,7 +106,14 @@ impl AlarmHub for V1Service {
         &self,
         request: Request<pb::ListMachinesRequest>,
     ) -> Result<Response<pb::ListMachinesReply>, Status> {
-        machines::list(&self.ctx, &request.into_inner()).map(Response::new)
+        let req = request.into_inner();
+        if req.changed_since_sync {
+            // "Changed since the last full Sync" on any node (several nodes share a store).
+            if let Some(m) = &self.ctx.h.compat_marks {
+                m.catch_up().await;
+            }
+        }
+        machines::list(&self.ctx, &req).map(Response::new)
     }
 
     async fn get_machine(

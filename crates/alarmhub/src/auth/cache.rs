@@ -7,9 +7,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use super::gate::Auth;
 use super::role::Role;
 use super::secret::TokenHash;
+use super::store::AuthStoreError;
 use super::store::{TokenRow, UserRow};
 
 /// Polls between two writes of "last used" times.
@@ -22,6 +27,8 @@ pub struct TokenEntry {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// Unix ms after which it is refused.
+    pub expires_at_ms: Option<i64>,
     /// Last use seen by this process (Unix ms, whole seconds).
     last_used: AtomicI64,
     /// Last use already written to the store.
@@ -45,6 +52,8 @@ pub struct UserEntry {
     pub role: Role,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// It may not log in, and its sessions are refused.
+    pub disabled: bool,
 }
 
 /// Tokens by hash and users by name.
@@ -100,6 +109,7 @@ impl Cache {
                 let entry = TokenEntry {
                     name: t.name,
                     role: t.role,
+                    expires_at_ms: t.expires_at_ms,
                     last_used: AtomicI64::new(seen),
                     flushed: AtomicI64::new(flushed),
                 };
@@ -114,6 +124,7 @@ impl Cache {
                     UserEntry {
                         role: u.role,
                         password_hash: u.password_hash,
+                        disabled: u.disabled,
                     },
                 )
             })
@@ -136,6 +147,36 @@ impl Cache {
     }
 }
 
+/// Reload the cache every second when the store changed, and write "last used" times
+/// every [`FLUSH_EVERY`] polls, until `cancel` (then a last flush).
+pub(super) async fn refresh_loop(auth: Arc<Auth>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u32 = 0;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        n = n.wrapping_add(1);
+        let a = Arc::clone(&auth);
+        let flush = n % FLUSH_EVERY == 0;
+        let r = tokio::task::spawn_blocking(move || {
+            a.refresh()?;
+            if flush {
+                a.flush_last_used()?;
+            }
+            Ok::<(), AuthStoreError>(())
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "refreshing tokens and users failed; keeping the last ones");
+        }
+    }
+    let a = Arc::clone(&auth);
+    let _ = tokio::task::spawn_blocking(move || a.flush_last_used()).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +189,7 @@ mod tests {
             hash: hash_token(token),
             created_at_ms: 0,
             last_used_ms: None,
+            expires_at_ms: None,
         }
     }
 

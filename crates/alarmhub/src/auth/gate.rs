@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::audit::{fmt_addr, login_record, refusal_record};
-use super::cache::{Cache, FLUSH_EVERY};
+use super::cache::Cache;
 use super::identity::{Identity, Kind};
 use super::limiter::Limiter;
 use super::role::{Permission, Role};
@@ -122,7 +122,10 @@ impl Auth {
             ..Auth::detached(enabled, config.auth.compat_anonymous)
         });
         auth.cache.replace(generation, tokens, users);
-        tokio::spawn(refresh_loop(Arc::clone(&auth), cancel.clone()));
+        tokio::spawn(super::cache::refresh_loop(
+            Arc::clone(&auth),
+            cancel.clone(),
+        ));
         tokio::spawn(super::audit::writer(rx, store, cancel));
         Ok(auth)
     }
@@ -156,7 +159,7 @@ impl Auth {
         if let Some(key) = &addr_key {
             if let Some(retry_after) = self.limiter.blocked(key, Instant::now()) {
                 // Not audited: one row per blocked attempt would let a flood fill the disk.
-                metrics::counter!("alarmhub_auth_refused_total", "reason" => "rate_limited")
+                metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => "rate_limited")
                     .increment(1);
                 return Err(Refusal::RateLimited {
                     who: addr.map_or_else(|| "-".into(), |a| a.ip().to_string()),
@@ -169,7 +172,9 @@ impl Auth {
                 if let Some(key) = &addr_key {
                     self.limiter.fail(key, Instant::now());
                 }
-                Refusal::Unauthenticated("the token is not valid (unknown or revoked)".into())
+                Refusal::Unauthenticated(
+                    "the token is not valid (unknown, revoked or expired)".into(),
+                )
             }),
             Some(Err(())) => {
                 if let Some(key) = &addr_key {
@@ -190,7 +195,8 @@ impl Auth {
         };
         let result = identity.and_then(|id| authorize(&id, rule).map(|()| id));
         if let Err(r) = &result {
-            metrics::counter!("alarmhub_auth_refused_total", "reason" => r.outcome()).increment(1);
+            metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => r.outcome())
+                .increment(1);
             tracing::warn!(action, addr = %fmt_addr(addr), reason = %r, "call refused");
             self.audit(refusal_record(action, addr, r, presented.is_some()));
         }
@@ -199,6 +205,12 @@ impl Auth {
 
     fn token_identity(&self, token: &str, addr: Option<SocketAddr>) -> Option<Identity> {
         let entry = self.cache.token(&hash_token(token))?;
+        if entry
+            .expires_at_ms
+            .is_some_and(|e| crate::clock::now_ms() >= e)
+        {
+            return None;
+        }
         entry.touch(self.coarse_now_ms.load(Ordering::Relaxed));
         Some(Identity {
             name: entry.name.clone(),
@@ -253,6 +265,13 @@ impl Auth {
         .await
         .unwrap_or(false);
         match user {
+            Some(u) if ok && u.disabled => {
+                tracing::warn!(user = name, addr = %fmt_addr(addr), "login of a disabled user");
+                self.audit(login_record(name, addr, Some(u.role), "disabled"));
+                Err(Refusal::Unauthenticated(format!(
+                    "the user {name:?} is disabled: ask an administrator"
+                )))
+            }
             Some(u) if ok => {
                 self.limiter.clear(&format!("user:{name}"));
                 self.audit(login_record(name, addr, Some(u.role), "ok"));
@@ -286,11 +305,25 @@ impl Auth {
         }
     }
 
+    /// The current role of an enabled user (`None`: unknown or disabled). Console sessions
+    /// take the role from here on every request.
+    pub fn user_role(&self, name: &str) -> Option<Role> {
+        self.cache
+            .user(name)
+            .filter(|u| !u.disabled)
+            .map(|u| u.role)
+    }
+
+    /// The store of tokens, users, sessions and audit rows (`None` for [`Auth::detached`]).
+    pub fn backend(&self) -> Option<Arc<Mutex<Box<dyn AuthBackend>>>> {
+        self.store.clone()
+    }
+
     /// Queue an audit row (dropped, and counted, when the queue is full).
     pub fn audit(&self, row: AuditRecord) {
         let Some(tx) = &self.audit_tx else { return };
         if tx.try_send(row).is_err() {
-            metrics::counter!("alarmhub_audit_dropped_total").increment(1);
+            metrics::counter!(crate::metrics::names::AUDIT_DROPPED_TOTAL).increment(1);
         }
     }
 
@@ -311,7 +344,7 @@ impl Auth {
         Ok(())
     }
 
-    fn flush_last_used(&self) -> Result<(), AuthStoreError> {
+    pub(super) fn flush_last_used(&self) -> Result<(), AuthStoreError> {
         let Some(store) = &self.store else {
             return Ok(());
         };
@@ -348,34 +381,6 @@ pub fn authorize(id: &Identity, rule: Rule) -> Result<(), Refusal> {
             Role::holders(need).join(" or ")
         )))
     }
-}
-
-async fn refresh_loop(auth: Arc<Auth>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u32 = 0;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        n = n.wrapping_add(1);
-        let a = Arc::clone(&auth);
-        let flush = n % FLUSH_EVERY == 0;
-        let r = tokio::task::spawn_blocking(move || {
-            a.refresh()?;
-            if flush {
-                a.flush_last_used()?;
-            }
-            Ok::<(), AuthStoreError>(())
-        })
-        .await;
-        if let Ok(Err(e)) = r {
-            tracing::warn!(error = %e, "refreshing tokens and users failed; keeping the last ones");
-        }
-    }
-    let a = Arc::clone(&auth);
-    let _ = tokio::task::spawn_blocking(move || a.flush_last_used()).await;
 }
 
 #[cfg(test)]

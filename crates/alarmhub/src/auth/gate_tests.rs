@@ -18,6 +18,7 @@ fn with_token(role: Role, compat: CompatAnonymous) -> (Auth, String) {
             hash: hash_token(t.expose()),
             created_at_ms: 0,
             last_used_ms: None,
+            expires_at_ms: None,
         }],
         vec![],
     );
@@ -124,6 +125,7 @@ async fn login_checks_argon2_passwords_and_limits_guesses_per_name() {
             password_hash: hash,
             created_at_ms: 0,
             last_login_ms: None,
+            disabled: false,
         }],
     );
     let id = auth.login("alice", &pw, addr([10, 0, 0, 1])).await.unwrap();
@@ -140,4 +142,56 @@ async fn login_checks_argon2_passwords_and_limits_guesses_per_name() {
         "{r:?}"
     );
     assert!(auth.login("nobody", &pw, None).await.is_err());
+}
+
+#[tokio::test]
+async fn expired_tokens_and_disabled_users_are_refused() {
+    let auth = Auth::detached(true, CompatAnonymous::Never);
+    let (fresh, old) = (generate_token(), generate_token());
+    let row = |name: &str, t: &Sensitive, expires_at_ms| TokenRow {
+        name: name.into(),
+        role: Role::Viewer,
+        hash: hash_token(t.expose()),
+        created_at_ms: 0,
+        last_used_ms: None,
+        expires_at_ms,
+    };
+    let pw = Sensitive::new("a long enough password");
+    let user = UserRow {
+        name: "bob".into(),
+        role: Role::Operator,
+        password_hash: crate::auth::secret::hash_password(&pw).unwrap(),
+        created_at_ms: 0,
+        last_login_ms: None,
+        disabled: true,
+    };
+    let now = crate::clock::now_ms();
+    auth.cache.replace(
+        1,
+        vec![
+            row("fresh", &fresh, Some(now + 3_600_000)),
+            row("old", &old, Some(now - 1)),
+        ],
+        vec![user],
+    );
+    let rule = grpc_rule("/alarmhub.v1.AlarmHub/ListMachines");
+    let h = |t: &Sensitive| format!("Bearer {}", t.expose());
+    assert!(auth
+        .check(rule, "m", Some(h(&fresh).as_bytes()), None)
+        .is_ok());
+    let r = auth.check(rule, "m", Some(h(&old).as_bytes()), None);
+    assert!(
+        matches!(&r, Err(Refusal::Unauthenticated(m)) if m.contains("expired")),
+        "{r:?}"
+    );
+    let r = auth.login("bob", &pw, None).await;
+    assert!(
+        matches!(&r, Err(Refusal::Unauthenticated(m)) if m.contains("disabled")),
+        "{r:?}"
+    );
+    assert_eq!(
+        auth.user_role("bob"),
+        None,
+        "a disabled user has no live role"
+    );
 }

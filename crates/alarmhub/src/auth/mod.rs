@@ -9,6 +9,8 @@
 //!   [`Sensitive`], a string that never prints.
 //! * [`identity`]: the caller ([`Identity`]) that the check puts into request extensions.
 //! * [`gate`]: [`Auth`], the one check both protocols call, and user login.
+//! * [`admin`]: creating, changing and removing users and tokens, shared by the command
+//!   line and the console, each change audited with its actor.
 //! * [`grpc`] and [`http`]: the tower layer around the tonic router and the axum middleware.
 //! * [`cache`], [`limiter`]: tokens and users in memory (reloaded within a second of a
 //!   change), and the failed-authentication limiter.
@@ -20,6 +22,7 @@
 //! The command line's `token`, `user` and `audit` commands (`crate::cli::admin`) work on the
 //! data directory directly, whether the daemon runs or not.
 
+pub mod admin;
 pub mod audit;
 pub mod cache;
 pub mod exposure;
@@ -44,5 +47,5 @@ pub use role::{Permission, Role};
 pub use secret::Sensitive;
 pub use store::{
     open_backend, AuditLog, AuditQuery, AuditRecord, AuthBackend, AuthStore, AuthStoreError,
-    PgAuthStore, SqliteAuthStore,
+    PgAuthStore, SessionRow, SessionStore, SqliteAuthStore,
 };

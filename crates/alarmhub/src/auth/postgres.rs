@@ -4,10 +4,12 @@
 //! credentials and one audit trail.
 //!
 //! [`AuthStore`] and [`AuditLog`] are blocking interfaces (callers use `spawn_blocking` or
-//! the CLI's plain thread). The store keeps one connection on a private current-thread
-//! runtime and runs each call to completion on a short-lived scoped thread, so a call is
-//! safe from any thread, inside a runtime or not. Calls are rare (a generation poll per
-//! second, audit batches, CLI commands), so the thread per call costs nothing that matters.
+//! the CLI's plain thread). The store keeps a small connection pool on a private
+//! current-thread runtime (a connection that broke, e.g. across a PostgreSQL restart, is
+//! replaced on the next call) and runs each call to completion on a short-lived scoped
+//! thread, so a call is safe from any thread, inside a runtime or not. Calls are rare (a
+//! generation poll per second, audit batches, `ListAudit`, CLI commands), so the thread per
+//! call costs nothing that matters; the daemon opens the store once and reuses it.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -26,7 +28,7 @@ use super::store::{
 /// Tokens, users and audit rows on PostgreSQL.
 pub struct PgAuthStore {
     rt: OwnRuntime,
-    client: Client,
+    pool: deadpool_postgres::Pool,
     /// The database as errors name it (no password).
     name: String,
 }
@@ -53,10 +55,23 @@ impl PgAuthStore {
         let rt = OwnRuntime(Some(rt));
         let url = url.to_owned();
         let opened = run_on(&rt, async move {
-            crate::store::postgres::connect_migrated(&url).await
+            crate::store::postgres::migrated_pool(&url).await
         });
-        let (client, name) = opened.map_err(AuthStoreError::Store)?;
-        Ok(PgAuthStore { rt, client, name })
+        let (pool, name) = opened.map_err(AuthStoreError::Store)?;
+        Ok(PgAuthStore { rt, pool, name })
+    }
+
+    /// A pooled connection for `op` (opened now when none is idle).
+    fn conn(&self, op: &'static str) -> Result<deadpool_postgres::Object, AuthStoreError> {
+        let pool = &self.pool;
+        self.block(pool.get()).map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => self.err(op)(e),
+            other => AuthStoreError::Store(crate::store::StoreError::PostgresPool {
+                op,
+                target: self.name.clone(),
+                reason: other.to_string(),
+            }),
+        })
     }
 
     fn block<T: Send>(&self, f: impl Future<Output = T> + Send) -> T {
@@ -87,7 +102,8 @@ impl PgAuthStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, AuthStoreError> {
-        let (rt, client) = (&self.rt, &mut self.client);
+        let mut conn = self.conn(op)?;
+        let (rt, client): (_, &mut Client) = (&self.rt, &mut conn);
         let r = run_on(rt, async move {
             let tx = client.transaction().await?;
             let n = tx.execute(sql, params).await?;
@@ -144,7 +160,8 @@ fn run_on<T: Send>(rt: &tokio::runtime::Runtime, f: impl Future<Output = T> + Se
 
 impl AuthStore for PgAuthStore {
     fn generation(&self) -> Result<i64, AuthStoreError> {
-        let client = &self.client;
+        let conn = self.conn("read auth generation")?;
+        let client: &Client = &conn;
         let row = self
             .block(client.query_one(
                 "SELECT value FROM ah_meta WHERE key = 'auth_generation'",
@@ -155,19 +172,20 @@ impl AuthStore for PgAuthStore {
     }
 
     fn load(&self) -> Result<(Vec<TokenRow>, Vec<UserRow>), AuthStoreError> {
-        let client = &self.client;
+        let conn = self.conn("load tokens and users")?;
+        let client: &Client = &conn;
         let (tokens, users) = self
             .block(async move {
                 let t = client
                     .query(
-                        "SELECT name, role, hash, created_at_ms, last_used_ms \
+                        "SELECT name, role, hash, created_at_ms, last_used_ms, expires_at_ms \
                          FROM ah_auth_tokens ORDER BY name",
                         &[],
                     )
                     .await?;
                 let u = client
                     .query(
-                        "SELECT name, role, password_hash, created_at_ms, last_login_ms \
+                        "SELECT name, role, password_hash, created_at_ms, last_login_ms, disabled \
                          FROM ah_auth_users ORDER BY name",
                         &[],
                     )
@@ -189,6 +207,7 @@ impl AuthStore for PgAuthStore {
                 hash,
                 created_at_ms: r.get(3),
                 last_used_ms: r.get(4),
+                expires_at_ms: r.get(5),
             });
         }
         let mut out_users = Vec::with_capacity(users.len());
@@ -199,6 +218,7 @@ impl AuthStore for PgAuthStore {
                 password_hash: r.get(2),
                 created_at_ms: r.get(3),
                 last_login_ms: r.get(4),
+                disabled: r.get(5),
             });
         }
         Ok((out_tokens, out_users))
@@ -209,8 +229,15 @@ impl AuthStore for PgAuthStore {
         self.change(
             "create token",
             Some(("token", &row.name)),
-            "INSERT INTO ah_auth_tokens (name, role, hash, created_at_ms) VALUES ($1, $2, $3, $4)",
-            &[&row.name, &row.role.as_str(), &hash, &row.created_at_ms],
+            "INSERT INTO ah_auth_tokens (name, role, hash, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &row.name,
+                &row.role.as_str(),
+                &hash,
+                &row.created_at_ms,
+                &row.expires_at_ms,
+            ],
         )
         .map(|_| ())
     }
@@ -229,7 +256,8 @@ impl AuthStore for PgAuthStore {
         // Not a credential change: no generation bump.
         let (names, ats): (Vec<&str>, Vec<i64>) =
             used.iter().map(|(n, a)| (n.as_str(), *a)).unzip();
-        let client = &self.client;
+        let conn = self.conn("touch tokens")?;
+        let client: &Client = &conn;
         self.block(client.execute(
             "UPDATE ah_auth_tokens t SET last_used_ms = GREATEST(COALESCE(t.last_used_ms, 0), u.at) \
              FROM UNNEST($1::text[], $2::bigint[]) AS u(name, at) WHERE t.name = u.name",
@@ -270,18 +298,46 @@ impl AuthStore for PgAuthStore {
         .map(|n| n > 0)
     }
 
+    fn set_role(&mut self, name: &str, role: Role, now_ms: i64) -> Result<bool, AuthStoreError> {
+        self.change(
+            "change role",
+            None,
+            "UPDATE ah_auth_users SET role = $2, updated_at_ms = $3 WHERE name = $1",
+            &[&name, &role.as_str(), &now_ms],
+        )
+        .map(|n| n > 0)
+    }
+
+    fn set_disabled(
+        &mut self,
+        name: &str,
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<bool, AuthStoreError> {
+        self.change(
+            "disable or enable user",
+            None,
+            "WITH s AS (DELETE FROM ah_console_sessions WHERE name = $1 AND $2) \
+             UPDATE ah_auth_users SET disabled = $2, updated_at_ms = $3 WHERE name = $1",
+            &[&name, &disabled, &now_ms],
+        )
+        .map(|n| n > 0)
+    }
+
     fn remove_user(&mut self, name: &str) -> Result<bool, AuthStoreError> {
         self.change(
             "remove user",
             None,
-            "DELETE FROM ah_auth_users WHERE name = $1",
+            "WITH s AS (DELETE FROM ah_console_sessions WHERE name = $1) \
+             DELETE FROM ah_auth_users WHERE name = $1",
             &[&name],
         )
         .map(|n| n > 0)
     }
 
     fn record_login(&mut self, name: &str, now_ms: i64) -> Result<(), AuthStoreError> {
-        let client = &self.client;
+        let conn = self.conn("record login")?;
+        let client: &Client = &conn;
         self.block(client.execute(
             "UPDATE ah_auth_users SET last_login_ms = $2 WHERE name = $1",
             &[&name, &now_ms],
@@ -310,7 +366,8 @@ impl AuditLog for PgAuthStore {
             col(|r| &r.outcome),
             col(|r| &r.detail),
         );
-        let client = &self.client;
+        let conn = self.conn("append audit rows")?;
+        let client: &Client = &conn;
         self.block(client.execute(
             "INSERT INTO ah_audit (at_ms, who, role, kind, addr, action, target, outcome, detail) \
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
@@ -328,15 +385,16 @@ impl AuditLog for PgAuthStore {
             0 => 100,
             n => n.min(MAX_AUDIT_PAGE),
         } as i64;
-        let client = &self.client;
+        let conn = self.conn("read audit rows")?;
+        let client: &Client = &conn;
         let rows = self
             .block(client.query(
                 "SELECT id, at_ms, who, role, kind, addr, action, target, outcome, detail \
                  FROM ah_audit \
                  WHERE ($1::bigint IS NULL OR at_ms >= $1) AND ($2::text IS NULL OR who = $2) \
-                   AND ($3::bigint IS NULL OR id < $3) \
+                   AND ($3::bigint IS NULL OR id < $3) AND ($5::text IS NULL OR target = $5) \
                  ORDER BY id DESC LIMIT $4",
-                &[&q.since_ms, &q.who, &q.before_id, &limit],
+                &[&q.since_ms, &q.who, &q.before_id, &limit, &q.target],
             ))
             .map_err(self.err("read audit rows"))?;
         Ok(rows
@@ -356,3 +414,6 @@ impl AuditLog for PgAuthStore {
             .collect())
     }
 }
+
+#[path = "postgres_console.rs"]
+mod console;

@@ -11,12 +11,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use super::role::Role;
 use super::secret::{hash_from_hex, hash_hex};
-use super::store::{
-    AuditLog, AuditQuery, AuditRecord, AuthStore, AuthStoreError, TokenRow, UserRow,
-};
+use super::store::{AuthStore, AuthStoreError, TokenRow, UserRow};
 
 /// Auth schema version this build writes and understands.
-const AUTH_SCHEMA_VERSION: i64 = 1;
+const AUTH_SCHEMA_VERSION: i64 = 2;
 /// Waits for the event writer's lock at most this long.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest page of audit rows.
@@ -127,10 +125,13 @@ impl SqliteAuthStore {
                     supported: AUTH_SCHEMA_VERSION,
                 })
             }
-            Some(_) => {}
-            None => {
+            Some(v) if v == AUTH_SCHEMA_VERSION => {}
+            _ => {
+                // Version 1 (or a new file): token expiry, disabled users, console sessions.
+                tx.execute_batch(console::DDL_V2)
+                    .map_err(sq("upgrade auth tables to version 2", &path))?;
                 tx.execute(
-                    "INSERT INTO meta(key, value) VALUES ('auth_schema_version', ?1)",
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('auth_schema_version', ?1)",
                     [AUTH_SCHEMA_VERSION],
                 )
                 .map_err(sq("create auth tables", &path))?;
@@ -206,18 +207,27 @@ impl AuthStore for SqliteAuthStore {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT name, role, hash, created_at_ms, last_used_ms FROM auth_tokens ORDER BY name",
+                "SELECT name, role, hash, created_at_ms, last_used_ms, expires_at_ms \
+                 FROM auth_tokens ORDER BY name",
             )
             .map_err(&e)?;
-        let raw: Vec<(String, String, String, i64, Option<i64>)> = st
+        type Raw = (String, String, String, i64, Option<i64>, Option<i64>);
+        let raw: Vec<Raw> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(&e)?
             .collect::<Result<_, _>>()
             .map_err(&e)?;
         let mut tokens = Vec::with_capacity(raw.len());
-        for (name, role, hash, created_at_ms, last_used_ms) in raw {
+        for (name, role, hash, created_at_ms, last_used_ms, expires_at_ms) in raw {
             let hash = hash_from_hex(&hash).ok_or_else(|| AuthStoreError::BadRow {
                 path: self.path.clone(),
                 what: format!("token {name:?}: stored hash is not 64 hex digits"),
@@ -228,42 +238,59 @@ impl AuthStore for SqliteAuthStore {
                 hash,
                 created_at_ms,
                 last_used_ms,
+                expires_at_ms,
             });
         }
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT name, role, password_hash, created_at_ms, last_login_ms FROM auth_users ORDER BY name",
+                "SELECT name, role, password_hash, created_at_ms, last_login_ms, disabled \
+                 FROM auth_users ORDER BY name",
             )
             .map_err(&e)?;
-        let raw: Vec<(String, String, String, i64, Option<i64>)> = st
+        type RawUser = (String, String, String, i64, Option<i64>, bool);
+        let raw: Vec<RawUser> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(&e)?
             .collect::<Result<_, _>>()
             .map_err(&e)?;
         let mut users = Vec::with_capacity(raw.len());
-        for (name, role, password_hash, created_at_ms, last_login_ms) in raw {
+        for (name, role, password_hash, created_at_ms, last_login_ms, disabled) in raw {
             users.push(UserRow {
                 role: self.role(&role)?,
                 name,
                 password_hash,
                 created_at_ms,
                 last_login_ms,
+                disabled,
             });
         }
         Ok((tokens, users))
     }
 
     fn create_token(&mut self, row: &TokenRow) -> Result<(), AuthStoreError> {
-        let r =
-            self.change("create token", |tx| {
-                tx.execute(
-                "INSERT INTO auth_tokens(name, role, hash, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![row.name, row.role.as_str(), hash_hex(&row.hash), row.created_at_ms],
+        let r = self.change("create token", |tx| {
+            tx.execute(
+                "INSERT INTO auth_tokens(name, role, hash, created_at_ms, expires_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    row.name,
+                    row.role.as_str(),
+                    hash_hex(&row.hash),
+                    row.created_at_ms,
+                    row.expires_at_ms
+                ],
             )
-            });
+        });
         r.map(|_| ())
             .map_err(|e| self.exists_or("token", &row.name, e))
     }
@@ -317,8 +344,22 @@ impl AuthStore for SqliteAuthStore {
         .map(|n| n > 0)
     }
 
+    fn set_role(&mut self, name: &str, role: Role, now_ms: i64) -> Result<bool, AuthStoreError> {
+        self.update_user_role(name, role, now_ms)
+    }
+
+    fn set_disabled(
+        &mut self,
+        name: &str,
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<bool, AuthStoreError> {
+        self.update_user_disabled(name, disabled, now_ms)
+    }
+
     fn remove_user(&mut self, name: &str) -> Result<bool, AuthStoreError> {
         self.change("remove user", |tx| {
+            tx.execute("DELETE FROM auth_sessions WHERE name = ?1", [name])?;
             tx.execute("DELETE FROM auth_users WHERE name = ?1", [name])
         })
         .map(|n| n > 0)
@@ -335,62 +376,11 @@ impl AuthStore for SqliteAuthStore {
     }
 }
 
-impl AuditLog for SqliteAuthStore {
-    fn append_audit(&mut self, rows: &[AuditRecord]) -> Result<(), AuthStoreError> {
-        let path = self.path.clone();
-        let e = sq("append audit rows", &path);
-        let tx = self.conn.transaction().map_err(&e)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO audit(at_ms, who, role, kind, addr, action, target, outcome, detail) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(&e)?;
-            for r in rows {
-                st.execute(params![
-                    r.at_ms, r.who, r.role, r.kind, r.addr, r.action, r.target, r.outcome, r.detail
-                ])
-                .map_err(&e)?;
-            }
-        }
-        tx.commit().map_err(&e)
-    }
+#[path = "sqlite_audit.rs"]
+mod audit;
 
-    fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, AuthStoreError> {
-        let e = self.err("read audit rows");
-        let limit = match q.limit {
-            0 => 100,
-            n => n.min(MAX_AUDIT_PAGE),
-        };
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT id, at_ms, who, role, kind, addr, action, target, outcome, detail FROM audit \
-                 WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR who = ?2) \
-                   AND (?3 IS NULL OR id < ?3) \
-                 ORDER BY id DESC LIMIT ?4",
-            )
-            .map_err(&e)?;
-        let rows = st
-            .query_map(params![q.since_ms, q.who, q.before_id, limit as i64], |r| {
-                Ok(AuditRecord {
-                    id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    who: r.get(2)?,
-                    role: r.get(3)?,
-                    kind: r.get(4)?,
-                    addr: r.get(5)?,
-                    action: r.get(6)?,
-                    target: r.get(7)?,
-                    outcome: r.get(8)?,
-                    detail: r.get(9)?,
-                })
-            })
-            .map_err(&e)?;
-        rows.collect::<Result<_, _>>().map_err(&e)
-    }
-}
+#[path = "sqlite_console.rs"]
+mod console;
 
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]

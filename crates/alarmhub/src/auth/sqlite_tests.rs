@@ -1,5 +1,6 @@
 use super::*;
 use crate::auth::secret::{generate_token, hash_token};
+use crate::auth::store::{AuditLog, AuditQuery, AuditRecord};
 
 fn token(name: &str, role: Role) -> TokenRow {
     TokenRow {
@@ -8,6 +9,7 @@ fn token(name: &str, role: Role) -> TokenRow {
         hash: hash_token(generate_token().expose()),
         created_at_ms: 1,
         last_used_ms: None,
+        expires_at_ms: None,
     }
 }
 
@@ -46,6 +48,7 @@ fn users_and_audit_rows_round_trip() {
         password_hash: "$argon2id$x".into(),
         created_at_ms: 5,
         last_login_ms: None,
+        disabled: false,
     };
     s.add_user(&u).unwrap();
     assert!(format!("{u:?}").contains("****") && !format!("{u:?}").contains("argon"));

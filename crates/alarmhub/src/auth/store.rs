@@ -26,6 +26,8 @@ pub struct TokenRow {
     pub created_at_ms: i64,
     /// Unix ms of the last call with it (written in batches, so up to ~10 s behind).
     pub last_used_ms: Option<i64>,
+    /// Unix ms after which the token is refused (`None`: it does not expire).
+    pub expires_at_ms: Option<i64>,
 }
 
 /// A user as stored.
@@ -41,6 +43,8 @@ pub struct UserRow {
     pub created_at_ms: i64,
     /// Unix ms of the last successful login.
     pub last_login_ms: Option<i64>,
+    /// A disabled user cannot log in and its console sessions end.
+    pub disabled: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for UserRow {
             .field("password_hash", &"****")
             .field("created_at_ms", &self.created_at_ms)
             .field("last_login_ms", &self.last_login_ms)
+            .field("disabled", &self.disabled)
             .finish()
     }
 }
@@ -88,6 +93,8 @@ pub struct AuditQuery {
     pub since_ms: Option<i64>,
     /// Only this `who`.
     pub who: Option<String>,
+    /// Only rows about this target (a panel account, a user or token name).
+    pub target: Option<String>,
     /// Paging: only rows with `id < before_id` (newest first).
     pub before_id: Option<i64>,
     /// At most this many rows (0 = 100).
@@ -181,7 +188,17 @@ pub trait AuthStore: Send {
         password_hash: &str,
         now_ms: i64,
     ) -> Result<bool, AuthStoreError>;
-    /// Delete a user; `false` when there was none.
+    /// Change a user's role; `false` when there is no such user.
+    fn set_role(&mut self, name: &str, role: Role, now_ms: i64) -> Result<bool, AuthStoreError>;
+    /// Disable a user (its console sessions are deleted with it) or enable it again;
+    /// `false` when there is no such user.
+    fn set_disabled(
+        &mut self,
+        name: &str,
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<bool, AuthStoreError>;
+    /// Delete a user and its console sessions; `false` when there was none.
     fn remove_user(&mut self, name: &str) -> Result<bool, AuthStoreError>;
     /// Record a successful login.
     fn record_login(&mut self, name: &str, now_ms: i64) -> Result<(), AuthStoreError>;
@@ -198,10 +215,43 @@ pub trait AuditLog: Send {
 pub use super::postgres::PgAuthStore;
 pub use super::sqlite::SqliteAuthStore;
 
-/// Both halves in one object: what the daemon and the CLI hold.
-pub trait AuthBackend: AuthStore + AuditLog {}
+/// A console session as stored: the SHA-256 of the cookie value (never the value), the
+/// user, and when it was last used. The role is not stored: each request takes the user's
+/// current role, so a role change or a disabled user takes effect at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// SHA-256 of the cookie value.
+    pub id_hash: TokenHash,
+    /// The user.
+    pub name: String,
+    /// Unix ms.
+    pub created_at_ms: i64,
+    /// Unix ms of the last request that was the user's doing.
+    pub last_seen_ms: i64,
+}
 
-impl<T: AuthStore + AuditLog> AuthBackend for T {}
+/// Console sessions, shared by every node of a cluster (a restart logs nobody out).
+pub trait SessionStore: Send {
+    /// Store a new session after deleting those last seen before `expired_before_ms` and,
+    /// beyond `max`, the longest idle ones.
+    fn create_session(
+        &mut self,
+        row: &SessionRow,
+        expired_before_ms: i64,
+        max: usize,
+    ) -> Result<(), AuthStoreError>;
+    /// The session with this hash.
+    fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRow>, AuthStoreError>;
+    /// Record a request at `now_ms`.
+    fn touch_session(&mut self, id_hash: &TokenHash, now_ms: i64) -> Result<(), AuthStoreError>;
+    /// Delete a session; whether there was one.
+    fn remove_session(&mut self, id_hash: &TokenHash) -> Result<bool, AuthStoreError>;
+}
+
+/// All of it in one object: what the daemon and the CLI hold.
+pub trait AuthBackend: AuthStore + AuditLog + SessionStore {}
+
+impl<T: AuthStore + AuditLog + SessionStore> AuthBackend for T {}
 
 /// The tokens, users and audit trail the configuration names: in the PostgreSQL store when
 /// `[store] url` is set (shared by every node), else in the SQLite database in `data_dir`.

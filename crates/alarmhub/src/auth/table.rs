@@ -124,6 +124,9 @@ const CONSOLE: &[(&str, &str, Console)] = &[
         "/console/api/panels/*/control",
         Console::AsGrpc("Control"),
     ),
+    // The panel page's audit rows (about that panel only, without client addresses): the
+    // same readers as the panel's history, which already names who sent each command.
+    ("GET", "/console/api/panels/*/audit", Console::Need(P::Read)),
     ("GET", "/console/api/events", Console::AsGrpc("ListEvents")),
     ("GET", "/console/api/audit", Console::AsGrpc("ListAudit")),
     (
@@ -134,6 +137,44 @@ const CONSOLE: &[(&str, &str, Console)] = &[
     (
         "GET",
         "/console/api/tokens",
+        Console::Need(P::ManageCredentials),
+    ),
+    // The outputs' link state: the figures `/metrics` exports.
+    ("GET", "/console/api/outputs", Console::Need(P::Metrics)),
+    // The users and tokens pages' changes (the same as `alarmhub user …`/`token …`).
+    (
+        "POST",
+        "/console/api/users",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/users/*/role",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/users/*/disable",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/users/*/enable",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/users/*/password",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/tokens",
+        Console::Need(P::ManageCredentials),
+    ),
+    (
+        "POST",
+        "/console/api/tokens/*/revoke",
         Console::Need(P::ManageCredentials),
     ),
     ("GET", "/console/api/alarms", Console::AsGrpc("ListAlarms")),
@@ -311,6 +352,10 @@ mod tests {
         assert_eq!(
             console_rule("GET", "/console/api/alarms/stream"),
             Rule::Need(P::Watch)
+        );
+        assert_eq!(
+            console_rule("GET", "/console/api/outputs"),
+            Rule::Need(P::Metrics)
         );
     }
 

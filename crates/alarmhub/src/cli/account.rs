@@ -63,7 +63,7 @@ pub struct Fields {
     /// How the key is read: hex or ascii.
     #[arg(long)]
     key_format: Option<String>,
-    /// Hengbo host user password for disarm (`-`: read it from standard input).
+    /// Hengbo host user password for disarm, 6 to 8 digits (`-`: read it from standard input).
     #[arg(long)]
     password: Option<String>,
     /// Supervision interval in seconds.

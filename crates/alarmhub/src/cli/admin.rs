@@ -12,9 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::auth::secret::{check_name, generate_token, hash_password, hash_token};
-use crate::auth::store::{TokenRow, UserRow};
-use crate::auth::{AuditQuery, AuditRecord, AuthBackend, AuthStoreError, Role, Sensitive};
+use crate::auth::admin::{self as ops, Actor, AdminError};
+use crate::auth::{AuditQuery, AuthBackend, Role, Sensitive};
 
 /// Where the data directory is.
 #[derive(Args, Debug, Clone)]
@@ -43,10 +42,13 @@ pub enum TokenCmd {
         /// viewer, operator, admin or integration.
         #[arg(long)]
         role: Role,
+        /// Refuse the token after this long: 30m, 12h, 90d [default: never].
+        #[arg(long)]
+        expires: Option<String>,
         #[command(flatten)]
         dir: DataDirArgs,
     },
-    /// List tokens: name, role, created, last used (never the token).
+    /// List tokens: name, role, created, last used, expiry (never the token).
     List {
         #[command(flatten)]
         dir: DataDirArgs,
@@ -86,8 +88,32 @@ pub enum UserCmd {
         #[command(flatten)]
         dir: DataDirArgs,
     },
-    /// List users: name, role, created, last login.
+    /// List users: name, role, created, last login, disabled.
     List {
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Give a user another role (its console sessions take it at once).
+    Role {
+        /// The user.
+        name: String,
+        /// viewer, operator, admin or integration.
+        #[arg(long)]
+        role: Role,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Disable a user: it cannot log in and its console sessions end.
+    Disable {
+        /// The user.
+        name: String,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user.
+        name: String,
         #[command(flatten)]
         dir: DataDirArgs,
     },
@@ -153,32 +179,13 @@ pub(crate) fn open(a: &DataDirArgs) -> Result<Box<dyn AuthBackend>, String> {
     })
 }
 
-/// Who runs the CLI, for the audit trail.
-fn cli_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
-}
-
 pub(crate) fn record(
     s: &mut dyn AuthBackend,
     action: &str,
     target: &str,
     detail: serde_json::Value,
 ) {
-    let row = AuditRecord {
-        at_ms: crate::clock::now_ms(),
-        who: cli_actor(),
-        role: "-".into(),
-        kind: "local".into(),
-        addr: "-".into(),
-        action: action.into(),
-        target: target.into(),
-        outcome: "ok".into(),
-        detail: detail.to_string(),
-        ..AuditRecord::default()
-    };
+    let row = Actor::cli().row(action, target, "ok", detail);
     if let Err(e) = s.append_audit(&[row]) {
         eprintln!("alarmhub: warning: could not write the audit row: {e}");
     }
@@ -191,13 +198,31 @@ fn finish(r: Result<ExitCode, String>) -> ExitCode {
     })
 }
 
-fn taken_or(e: AuthStoreError) -> Result<ExitCode, String> {
+/// A refused change: exit 1 when there is nothing to do (name taken, no such user or
+/// token), 2 for bad input or an unusable store.
+fn refused(e: AdminError) -> Result<ExitCode, String> {
     match e {
-        AuthStoreError::Exists { .. } => {
+        AdminError::Exists { .. } | AdminError::NotFound { .. } => {
             eprintln!("alarmhub: {e}");
             Ok(ExitCode::from(1))
         }
         e => Err(e.to_string()),
+    }
+}
+
+/// Run one change on the store `dir` names, printing `done` on success.
+fn change(
+    dir: &DataDirArgs,
+    f: impl FnOnce(&mut dyn AuthBackend) -> Result<(), AdminError>,
+    done: String,
+) -> Result<ExitCode, String> {
+    let mut s = open(dir)?;
+    match f(s.as_mut()) {
+        Ok(()) => {
+            eprintln!("{done}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => refused(e),
     }
 }
 
@@ -209,50 +234,37 @@ fn time(ms: Option<i64>) -> String {
 /// `json`: one JSON object per line (the global `--json`).
 pub fn token(cmd: TokenCmd, json: bool) -> ExitCode {
     finish(match cmd {
-        TokenCmd::Create { name, role, dir } => token_create(&name, role, &dir),
+        TokenCmd::Create { name, role, expires, dir } => token_create(&name, role, expires.as_deref(), &dir),
         TokenCmd::List { dir } => open(&dir).and_then(|s| {
             let (tokens, _) = s.load().map_err(|e| e.to_string())?;
             for t in tokens {
                 super::emit(&if json {
-                    serde_json::json!({ "name": t.name, "role": t.role.as_str(), "created_at_ms": t.created_at_ms, "last_used_ms": t.last_used_ms }).to_string()
+                    serde_json::json!({ "name": t.name, "role": t.role.as_str(), "created_at_ms": t.created_at_ms, "last_used_ms": t.last_used_ms, "expires_at_ms": t.expires_at_ms }).to_string()
                 } else {
-                    format!("{:<24} {:<12} created {} last used {}", t.name, t.role, time(Some(t.created_at_ms)), time(t.last_used_ms))
+                    format!("{:<24} {:<12} created {} last used {} expires {}", t.name, t.role, time(Some(t.created_at_ms)), time(t.last_used_ms), time(t.expires_at_ms))
                 });
             }
             Ok(ExitCode::SUCCESS)
         }),
-        TokenCmd::Revoke { name, dir } => open(&dir).and_then(|mut s| {
-            if !s.revoke_token(&name).map_err(|e| e.to_string())? {
-                eprintln!("alarmhub: no token named {name:?}");
-                return Ok(ExitCode::from(1));
-            }
-            record(s.as_mut(), "token.revoke", &name, serde_json::json!({}));
-            eprintln!("token {name:?} revoked");
-            Ok(ExitCode::SUCCESS)
-        }),
+        TokenCmd::Revoke { name, dir } => change(&dir, |s| ops::revoke_token(s, &Actor::cli(), &name), format!("token {name:?} revoked")),
     })
 }
 
-fn token_create(name: &str, role: Role, dir: &DataDirArgs) -> Result<ExitCode, String> {
-    check_name("token", name)?;
+fn token_create(
+    name: &str,
+    role: Role,
+    expires: Option<&str>,
+    dir: &DataDirArgs,
+) -> Result<ExitCode, String> {
+    let now = crate::clock::now_ms();
+    let expires_at_ms = expires
+        .map(|e| ops::expiry_after(e, now).map_err(|e| format!("--expires: {e}")))
+        .transpose()?;
     let mut s = open(dir)?;
-    let token = generate_token();
-    let row = TokenRow {
-        name: name.to_string(),
-        role,
-        hash: hash_token(token.expose()),
-        created_at_ms: crate::clock::now_ms(),
-        last_used_ms: None,
+    let token = match ops::create_token(s.as_mut(), &Actor::cli(), name, role, expires_at_ms) {
+        Ok(t) => t,
+        Err(e) => return refused(e),
     };
-    if let Err(e) = s.create_token(&row) {
-        return taken_or(e);
-    }
-    record(
-        s.as_mut(),
-        "token.create",
-        name,
-        serde_json::json!({ "role": role.as_str() }),
-    );
     eprintln!("token {name:?} ({role}) created; it is shown once, keep it secret:");
     super::emit(token.expose());
     Ok(ExitCode::SUCCESS)
@@ -284,51 +296,33 @@ fn read_password(from_stdin: bool) -> Result<Sensitive, String> {
 /// Run `alarmhub user …`.
 /// `json`: one JSON object per line (the global `--json`).
 pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
+    let hashed = |from_stdin: bool| -> Result<String, String> {
+        ops::new_password_hash(&read_password(from_stdin)?).map_err(|e| e.to_string())
+    };
     finish(match cmd {
         UserCmd::Add { name, role, password_stdin, dir } => (|| {
-            check_name("user", &name)?;
-            let hash = hash_password(&read_password(password_stdin)?).map_err(|e| e.to_string())?;
-            let mut s = open(&dir)?;
-            let now = crate::clock::now_ms();
-            let row = UserRow { name: name.clone(), role, password_hash: hash, created_at_ms: now, last_login_ms: None };
-            if let Err(e) = s.add_user(&row) {
-                return taken_or(e);
-            }
-            record(s.as_mut(), "user.add", &name, serde_json::json!({ "role": role.as_str() }));
-            eprintln!("user {name:?} ({role}) added");
-            Ok(ExitCode::SUCCESS)
+            crate::auth::secret::check_name("user", &name)?;
+            let hash = hashed(password_stdin)?;
+            change(&dir, |s| ops::add_user(s, &Actor::cli(), &name, role, hash), format!("user {name:?} ({role}) added"))
         })(),
-        UserCmd::Passwd { name, password_stdin, dir } => (|| {
-            let mut s = open(&dir)?;
-            let hash = hash_password(&read_password(password_stdin)?).map_err(|e| e.to_string())?;
-            if !s.set_password(&name, &hash, crate::clock::now_ms()).map_err(|e| e.to_string())? {
-                eprintln!("alarmhub: no user named {name:?}");
-                return Ok(ExitCode::from(1));
-            }
-            record(s.as_mut(), "user.passwd", &name, serde_json::json!({}));
-            eprintln!("password of {name:?} changed");
-            Ok(ExitCode::SUCCESS)
-        })(),
+        UserCmd::Passwd { name, password_stdin, dir } => hashed(password_stdin).and_then(|hash| {
+            change(&dir, |s| ops::set_password(s, &Actor::cli(), &name, &hash), format!("password of {name:?} changed"))
+        }),
         UserCmd::List { dir } => open(&dir).and_then(|s| {
             let (_, users) = s.load().map_err(|e| e.to_string())?;
             for u in users {
                 super::emit(&if json {
-                    serde_json::json!({ "name": u.name, "role": u.role.as_str(), "created_at_ms": u.created_at_ms, "last_login_ms": u.last_login_ms }).to_string()
+                    serde_json::json!({ "name": u.name, "role": u.role.as_str(), "created_at_ms": u.created_at_ms, "last_login_ms": u.last_login_ms, "disabled": u.disabled }).to_string()
                 } else {
-                    format!("{:<24} {:<12} created {} last login {}", u.name, u.role, time(Some(u.created_at_ms)), time(u.last_login_ms))
+                    format!("{:<24} {:<12} created {} last login {}{}", u.name, u.role, time(Some(u.created_at_ms)), time(u.last_login_ms), if u.disabled { " (disabled)" } else { "" })
                 });
             }
             Ok(ExitCode::SUCCESS)
         }),
-        UserCmd::Remove { name, dir } => open(&dir).and_then(|mut s| {
-            if !s.remove_user(&name).map_err(|e| e.to_string())? {
-                eprintln!("alarmhub: no user named {name:?}");
-                return Ok(ExitCode::from(1));
-            }
-            record(s.as_mut(), "user.remove", &name, serde_json::json!({}));
-            eprintln!("user {name:?} removed");
-            Ok(ExitCode::SUCCESS)
-        }),
+        UserCmd::Role { name, role, dir } => change(&dir, |s| ops::set_role(s, &Actor::cli(), &name, role), format!("user {name:?} is now {role}")),
+        UserCmd::Disable { name, dir } => change(&dir, |s| ops::set_disabled(s, &Actor::cli(), &name, true), format!("user {name:?} disabled")),
+        UserCmd::Enable { name, dir } => change(&dir, |s| ops::set_disabled(s, &Actor::cli(), &name, false), format!("user {name:?} enabled")),
+        UserCmd::Remove { name, dir } => change(&dir, |s| ops::remove_user(s, &Actor::cli(), &name), format!("user {name:?} removed")),
     })
 }
 
@@ -381,6 +375,7 @@ pub fn audit(a: AuditArgs, json: bool) -> ExitCode {
             since_ms,
             who: a.who.clone(),
             before_id: None,
+            target: None,
             limit: a.limit.max(1),
         };
         let rows = s.query_audit(&q).map_err(|e| e.to_string())?;

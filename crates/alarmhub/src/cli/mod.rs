@@ -16,10 +16,13 @@
 pub mod account;
 pub mod admin;
 pub mod alarms;
+mod events;
 pub mod notify;
 mod notify_log;
+pub mod opts;
 mod output;
 pub mod store;
+pub mod zone;
 
 use std::process::ExitCode;
 
@@ -27,34 +30,12 @@ use clap::{Args, Subcommand};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::auth::Sensitive;
+pub use opts::{ClientArgs, ClientOpts, LeadingClientArgs};
 
 use crate::proto::alarm_server::alarm_server_client::AlarmServerClient;
 use crate::proto::alarm_server::{GetMachineRequest, IsNeedSyncRequest};
+use crate::proto::v1 as pb;
 use crate::proto::v1::alarm_hub_client::AlarmHubClient;
-use crate::proto::v1::{self as pb, subscribe_request, watch_events_reply};
-
-/// Options every client command takes.
-#[derive(Args, Debug, Clone)]
-pub struct ClientOpts {
-    /// gRPC address of the daemon.
-    #[arg(
-        long,
-        global = true,
-        env = "ALARMHUB_GRPC",
-        default_value = "127.0.0.1:50051"
-    )]
-    pub grpc: String,
-    /// Print JSON (one object per line) instead of human text.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// API token, sent as `authorization: Bearer …` (needed when access control is on).
-    #[arg(long, global = true, env = "ALARMHUB_TOKEN", hide_env_values = true)]
-    pub token: Option<Sensitive>,
-    /// CA certificate (PEM) to verify the daemon's TLS certificate; turns TLS on.
-    #[arg(long, global = true, env = "ALARMHUB_CA")]
-    pub ca: Option<std::path::PathBuf>,
-}
 
 /// Adds the token to every call.
 #[derive(Clone)]
@@ -83,6 +64,8 @@ pub enum ClientCmd {
         /// Only accounts starting with this text.
         #[arg(long, default_value = "")]
         prefix: String,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// The panels the compat API's Sync would return (changed since the deployed client's
     /// last Sync), without marking them synced; or one panel with --account.
@@ -94,30 +77,14 @@ pub enum ClientCmd {
         /// deployed client will NOT see them (its alarms are lost to it). Diagnostics only.
         #[arg(long, conflicts_with = "account")]
         consume: bool,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Stream events as they are stored: replay from --from, then live.
-    Watch {
-        /// Replay events after this sequence number first (-1 = live only).
-        #[arg(long, default_value_t = -1)]
-        from: i64,
-        /// Join a consumer group (acknowledged, resumable delivery; each event to one member).
-        #[arg(long)]
-        group: Option<String>,
-        /// Only this account.
-        #[arg(long)]
-        account: Option<String>,
-        /// Stop after this many events (0 = run until interrupted).
-        #[arg(long, default_value_t = 0)]
-        count: u64,
-    },
-    /// Stored events of one panel, newest first.
-    Events {
-        /// Panel account.
-        account: String,
-        /// How many.
-        #[arg(long, default_value_t = 20)]
-        limit: i32,
-    },
+    Watch(events::WatchArgs),
+    /// Stored events, newest first: of one panel or of all, filtered by time, code and zone.
+    #[command(after_help = events::TIME_HELP)]
+    Events(events::EventsArgs),
     /// Arm a Hengbo host (away).
     Arm(ControlArgs),
     /// Arm a Hengbo host in stay (half-arm) mode.
@@ -128,8 +95,7 @@ pub enum ClientCmd {
     Emergency(ControlArgs),
     /// Panel accounts on the running daemon: add, set, remove, list, show (live on the
     /// panel's next frame; secrets never printed).
-    #[command(subcommand)]
-    Account(account::AccountCmd),
+    Account(opts::WithClient<account::AccountCmd>),
     /// The alarm queue: open alarms by priority then age (or --state new|taken|closed|all).
     Alarms {
         /// Which alarms: open (new and taken), new, taken, closed, or all.
@@ -138,10 +104,11 @@ pub enum ClientCmd {
         /// Only this account.
         #[arg(long)]
         account: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Handle one alarm: take, release, note, close, show, watch.
-    #[command(subcommand)]
-    Alarm(alarms::AlarmCmd),
+    Alarm(opts::WithClient<alarms::AlarmCmd>),
 }
 
 /// Arguments of the control commands.
@@ -152,9 +119,30 @@ pub struct ControlArgs {
     /// Section of a three-section host (1..3); 0 = whole host.
     #[arg(long, default_value_t = 0)]
     pub section: i32,
-    /// Host user password (6..8 digits) for disarm.
+    /// Host user password (6 to 8 digits) for disarm.
     #[arg(long)]
     pub password: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+impl ClientCmd {
+    /// The client options given after the command.
+    pub fn client_args(&self) -> &ClientArgs {
+        match self {
+            ClientCmd::Machines { client, .. }
+            | ClientCmd::Sync { client, .. }
+            | ClientCmd::Alarms { client, .. } => client,
+            ClientCmd::Watch(a) => &a.client,
+            ClientCmd::Events(a) => &a.client,
+            ClientCmd::Arm(a)
+            | ClientCmd::ArmStay(a)
+            | ClientCmd::Disarm(a)
+            | ClientCmd::Emergency(a) => &a.client,
+            ClientCmd::Account(a) => &a.client,
+            ClientCmd::Alarm(a) => &a.client,
+        }
+    }
 }
 
 /// Print one line; a closed stdout (`alarmhub watch | head`) ends the command quietly
@@ -171,8 +159,17 @@ fn emit(line: &str) {
     }
 }
 
-/// Run a client command (builds its own runtime).
-pub fn main(opts: ClientOpts, cmd: ClientCmd) -> ExitCode {
+/// Run a client command (builds its own runtime) with the options given before it.
+pub fn main(leading: &LeadingClientArgs, cmd: ClientCmd) -> ExitCode {
+    let opts = leading.with(cmd.client_args());
+    output::set_zone(if opts.utc {
+        zone::Zone::utc()
+    } else {
+        zone::Zone::local().unwrap_or_else(|e| {
+            eprintln!("alarmhub: {e}; printing times in UTC");
+            zone::Zone::utc()
+        })
+    });
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -253,22 +250,19 @@ fn status_err(what: &str, s: tonic::Status) -> String {
 async fn run(opts: &ClientOpts, cmd: ClientCmd) -> Result<ExitCode, String> {
     let ch = connect(opts).await?;
     match cmd {
-        ClientCmd::Machines { online, prefix } => machines(opts, ch, online, prefix).await,
-        ClientCmd::Sync { account, consume } => sync(opts, ch, account, consume).await,
-        ClientCmd::Watch {
-            from,
-            group,
-            account,
-            count,
-        } => watch(opts, ch, from, group, account, count).await,
-        ClientCmd::Events { account, limit } => events(opts, ch, account, limit).await,
+        ClientCmd::Machines { online, prefix, .. } => machines(opts, ch, online, prefix).await,
+        ClientCmd::Sync {
+            account, consume, ..
+        } => sync(opts, ch, account, consume).await,
+        ClientCmd::Watch(a) => events::watch(opts, ch, a).await,
+        ClientCmd::Events(a) => events::list(opts, ch, a).await,
         ClientCmd::Arm(a) => control(opts, ch, "arm_away", a).await,
         ClientCmd::ArmStay(a) => control(opts, ch, "arm_stay", a).await,
         ClientCmd::Disarm(a) => control(opts, ch, "disarm", a).await,
         ClientCmd::Emergency(a) => control(opts, ch, "emergency", a).await,
-        ClientCmd::Account(c) => account::run(opts, ch, c).await,
-        ClientCmd::Alarms { state, account } => alarms::list(opts, ch, state, account).await,
-        ClientCmd::Alarm(cmd) => alarms::run(opts, ch, cmd).await,
+        ClientCmd::Account(c) => account::run(opts, ch, c.cmd).await,
+        ClientCmd::Alarms { state, account, .. } => alarms::list(opts, ch, state, account).await,
+        ClientCmd::Alarm(c) => alarms::run(opts, ch, c.cmd).await,
     }
 }
 
@@ -384,105 +378,6 @@ async fn sync_peek(opts: &ClientOpts, ch: Ch) -> Result<ExitCode, String> {
         while let Some(m) = s.message().await.map_err(|s| status_err("Sync", s))? {
             emit(&output::sync_line(&m, opts.json));
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn watch(
-    opts: &ClientOpts,
-    ch: Ch,
-    from: i64,
-    group: Option<String>,
-    account: Option<String>,
-    count: u64,
-) -> Result<ExitCode, String> {
-    let mut c = AlarmHubClient::new(ch);
-    let mut seen = 0u64;
-    let done = |seen: u64| count > 0 && seen >= count;
-    if let Some(group) = group {
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let start = pb::SubscribeRequest {
-            msg: Some(subscribe_request::Msg::Start(pb::SubscribeStart {
-                group,
-                account: account.unwrap_or_default(),
-                max_in_flight: 100,
-            })),
-        };
-        tx.send(start).await.map_err(|e| e.to_string())?;
-        let mut s = c
-            .subscribe(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await
-            .map_err(|s| status_err("Subscribe", s))?
-            .into_inner();
-        while let Some(r) = s.message().await.map_err(|s| status_err("Subscribe", s))? {
-            if let Some(e) = &r.event {
-                emit(&output::event(e, opts.json));
-                let ack = pb::SubscribeRequest {
-                    msg: Some(subscribe_request::Msg::Ack(pb::Ack { seqs: vec![e.seq] })),
-                };
-                if tx.send(ack).await.is_err() {
-                    break;
-                }
-                seen += 1;
-                if done(seen) {
-                    break;
-                }
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut s = c
-        .watch_events(pb::WatchEventsRequest {
-            from_seq: from,
-            account: account.unwrap_or_default(),
-        })
-        .await
-        .map_err(|s| status_err("WatchEvents", s))?
-        .into_inner();
-    while let Some(r) = s
-        .message()
-        .await
-        .map_err(|s| status_err("WatchEvents", s))?
-    {
-        match r.item {
-            Some(watch_events_reply::Item::Event(e)) => {
-                emit(&output::event(&e, opts.json));
-                seen += 1;
-                if done(seen) {
-                    break;
-                }
-            }
-            Some(watch_events_reply::Item::Gap(g)) => {
-                eprintln!(
-                    "gap: events {}..{} are not available ({})",
-                    g.from_seq, g.to_seq, g.reason
-                );
-            }
-            Some(watch_events_reply::Item::Live(_)) if !opts.json => eprintln!("-- live --"),
-            Some(watch_events_reply::Item::Live(_)) | None => {}
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn events(
-    opts: &ClientOpts,
-    ch: Ch,
-    account: String,
-    limit: i32,
-) -> Result<ExitCode, String> {
-    let mut c = AlarmHubClient::new(ch);
-    let r = c
-        .list_events(pb::ListEventsRequest {
-            account,
-            page_size: limit.clamp(1, 1000),
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| status_err("ListEvents", s))?
-        .into_inner();
-    for e in &r.events {
-        emit(&output::event(e, opts.json));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,20 +1,38 @@
 //! How the client commands print panels and events: one human line, or one JSON object.
+//! Human times are in the zone set by [`set_zone`] (the local one, or UTC with `--utc`);
+//! JSON keeps Unix milliseconds.
+
+use std::sync::OnceLock;
 
 use panel_proto::codes::{machine_type, MachineStatus};
 use serde_json::json;
 
+use super::zone::Zone;
 use crate::proto::alarm_server::MachineReply;
 use crate::proto::v1 as pb;
 
-/// Unix milliseconds as `2026-11-21T20:00:00Z` (empty for 0).
+static ZONE: OnceLock<Zone> = OnceLock::new();
+
+/// The zone human times are printed in (once per process; UTC until set).
+pub fn set_zone(zone: Zone) {
+    let _ = ZONE.set(zone);
+}
+
+/// The zone human times are printed (and `--since` dates read) in.
+pub fn zone() -> Zone {
+    ZONE.get().cloned().unwrap_or_else(Zone::utc)
+}
+
+/// Unix milliseconds as `2026-11-21T20:00:00+08:00` in the zone set by [`set_zone`]
+/// (`…Z` in UTC); `-` for 0.
 pub fn time_ms(ms: i64) -> String {
     if ms <= 0 {
         return "-".into();
     }
-    format!(
-        "{}Z",
-        panel_proto::timestamp::Timestamp::from_unix(ms / 1000)
-    )
+    match ZONE.get() {
+        Some(z) => z.format_ms(ms),
+        None => Zone::utc().format_ms(ms),
+    }
 }
 
 fn type_name(t: i32) -> &'static str {
@@ -62,7 +80,7 @@ pub fn sync_line(m: &MachineReply, as_json: bool) -> String {
 /// The header row of the human `machines` listing (columns of [`machine`]).
 pub fn machines_header() -> String {
     format!(
-        "{:<18} {:<7} {:<13} {:<9} {:<10} {:<30} ALARMS (zones)",
+        "{:<18} {:<7} {:<13} {:<9} {:<10} {:<35} ALARMS (zones)",
         "ACCOUNT", "STATE", "TYPE", "STATUS", "SIGNAL", "LAST SEEN"
     )
 }
@@ -90,7 +108,7 @@ pub fn machine(m: &pb::Machine, as_json: bool) -> String {
         String::new()
     };
     format!(
-        "{:<18} {:<7} {:<13} {:<9} signal {:<3} last seen {:<20} alarms [{}]{unknown}",
+        "{:<18} {:<7} {:<13} {:<9} signal {:<3} last seen {:<25} alarms [{}]{unknown}",
         m.account,
         if m.online { "online" } else { "offline" },
         m.type_name,
@@ -105,23 +123,50 @@ pub fn machine(m: &pb::Machine, as_json: bool) -> String {
     )
 }
 
-/// One v1 `Event`.
+/// The outcome of a control command event (`done`, `wrong_password`, `timed_out` …);
+/// `None` for other events.
+fn control_outcome(e: &pb::Event, detail: &serde_json::Value) -> Option<String> {
+    if e.source != "control" {
+        return None;
+    }
+    Some(
+        detail
+            .get("outcome")
+            .and_then(|o| o.as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+    )
+}
+
+/// One v1 `Event`. A control command shows its outcome: `DISARM FAILED (wrong_password)`
+/// unless the host confirmed it (`DISARM done`); JSON adds `outcome` and `failed`.
 pub fn event(e: &pb::Event, as_json: bool) -> String {
+    let detail: serde_json::Value =
+        serde_json::from_str(&e.detail_json).unwrap_or(serde_json::Value::Null);
+    let outcome = control_outcome(e, &detail);
     if as_json {
-        let detail: serde_json::Value =
-            serde_json::from_str(&e.detail_json).unwrap_or(serde_json::Value::Null);
-        return json!({
+        let mut v = json!({
             "seq": e.seq, "account": e.account, "source": e.source, "code": e.code, "sia_code": e.sia_code,
             "group": e.group, "zone": e.zone, "received_at_ms": e.received_at_ms, "panel_time": e.panel_time,
             "protocol": e.protocol, "frame_seq": e.frame_seq, "peer": e.peer, "name": e.name,
             "event_class": e.event_class, "detail": detail,
-        })
-        .to_string();
+        });
+        if let (Some(o), Some(m)) = (&outcome, v.as_object_mut()) {
+            m.insert("failed".into(), json!(o != "done"));
+            m.insert("outcome".into(), json!(o));
+        }
+        return v.to_string();
     }
     let code = if e.code != 0 {
         e.code.to_string()
     } else {
         e.sia_code.clone()
+    };
+    let name = if e.name.is_empty() { "-" } else { &e.name };
+    let name = match &outcome {
+        Some(o) if o == "done" => format!("{name} done"),
+        Some(o) => format!("{name} FAILED ({o})"),
+        None => name.to_string(),
     };
     format!(
         "#{:<8} {} {:<16} {:<6} {:<28} zone {:<3} group {:<2} {}",
@@ -129,7 +174,7 @@ pub fn event(e: &pb::Event, as_json: bool) -> String {
         time_ms(e.received_at_ms),
         e.account,
         code,
-        if e.name.is_empty() { "-" } else { &e.name },
+        name,
         e.zone,
         e.group,
         e.source

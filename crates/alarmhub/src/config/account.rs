@@ -47,8 +47,9 @@ pub struct AccountConfig {
     /// Protocol deviations tolerated from this panel.
     #[serde(default)]
     pub quirks: Vec<Quirk>,
-    /// Hengbo host user password: served over the compat API only when
-    /// `grpc.serve_passwords = true`, and used by control for disarm when the caller gives none.
+    /// Hengbo host user password (6 to 8 digits, [`panel_proto::build::check_hb_password`]):
+    /// served over the compat API only when `grpc.serve_passwords = true`, and used by
+    /// control for disarm when the caller gives none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
     /// Overrides `[panel] time_window_past_secs` for this panel.

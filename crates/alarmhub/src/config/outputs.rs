@@ -96,6 +96,18 @@ impl Default for MqttConfig {
 pub enum AutomationKind {
     /// Sur-Gard SG automation output.
     Surgard,
+    /// SIA DC-09 forwarding to an upstream receiver (another ARC).
+    Dc09,
+}
+
+impl AutomationKind {
+    /// Stable name, as in the configuration.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AutomationKind::Surgard => "surgard",
+            AutomationKind::Dc09 => "dc09",
+        }
+    }
 }
 
 /// Who opens the TCP connection.
@@ -141,6 +153,14 @@ pub struct AutomationConfig {
     /// Sends of the same message after the first before the link is failed.
     #[serde(default = "default_max_resends")]
     pub max_resends: u32,
+    /// `kind = "dc09"`: AES key (32, 48 or 64 hex digits) shared with the upstream
+    /// receiver; frames are sent encrypted when set.
+    #[serde(default)]
+    pub key: Option<Secret>,
+    /// `kind = "dc09"`: panel account → the account the upstream receiver knows (3 to 16
+    /// hex digits). Accounts not listed are sent as they are when they fit.
+    #[serde(default)]
+    pub account_map: std::collections::BTreeMap<String, String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -176,6 +196,8 @@ impl AutomationConfig {
             heartbeat_secs: default_heartbeat(),
             ack_timeout_secs: default_ack_timeout(),
             max_resends: default_max_resends(),
+            key: None,
+            account_map: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use super::error::Problem;
-use super::outputs::{parse_broker_url, AutomationConfig, AutomationMode, MqttConfig};
+use super::outputs::{
+    parse_broker_url, AutomationConfig, AutomationKind, AutomationMode, MqttConfig,
+};
 use super::Config;
 
 /// Every rule of the output sections and of `cms_account`.
@@ -166,6 +168,49 @@ fn check_automation(i: usize, a: &AutomationConfig, p: &mut Vec<Problem>) {
             format!("{} is above the maximum 20", a.max_resends),
         ));
     }
+    check_dc09(i, a, p);
+}
+
+/// `kind = "dc09"`: connect mode, a usable key, mapped accounts of 3..=16 hex digits; the
+/// DC-09 keys are refused on a Sur-Gard output.
+fn check_dc09(i: usize, a: &AutomationConfig, p: &mut Vec<Problem>) {
+    let at = |f: &str| format!("automation[{i}].{f}");
+    if a.kind != AutomationKind::Dc09 {
+        if a.key.is_some() {
+            p.push(Problem::new(at("key"), "is only used with kind = \"dc09\""));
+        }
+        if !a.account_map.is_empty() {
+            p.push(Problem::new(
+                at("account_map"),
+                "is only used with kind = \"dc09\" (Sur-Gard uses [[accounts]] cms_account)",
+            ));
+        }
+        return;
+    }
+    if a.mode != AutomationMode::Connect {
+        p.push(Problem::new(
+            at("mode"),
+            "kind = \"dc09\" connects to the upstream receiver: set mode = \"connect\" and target",
+        ));
+    }
+    if let Some(k) = &a.key {
+        let parsed =
+            panel_proto::crypto::Key::parse(k.expose(), panel_proto::crypto::KeyFormat::Hex);
+        if let Err(e) = parsed {
+            p.push(Problem::new(at("key"), e.to_string()));
+        }
+    }
+    for (from, to) in &a.account_map {
+        if let Err(e) = super::validate::account_text(from) {
+            p.push(Problem::new(at("account_map"), format!("{from:?}: {e}")));
+        }
+        if !crate::outputs::dc09::upstream_account_ok(to) {
+            p.push(Problem::new(
+                at("account_map"),
+                format!("{from:?} = {to:?}: the upstream account must be 3 to 16 hex digits"),
+            ));
+        }
+    }
 }
 
 fn host_port(t: &str) -> bool {
@@ -176,7 +221,10 @@ fn host_port(t: &str) -> bool {
 /// `cms_account`: 1..=6 hex digits, and no two panels may reach the central station under
 /// the same account (an alarm must never be filed under another customer).
 fn check_cms_accounts(c: &Config, p: &mut Vec<Problem>) {
-    let clash_matters = !c.automation.is_empty();
+    let clash_matters = c
+        .automation
+        .iter()
+        .any(|a| a.kind == AutomationKind::Surgard);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, a) in c.accounts.iter().enumerate() {
         let field = format!("accounts[{i}].cms_account");

@@ -253,12 +253,9 @@ fn check_account(i: usize, a: &AccountConfig, p: &mut Vec<Problem>) {
                 at("password"),
                 "is empty; leave it out instead",
             ));
-        } else if !(4..=8).contains(&pw.len()) || !pw.bytes().all(|b| b.is_ascii_digit()) {
+        } else if let Err(rule) = panel_proto::build::check_hb_password(pw) {
             // Never echo the value: it is a secret.
-            p.push(Problem::new(
-                at("password"),
-                "a Hengbo host password is 4 to 8 digits",
-            ));
+            p.push(Problem::new(at("password"), rule));
         }
     }
     if let Some(secs) = a.supervision_secs {

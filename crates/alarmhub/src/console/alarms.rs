@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::Stream;
@@ -133,19 +133,46 @@ pub async fn get(
 /// `GET /console/api/alarms/stream` query.
 #[derive(Deserialize)]
 pub struct StreamQuery {
+    /// The change seq to replay after (`-1`: live only; the default).
+    #[serde(default = "live_only")]
     from_seq: i64,
 }
 
+fn live_only() -> i64 {
+    -1
+}
+
+/// Where a stream starts: the `Last-Event-ID` the browser's `EventSource` sends when it
+/// reconnects by itself (the seq of the last change it received), else `from_seq`.
+pub fn resume_seq(headers: &HeaderMap, from_seq: i64) -> Result<i64, ConsoleError> {
+    let Some(v) = headers.get("last-event-id") else {
+        return Ok(from_seq);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ConsoleError::new(
+                StatusCode::BAD_REQUEST,
+                "Last-Event-ID must be the change seq of the last event received (an integer >= 0)",
+            )
+        })
+}
+
 /// `GET /console/api/alarms/stream?from_seq=N`: `WatchAlarms` as server-sent events:
-/// `change` (the alarm after each change, `id` = change seq, so the browser resumes after
-/// a reconnect) and `live` once the replay is done. Ends with the daemon.
+/// `change` (the alarm after each change, `id` = change seq) and `live` once the replay is
+/// done. A dropped stream resumes from its cursor: the browser reconnects with
+/// `Last-Event-ID` (or the page passes the last seq as `from_seq`) and gets every change
+/// made meanwhile, nothing twice. Ends with the daemon.
 pub async fn stream(
     State(c): State<ConsoleState>,
     Extension(s): Extension<Session>,
     Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
     let req = pb::WatchAlarmsRequest {
-        from_seq: q.from_seq,
+        from_seq: resume_seq(&headers, q.from_seq)?,
     };
     let changes = c.finish(
         &s,

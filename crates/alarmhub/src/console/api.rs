@@ -79,11 +79,17 @@ pub async fn login(
 ) -> Response {
     let pw = Sensitive::new(body.password);
     match c.auth.login(body.name.trim(), &pw, Some(addr)).await {
-        Ok(identity) => {
-            let (id, s) = c.sessions.create(identity);
-            let cookie = set_cookie(&id, c.secure, c.idle());
-            ([(header::SET_COOKIE, cookie)], Json(me_json(&c, &s))).into_response()
-        }
+        Ok(identity) => match c.sessions.create(&identity.name).await {
+            Ok((id, csrf)) => {
+                let s = Session { identity, csrf };
+                let cookie = set_cookie(&id, c.secure, c.idle());
+                ([(header::SET_COOKIE, cookie)], Json(me_json(&c, &s))).into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not start a console session");
+                ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+            }
+        },
         Err(r) => {
             let status = match r {
                 Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -101,7 +107,11 @@ pub async fn logout(State(c): State<ConsoleState>, headers: axum::http::HeaderMa
         .and_then(|v| v.to_str().ok())
         .and_then(cookie_value)
     {
-        c.sessions.remove(id);
+        if let Err(e) = c.sessions.remove(id).await {
+            tracing::error!(error = %e, "could not end a console session");
+            return ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                .into_response();
+        }
     }
     (
         [(header::SET_COOKIE, clear_cookie(c.secure))],
@@ -121,6 +131,7 @@ fn me_json(c: &ConsoleState, s: &Session) -> Value {
             "audit": c.may(s, "GET", "/console/api/audit"),
             "users": c.may(s, "GET", "/console/api/users"),
             "handle_alarms": c.may(s, "POST", "/console/api/alarms/1/take"),
+            "outputs": c.may(s, "GET", "/console/api/outputs"),
         },
     })
 }
@@ -279,6 +290,7 @@ pub struct EventsQuery {
     page_size: i32,
     page_token: String,
     oldest_first: bool,
+    zone: Option<i32>,
 }
 
 /// `GET /console/api/events`: `ListEvents`.
@@ -295,6 +307,7 @@ pub async fn events(
         page_size: q.page_size,
         page_token: q.page_token,
         oldest_first: q.oldest_first,
+        zone: q.zone,
     };
     let r = c.finish(&s, "ListEvents", c.v1.list_events(c.request(&s, req)).await)?;
     Ok(Json(json!({
@@ -330,38 +343,4 @@ pub async fn audit(
         "entries": r.entries.iter().map(json::audit).collect::<Vec<_>>(),
         "next_page_token": r.next_page_token,
     })))
-}
-
-async fn credentials(
-    c: &ConsoleState,
-) -> Result<
-    (
-        Vec<crate::auth::store::TokenRow>,
-        Vec<crate::auth::store::UserRow>,
-    ),
-    ConsoleError,
-> {
-    let store = c.api.config.store.clone();
-    tokio::task::spawn_blocking(move || crate::auth::open_backend(&store).and_then(|s| s.load()))
-        .await
-        .map_err(|e| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
-}
-
-/// `GET /console/api/users` (admins): names, roles, creation and last login; never a hash.
-pub async fn users(State(c): State<ConsoleState>) -> Answer {
-    let (_, users) = credentials(&c).await?;
-    Ok(Json(json!({ "users": users.iter().map(|u| json!({
-        "name": u.name, "role": u.role.as_str(),
-        "created_at_ms": u.created_at_ms, "last_login_ms": u.last_login_ms,
-    })).collect::<Vec<_>>() })))
-}
-
-/// `GET /console/api/tokens` (admins): names, roles, creation and last use; never a token.
-pub async fn tokens(State(c): State<ConsoleState>) -> Answer {
-    let (tokens, _) = credentials(&c).await?;
-    Ok(Json(json!({ "tokens": tokens.iter().map(|t| json!({
-        "name": t.name, "role": t.role.as_str(),
-        "created_at_ms": t.created_at_ms, "last_used_ms": t.last_used_ms,
-    })).collect::<Vec<_>>() })))
 }

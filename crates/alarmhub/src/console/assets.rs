@@ -11,6 +11,8 @@ const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const I18N_JS: &str = include_str!("assets/i18n.js");
 const ALARMS_JS: &str = include_str!("assets/alarms.js");
+const OUTPUTS_JS: &str = include_str!("assets/outputs.js");
+const USERS_JS: &str = include_str!("assets/users.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// The strict policy every console answer carries: only the console's own files.
@@ -75,6 +77,8 @@ pub async fn file(Path(name): Path<String>) -> Response {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "i18n.js" => (I18N_JS, "text/javascript; charset=utf-8"),
         "alarms.js" => (ALARMS_JS, "text/javascript; charset=utf-8"),
+        "outputs.js" => (OUTPUTS_JS, "text/javascript; charset=utf-8"),
+        "users.js" => (USERS_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such console file\n").into_response(),
     };
@@ -118,11 +122,20 @@ mod tests {
 
     #[test]
     fn every_page_file_is_embedded_and_names_no_outside_host() {
-        for f in [INDEX, APP_JS, I18N_JS, ALARMS_JS, APP_CSS] {
+        for f in [
+            INDEX, APP_JS, I18N_JS, ALARMS_JS, OUTPUTS_JS, USERS_JS, APP_CSS,
+        ] {
             assert!(!f.is_empty());
             assert!(!f.contains("http://") && !f.contains("https://"), "a URL");
         }
-        for script in ["app.js", "i18n.js", "alarms.js", "app.css"] {
+        for script in [
+            "app.js",
+            "i18n.js",
+            "alarms.js",
+            "outputs.js",
+            "users.js",
+            "app.css",
+        ] {
             assert!(
                 INDEX.contains(&format!("/console/assets/{script}")),
                 "{script}"

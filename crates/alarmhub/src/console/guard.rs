@@ -12,7 +12,7 @@ use super::session::{cookie_value, csrf_matches, Session, BACKGROUND_HEADER, CSR
 use super::{ConsoleError, ConsoleState};
 use crate::auth::listen::PeerAddr;
 use crate::auth::table::{console_rule, Rule};
-use crate::auth::{authorize, AuditRecord};
+use crate::auth::{authorize, AuditRecord, Identity, Kind};
 
 /// The middleware (`from_fn_with_state(console_state, guard)`).
 pub async fn guard(State(c): State<ConsoleState>, mut req: Request, next: Next) -> Response {
@@ -36,20 +36,48 @@ pub async fn guard(State(c): State<ConsoleState>, mut req: Request, next: Next) 
         .map(|c| c.0 .0);
     // The live alarm stream and the script's periodic refreshes are not the user's doing.
     let touch = !(req.headers().contains_key(BACKGROUND_HEADER) || path.ends_with("/stream"));
-    let session = req
+    let cookie = req
         .headers()
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(cookie_value)
-        .and_then(|id| c.sessions.get(id, touch));
-    let Some(mut session) = session else {
+        .map(str::to_string);
+    let found = match cookie {
+        Some(id) => match c.sessions.get(&id, touch).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "console session lookup failed");
+                return ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                    .into_response();
+            }
+        },
+        None => None,
+    };
+    let Some((name, csrf)) = found else {
         return ConsoleError::new(
             StatusCode::UNAUTHORIZED,
             "not logged in, or the session ended (idle timeout or logout): log in again",
         )
         .into_response();
     };
-    session.identity.addr = addr.or(session.identity.addr);
+    // The user's current role: a role change applies at once, a disabled or removed user's
+    // session is refused.
+    let Some(role) = c.auth.user_role(&name) else {
+        return ConsoleError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("the user {name:?} is disabled or removed: the session ended"),
+        )
+        .into_response();
+    };
+    let session = Session {
+        identity: Identity {
+            name,
+            role,
+            kind: Kind::User,
+            addr,
+        },
+        csrf,
+    };
     if let Err(r) = authorize(&session.identity, rule) {
         refused(
             &c,
@@ -93,7 +121,8 @@ fn state_change_allowed(req: &Request, session: &Session) -> Result<(), &'static
 
 fn refused(c: &ConsoleState, s: &Session, method: &Method, path: &str, outcome: &str, why: &str) {
     let id = &s.identity;
-    metrics::counter!("alarmhub_auth_refused_total", "reason" => outcome.to_string()).increment(1);
+    metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => outcome.to_string())
+        .increment(1);
     tracing::warn!(user = %id.name, %method, path, reason = why, "console request refused");
     c.auth.audit(AuditRecord {
         at_ms: crate::clock::now_ms(),

@@ -3,7 +3,7 @@
 //! `/console/api/…`.
 //!
 //! * [`session`]: login sessions (cookie `HttpOnly; SameSite=Strict`, `Secure` under TLS,
-//!   idle timeout, logout) and their CSRF tokens.
+//!   idle timeout, logout) kept in the store by their hash, and their CSRF tokens.
 //! * [`guard`]: every console request passes it: the route's rule comes from the one
 //!   permission table (`crate::auth::table::console_rule`; a route that stands for a gRPC
 //!   call needs exactly what that call needs), the session names the user, the role is
@@ -14,7 +14,12 @@
 //!   rows as the gRPC access layer.
 //! * [`alarms`]: the alarm queue: list, one alarm with its panel's context, live changes as
 //!   server-sent events, take / release / note / close.
+//! * [`credentials`]: the users and tokens pages (admins): list, create, change role,
+//!   disable / enable, reset password, create (shown once) and revoke tokens.
+//! * [`panel_audit`]: the panel page's audit rows (commands on that panel, with actor and
+//!   outcome), from the audit log.
 //! * [`json`]: the JSON shapes of panels, events and audit rows.
+//! * [`outputs`]: the link state of the automation outputs and the MQTT bridge.
 //!
 //! The console always needs a login, even where `[auth]` leaves the APIs open on loopback:
 //! an operator's actions on alarms and panels must name a person.
@@ -22,8 +27,11 @@
 pub mod alarms;
 pub mod api;
 pub mod assets;
+pub mod credentials;
 pub mod guard;
 pub mod json;
+pub mod outputs;
+pub mod panel_audit;
 pub mod session;
 
 use std::sync::Arc;
@@ -93,12 +101,15 @@ pub struct ConsoleState {
     pub v1: V1Service,
     /// Logins and the access check.
     pub auth: Arc<Auth>,
-    /// Live sessions.
+    /// Sessions (in the store).
     pub sessions: Arc<session::Sessions>,
     /// The HTTP listener speaks TLS (cookies get `Secure`).
     pub secure: bool,
     /// The dashboard's alarm figures, shared by every browser.
     pub summary: Arc<alarms::Summary>,
+    /// The running outputs' status watches ([`outputs`]); empty until
+    /// [`ConsoleState::with_outputs`].
+    pub outputs: crate::outputs::Running,
 }
 
 impl ConsoleState {
@@ -110,10 +121,17 @@ impl ConsoleState {
             v1: V1Service::with_shutdown(api, shutdown),
             summary: Arc::new(alarms::Summary::default()),
             auth: Arc::clone(&api.auth),
-            sessions: Arc::new(session::Sessions::new(idle)),
+            sessions: Arc::new(session::Sessions::new(idle, api.auth.backend())),
             secure,
             api: api.clone(),
+            outputs: crate::outputs::Running::default(),
         }
+    }
+
+    /// The same console, showing the status of the daemon's running outputs.
+    pub fn with_outputs(mut self, outputs: crate::outputs::Running) -> ConsoleState {
+        self.outputs = outputs;
+        self
     }
 
     /// The idle timeout.
@@ -134,10 +152,41 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/api/panels", get(api::panels))
         .route("/console/api/panels/{account}", get(api::panel))
         .route("/console/api/panels/{account}/control", post(api::control))
+        .route(
+            "/console/api/panels/{account}/audit",
+            get(panel_audit::list),
+        )
         .route("/console/api/events", get(api::events))
         .route("/console/api/audit", get(api::audit))
-        .route("/console/api/users", get(api::users))
-        .route("/console/api/tokens", get(api::tokens))
+        .route("/console/api/outputs", get(outputs::outputs))
+        .route(
+            "/console/api/users",
+            get(credentials::users).post(credentials::create_user),
+        )
+        .route(
+            "/console/api/users/{name}/role",
+            post(credentials::set_role),
+        )
+        .route(
+            "/console/api/users/{name}/disable",
+            post(credentials::disable),
+        )
+        .route(
+            "/console/api/users/{name}/enable",
+            post(credentials::enable),
+        )
+        .route(
+            "/console/api/users/{name}/password",
+            post(credentials::set_password),
+        )
+        .route(
+            "/console/api/tokens",
+            get(credentials::tokens).post(credentials::create_token),
+        )
+        .route(
+            "/console/api/tokens/{name}/revoke",
+            post(credentials::revoke_token),
+        )
         .route("/console/api/alarms", get(alarms::list))
         .route("/console/api/alarms/stream", get(alarms::stream))
         .route("/console/api/alarms/{id}", get(alarms::get))

@@ -1,18 +1,20 @@
 //! Console sessions: a random id in an `HttpOnly; SameSite=Strict` cookie (`Secure` when the
-//! HTTP listener speaks TLS), kept in memory by its SHA-256 (a memory dump shows no usable
-//! cookie), each with its own CSRF token, ended by logout or after `idle_timeout_secs` without
-//! a request. A restart logs everyone out, which is what an operator expects of a console
-//! that was just upgraded.
+//! HTTP listener speaks TLS), kept in the store ([`crate::auth::SessionStore`]: the SQLite
+//! database, or the cluster's PostgreSQL so any node accepts it) by its SHA-256 only — the
+//! database shows no usable cookie. A restart logs nobody out. Each session's CSRF token is
+//! derived from its id (so it is not stored either); a session ends at logout, when its
+//! user is disabled or removed, or after `idle_timeout_secs` without a request. The role is
+//! not kept with the session: every request takes the user's current one.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Identity;
+use crate::auth::secret::TokenHash;
+use crate::auth::{AuthBackend, AuthStoreError, Identity, SessionRow};
 
 /// The cookie's name.
 pub const COOKIE: &str = "alarmhub_session";
@@ -21,24 +23,49 @@ pub const COOKIE: &str = "alarmhub_session";
 pub const BACKGROUND_HEADER: &str = "x-background";
 /// The header every state-changing request must carry with the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Sessions kept at most; the longest idle is dropped beyond that.
+/// Sessions kept at most; the longest idle are dropped beyond that.
 const MAX_SESSIONS: usize = 10_000;
+/// A session's "last seen" is written at most this often (ms): a burst of requests costs
+/// one write, and the idle timeout is still exact to the second.
+const TOUCH_EVERY_MS: i64 = 1_000;
 
-/// One logged-in browser.
+/// One logged-in browser, as a request sees it.
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// Who logged in.
+    /// Who is logged in, with the user's current role.
     pub identity: Identity,
     /// The token the browser sends back in [`CSRF_HEADER`].
     pub csrf: String,
-    last_seen: Instant,
 }
 
-/// Every live session.
-#[derive(Debug)]
+type Backend = Arc<Mutex<Box<dyn AuthBackend>>>;
+
+/// The sessions in the store.
 pub struct Sessions {
     idle: Duration,
-    map: Mutex<HashMap<[u8; 32], Session>>,
+    store: Option<Backend>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("idle", &self.idle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a session could not be created, read or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The store failed (it names the database).
+    #[error("console sessions: {0}")]
+    Store(#[from] AuthStoreError),
+    /// This process has no store (a detached access check).
+    #[error("console sessions need the store, and this process has none")]
+    NoStore,
+    /// The blocking task failed.
+    #[error("console sessions: {0}")]
+    Task(String),
 }
 
 fn random_token() -> String {
@@ -47,78 +74,91 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn key(id: &str) -> [u8; 32] {
+fn key(id: &str) -> TokenHash {
     Sha256::digest(id.as_bytes()).into()
 }
 
+/// The CSRF token of the session whose cookie value is `id` (not derivable from the stored
+/// hash).
+fn csrf_of(id: &str) -> String {
+    let d = Sha256::digest(format!("alarmhub console csrf\0{id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
+}
+
 impl Sessions {
-    /// Sessions that end after `idle` without a request.
-    pub fn new(idle: Duration) -> Sessions {
-        Sessions {
-            idle,
-            map: Mutex::new(HashMap::new()),
-        }
+    /// Sessions in `store` that end after `idle` without a request.
+    pub fn new(idle: Duration, store: Option<Backend>) -> Sessions {
+        Sessions { idle, store }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn idle_ms(&self) -> i64 {
+        i64::try_from(self.idle.as_millis()).unwrap_or(i64::MAX)
     }
 
-    /// Start a session for `identity`: returns the cookie value and the session.
-    pub fn create(&self, identity: Identity) -> (String, Session) {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn AuthBackend) -> Result<T, AuthStoreError> + Send + 'static,
+    ) -> Result<T, SessionError> {
+        let store = Arc::clone(self.store.as_ref().ok_or(SessionError::NoStore)?);
+        tokio::task::spawn_blocking(move || {
+            let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(s.as_mut())
+        })
+        .await
+        .map_err(|e| SessionError::Task(e.to_string()))?
+        .map_err(SessionError::Store)
+    }
+
+    /// Start a session for user `name`: returns the cookie value and the CSRF token.
+    pub async fn create(&self, name: &str) -> Result<(String, String), SessionError> {
         let id = random_token();
-        let s = Session {
-            identity,
-            csrf: random_token(),
-            last_seen: Instant::now(),
+        let now = crate::clock::now_ms();
+        let row = SessionRow {
+            id_hash: key(&id),
+            name: name.to_string(),
+            created_at_ms: now,
+            last_seen_ms: now,
         };
-        let mut m = self.lock();
-        let now = Instant::now();
-        m.retain(|_, v| now.duration_since(v.last_seen) < self.idle);
-        if m.len() >= MAX_SESSIONS {
-            if let Some(oldest) = m.iter().min_by_key(|(_, v)| v.last_seen).map(|(k, _)| *k) {
-                m.remove(&oldest);
-            }
-        }
-        m.insert(key(&id), s.clone());
-        (id, s)
+        let expired_before = now.saturating_sub(self.idle_ms());
+        self.run(move |s| s.create_session(&row, expired_before, MAX_SESSIONS))
+            .await?;
+        let csrf = csrf_of(&id);
+        Ok((id, csrf))
     }
 
-    /// The session of cookie value `id`; `None` when unknown or idle too long (then it is
-    /// removed). `touch`: the request is the user's doing (not a background refresh), so the
-    /// idle clock starts again.
-    pub fn get(&self, id: &str, touch: bool) -> Option<Session> {
+    /// The user name and CSRF token of cookie value `id`; `None` when unknown or idle too
+    /// long (then it is removed). `touch`: the request is the user's doing (not a background
+    /// refresh), so the idle clock starts again.
+    pub async fn get(
+        &self,
+        id: &str,
+        touch: bool,
+    ) -> Result<Option<(String, String)>, SessionError> {
         let k = key(id);
-        let mut m = self.lock();
-        let now = Instant::now();
-        match m.get_mut(&k) {
-            Some(s) if now.duration_since(s.last_seen) < self.idle => {
-                if touch {
-                    s.last_seen = now;
+        let idle = self.idle_ms();
+        let name = self
+            .run(move |s| {
+                let Some(row) = s.session(&k)? else {
+                    return Ok(None);
+                };
+                let now = crate::clock::now_ms();
+                if now.saturating_sub(row.last_seen_ms) >= idle {
+                    s.remove_session(&k)?;
+                    return Ok(None);
                 }
-                Some(s.clone())
-            }
-            Some(_) => {
-                m.remove(&k);
-                None
-            }
-            None => None,
-        }
+                if touch && now - row.last_seen_ms >= TOUCH_EVERY_MS.min(idle / 2) {
+                    s.touch_session(&k, now)?;
+                }
+                Ok(Some(row.name))
+            })
+            .await?;
+        Ok(name.map(|n| (n, csrf_of(id))))
     }
 
     /// End the session of cookie value `id`; whether there was one.
-    pub fn remove(&self, id: &str) -> bool {
-        self.lock().remove(&key(id)).is_some()
-    }
-
-    /// Live sessions (a gauge).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether none is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn remove(&self, id: &str) -> Result<bool, SessionError> {
+        let k = key(id);
+        self.run(move |s| s.remove_session(&k)).await
     }
 }
 
@@ -162,39 +202,51 @@ pub fn csrf_matches(sent: Option<&[u8]>, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Kind, Role};
 
-    fn alice() -> Identity {
-        Identity {
-            name: "alice".into(),
-            role: Role::Operator,
-            kind: Kind::User,
-            addr: None,
-        }
+    fn store(dir: &std::path::Path) -> Option<Backend> {
+        let s: Box<dyn AuthBackend> = Box::new(crate::auth::SqliteAuthStore::open(dir).unwrap());
+        Some(Arc::new(Mutex::new(s)))
     }
 
-    #[test]
-    fn a_session_is_found_by_its_cookie_and_ends_at_logout() {
-        let s = Sessions::new(Duration::from_secs(60));
-        let (id, sess) = s.create(alice());
-        assert_eq!(s.get(&id, true).map(|x| x.csrf), Some(sess.csrf.clone()));
-        assert!(s.get("forged", true).is_none());
-        assert!(s.remove(&id));
-        assert!(s.get(&id, true).is_none());
-    }
-
-    #[test]
-    fn an_idle_session_expires() {
-        let s = Sessions::new(Duration::from_millis(60));
-        let (id, _) = s.create(alice());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(s.get(&id, false).is_some(), "still live");
-        std::thread::sleep(Duration::from_millis(40));
+    #[tokio::test]
+    async fn a_session_is_found_by_its_cookie_survives_a_reopen_and_ends_at_logout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Sessions::new(Duration::from_secs(60), store(tmp.path()));
+        let (id, csrf) = s.create("alice").await.unwrap();
+        assert_eq!(
+            s.get(&id, true).await.unwrap(),
+            Some(("alice".to_string(), csrf.clone()))
+        );
+        assert!(s.get("forged", true).await.unwrap().is_none());
+        // Another process on the same database (a restart) knows it too.
+        let again = Sessions::new(Duration::from_secs(60), store(tmp.path()));
+        assert!(again.get(&id, true).await.unwrap().is_some());
+        let raw = std::fs::read(tmp.path().join(crate::store::DB_FILE)).unwrap();
         assert!(
-            s.get(&id, false).is_none(),
+            !raw.windows(id.len()).any(|w| w == id.as_bytes()),
+            "the cookie value is not stored"
+        );
+        assert!(s.remove(&id).await.unwrap());
+        assert!(again.get(&id, true).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_idle_session_expires() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Sessions::new(Duration::from_millis(300), store(tmp.path()));
+        let (id, _) = s.create("alice").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(s.get(&id, false).await.unwrap().is_some(), "still live");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            s.get(&id, false).await.unwrap().is_none(),
             "background refreshes do not keep it alive"
         );
-        assert!(s.is_empty());
+        let (id, _) = s.create("alice").await.unwrap();
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(s.get(&id, true).await.unwrap().is_some(), "kept alive");
+        }
     }
 
     #[test]

@@ -148,7 +148,7 @@ pub async fn serve(
 ) -> Result<(), DaemonError> {
     let mut config = config;
     let access = prepare_access(&config)?;
-    let prometheus = install_metrics();
+    let prometheus = install_metrics(&config);
     let mut core = open_store(&config).await?;
     let accounts = crate::accounts::load(core.store.as_ref(), &config)
         .await
@@ -203,15 +203,27 @@ fn prepare_access(config: &Config) -> Result<Access, DaemonError> {
 }
 
 /// Install the Prometheus recorder (once per process; a second daemon in the same test
-/// process serves no metrics) and describe every series.
-fn install_metrics() -> Option<PrometheusHandle> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[
-            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-        ])
-        .ok()
-        .and_then(|b| b.install_recorder().ok());
+/// process serves no metrics) with each histogram's buckets in its own unit, describe every
+/// series, and register each with its known label values (the configured notification
+/// channels and automation outputs) so that it is present at 0 from the start.
+fn install_metrics(config: &Config) -> Option<PrometheusHandle> {
+    let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(crate::metrics::DEFAULT_BUCKETS)
+        .ok();
+    for (name, buckets) in crate::metrics::histogram_buckets() {
+        let matcher = metrics_exporter_prometheus::Matcher::Full(name.to_string());
+        builder = builder.and_then(|b| b.set_buckets_for_metric(matcher, buckets).ok());
+    }
+    let handle = builder.and_then(|b| b.install_recorder().ok());
     crate::metrics::describe();
+    let channels: Vec<String> = config
+        .notify
+        .channels
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let outputs: Vec<String> = config.automation.iter().map(|a| a.name.clone()).collect();
+    crate::metrics::register_all(&channels, &outputs);
     handle
 }
 

@@ -63,7 +63,8 @@ pub(super) fn spawn(
         None => HttpListener::Plain(listeners.http),
     };
     let console =
-        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token());
+        crate::console::ConsoleState::new(&api, access.tls.is_some(), cancel.child_token())
+            .with_outputs(outputs.clone());
     if let Some(handle) = &prometheus {
         tracker.spawn(metrics_upkeep(handle.clone(), cancel.child_token()));
     }
@@ -160,6 +161,7 @@ fn api_state(
             crate::clock::Clock::system(),
         ),
         tasks: tracker.clone(),
+        compat_marks: crate::api::compat_marks::SharedMarks::new(&core.store, &core.registry),
     }
 }
 

@@ -40,6 +40,7 @@ pub mod template;
 pub mod wording;
 
 pub use config::{ChannelConfig, ChannelKind, NotifyConfig};
+pub use datetime::DateTime;
 pub use dispatcher::{Clock, Dispatcher, DispatcherHandle, RoundReport};
 pub use model::{EventClass, Notification, NotificationId, What};
 pub use outbox::{Delivery, DeliveryRecord, FeedBatch, MemoryOutbox, Outbox, ReminderChange};

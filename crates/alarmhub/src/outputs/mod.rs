@@ -2,6 +2,7 @@
 //! (DESIGN.md contract 6): an outage of any length loses nothing.
 //!
 //! * [`surgard`]: the Sur-Gard automation output that central-station software speaks;
+//! * [`dc09`]: DC-09 forwarding to an upstream receiver (another ARC);
 //! * [`mqtt`]: the MQTT bridge with Home Assistant discovery and two-way arming.
 //!
 //! The outputs see the daemon only through the small interfaces in [`source`]
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{AutomationKind, Config};
 
 pub mod backoff;
+pub mod dc09;
 pub mod feed;
 pub mod memory;
 pub mod mqtt;
@@ -42,9 +44,9 @@ pub struct Sources {
 }
 
 /// Handles to watch the running outputs (console, tests).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Running {
-    /// One per `[[automation]]` Sur-Gard output, in configuration order.
+    /// One per `[[automation]]` output (Sur-Gard and DC-09), in configuration order.
     pub surgard: Vec<surgard::StatusWatch>,
     /// The MQTT bridge, when `[mqtt]` is configured.
     pub mqtt: Option<mqtt::StatusWatch>,
@@ -82,6 +84,18 @@ pub fn spawn(
                     log: sources.log.clone(),
                     cursors: sources.cursors.clone(),
                     cms_accounts: cms_accounts.clone(),
+                    reporter,
+                };
+                tracker.spawn(output.run(cancel.child_token()));
+                running.surgard.push(watch);
+            }
+            AutomationKind::Dc09 => {
+                let (reporter, watch) =
+                    surgard::status::Reporter::new(&a.name, surgard::LinkState::Connecting);
+                let output = dc09::Dc09Output {
+                    config: a.clone(),
+                    log: sources.log.clone(),
+                    cursors: sources.cursors.clone(),
                     reporter,
                 };
                 tracker.spawn(output.run(cancel.child_token()));

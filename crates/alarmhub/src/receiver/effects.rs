@@ -428,9 +428,7 @@ fn count_reply(hot: &HotMetrics, r: &Reply, peer: &str) {
 }
 
 /// Every metric label of an ID token, in [`id_index`] order.
-const ID_LABELS: [&str; 9] = [
-    "NULL", "ACK", "NAK", "DUH", "RSP", "ADM-CID", "SIA-DCS", "HENG-BO", "other",
-];
+const ID_LABELS: [&str; 9] = crate::metrics::FRAME_IDS;
 
 /// The position of an ID token's label in [`ID_LABELS`]; every unknown token is `other`, so
 /// a panel cannot create label values.

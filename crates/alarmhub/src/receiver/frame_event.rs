@@ -122,7 +122,7 @@ fn xdata_detail(x: &Xdata) -> Value {
 /// A Hengbo host password is 6 to 8 ASCII digits (protocol.md §4.2); a block of exactly
 /// that shape is never stored, whatever code carries it.
 fn password_shaped(p: &[u8]) -> bool {
-    (6..=8).contains(&p.len()) && p.iter().all(u8::is_ascii_digit)
+    panel_proto::build::HB_PASSWORD_DIGITS.contains(&p.len()) && p.iter().all(u8::is_ascii_digit)
 }
 
 fn hex(b: &[u8]) -> String {

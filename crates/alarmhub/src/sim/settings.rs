@@ -151,8 +151,8 @@ pub(crate) fn validate(args: &SimArgs) -> Result<Settings, String> {
     }
     check_prefix(&args.account_prefix)?;
     if let Some(p) = &args.password {
-        if !(6..=8).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("--password: must be 6 to 8 digits".into());
+        if let Err(rule) = panel_proto::build::check_hb_password(p) {
+            return Err(format!("--password: {rule}"));
         }
     }
     if let Some(r) = &args.receiver_number {

@@ -72,6 +72,22 @@ pub struct RoutedCommand {
     pub ademco_id: Option<u32>,
 }
 
+/// Most marks [`Store::sync_marks_after`] returns at once.
+pub const SYNC_MARKS_PAGE: usize = 50_000;
+
+/// What a full compat `Sync` delivered of one panel (its registry versions, which every
+/// node derives alike from the shared event sequence): shared stores keep the highest per
+/// panel so every node's `IsNeedSync` counts without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncMark {
+    /// Panel account.
+    pub account: String,
+    /// Panel version delivered.
+    pub version: u64,
+    /// Alarm version delivered.
+    pub alarm_version: u64,
+}
+
 /// A registry snapshot: the seq it was taken at and one JSON state per panel account.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
@@ -92,6 +108,8 @@ pub struct EventQuery {
     pub to_ms: Option<i64>,
     /// Only this Contact ID style code.
     pub code: Option<u16>,
+    /// Only this zone (0: the host itself).
+    pub zone: Option<u16>,
     /// Paging cursor: only events with `seq > after_seq`.
     pub after_seq: Option<i64>,
     /// Paging cursor: only events with `seq < before_seq`.
@@ -255,6 +273,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError> {
         let _ = (id, outcome);
         Ok(())
+    }
+
+    /// Record compat `Sync` marks for every node (merged: a panel's mark never goes back).
+    /// A no-op on a store no other node shares.
+    async fn save_sync_marks(&self, marks: Vec<SyncMark>) -> Result<(), StoreError> {
+        let _ = marks;
+        Ok(())
+    }
+
+    /// Marks recorded (by any node) after the cursor `after`, in the order they were
+    /// recorded (at most [`SYNC_MARKS_PAGE`]), and the cursor to pass next time. Nothing on an unshared store.
+    async fn sync_marks_after(&self, after: i64) -> Result<(i64, Vec<SyncMark>), StoreError> {
+        Ok((after, Vec::new()))
     }
 
     /// Finish what was queued, write what upkeep holds back, and stop: later calls fail

@@ -184,3 +184,103 @@ impl Browser {
         request(self.addr, "POST", path, &h, body)
     }
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: String,
+    pub data: String,
+}
+
+/// Open a server-sent event stream (`GET path` with the extra `headers`), read events until
+/// one named `until` arrives (or `within` passes), then drop the connection — as a browser
+/// whose network dropped. Returns the status and the events (`until` included).
+pub fn sse_until(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    until: &str,
+    within: Duration,
+) -> (u16, Vec<SseEvent>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: x\r\naccept: text/event-stream\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let deadline = std::time::Instant::now() + within;
+    let (mut raw, mut events, mut status) = (Vec::new(), Vec::new(), 0u16);
+    let mut buf = [0u8; 8192];
+    while std::time::Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if status != 200 {
+            return (status, events);
+        }
+        events = parse_sse(&dechunk_all(body));
+        if events.iter().any(|e| e.event == until) {
+            break;
+        }
+    }
+    (status, events)
+}
+
+/// The complete chunks of a chunked body (an incomplete last chunk is left out).
+fn dechunk_all(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n + 2 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn parse_sse(body: &str) -> Vec<SseEvent> {
+    let mut out = Vec::new();
+    for block in body.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        if !body.contains(&format!("{block}\n\n")) {
+            continue;
+        }
+        let mut e = SseEvent::default();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                e.event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("id:") {
+                e.id = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                e.data.push_str(v.trim_start());
+            }
+        }
+        if !e.event.is_empty() {
+            out.push(e);
+        }
+    }
+    out
+}

@@ -185,7 +185,7 @@ impl Cms {
 /// `5011 18AAAAQXYZGGCCC` + DC4.
 pub fn cid_bytes(account: &str, code: u16, group: u16, zone: u16) -> Vec<u8> {
     let q = match code / 1000 {
-        1 | 2 => 'E',
+        1 => 'E',
         3 => 'R',
         _ => 'P',
     };

@@ -1,6 +1,7 @@
 //! `ListAudit`: the audit trail, newest first, for admins (the permission table says who).
-//! Reads through the auth store's [`AuditLog`] on a blocking thread, with its own short-lived
-//! connection: the call is rare and must never compete with the event writer.
+//! Reads through the daemon's open auth backend ([`crate::auth::Auth::query_audit`]: its
+//! pooled PostgreSQL connections, or the SQLite auth database), never a connection per
+//! call, and never through the event writer.
 
 use tonic::Status;
 
@@ -48,16 +49,16 @@ pub(crate) async fn list(
         since_ms: (req.since_ms > 0).then_some(req.since_ms),
         who: (!req.who.is_empty()).then_some(req.who),
         before_id: parse_token(&req.page_token)?,
+        target: None,
         // One more than asked tells whether another page exists.
         limit: limit + 1,
     };
-    let store = ctx.h.config.store.clone();
-    let mut rows = tokio::task::spawn_blocking(move || {
-        crate::auth::open_backend(&store).and_then(|s| s.query_audit(&q))
-    })
-    .await
-    .map_err(|e| Status::internal(format!("ListAudit: {e}")))?
-    .map_err(|e| Status::unavailable(format!("ListAudit: {e}")))?;
+    let mut rows = ctx
+        .h
+        .auth
+        .query_audit(&ctx.h.config.store, q)
+        .await
+        .map_err(|e| Status::unavailable(format!("ListAudit: {e}")))?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next_page_token = match (more, rows.last()) {

@@ -55,12 +55,23 @@ fn query(req: &pb::ListEventsRequest) -> Result<(EventQuery, usize), Status> {
             )))
         }
     };
+    let zone = match req.zone.map(u16::try_from) {
+        None => None,
+        Some(Ok(z)) if z <= 999 => Some(z),
+        Some(_) => {
+            return Err(Status::invalid_argument(format!(
+                "zone {} is out of range (0..=999, or unset for every zone)",
+                req.zone.unwrap_or_default()
+            )))
+        }
+    };
     let newest_first = !req.oldest_first;
     let q = EventQuery {
         account: (!req.account.is_empty()).then(|| req.account.clone()),
         from_ms: (req.from_ms > 0).then_some(req.from_ms),
         to_ms: (req.to_ms > 0).then_some(req.to_ms),
         code,
+        zone,
         after_seq: if newest_first { None } else { after },
         before_seq: if newest_first { after } else { None },
         limit: size + 1,
@@ -178,5 +189,30 @@ mod tests {
             },
             "to_ms",
         );
+        bad_field(
+            pb::ListEventsRequest {
+                zone: Some(1000),
+                ..req()
+            },
+            "zone",
+        );
+        bad_field(
+            pb::ListEventsRequest {
+                zone: Some(-1),
+                ..req()
+            },
+            "zone",
+        );
+    }
+
+    #[test]
+    fn zone_zero_is_a_filter_and_unset_is_none() {
+        let (q, _) = query(&req()).unwrap();
+        assert_eq!(q.zone, None);
+        let r = pb::ListEventsRequest {
+            zone: Some(0),
+            ..req()
+        };
+        assert_eq!(query(&r).unwrap().0.zone, Some(0));
     }
 }

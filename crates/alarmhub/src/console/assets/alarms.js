@@ -119,11 +119,15 @@
   function listen(fromSeq) {
     if (Q.source) Q.source.close();
     const live = document.getElementById("queue-live");
+    // The cursor: the seq of the last change applied. A dropped stream resumes after it.
+    Q.cursor = fromSeq;
     const es = new EventSource("/console/api/alarms/stream?from_seq=" + fromSeq);
     Q.source = es;
+    es.addEventListener("open", () => { Q.retry = 0; });
     es.addEventListener("live", () => { live.textContent = "● " + t("live"); live.className = "live"; });
     es.addEventListener("change", (ev) => {
       const c = JSON.parse(ev.data);
+      if (typeof c.seq === "number") Q.cursor = c.seq;
       if (!c.alarm) return;
       const changed = apply(c.alarm);
       if (c.kind === "opened" && changed) { beep(); App.say(t("new_alarm") + ": " + c.alarm.account + " " + c.alarm.category); }
@@ -133,12 +137,19 @@
       clearTimeout(Q.stripTimer);
       Q.stripTimer = setTimeout(App.refreshStrip, 2100);
     });
-    // EventSource reconnects by itself and sends Last-Event-ID; the server resumes from the
-    // query's seq, so reload the page's state on error to stay exact.
+    // A dropped stream is resumed, not reloaded: while the browser retries by itself it sends
+    // Last-Event-ID (the server replays every change after it); when it gave up (the server
+    // answered an error, e.g. during a restart), a new stream starts from the cursor.
     es.onerror = () => {
       live.textContent = t("reconnecting"); live.className = "live down";
-      es.close();
-      setTimeout(() => { if (document.getElementById("queue-list")) restart(); }, 2000);
+      if (es.readyState !== EventSource.CLOSED) return;
+      const wait = Math.min(30000, 1000 * 2 ** Math.min(Q.retry = (Q.retry || 0) + 1, 5));
+      setTimeout(async () => {
+        if (Q.source !== es || !document.getElementById("queue-list")) return;
+        // A session that ended shows the login form (App.api); otherwise resume.
+        const me = await App.api("GET", "/console/api/me", null, true);
+        if (me.ok && Q.source === es) listen(Q.cursor);
+      }, wait);
     };
     App.cleanup.push(() => es.close());
   }

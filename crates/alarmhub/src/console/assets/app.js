@@ -1,5 +1,5 @@
 // The alarmhub console: login, the dashboard strip, navigation, and the panels, panel,
-// events, audit and users pages. Plain DOM, no framework; every text goes in as text (never
+// events and audit pages (users and tokens: users.js). Plain DOM, no framework; every text goes in as text (never
 // as HTML). The alarm queue lives in alarms.js. Times are shown in the browser's own zone.
 "use strict";
 
@@ -103,6 +103,7 @@ function start(me) {
   const links = [["queue", "nav_queue"], ["panels", "nav_panels"], ["events", "nav_events"]];
   if (me.may.audit) links.push(["audit", "nav_audit"]);
   if (me.may.users) links.push(["users", "nav_users"]);
+  if (me.may.outputs) links.push(["outputs", "nav_outputs"]);
   document.getElementById("nav").replaceChildren(h("ul", {}, links.map(([r, k]) =>
     h("li", {}, h("a", { href: "#/" + r, "data-route": r }, t(k))))));
   refreshStrip();
@@ -128,6 +129,11 @@ async function refreshStrip() {
     if (d.median_take_ms !== null && d.median_take_ms !== undefined) {
       items.push(h("span", { class: "chip" }, t("median_take"), " ", h("b", {}, Math.round(d.median_take_ms / 1000) + t("seconds"))));
     }
+  }
+  // Chips other scripts add (outputs.js: the outputs' links).
+  for (const f of App.stripExtras || []) {
+    const el = await f();
+    if (el) items.push(el);
   }
   document.getElementById("strip").replaceChildren(...items);
 }
@@ -239,9 +245,15 @@ App.routes.panel = async function (page, [account]) {
   if (may_control) page.append(controlBox(m));
   page.append(table([t("time"), t("event"), t("zone"), t("group"), t("source"), t("by"), t("outcome")],
     events.map((e) => eventRow(e, false)), t("history")));
-  const commands = events.filter((e) => e.source === "control");
-  page.append(table([t("time"), t("event"), t("zone"), t("group"), t("source"), t("by"), t("outcome")],
-    commands.map((e) => eventRow(e, false)), t("commands")));
+  // The audit log's rows about this panel: every command with who sent it and the outcome.
+  const audit = await App.api("GET", "/console/api/panels/" + encodeURIComponent(account) + "/audit");
+  if (!audit.ok) { page.append(App.errorBox(audit)); return; }
+  const word = (k, v) => (I18N.en[k + v] ? t(k + v) : v);
+  const what = (a) => [a.detail && a.detail.action ? word("", a.detail.action) : "",
+    a.detail && a.detail.section ? t("section") + " " + a.detail.section : ""].filter(Boolean).join(" · ");
+  page.append(h("div", { id: "panel-audit" }, table([t("time"), t("who"), t("role"), t("action"), t("detail"), t("outcome")],
+    audit.data.entries.map((a) => h("tr", { "data-outcome": a.outcome }, h("td", {}, App.fmtTime(a.at_ms)), h("td", {}, a.who),
+      h("td", {}, a.role), h("td", {}, a.action), h("td", {}, what(a)), h("td", {}, word("outcome_", a.outcome)))), t("commands"))));
 };
 
 function controlBox(m) {
@@ -322,17 +334,6 @@ App.routes.audit = function (page) {
   page.append(h("h1", {}, t("nav_audit")), h("form", { class: "filters", role: "search", onsubmit: (e) => { e.preventDefault(); load(true); } },
     h("label", {}, t("who"), " ", who), h("button", { type: "submit" }, t("search"))), out);
   load(true);
-};
-
-// Users and tokens (admins): who exists, never a secret.
-App.routes.users = async function (page) {
-  page.append(h("h1", {}, t("nav_users")));
-  const [u, k] = await Promise.all([App.api("GET", "/console/api/users"), App.api("GET", "/console/api/tokens")]);
-  if (!u.ok) { page.append(App.errorBox(u)); return; }
-  page.append(table([t("name"), t("role"), t("created"), t("last_login")], u.data.users.map((x) =>
-    h("tr", {}, h("td", {}, x.name), h("td", {}, x.role), h("td", {}, App.fmtTime(x.created_at_ms)), h("td", {}, App.fmtTime(x.last_login_ms)))), t("users")));
-  if (k.ok) page.append(table([t("name"), t("role"), t("created"), t("last_used")], k.data.tokens.map((x) =>
-    h("tr", {}, h("td", {}, x.name), h("td", {}, x.role), h("td", {}, App.fmtTime(x.created_at_ms)), h("td", {}, App.fmtTime(x.last_used_ms)))), t("tokens")));
 };
 
 document.addEventListener("DOMContentLoaded", async () => {

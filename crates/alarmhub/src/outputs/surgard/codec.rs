@@ -17,7 +17,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use panel_proto::codes;
 
-use crate::events::{codes as ev, Source, StoredEvent};
+use super::signal::{signal, Signal};
+use crate::events::StoredEvent;
 
 /// Message terminator (DC4).
 pub const DC4: u8 = 0x14;
@@ -79,31 +80,28 @@ pub fn map_account(account: &str, cms_account: Option<&str>) -> Result<CmsAccoun
     Err(Skip::Account(account.to_string()))
 }
 
-/// The message for one stored event.
+/// The message for one stored event, in the form its origin calls for
+/// ([`super::signal`]: SIA events in the SIA form, Contact ID events in the Contact ID
+/// form, Hengbo codes translated to the standard ones).
 pub fn encode_event(
     header: &Header,
     event: &StoredEvent,
     cms_account: Option<&str>,
 ) -> Result<Bytes, Skip> {
     let e = &event.event;
-    let code = match (e.source, e.code) {
-        (Source::Panel | Source::Ingest, _) => e.code,
-        // The receiver's own link verdicts, as communication trouble / restore (CID 350).
-        (Source::Receiver, ev::OFFLINE) => 1350,
-        (Source::Receiver, ev::ONLINE) => 3350,
-        _ => return Err(Skip::NotASignal),
-    };
+    let signal = signal(e)?;
     let account = map_account(&e.account, cms_account)?;
-    match (code, &account) {
-        (0, _) => {
-            let sia = e.sia_code.as_deref().ok_or(Skip::NotASignal)?;
-            let body = sia_body(event, sia)?;
+    match (signal, &account) {
+        (Signal::Sia(sia), _) => {
+            let body = sia_body(event, &sia)?;
             Ok(sia_message(header, account_text(&account), &body))
         }
-        (_, CmsAccount::ContactId(acct)) => contact_id(header, acct, code, e.group, e.zone),
-        (_, CmsAccount::SiaOnly(acct)) => {
+        (Signal::ContactId { code, .. }, CmsAccount::ContactId(acct)) => {
+            contact_id(header, acct, code, e.group, e.zone)
+        }
+        (Signal::ContactId { code, sia }, CmsAccount::SiaOnly(acct)) => {
             // The account needs the SIA form: send the Contact ID code's SIA equivalent.
-            let sia = codes::event_info(code).and_then(|i| i.sia).ok_or_else(|| {
+            let sia = sia.ok_or_else(|| {
                 Skip::Field(format!(
                     "account {acct} needs the SIA form and code {code} has no SIA equivalent"
                 ))
@@ -136,8 +134,6 @@ pub fn contact_id(
         1 => 'E',
         3 => 'R',
         6 => 'P',
-        // HB's private 2xxx codes (2704 enter settings, 2756) are new events.
-        2 => 'E',
         other => {
             return Err(Skip::Field(format!(
                 "code {code}: qualifier {other} has no Contact ID letter"
@@ -164,7 +160,7 @@ pub fn sia_message(header: &Header, account: &str, body: &str) -> Bytes {
 
 /// The SIA data block: the panel's own block when it came as SIA and is safe to forward,
 /// else one built from the code, area and zone.
-fn sia_body(event: &StoredEvent, sia: &str) -> Result<String, Skip> {
+pub(crate) fn sia_body(event: &StoredEvent, sia: &str) -> Result<String, Skip> {
     if sia.len() != 2 || !sia.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(Skip::Field(format!("SIA code {sia:?} is not two letters")));
     }

@@ -96,7 +96,8 @@ impl Reporter {
             }
         });
         let up = if state == LinkState::Up { 1.0 } else { 0.0 };
-        metrics::gauge!("alarmhub_automation_link_up", "output" => self.name.clone()).set(up);
+        metrics::gauge!(crate::metrics::names::AUTOMATION_LINK_UP, "output" => self.name.clone())
+            .set(up);
     }
 
     /// The listener is bound.
@@ -108,7 +109,7 @@ impl Reporter {
     /// A message (event, resend or heartbeat) was written.
     pub fn sent(&self) {
         self.tx.send_modify(|s| s.sent += 1);
-        metrics::counter!("alarmhub_automation_messages_total", "output" => self.name.clone())
+        metrics::counter!(crate::metrics::names::AUTOMATION_MESSAGES_TOTAL, "output" => self.name.clone())
             .increment(1);
     }
 
@@ -116,7 +117,7 @@ impl Reporter {
     pub fn acked(&self, feed: &Feed) {
         let now = crate::clock::now_ms();
         self.tx.send_modify(|s| s.last_ack_ms = Some(now));
-        metrics::gauge!("alarmhub_automation_last_ack_timestamp_seconds", "output" => self.name.clone())
+        metrics::gauge!(crate::metrics::names::AUTOMATION_LAST_ACK_TIMESTAMP_SECONDS, "output" => self.name.clone())
             .set(now as f64 / 1000.0);
         self.backlog(feed);
     }
@@ -128,7 +129,7 @@ impl Reporter {
             s.backlog = backlog;
             s.acked_seq = acked;
         });
-        metrics::gauge!("alarmhub_automation_backlog", "output" => self.name.clone())
+        metrics::gauge!(crate::metrics::names::AUTOMATION_BACKLOG, "output" => self.name.clone())
             .set(backlog as f64);
     }
 
@@ -143,7 +144,7 @@ impl Reporter {
             tracing::warn!(output = %self.name, account = %event.event.account, seq = event.seq,
                 code = event.event.code, reason = %why, "event not sent to the central station");
         }
-        metrics::counter!("alarmhub_automation_skipped_total", "output" => self.name.clone(), "reason" => reason)
+        metrics::counter!(crate::metrics::names::AUTOMATION_SKIPPED_TOTAL, "output" => self.name.clone(), "reason" => reason)
             .increment(1);
     }
 }

@@ -10,7 +10,10 @@
 //!
 //! It never hangs: if the owner's lease expires before it answers, the command is handed to
 //! the panel's new owner (a panel that reconnected elsewhere) or ends `panel_offline`; and
-//! every wait ends at the caller's deadline with `timed_out`. A command the dead node had
+//! every wait ends at the caller's deadline with `timed_out`. No row outlives its issuer:
+//! the owner clears a disarm's password when it writes the outcome, the issuer deletes the
+//! row on every way out, and every node's lease task ([`sweep`]) deletes the rows of an
+//! issuer whose lease expired (killed while it waited) and any row well past its deadline. A command the dead node had
 //! already sent may then reach the panel twice (arming twice is harmless; the audit trail
 //! keeps both attempts' outcome once, from the issuer).
 
@@ -53,7 +56,7 @@ pub(crate) async fn route(
     wait: Duration,
 ) -> Result<Outcome, StoreError> {
     let deadline = Instant::now() + wait;
-    let Some(mut node) = owner(c, t, &cmd.account).await? else {
+    let Some(node) = owner(c, t, &cmd.account).await? else {
         return Ok(Outcome::PanelOffline);
     };
     if node == me {
@@ -67,10 +70,13 @@ pub(crate) async fn route(
     };
     let section = i16::from(cmd.section);
     let ademco = cmd.ademco_id.map(i64::from);
+    let wait_ms = wait.as_millis() as f64;
     let id: i64 = c
         .query_one(
-            "INSERT INTO ah_commands (account, node_id, action, section, password, ademco_id) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO ah_commands \
+               (account, node_id, action, section, password, ademco_id, issuer, deadline) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond') \
+             RETURNING id",
             &[
                 &cmd.account,
                 &node,
@@ -78,16 +84,42 @@ pub(crate) async fn route(
                 &section,
                 &password,
                 &ademco,
+                &me,
+                &wait_ms,
             ],
         )
         .await
         .map_err(&err)?
         .get(0);
+    let outcome = wait_for(c, t, me, cmd, id, node, deadline).await;
+    // Whatever happened, the row (and a disarm's password) goes now; if even this fails,
+    // the lease sweep ([`sweep`]) removes it after its deadline.
+    let deleted = c
+        .execute("DELETE FROM ah_commands WHERE id = $1", &[&id])
+        .await
+        .map_err(&err);
+    let outcome = outcome?;
+    deleted?;
+    Ok(outcome)
+}
+
+/// Notify the owner, then wait for the outcome of command `id` (retrying it on the panel's
+/// new node when its node dies) until `deadline`.
+async fn wait_for(
+    c: &tokio_postgres::Client,
+    t: &Target,
+    me: &str,
+    cmd: &RoutedCommand,
+    id: i64,
+    mut node: String,
+    deadline: Instant,
+) -> Result<Outcome, StoreError> {
+    let err = t.err("route a command");
     notify(c, t, &node).await?;
     tracing::info!(account = %cmd.account, node = %node, command = cmd.command.name(), "command routed to the panel's node");
-    let outcome = loop {
+    loop {
         if Instant::now() >= deadline {
-            break Outcome::TimedOut;
+            return Ok(Outcome::TimedOut);
         }
         tokio::time::sleep(POLL).await;
         let row = c
@@ -100,11 +132,12 @@ pub(crate) async fn route(
             .await
             .map_err(&err)?;
         let Some(row) = row else {
-            break Outcome::PanelOffline;
+            // Swept: this node's own lease had lapsed.
+            return Ok(Outcome::PanelOffline);
         };
         let state: &str = row.get(0);
         if state == "done" {
-            break parse_outcome(row.get(1), row.get(2));
+            return Ok(parse_outcome(row.get(1), row.get(2)));
         }
         let alive: bool = row.get(3);
         if alive {
@@ -125,13 +158,25 @@ pub(crate) async fn route(
                 node = next;
             }
             Some(next) if next == node => {}
-            _ => break Outcome::PanelOffline,
+            _ => return Ok(Outcome::PanelOffline),
         }
-    };
-    c.execute("DELETE FROM ah_commands WHERE id = $1", &[&id])
-        .await
-        .map_err(&err)?;
-    Ok(outcome)
+    }
+}
+
+/// Remove the command rows nobody waits for any more: those whose issuing node's lease
+/// expired (a node killed while it waited: its disarm password must not stay behind) and
+/// those well past their deadline (an issuer that could not delete its row). Run by every
+/// node's lease task; the number removed.
+pub(crate) async fn sweep(c: &tokio_postgres::Client, t: &Target) -> Result<u64, StoreError> {
+    c.execute(
+        "DELETE FROM ah_commands c WHERE \
+           (c.issuer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ah_nodes n \
+              WHERE n.node_id = c.issuer AND n.lease_until > now())) \
+           OR c.deadline < now() - interval '30 seconds'",
+        &[],
+    )
+    .await
+    .map_err(t.err("sweep routed commands"))
 }
 
 async fn notify(c: &tokio_postgres::Client, t: &Target, node: &str) -> Result<(), StoreError> {

@@ -235,6 +235,9 @@ pub(crate) fn build_query(q: &EventQuery) -> (String, Vec<Param>) {
     if let Some(code) = q.code {
         add("code =", Param::Int(i64::from(code)));
     }
+    if let Some(zone) = q.zone {
+        add("zone =", Param::Int(i64::from(zone)));
+    }
     if let Some(after) = q.after_seq {
         add("seq >", Param::Int(after));
     }
@@ -276,6 +279,7 @@ mod tests {
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
+            zone: Some(0),
             after_seq: Some(5),
             before_seq: Some(50),
             limit: 7,
@@ -285,14 +289,15 @@ mod tests {
         assert!(
             sql.ends_with(
                 "WHERE account = $1::text AND received_at_ms >= $2::bigint \
-                 AND received_at_ms < $3::bigint AND code = $4::bigint AND seq > $5::bigint \
-                 AND seq < $6::bigint ORDER BY seq DESC LIMIT $7::bigint"
+                 AND received_at_ms < $3::bigint AND code = $4::bigint AND zone = $5::bigint \
+                 AND seq > $6::bigint AND seq < $7::bigint ORDER BY seq DESC LIMIT $8::bigint"
             ),
             "{sql}"
         );
-        assert_eq!(params.len(), 7);
+        assert_eq!(params.len(), 8);
         assert_eq!(params[0], Param::Text("1234".into()));
-        assert_eq!(params[6], Param::Int(7));
+        assert_eq!(params[4], Param::Int(0));
+        assert_eq!(params[7], Param::Int(7));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! * One file per area of the schema: `events.rs` (rows, dedup lookup, queries),
 //!   `snapshot.rs`, `cursors.rs`; alarm records in `alarms.rs` (writes, under their own
 //!   advisory lock and sequence), `alarm_reads.rs` and `alarm_watch.rs` (the cross-node
-//!   wake-up); the notification outbox in `outbox.rs`.
+//!   wake-up); the notification outbox in `outbox.rs`; the compat API's Sync marks in
+//!   `sync_marks.rs`; routed commands in `commands.rs`, leases in `nodes.rs`.
 //!
 //! Contract differences from SQLite, all in the cluster's favour: `on_commit` also sees the
 //! events other nodes commit (after [`Store::follow_from`], or the first append); a
@@ -34,6 +35,7 @@ mod outbox;
 mod outbox_sql;
 mod schema;
 mod snapshot;
+mod sync_marks;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
-use super::{EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions};
+use super::{
+    EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions, SyncMark,
+};
 use crate::alarms::{
     Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
 };
@@ -55,17 +59,7 @@ use writer::{WriterConfig, WriterHandle};
 
 pub use connect::is_postgres_url;
 pub use outbox::PgOutbox;
-
-/// One connection to `url` with the schema brought up to date, and the database's name
-/// (no password): for the other users of the shared database (tokens, users, audit).
-pub(crate) async fn connect_migrated(
-    url: &str,
-) -> Result<(tokio_postgres::Client, String), StoreError> {
-    let target = Target::parse(url)?;
-    let mut client = target.connect("connect").await?;
-    schema::migrate(&mut client, &target).await?;
-    Ok((client, target.name.to_string()))
-}
+pub(crate) use schema::{connect_migrated, migrated_pool};
 
 /// `url` as logs and errors name it: `postgres://user@host:port/db`, never the password.
 pub fn describe_url(url: &str) -> String {
@@ -351,6 +345,16 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let c = self.conn("answer a routed command").await?;
         commands::finish(&c, &self.target, id, outcome).await
+    }
+
+    async fn save_sync_marks(&self, marks: Vec<SyncMark>) -> Result<(), StoreError> {
+        let mut c = self.conn("save compat sync marks").await?;
+        sync_marks::save(&mut c, &self.target, &marks).await
+    }
+
+    async fn sync_marks_after(&self, after: i64) -> Result<(i64, Vec<SyncMark>), StoreError> {
+        let c = self.conn("read compat sync marks").await?;
+        sync_marks::after(&c, &self.target, after).await
     }
 
     async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {

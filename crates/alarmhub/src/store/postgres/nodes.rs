@@ -15,6 +15,8 @@
 //! still owned by it (not those that moved: their rows already name another node), then the
 //! node's row. Because it runs under the sequence lock it cannot interleave with an ONLINE
 //! from the panel's new node. If two survivors reap the same node, the second finds nothing.
+//! Each heartbeat also sweeps routed commands nobody waits for any more (issuer dead, or
+//! far past the deadline: `commands.rs`), so no disarm password outlives its issuer.
 //! A node that finds its own row gone (it was reaped while cut off from the database)
 //! registers again; its panels come back ONLINE as they next report.
 
@@ -145,6 +147,13 @@ async fn beat(
         let offline = writer.reap(dead.clone()).await?;
         tracing::warn!(dead_node = %dead, panels_offline = offline,
             "a node's lease expired: its panels that did not reconnect elsewhere are offline");
+    }
+    let swept = super::commands::sweep(c, target).await?;
+    if swept > 0 {
+        tracing::warn!(
+            commands = swept,
+            "routed commands whose issuing node died (or far past their deadline) removed"
+        );
     }
     Ok(())
 }

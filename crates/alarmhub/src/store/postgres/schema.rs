@@ -1,8 +1,11 @@
 //! The PostgreSQL layout: numbered migrations (`migrations/NNN_*.sql`), each run once in its
 //! own transaction and recorded in `ah_schema`, all under a session advisory lock so two
 //! nodes starting together never migrate at once (the second waits, then finds nothing to
-//! do). A database migrated by a newer build is refused with a message naming it.
+//! do). A database migrated by a newer build is refused with a message naming it. The other
+//! users of the shared database (tokens, users, audit; the outbox) open it through
+//! [`connect_migrated`] or [`migrated_pool`].
 
+use deadpool_postgres::Pool;
 use tokio_postgres::Client;
 
 use super::connect::Target;
@@ -21,10 +24,35 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_accounts.sql"),
     include_str!("migrations/006_alarms.sql"),
     include_str!("migrations/007_outbox.sql"),
+    include_str!("migrations/008_marks_issuers.sql"),
+    include_str!("migrations/009_console.sql"),
 ];
 
 /// Schema version this build writes and understands.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// One connection to `url` with the schema brought up to date, and the database's name
+/// (no password): for the other users of the shared database (tokens, users, audit).
+pub(crate) async fn connect_migrated(
+    url: &str,
+) -> Result<(tokio_postgres::Client, String), StoreError> {
+    let target = Target::parse(url)?;
+    let mut client = target.connect("connect").await?;
+    migrate(&mut client, &target).await?;
+    Ok((client, target.name.to_string()))
+}
+
+/// A connection pool on `url` with the schema brought up to date, and the database's name
+/// (no password): for the other users of the shared database (tokens, users, audit).
+/// Connections are opened on demand on the runtime that asks for them, and replaced when
+/// they break.
+pub(crate) async fn migrated_pool(url: &str) -> Result<(Pool, String), StoreError> {
+    let target = Target::parse(url)?;
+    let mut client = target.connect("connect").await?;
+    migrate(&mut client, &target).await?;
+    drop(client);
+    Ok((target.pool()?, target.name.to_string()))
+}
 
 /// Bring the schema to [`SCHEMA_VERSION`] (creating it in an empty database).
 pub(crate) async fn migrate(client: &mut Client, target: &Target) -> Result<(), StoreError> {

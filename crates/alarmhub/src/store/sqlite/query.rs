@@ -226,6 +226,10 @@ fn filters(q: &EventQuery, seq_column: &str) -> (Vec<String>, Vec<Value>) {
         clauses.push("code = ?".to_owned());
         params.push(Value::Integer(i64::from(code)));
     }
+    if let Some(zone) = q.zone {
+        clauses.push("zone = ?".to_owned());
+        params.push(Value::Integer(i64::from(zone)));
+    }
     if let Some(after) = q.after_seq {
         clauses.push(format!("{seq_column} > ?"));
         params.push(Value::Integer(after));
@@ -267,6 +271,7 @@ mod tests {
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
+            zone: Some(0),
             after_seq: Some(5),
             before_seq: Some(50),
             limit: 7,
@@ -276,7 +281,7 @@ mod tests {
         assert!(
             sql.contains(
                 "WHERE received_at_ms >= ? AND received_at_ms < ? AND code = ? \
-                 AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                 AND zone = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             ),
             "{sql}"
         );
@@ -286,6 +291,7 @@ mod tests {
                 Value::Integer(10),
                 Value::Integer(20),
                 Value::Integer(1130),
+                Value::Integer(0),
                 Value::Integer(5),
                 Value::Integer(50),
                 Value::Integer(7),

@@ -21,14 +21,19 @@ pub async fn events_after_pages_in_seq_order(b: &dyn Backend) {
     assert_eq!(page(99, 0).await, Vec::<i64>::new());
 }
 
-/// Six events: accounts A/B alternating, codes 1130/3400 alternating in pairs, 1 s apart.
+/// Six events: accounts A/B alternating, codes 1130/3400 alternating in pairs, 1 s apart;
+/// zone 3 except the last (zone 0, the host itself).
 async fn query_fixture(b: &dyn Backend) -> Open {
     let s = Open::at(b, NOW).await;
     let batch = (0..6)
         .map(|i| {
             let account = if i % 2 == 0 { "A" } else { "B" };
             let code = if i / 2 % 2 == 0 { 1130 } else { 3400 };
-            event(account, code, NOW + i * 1000, None)
+            let mut e = event(account, code, NOW + i * 1000, None);
+            if i == 5 {
+                e.zone = 0;
+            }
+            e
         })
         .collect();
     s.append(batch).await;
@@ -62,6 +67,18 @@ pub async fn query_filters_by_account_time_range_and_code(b: &dyn Backend) {
         ..Default::default()
     };
     assert_eq!(s.query(combined).await, vec![2, 6]);
+    // Zone 0 is a zone, not "every zone".
+    let host = EventQuery {
+        zone: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(s.query(host).await, vec![6]);
+    let zone_of_b = EventQuery {
+        account: Some("B".into()),
+        zone: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(s.query(zone_of_b).await, vec![2, 4]);
     let nobody = EventQuery {
         account: Some("C".into()),
         ..Default::default()

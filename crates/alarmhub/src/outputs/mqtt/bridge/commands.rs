@@ -28,7 +28,7 @@ impl Bridge {
             Ok(cmd) => self.start(account, section, cmd),
             Err(Rejection::Retained) => {
                 tracing::info!(account = %account, section, "retained mqtt command ignored");
-                metrics::counter!("alarmhub_mqtt_commands_total", "result" => "retained")
+                metrics::counter!(crate::metrics::names::MQTT_COMMANDS_TOTAL, "result" => "retained")
                     .increment(1);
             }
             Err(r) => {
@@ -116,7 +116,7 @@ impl Bridge {
         result: &str,
         message: &str,
     ) {
-        metrics::counter!("alarmhub_mqtt_commands_total", "result" => result.to_string())
+        metrics::counter!(crate::metrics::names::MQTT_COMMANDS_TOTAL, "result" => result.to_string())
             .increment(1);
         let payload = json!({
             "account": account,

@@ -250,7 +250,7 @@ impl Bridge {
             s.confirmed_seq = feed.confirmed();
             changed
         });
-        metrics::gauge!("alarmhub_mqtt_backlog").set(backlog as f64);
+        metrics::gauge!(crate::metrics::names::MQTT_BACKLOG).set(backlog as f64);
     }
 
     fn on_event(&mut self, ev: Event, feed: &mut Feed) {
@@ -291,7 +291,7 @@ impl Bridge {
             s.connected = true;
             s.last_error = None;
         });
-        metrics::gauge!("alarmhub_mqtt_connected").set(1.0);
+        metrics::gauge!(crate::metrics::names::MQTT_CONNECTED).set(1.0);
     }
 
     fn disconnected(&mut self, why: &str) {
@@ -305,7 +305,7 @@ impl Bridge {
             s.connected = false;
             s.last_error = Some(why.to_string());
         });
-        metrics::gauge!("alarmhub_mqtt_connected").set(0.0);
+        metrics::gauge!(crate::metrics::names::MQTT_CONNECTED).set(0.0);
     }
 
     /// Queue the changed retained messages of every panel (or of `only`).
@@ -354,7 +354,7 @@ impl Bridge {
         if let Err(e) = feed.save_if_due(true).await {
             tracing::warn!(error = %e, "mqtt cursor not saved at stop");
         }
-        metrics::gauge!("alarmhub_mqtt_connected").set(0.0);
+        metrics::gauge!(crate::metrics::names::MQTT_CONNECTED).set(0.0);
     }
 }
 
