@@ -158,6 +158,15 @@ pub fn public_view(a: &AccountConfig) -> Value {
 /// the accounts it lists; accounts added at runtime stay). An unreadable stored entry is
 /// skipped with an error in the log, never fatal: panels keep being received.
 pub async fn load(store: &dyn Store, config: &Config) -> Result<Vec<AccountConfig>, AccountError> {
+    let mut by_key = stored(store).await?;
+    seed(store, config, &mut by_key).await?;
+    let mut all: Vec<_> = by_key.into_values().collect();
+    all.sort_by_key(|a| a.account.to_ascii_lowercase());
+    Ok(all)
+}
+
+/// The store's accounts by lower-case account; unreadable entries are skipped (logged).
+async fn stored(store: &dyn Store) -> Result<HashMap<String, AccountConfig>, AccountError> {
     let mut by_key: HashMap<String, AccountConfig> = HashMap::new();
     for json in store.accounts().await? {
         match serde_json::from_str::<Value>(&json).map_err(|e| AccountError::Invalid {
@@ -173,10 +182,39 @@ pub async fn load(store: &dyn Store, config: &Config) -> Result<Vec<AccountConfi
             Err(e) => tracing::error!(error = %e, "stored account skipped"),
         }
     }
-    seed(store, config, &mut by_key).await?;
-    let mut all: Vec<_> = by_key.into_values().collect();
-    all.sort_by_key(|a| a.account.to_ascii_lowercase());
-    Ok(all)
+    Ok(by_key)
+}
+
+/// Until `stop`: whenever `changes` moves (another node, or this one, changed the shared
+/// store's accounts), replace `live` with the store's accounts — the table is the truth.
+pub async fn follow(
+    store: std::sync::Arc<dyn Store>,
+    live: Arc<LiveAccounts>,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            r = changes.changed() => if r.is_err() { return },
+        }
+        match stored(store.as_ref()).await {
+            Ok(by_key) => {
+                let n = by_key.len();
+                let same = n == live.all().len()
+                    && by_key
+                        .iter()
+                        .all(|(k, a)| live.get(k).is_some_and(|l| *l == *a));
+                if !same {
+                    live.replace(by_key.into_values());
+                    tracing::info!(accounts = n, "accounts reloaded from the shared store");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accounts not reloaded from the store; retried on the next change")
+            }
+        }
+    }
 }
 
 /// A stored account whose password breaks the Hengbo rule (6 to 8 digits; an earlier

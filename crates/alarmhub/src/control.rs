@@ -300,7 +300,8 @@ impl Control {
             return self.send_local(routed).await;
         }
         // Another node holds the panel (crate::routing): at most every attempt plus a margin.
-        let c = &self.config.control;
+        let settings = self.config.settings();
+        let c = &settings.control;
         let wait = Duration::from_secs(
             c.timeout_secs
                 .saturating_mul(u64::from(c.retries) + 1)
@@ -322,7 +323,8 @@ impl Control {
             return Outcome::PanelOffline;
         };
         let (tx, rx) = oneshot::channel();
-        let c = &self.config.control;
+        let settings = self.config.settings();
+        let c = &settings.control;
         let r = CommandRequest {
             request: link::CommandRequest {
                 id: NEXT_REQUEST.fetch_add(1, Ordering::Relaxed),

@@ -66,6 +66,10 @@ pub mod names {
     pub const EVENTS_OLDEST_SEQ: &str = "alarmhub_events_oldest_seq";
     /// Events removed by retention.
     pub const EVENTS_PURGED_TOTAL: &str = "alarmhub_events_purged_total";
+    /// Bytes the size cap removed (estimated: the store's size before minus after).
+    pub const EVENTS_PURGED_BYTES_TOTAL: &str = "alarmhub_events_purged_bytes_total";
+    /// The event store's size as the size cap measures it.
+    pub const STORE_SIZE_BYTES: &str = "alarmhub_store_size_bytes";
     /// Notification deliveries queued in the outbox, by `channel` (one per target).
     pub const NOTIFY_QUEUED_TOTAL: &str = "alarmhub_notify_queued_total";
     /// Notification messages sent (a digest is one), by `channel` and `outcome` (delivered,
@@ -222,7 +226,9 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, PENALTIES_TOTAL, "Sources put in the penalty box for invalid input, by transport", One("transport", &["tcp", "udp"])),
         (G, FD_LIMIT, "Soft limit on open file descriptors after start", N),
         (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)", N),
-        (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days", N),
+        (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days or max_size_mb", N),
+        (C, EVENTS_PURGED_BYTES_TOTAL, "Bytes of events removed by [store] max_size_mb (the store size before minus after)", N),
+        (G, STORE_SIZE_BYTES, "Size of the events with their indexes as [store] max_size_mb measures it (0 until measured)", N),
         (C, NOTIFY_QUEUED_TOTAL, "Notification deliveries queued in the outbox, by channel", Channel),
         (C, NOTIFY_MESSAGES_TOTAL, "Notification messages sent (a digest is one), by channel and outcome", ChannelOutcome(&["delivered", "retry", "rate_limited", "disabled", "failed"])),
         (C, NOTIFY_DELIVERED_TOTAL, "Notifications delivered, by channel", Channel),
@@ -357,7 +363,7 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 53);
+        assert_eq!(seen.len(), 55);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //!   connections; open TLS sessions and every panel connection continue).
 //! * The configuration file the daemon was started with: it is read and validated again;
 //!   an invalid file is refused with the problems in the log and everything stays as it
-//!   was. From a valid file the `[[accounts]]` entries that changed are stored and put live
-//!   (the panel's next frame uses them), entries removed from the file are removed, and
-//!   every other section that changed is logged as needing a restart. The log says what
-//!   changed, never a secret.
+//!   was. From a valid file the keys of [`crate::config::RUNTIME_KEYS`] that changed
+//!   (policies and limits of `[panel]`, `[control]`, `[store]` retention and size cap) are
+//!   put in force at once (`settings applied`, naming the keys), the `[[accounts]]` entries
+//!   that changed are stored and put live (the panel's next frame uses them), entries
+//!   removed from the file are removed, and every other changed key is logged as
+//!   `needs restart: <section.key>`. The log says what changed, never a secret.
 //!
 //! Without a handler SIGHUP would terminate the daemon, so [`Hangup::install`] runs first
 //! thing in `serve`, and [`Hangup::run`] starts answering once the parts exist.
@@ -38,8 +40,11 @@ pub struct ConfigReload {
     path: PathBuf,
     /// The file as last loaded (without command-line overrides), to compare against.
     last: Mutex<Config>,
+    /// Its text as TOML, to name the keys that changed.
+    last_keys: Mutex<toml::Table>,
     store: Arc<dyn Store>,
     live: Arc<LiveAccounts>,
+    settings: Option<Arc<crate::config::LiveSettings>>,
 }
 
 impl ConfigReload {
@@ -50,11 +55,14 @@ impl ConfigReload {
         let live = Arc::clone(config.live_accounts()?);
         // The file as it was read at start: command-line flags are not in it.
         let last = Config::load(&path).unwrap_or_else(|_| config.clone());
+        let last_keys = read_table(&path).unwrap_or_default();
         Some(Arc::new(ConfigReload {
             path,
             last: Mutex::new(last),
+            last_keys: Mutex::new(last_keys),
             store,
             live,
+            settings: config.live_settings().cloned(),
         }))
     }
 
@@ -68,12 +76,29 @@ impl ConfigReload {
             }
         };
         let mut last = self.last.lock().await;
-        for section in new.changed_sections(&last) {
-            tracing::warn!(
-                section,
-                "configuration section changed; it takes effect after a restart"
-            );
+        let mut last_keys = self.last_keys.lock().await;
+        let keys = read_table(&self.path).unwrap_or_default();
+        let changed = crate::config::changed_keys(&last_keys, &keys);
+        let sections = new.changed_sections(&last);
+        let (runtime, restart): (Vec<String>, Vec<String>) = changed
+            .into_iter()
+            .partition(|k| crate::config::RUNTIME_KEYS.contains(&k.as_str()));
+        for key in restart {
+            // Only where the settings really differ (not a default written out).
+            let section = key.split('.').next().unwrap_or_default();
+            if sections.contains(&section) {
+                tracing::warn!(key = %key, "needs restart: {key}");
+            }
         }
+        if let Some(live) = &self.settings {
+            let now = live.get();
+            let next = now.apply(&new);
+            if next != *now {
+                live.set(next);
+                tracing::info!(keys = ?runtime, "settings applied");
+            }
+        }
+        *last_keys = keys;
         match self.apply_accounts(&last, &new).await {
             Ok((written, removed)) => {
                 tracing::info!(path = %self.path.display(), accounts_changed = ?written,
@@ -113,6 +138,12 @@ impl ConfigReload {
         }
         Ok((written, removed))
     }
+}
+
+/// The file as a TOML table (`None` when it cannot be read or parsed: then `Config::load`
+/// has refused it already).
+fn read_table(path: &std::path::Path) -> Option<toml::Table> {
+    toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 impl Reload {

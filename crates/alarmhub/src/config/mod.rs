@@ -29,6 +29,7 @@ use serde::Deserialize;
 mod account;
 mod auth;
 mod error;
+mod live;
 mod outputs;
 mod outputs_check;
 mod sections;
@@ -37,6 +38,7 @@ mod validate;
 pub use account::{AccountConfig, Connection, Quirk, Secret, Tz};
 pub use auth::{AuthConfig, CompatAnonymous, Required, TlsConfig};
 pub use error::{ConfigError, Problem};
+pub use live::{changed_keys, LiveSettings, Settings, RUNTIME_KEYS};
 pub use outputs::{
     output_defaults, parse_broker_url, AutomationConfig, AutomationKind, AutomationMode, BrokerUrl,
     MqttConfig,
@@ -88,6 +90,10 @@ pub struct Config {
     /// [`Config::set_live_accounts`]: lookups then read `accounts`.
     #[serde(skip)]
     live: Option<Arc<LiveAccounts>>,
+    /// The runtime-changeable settings in force, shared by every clone; `None` until
+    /// [`Config::set_live_settings`]: [`Config::settings`] then reads this file's sections.
+    #[serde(skip)]
+    settings: Option<Arc<LiveSettings>>,
     /// The file it was loaded from ([`Config::load`]); SIGHUP reads it again.
     #[serde(skip)]
     source: Option<std::path::PathBuf>,
@@ -135,7 +141,9 @@ impl Config {
         check("grpc", self.grpc == other.grpc);
         check("http", self.http == other.http);
         check("store", self.store == other.store);
+        check("console", self.console == other.console);
         check("control", self.control == other.control);
+        check("alarms", self.alarms == other.alarms);
         check("log", self.log == other.log);
         check("mqtt", self.mqtt == other.mqtt);
         check("automation", self.automation == other.automation);
@@ -172,6 +180,26 @@ impl Config {
     /// Serve account lookups from `live` (the store's accounts, changed at runtime).
     pub fn set_live_accounts(&mut self, live: Arc<LiveAccounts>) {
         self.live = Some(live);
+    }
+
+    /// Serve [`Config::settings`] from `live` (changed by a reload).
+    pub fn set_live_settings(&mut self, live: Arc<LiveSettings>) {
+        self.settings = Some(live);
+    }
+
+    /// The live settings, when the daemon set them.
+    pub fn live_settings(&self) -> Option<&Arc<LiveSettings>> {
+        self.settings.as_ref()
+    }
+
+    /// The runtime-changeable settings in force (`[panel]`, `[control]`, `[store]`): the live
+    /// ones when the daemon runs, else this file's. Read them here, not from the fields,
+    /// wherever a reload should take effect.
+    pub fn settings(&self) -> Arc<live::Settings> {
+        match &self.settings {
+            Some(l) => l.get(),
+            None => Arc::new(live::Settings::of(self)),
+        }
     }
 
     /// The live accounts, when the daemon set them.
@@ -256,6 +284,7 @@ impl PartialEq for Config {
             accounts,
             index: _,
             live: _,
+            settings: _,
             source: _,
         } = self;
         *panel == other.panel

@@ -310,6 +310,9 @@ pub struct StoreConfig {
     /// Events older than this many days are removed (in small batches, off the ACK path);
     /// 0 keeps everything.
     pub retention_days: u64,
+    /// Size cap of the event store in MiB: over it the oldest events are removed (in small
+    /// batches, off the ACK path). Absent: no cap.
+    pub max_size_mb: Option<u64>,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -327,6 +330,8 @@ impl std::fmt::Debug for StoreConfig {
             .field("queue", &self.queue)
             .field("max_batch", &self.max_batch)
             .field("snapshot_secs", &self.snapshot_secs)
+            .field("retention_days", &self.retention_days)
+            .field("max_size_mb", &self.max_size_mb)
             .finish()
     }
 }
@@ -340,6 +345,7 @@ impl Default for StoreConfig {
             max_batch: defaults::STORE_MAX_BATCH,
             snapshot_secs: defaults::SNAPSHOT_SECS,
             retention_days: defaults::RETENTION_DAYS,
+            max_size_mb: None,
         }
     }
 }

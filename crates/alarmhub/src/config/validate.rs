@@ -180,6 +180,10 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
     at_least(p, "store.queue", c.store.queue, 1);
     at_least(p, "store.max_batch", c.store.max_batch, 1);
     range(p, "store.snapshot_secs", c.store.snapshot_secs, 1, DAY_SECS);
+    if let Some(mb) = c.store.max_size_mb {
+        // 1 MiB .. 1 PiB: a cap below the schema's own pages would empty the history.
+        range(p, "store.max_size_mb", mb, 1, 1 << 30);
+    }
     range(
         p,
         "console.idle_timeout_secs",

@@ -13,6 +13,7 @@ mod notify_alarms;
 mod outputs;
 mod restore;
 pub mod retention;
+pub mod size_cap;
 mod systemd;
 mod tasks;
 
@@ -155,6 +156,8 @@ pub async fn serve(
         .map_err(DaemonError::Accounts)?;
     tracing::info!(accounts = accounts.len(), "panel accounts loaded");
     config.set_live_accounts(Arc::new(crate::accounts::LiveAccounts::new(accounts)));
+    let settings = crate::config::Settings::of(&config);
+    config.set_live_settings(Arc::new(crate::config::LiveSettings::new(settings)));
     let config = Arc::new(config);
     let t0 = Instant::now();
     let restored = restore(&core.store, &core.registry)

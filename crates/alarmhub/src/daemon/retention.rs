@@ -1,5 +1,7 @@
-//! `[store] retention_days`: remove events older than the retention in small batches, off
-//! the ACK path (each batch is one short writer request; appends queue between batches),
+//! `[store] retention_days` (and the loop that also runs the `max_size_mb` cap,
+//! `size_cap.rs`): remove events older than the retention in small batches, off
+//! the ACK path (each batch is one short writer request, at most [`BATCH`] events and fewer
+//! while requests take over [`TARGET_HOLD`]; appends queue between batches),
 //! never an event the registry snapshot does not cover yet (so the registry and open alarms
 //! keep their state across a restart), and publish where history now starts
 //! (`alarmhub_events_oldest_seq`; WatchEvents already reports a Gap for removed seqs).
@@ -9,16 +11,69 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::metrics::names;
 use crate::store::{Store, StoreError};
 
-/// Events removed per writer request.
+/// Events removed per writer request at most; the size adapts ([`Batch`]).
 pub const BATCH: usize = 500;
+/// Events removed per writer request at least (so a purge always moves).
+pub const MIN_BATCH: usize = 100;
+/// A purge request should take about this long at most (the writer is held meanwhile).
+pub const TARGET_HOLD: Duration = Duration::from_millis(15);
 /// Pause between batches, so appends are never queued behind a long purge.
 const PAUSE: Duration = Duration::from_millis(20);
-/// How often the retention runs.
+/// How often the retention by age runs.
 const EVERY: Duration = Duration::from_secs(60);
+/// How often the size cap measures the store.
+pub const SIZE_EVERY: Duration = Duration::from_secs(2);
+/// `max_size_mb` is in MiB.
+const MIB: u64 = 1024 * 1024;
 const DAY_MS: i64 = 86_400_000;
+
+/// The size of the next purge request: halved while requests take longer than
+/// [`TARGET_HOLD`] (a slow disk, a busy writer), doubled back up to [`BATCH`] while they are
+/// quick, so appends never wait long behind one.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    size: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch { size: BATCH }
+    }
+}
+
+impl Batch {
+    /// Events to ask for in the next request (at most `left`).
+    pub fn size(&self, left: usize) -> usize {
+        self.size.min(left)
+    }
+
+    /// Remove at most [`Batch::size`] events (`before_ms`, `below_seq` as in
+    /// [`Store::purge_events`]) and adapt to how long it took; how many were removed and
+    /// whether that was all there was.
+    pub async fn purge(
+        &mut self,
+        store: &dyn Store,
+        before_ms: i64,
+        below_seq: i64,
+        left: usize,
+    ) -> Result<(usize, bool), StoreError> {
+        let asked = self.size(left);
+        let t0 = std::time::Instant::now();
+        let n = store.purge_events(before_ms, below_seq, asked).await?;
+        let took = t0.elapsed();
+        if took > TARGET_HOLD {
+            self.size = (self.size / 2).max(MIN_BATCH);
+        } else if took < TARGET_HOLD / 4 {
+            self.size = (self.size * 2).min(BATCH);
+        }
+        metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
+        Ok((n, n < asked))
+    }
+}
 
 /// One retention pass at `now_ms`: remove every event older than `days` below the snapshot,
 /// batch by batch. Returns how many were removed.
@@ -30,38 +85,69 @@ pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usi
     let days = i64::try_from(days).unwrap_or(i64::MAX / DAY_MS);
     let before = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
     let mut total = 0;
+    let mut batch = Batch::default();
     loop {
-        let n = store.purge_events(before, below, BATCH).await?;
+        let (n, all) = batch.purge(store, before, below, usize::MAX).await?;
         total += n;
-        metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
-        if n < BATCH {
+        if all {
             break;
         }
-        tokio::time::sleep(PAUSE).await;
+        pause().await;
     }
     metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(store.oldest_seq().await? as f64);
     Ok(total)
 }
 
-/// Run [`purge_once`] every minute until `cancel` (`days` 0: only the gauge).
-pub async fn run(store: Arc<dyn Store>, days: u64, cancel: CancellationToken) {
+/// Wait between two batches, so appends are never queued behind a long purge.
+pub async fn pause() {
+    tokio::time::sleep(PAUSE).await;
+}
+
+/// Until `cancel`: [`purge_once`] every minute (`retention_days` 0: only the gauge) and the
+/// size cap every [`SIZE_EVERY`] (`max_size_mb` absent: nothing). Both settings are read
+/// from `config` at each pass, so a SIGHUP reload changes them.
+pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, cancel: CancellationToken) {
+    let mut cap = super::size_cap::SizeCap::default();
+    let mut last_days: Option<std::time::Instant> = None;
     loop {
-        let pass = async {
-            if days == 0 {
-                let oldest = store.oldest_seq().await?;
-                metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(oldest as f64);
-                return Ok(0);
+        let settings = config.settings();
+        if last_days.is_none_or(|t| t.elapsed() >= EVERY) {
+            last_days = Some(std::time::Instant::now());
+            by_age(store.as_ref(), settings.store.retention_days).await;
+        }
+        if let Some(mb) = settings.store.max_size_mb {
+            match cap.enforce(store.as_ref(), mb.saturating_mul(MIB)).await {
+                Ok(p) if p.removed > 0 => tracing::info!(
+                    removed = p.removed,
+                    bytes = p.bytes,
+                    size_before = p.size,
+                    max_size_mb = mb,
+                    "events removed: store over its size cap"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "size cap pass failed; retried later"),
             }
-            purge_once(store.as_ref(), days, crate::clock::now_ms()).await
-        };
-        match pass.await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, retention_days = days, "old events removed"),
-            Err(e) => tracing::warn!(error = %e, "retention pass failed; retried later"),
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(EVERY) => {}
+            () = tokio::time::sleep(cap.next_wait(SIZE_EVERY)) => {}
         }
+    }
+}
+
+/// One `retention_days` pass, logged.
+async fn by_age(store: &dyn Store, days: u64) {
+    let pass = async {
+        if days == 0 {
+            let oldest = store.oldest_seq().await?;
+            metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(oldest as f64);
+            return Ok(0);
+        }
+        purge_once(store, days, crate::clock::now_ms()).await
+    };
+    match pass.await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, retention_days = days, "old events removed"),
+        Err(e) => tracing::warn!(error = %e, "retention pass failed; retried later"),
     }
 }

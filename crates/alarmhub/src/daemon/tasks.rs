@@ -92,6 +92,9 @@ pub(super) fn spawn(
         every,
         cancel.child_token(),
     ));
+    if let Some(live) = config.live_accounts() {
+        spawn_account_follower(&core, Arc::clone(live), &tracker, &cancel);
+    }
     if core.store.is_shared() {
         tracker.spawn(crate::routing::inbox(
             api.control.clone(),
@@ -101,7 +104,7 @@ pub(super) fn spawn(
     }
     tracker.spawn(super::retention::run(
         Arc::clone(&core.store),
-        config.store.retention_days,
+        Arc::clone(config),
         cancel.child_token(),
     ));
     tracker.spawn(systemd::watchdog_loop(
@@ -115,6 +118,22 @@ pub(super) fn spawn(
         api,
         outputs,
     }
+}
+
+/// On a shared store: follow the accounts other nodes change (nothing on SQLite).
+fn spawn_account_follower(
+    core: &Core,
+    live: Arc<crate::accounts::LiveAccounts>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) {
+    let store = Arc::clone(&core.store);
+    let stop = cancel.child_token();
+    tracker.spawn(async move {
+        if let Some(changes) = store.follow_accounts(stop.clone()).await {
+            crate::accounts::follow(store, live, changes, stop).await;
+        }
+    });
 }
 
 /// How often the Prometheus recorder's histograms are drained.

@@ -137,13 +137,17 @@ impl Shared {
     /// whose last look differs drops its links' cached policies.
     pub fn policy_epoch(&self) -> u64 {
         let live = self.config.live_accounts().map_or(0, |l| l.epoch());
-        self.policy_epoch.load(Ordering::Relaxed).wrapping_add(live)
+        let settings = self.config.live_settings().map_or(0, |l| l.epoch());
+        self.policy_epoch
+            .load(Ordering::Relaxed)
+            .wrapping_add(live)
+            .wrapping_add(settings)
     }
 
     /// The settings of a new connection's link from `peer`; `seed` feeds its `*ACK` pads.
     pub fn link_config(&self, seed: u64, peer: std::net::IpAddr) -> LinkConfig {
-        let p = &self.config.panel;
-        let c = &self.config.control;
+        let settings = self.config.settings();
+        let (p, c) = (&settings.panel, &settings.control);
         LinkConfig {
             decoder: *self.decoder.config(),
             first_frame_timeout_ms: p.first_frame_timeout_secs.saturating_mul(1000),

@@ -27,7 +27,12 @@ impl ConfigPolicies<'_> {
         if self.shared.registry.get(account).is_some() {
             return false;
         }
-        let per_min = self.shared.config.panel.max_new_accounts_per_source_per_min;
+        let per_min = self
+            .shared
+            .config
+            .settings()
+            .panel
+            .max_new_accounts_per_source_per_min;
         let now = std::time::Instant::now();
         !self
             .shared
@@ -39,7 +44,8 @@ impl ConfigPolicies<'_> {
 
 impl Policies for ConfigPolicies<'_> {
     fn policy(&self, account: &str) -> AccountPolicy {
-        let panel = &self.shared.config.panel;
+        let settings = self.shared.config.settings();
+        let panel = &settings.panel;
         let configured = self.shared.config.account(account);
         let configured = configured.as_deref();
         let admission = match (configured, panel.unknown_accounts) {

@@ -53,7 +53,8 @@ pub async fn check(shared: &Shared, now_ms: i64) {
 
 /// (account, dialect, last peer) of every online on-demand panel silent past its deadline.
 fn overdue(shared: &Shared, now_ms: i64) -> Vec<(String, Dialect, String)> {
-    let panel = &shared.config.panel;
+    let settings = shared.config.settings();
+    let panel = &settings.panel;
     let grace = panel.supervision_grace_secs;
     shared
         .config

@@ -48,7 +48,6 @@ impl PerIp {
 /// connection beyond `max_connections` (or the per-IP cap) is closed at once, counted and
 /// logged as a summary (the first, then one line per minute with a count).
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
-    let cfg = &shared.config.panel;
     let limit = Arc::new(Semaphore::new(shared.max_connections));
     let per_ip = Arc::new(PerIp::default());
     let mut rate = super::penalty::ConnectRate::default();
@@ -105,8 +104,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             );
             continue;
         };
-        if !per_ip.try_add(peer.ip(), cfg.max_connections_per_ip) {
-            refuse(&shared, stream, peer, "per_ip", cfg.max_connections_per_ip);
+        // A reload may change the per-address cap: read it for every connection.
+        let per_ip_cap = shared.config.settings().panel.max_connections_per_ip;
+        if !per_ip.try_add(peer.ip(), per_ip_cap) {
+            refuse(&shared, stream, peer, "per_ip", per_ip_cap);
             continue;
         }
         let shared = Arc::clone(&shared);
@@ -153,7 +154,7 @@ async fn serve_connection(
 ) -> (CloseReason, bool) {
     let _ = stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
-    let write_timeout = Duration::from_secs(shared.config.panel.write_timeout_secs);
+    let write_timeout = Duration::from_secs(shared.config.settings().panel.write_timeout_secs);
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
     let mut out = Vec::with_capacity(256);
     // Both futures live as long as the connection: registering with the shutdown token and

@@ -33,6 +33,7 @@
 //! Cursors are already named rows (`cursor` / `set_cursor`), so outputs get theirs by name.
 
 mod error;
+mod events_size;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
@@ -50,6 +51,7 @@ use crate::config::Config;
 use crate::events::{Appended, NewEvent, StoredEvent};
 
 pub use error::StoreError;
+pub use events_size::EventsSize;
 pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 
@@ -204,6 +206,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// The lowest stored seq (where history starts), 0 when the store is empty.
     async fn oldest_seq(&self) -> Result<i64, StoreError>;
+
+    /// How much room the events take now (`None`: the backend cannot say; no size cap).
+    async fn events_size(&self) -> Result<Option<EventsSize>, StoreError> {
+        Ok(None)
+    }
+
+    /// After a size-cap purge: make the room of removed events reusable now (PostgreSQL:
+    /// a plain `VACUUM` of the events table, which never blocks appends). SQLite reuses
+    /// free pages by itself: nothing to do.
+    async fn reclaim(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Other nodes change the accounts too (PostgreSQL): a watch bumped (within about a
+    /// second) whenever the stored accounts change, by any node, until `stop`; the daemon
+    /// then reloads its live accounts from [`Store::accounts`]. `None`: only this process
+    /// changes them (SQLite).
+    async fn follow_accounts(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let _ = stop;
+        None
+    }
 
     /// Every stored panel account: its settings as a JSON object (the `[[accounts]]` entry,
     /// secrets included; opaque to the store), ordered by account ignoring ASCII case.

@@ -225,11 +225,13 @@ impl Daemon {
         BlockingHost::connect(self.panel)
     }
 
-    /// `alarmhub ARGS… --grpc ADDR` to completion (the client commands).
+    /// `alarmhub ARGS…` to completion, `ALARMHUB_GRPC` naming this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
+        // Through the environment: the offline commands (`token`, `user`, `audit`,
+        // `notify log` …) refuse a `--grpc` flag, and a flag in `args` still wins.
         Command::new(env!("CARGO_BIN_EXE_alarmhub"))
             .args(args)
-            .args(["--grpc", &self.grpc.to_string()])
+            .env("ALARMHUB_GRPC", self.grpc.to_string())
             .output()
             .unwrap()
     }

@@ -1,6 +1,7 @@
 //! The accounts and retention areas: panel accounts as opaque JSON settings keyed by the
 //! account in lower case (`ah_accounts`), and the removal of old events in small batches
-//! (`purge_events`, oldest first, never at or above the seq the caller protects).
+//! (`purge_events`, oldest first, never at or above the seq the caller protects). Every
+//! account change is announced to the other nodes (`accounts_watch.rs`).
 //!
 //! Seqs are never reused after a purge: the counter lives in `ah_sequence`, not in the
 //! events table.
@@ -40,7 +41,7 @@ pub(crate) async fn put(
         )
         .await
         .map_err(target.err("save account"))?;
-    Ok(())
+    super::accounts_watch::notify(client, target).await
 }
 
 /// Remove `account` (ignoring ASCII case); whether it was stored.
@@ -54,6 +55,9 @@ pub(crate) async fn remove(
         .execute("DELETE FROM ah_accounts WHERE key = $1", &[&key])
         .await
         .map_err(target.err("remove account"))?;
+    if n > 0 {
+        super::accounts_watch::notify(client, target).await?;
+    }
     Ok(n > 0)
 }
 

@@ -23,6 +23,7 @@
 //! default).
 
 mod accounts;
+mod accounts_watch;
 mod alarm_reads;
 mod alarm_watch;
 mod alarms;
@@ -34,6 +35,7 @@ mod nodes;
 mod outbox;
 mod outbox_sql;
 mod schema;
+mod size;
 mod snapshot;
 mod sync_marks;
 mod writer;
@@ -291,6 +293,25 @@ impl Store for PgStore {
     async fn oldest_seq(&self) -> Result<i64, StoreError> {
         let c = self.conn("read the oldest seq").await?;
         accounts::oldest_seq(&c, &self.target).await
+    }
+
+    async fn events_size(&self) -> Result<Option<crate::store::EventsSize>, StoreError> {
+        let c = self.conn("read the events table size").await?;
+        size::events_size(&c, &self.target).await.map(Some)
+    }
+
+    async fn follow_accounts(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let (tx, rx) = tokio::sync::watch::channel(0);
+        tokio::spawn(accounts_watch::follow(self.target.clone(), tx, stop));
+        Some(rx)
+    }
+
+    async fn reclaim(&self) -> Result<(), StoreError> {
+        let c = self.conn("vacuum the events table").await?;
+        size::reclaim(&c, &self.target).await
     }
 
     async fn accounts(&self) -> Result<Vec<String>, StoreError> {

@@ -201,6 +201,11 @@ impl Store for SqliteStore {
         self.read("read oldest seq", |r| r.oldest_seq()).await
     }
 
+    async fn events_size(&self) -> Result<Option<crate::store::EventsSize>, StoreError> {
+        self.read("read the store size", |r| r.events_size().map(Some))
+            .await
+    }
+
     async fn accounts(&self) -> Result<Vec<String>, StoreError> {
         self.read("read accounts", |r| r.accounts()).await
     }

@@ -65,6 +65,35 @@ impl SqliteReader {
         stmt.query_row([], |r| r.get(0)).map_err(&err)
     }
 
+    /// The pages the events take (table `events`, the per-account index
+    /// `account_events` and their indexes, from the `dbstat` table, whose cost grows with
+    /// them) and the events stored (seqs have no gaps and are removed oldest first).
+    pub fn events_size(&self) -> Result<crate::store::EventsSize, StoreError> {
+        let err = self.err("read the store size");
+        let bytes: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN \
+                 (SELECT name FROM sqlite_schema WHERE tbl_name IN ('events', 'account_events'))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        let rows: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(MAX(seq) - MIN(seq) + 1, 0) FROM events",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        Ok(crate::store::EventsSize {
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            rows: u64::try_from(rows).unwrap_or(0),
+            exact: true,
+        })
+    }
+
     /// Events with `seq > after_seq` in ascending seq order, at most `limit` (0 = no limit).
     pub fn events_after(
         &self,
