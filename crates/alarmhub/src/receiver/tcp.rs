@@ -69,6 +69,9 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             },
         };
         let now = std::time::Instant::now();
+        // A reload may change the limits: read them for every connection.
+        let settings = shared.config.settings();
+        let cfg = &settings.panel;
         if shared.guards.penalty.holds(peer.ip(), now) {
             refuse(
                 &shared,
