@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Abuse benchmark (issue #13): each attack runs for SECONDS_PER_ATTACK (default 15) side by
-# side with one well-behaved panel reporting every 20 ms on its own connection, against a
+# side with one well-behaved panel reporting every 20 ms on its own connection (from 127.0.0.3;
+# the attackers use 127.0.0.1 and .2), against a
 # release `alarmhub serve` on loopback with a fresh data dir, and writes the `abuse` section
 # of BENCHMARKS.md:
 #   * the good panel's ACK p50/p99 during each attack next to its quiet p99 (goal ≤ 2×);
@@ -98,7 +99,8 @@ section="$work/section.md"
   echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS)"
   echo '- Method: for each attack a fresh release daemon (config in the script: max_connections 5000,'
   echo '  rate limit 1000/s); examples/abuse_bench starts the attack, then 0.5 s later the good panel'
-  echo '  (one ADM-CID event every 20 ms on its own connection, each ACK timed; lost = no ACK within'
+  echo '  (one ADM-CID event every 20 ms on its own connection from its own address 127.0.0.3, so'
+  echo '  per-source limits aimed at the attacker on 127.0.0.1/.2 do not hit it; each ACK timed; lost = no ACK within'
   echo '  10 s). RSS from /proc/PID/status (VmRSS) after start and at the end of the attack; log bytes'
   echo '  = growth of the daemon'"'"'s JSON stderr file (RUST_LOG=info). Attacker, panel and daemon share'
   echo '  the same 2 CPUs, so every attack also takes CPU from the daemon.'

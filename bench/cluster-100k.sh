@@ -53,7 +53,7 @@ URL="$PG_BASE/$DB"
 sql() { timeout 60 psql "$URL" -Atqc "$1"; }
 
 build
-LIMITS=$'max_connections = 1000000\nmax_connections_per_ip = 1000000\nrate_limit_per_sec = 1000\nrate_limit_burst = 1000'
+LIMITS=$'max_connections = 1000000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0\nrate_limit_per_sec = 1000\nrate_limit_burst = 1000'
 addrs=() grpcs=() https=() pids=() ids=()
 for i in $(seq 1 "$NODES"); do
   start_daemon "node$i" "$LIMITS" "url = \"$URL\""

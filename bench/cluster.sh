@@ -53,7 +53,7 @@ new_db() {
 }
 
 build
-LIMITS=$'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
+LIMITS=$'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0'
 rows=$WORK/rows.tsv
 : >"$rows"
 for rate in $RATES; do

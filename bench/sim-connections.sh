@@ -51,7 +51,7 @@ metric() { # metric HTTP_ADDR NAME: a gauge from /metrics (0 when absent)
 # hb_acked unacked connect_errors errors fds events_acked
 part() {
   local name=$1 flag=$2 panels=$3 procs=$4
-  start_daemon "$name" $'max_connections = 1000000\nmax_connections_per_ip = 1000000\nrate_limit_per_sec = 1000\nrate_limit_burst = 1000'
+  start_daemon "$name" $'max_connections = 1000000\nmax_connections_per_ip = 1000000\nconnect_rate_per_source = 0\nrate_limit_per_sec = 1000\nrate_limit_burst = 1000'
   local http ramp duration per i outs=()
   http=$(jq -r 'select((.message // .fields.message) == "alarmhub ready") | (.http // .fields.http)' "$DAEMON_LOG" | head -1)
   ramp=$(awk -v p="$panels" -v r="$CONNECT_RATE" 'BEGIN { printf "%d", p / r + 1 }')

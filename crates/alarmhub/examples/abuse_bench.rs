@@ -1,6 +1,8 @@
 //! Abuse benchmark driver (used by `bench/abuse.sh`): against a running `alarmhub serve`,
-//! one well-behaved panel reports an event every `--interval-ms` on its own connection and
-//! times each ACK, while one attack runs next to it for `--seconds`:
+//! one well-behaved panel reports an event every `--interval-ms` on its own connection (from
+//! its own loopback address, `--good-source`, default 127.0.0.3: per-source limits and the
+//! penalty box that stop an attacker must not be what the panel measures) and times each ACK,
+//! while one attack runs next to it for `--seconds` (from 127.0.0.1 unless said):
 //!
 //! * `quiet`: no attack (the baseline p99);
 //! * `log`: 8 connections send `\nX` garbage as fast as the receiver reads it;
@@ -51,9 +53,16 @@ fn frame(account: &str, seq: u16, id: Id, data: Data) -> Vec<u8> {
     out
 }
 
-/// The good panel: one event per interval, ACK latency of each (ms).
-async fn good_panel(addr: SocketAddr, interval: Duration, end: Instant) -> Vec<f64> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+/// The good panel from `source`: one event per interval, ACK latency of each (ms).
+async fn good_panel(
+    addr: SocketAddr,
+    source: IpAddr,
+    interval: Duration,
+    end: Instant,
+) -> Vec<f64> {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::new(source, 0)).unwrap();
+    let mut s = sock.connect(addr).await.unwrap();
     s.set_nodelay(true).unwrap();
     let decoder = Decoder::new(DecoderConfig::default());
     let mut buf = Vec::new();
@@ -238,6 +247,7 @@ async fn main() {
     let interval = Duration::from_millis(arg("--interval-ms", "20").parse().unwrap());
     let streams: usize = arg("--streams", "1000").parse().unwrap();
     let members: usize = arg("--members", "100").parse().unwrap();
+    let good_source: IpAddr = arg("--good-source", "127.0.0.3").parse().unwrap();
     let end = Instant::now() + Duration::from_secs(secs);
     let attack_task = {
         let attack = attack.clone();
@@ -260,7 +270,7 @@ async fn main() {
     };
     // Let the attack get going before the good panel starts measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut lat = good_panel(panel, interval, end).await;
+    let mut lat = good_panel(panel, good_source, interval, end).await;
     let _ = tokio::time::timeout(Duration::from_secs(30), attack_task).await;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let lost = lat.iter().filter(|l| **l >= 10_000.0).count();

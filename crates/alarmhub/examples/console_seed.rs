@@ -1,7 +1,8 @@
 //! Seeds panels and open alarms for the console benchmark (`bench/console.sh`): one event per
 //! account `PREFIX000000`…, pushed through the daemon's own `Ingest` call — a burglary (1130)
 //! for the first `--alarms` accounts (the alarm engine opens one alarm each, exactly as for a
-//! panel's event), a periodic test report (1602, no alarm) for the rest.
+//! panel's event), a periodic test report (1602, no alarm) for the rest. The API creates no
+//! machines, so each account is added first (`PutAccount`, 32 at a time).
 //!
 //! `console_seed --grpc ADDR --panels N --alarms M [--prefix Q]` prints
 //! `{"ingested": N, "seconds": S}`.
@@ -10,7 +11,8 @@
 use std::time::Instant;
 
 use alarmhub::proto::v1::alarm_hub_client::AlarmHubClient;
-use alarmhub::proto::v1::IngestEvent;
+use alarmhub::proto::v1::{IngestEvent, PutAccountRequest};
+use futures::stream::{self, StreamExt};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -29,6 +31,20 @@ async fn main() {
         .await
         .expect("connect");
     let t0 = Instant::now();
+    let puts = stream::iter(0..n).map(|i| {
+        let mut c = client.clone();
+        let account = format!("{prefix}{i:06}");
+        async move {
+            c.put_account(PutAccountRequest {
+                account,
+                settings_json: "{}".into(),
+                create: true,
+            })
+            .await
+            .expect("PutAccount")
+        }
+    });
+    puts.buffer_unordered(32).for_each(|_| async {}).await;
     let events: Vec<IngestEvent> = (0..n)
         .map(|i| IngestEvent {
             account: format!("{prefix}{i:06}"),

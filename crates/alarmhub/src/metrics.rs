@@ -53,6 +53,13 @@ pub mod names {
     pub const UDP_QUEUED_BYTES: &str = "alarmhub_udp_queued_bytes";
     /// gRPC streams refused or ended because of a stream limit, by reason.
     pub const GRPC_STREAMS_LIMITED_TOTAL: &str = "alarmhub_grpc_streams_limited_total";
+    /// Bytes of replies queued for all gRPC server streams (each stream at most
+    /// `grpc.stream_buffer_bytes`).
+    pub const GRPC_STREAM_QUEUED_BYTES: &str = "alarmhub_grpc_stream_queued_bytes";
+    /// gRPC connections closed after `grpc.idle_timeout_secs` without a call.
+    pub const GRPC_IDLE_CLOSED_TOTAL: &str = "alarmhub_grpc_idle_closed_total";
+    /// Sources put in the penalty box for invalid input, by transport (tcp, udp).
+    pub const PENALTIES_TOTAL: &str = "alarmhub_penalties_total";
     /// Soft limit on open file descriptors after start.
     pub const FD_LIMIT: &str = "alarmhub_fd_limit";
     /// The lowest seq still stored: where history starts after retention.
@@ -196,7 +203,7 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, FRAMES_TOTAL, "Panel frames handled, by ID token and outcome", Two("id", &FRAME_IDS, "outcome", &["acked", "nak", "dropped"])),
         (C, RATE_LIMITED_TOTAL, "Panel frames delayed by the per-connection rate limit", N),
         (G, CONNECTIONS_OPEN, "Panel TCP connections open", N),
-        (C, CONNECTIONS_REFUSED_TOTAL, "Panel connections refused, by reason", One("reason", &["max_connections", "per_ip"])),
+        (C, CONNECTIONS_REFUSED_TOTAL, "Panel connections refused, by reason", One("reason", &["max_connections", "per_ip", "penalty", "connect_rate"])),
         (G, PANELS, "Panels known, by state (online, offline)", One("state", &["online", "offline"])),
         (C, CONTROL_COMMANDS_TOTAL, "Remote commands, by action and outcome", Two("action", CONTROL_ACTIONS, "outcome", CONTROL_OUTCOMES)),
         (C, STORE_EVENTS_TOTAL, "Events handed to the store, by outcome (stored, duplicate, error)", One("outcome", &["stored", "duplicate", "error"])),
@@ -211,9 +218,12 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, API_REDELIVERIES_TOTAL, "Subscribe events redelivered after their ack timeout", N),
         (C, LOG_LINES_DROPPED_TOTAL, "Log lines dropped because standard error did not keep up", N),
         (C, FRAMES_REFUSED_TOTAL, "Panel frames refused by a security rule, by reason", One("reason", &["source_not_allowed", "plaintext", "too_many_accounts", "new_account_limit", "unknown_account", "two_addresses"])),
-        (C, UDP_DROPPED_TOTAL, "UDP datagrams dropped on arrival, by reason", One("reason", &["oversize", "too_many_peers", "memory_budget", "peer_queue"])),
+        (C, UDP_DROPPED_TOTAL, "UDP datagrams dropped on arrival, by reason", One("reason", &["oversize", "too_many_peers", "memory_budget", "peer_queue", "garbage", "penalty"])),
         (G, UDP_QUEUED_BYTES, "Bytes of UDP datagrams queued for all peers", N),
         (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason", One("reason", &["max_streams"])),
+        (G, GRPC_STREAM_QUEUED_BYTES, "Bytes of replies queued for all gRPC server streams", N),
+        (C, GRPC_IDLE_CLOSED_TOTAL, "gRPC connections closed after grpc.idle_timeout_secs without a call", N),
+        (C, PENALTIES_TOTAL, "Sources put in the penalty box for invalid input, by transport", One("transport", &["tcp", "udp"])),
         (G, FD_LIMIT, "Soft limit on open file descriptors after start", N),
         (G, EVENTS_OLDEST_SEQ, "Lowest event seq still stored (history starts here; older ones were removed by retention)", N),
         (C, EVENTS_PURGED_TOTAL, "Events removed by [store] retention_days or max_size_mb", N),
@@ -353,7 +363,7 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 52);
+        assert_eq!(seen.len(), 55);
     }
 
     #[test]

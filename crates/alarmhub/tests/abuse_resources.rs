@@ -32,7 +32,8 @@ fn log_bytes(lines: &[String]) -> usize {
 
 #[test]
 fn garbage_on_a_connection_is_logged_as_a_summary_not_once_per_byte() {
-    let d = Daemon::start("", "");
+    // No invalid budget: the connection lives through all of it (abuse_penalty.rs closes it).
+    let d = Daemon::start("max_invalid_per_min = 0", "");
     let _ = d.drain_log();
     let mut p = d.connect();
     let garbage = b"\nX".repeat(128 * 1024);
@@ -59,7 +60,8 @@ fn garbage_on_a_connection_is_logged_as_a_summary_not_once_per_byte() {
 
 #[test]
 fn a_standard_error_nobody_reads_stops_neither_acks_nor_health() {
-    let d = Daemon::start("", "");
+    // 3,000 connections from one address as fast as it goes: no per-source rate here.
+    let d = Daemon::start("connect_rate_per_source = 0", "");
     d.pause_log(true);
     // ~6,000 log lines, a bad frame and a close per connection: more than a 64 KiB pipe
     // and the daemon's queue of 4,096 lines hold together.

@@ -295,8 +295,11 @@ async fn an_encrypted_replay_with_another_seq_is_acked_as_a_duplicate_and_stored
 
 #[tokio::test]
 async fn one_source_cannot_squat_thousands_of_accounts_and_the_api_creates_no_machines() {
+    // No invalid budget here: frames beyond the per-connection cap would otherwise put the
+    // source in the penalty box after the first connection (abuse_penalty.rs).
     let hub = Hub::start(
-        "max_accounts_per_connection = 10\nmax_new_accounts_per_source_per_min = 25\n",
+        "max_accounts_per_connection = 10\nmax_new_accounts_per_source_per_min = 25\n\
+         max_invalid_per_min = 0\n",
         "",
     )
     .await;

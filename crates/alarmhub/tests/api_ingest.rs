@@ -11,9 +11,13 @@ use common::api::{self, assert_invalid, next_event, replay, watch};
 use common::{within, Hub};
 use tonic::Code;
 
+/// The accounts the ingesting system reports for (the API creates no machines).
+const ACCOUNTS: &str = "[[accounts]]\naccount = \"I1\"\n[[accounts]]\naccount = \"I2\"\n\
+                        [[accounts]]\naccount = \"I3\"\n";
+
 #[tokio::test]
 async fn ingested_events_are_stored_once_per_key_and_fanned_out_to_watchers() {
-    let hub = Hub::with(api::setup()).await;
+    let hub = Hub::with(api::setup().extra(ACCOUNTS)).await;
     let mut c = hub.client().await;
     let mut w = watch(&mut c, -1, "").await;
     assert_eq!(replay(&mut w).await, Vec::<i64>::new());
@@ -97,5 +101,61 @@ async fn ingested_events_are_stored_once_per_key_and_fanned_out_to_watchers() {
         "{}",
         e.message()
     );
+    hub.stop().await;
+}
+
+/// Issue #13: an API call never creates a machine. An event for an account that is neither
+/// configured nor known from its panel ends the stream with NOT_FOUND naming it; the events
+/// before it are stored, nothing of the unknown account is, and no machine appears.
+#[tokio::test]
+async fn ingest_for_a_never_seen_account_is_refused_and_creates_no_machine() {
+    let hub = Hub::with(api::setup().extra(ACCOUNTS)).await;
+    let mut c = hub.client().await;
+    let ev = |account: &str| pb::IngestEvent {
+        account: account.into(),
+        code: 1130,
+        zone: 1,
+        ..Default::default()
+    };
+    let e = within(c.ingest(tokio_stream::iter(vec![ev("I1"), ev("NEVER9"), ev("I2")])))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    assert!(
+        e.message().contains("event 2")
+            && e.message().contains("\"NEVER9\" is unknown")
+            && e.message().contains("1 earlier events were stored"),
+        "{}",
+        e.message()
+    );
+    let m = within(c.get_machine(pb::GetMachineRequest {
+        account: "NEVER9".into(),
+    }))
+    .await
+    .unwrap_err();
+    assert_eq!(m.code(), Code::NotFound, "no machine: {m:?}");
+    let listed = within(c.list_machines(pb::ListMachinesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.machines.iter().all(|m| m.account != "NEVER9"),
+        "{:?}",
+        listed.machines
+    );
+    let events = within(c.list_events(pb::ListEventsRequest {
+        account: "NEVER9".into(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap()
+    .into_inner();
+    assert!(events.events.is_empty(), "{:?}", events.events);
+    // A configured account is still taken, from a new stream.
+    let ok = within(c.ingest(tokio_stream::iter(vec![ev("I3")])))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.accepted, 1);
     hub.stop().await;
 }

@@ -1,7 +1,9 @@
 //! Issue #13, slow and greedy gRPC clients: streams are capped per server
 //! (`grpc.max_streams`) and per connection (`grpc.max_streams_per_connection`), and each
 //! stream holds at most `grpc.stream_buffer_bytes` of replies — a client that reads nothing
-//! pins no more than that, and when it reads again it resumes without a gap. The receiver
+//! pins no more than that, and when it reads again it resumes without a gap (`WatchEvents`,
+//! `Subscribe`, `WatchAlarms`); a connection without a call is closed after
+//! `grpc.idle_timeout_secs`. The receiver
 //! runs in-process (`common::Hub`); the clients call its own gRPC listener.
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +12,8 @@ mod common;
 use std::time::Duration;
 
 use alarmhub::events::Source;
+use alarmhub::proto::v1 as pb;
+use alarmhub::proto::v1::watch_alarms_reply::Item;
 use common::api::{self, replay, seqs, subscribe, watch};
 use common::{within, Hub};
 use tonic::Code;
@@ -111,5 +115,109 @@ async fn a_member_with_a_huge_max_in_flight_still_gets_every_event_through_its_b
     s.dedup();
     assert_eq!(s, (1..=300).collect::<Vec<i64>>());
     drop(m);
+    hub.stop().await;
+}
+
+/// A counter or gauge from the in-process daemon's `/metrics`.
+async fn metric(hub: &Hub, name: &'static str) -> f64 {
+    let addr = hub.bound.http;
+    let (status, body) = tokio::task::spawn_blocking(move || common::http(addr, "GET", "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_watch_alarms_client_that_reads_nothing_holds_at_most_its_byte_budget_then_resumes() {
+    let hub = Hub::with(api::setup().grpc("stream_buffer_bytes = 4096\nmax_streams = 1")).await;
+    // A client that grants a 1 KiB stream window and does not read.
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", hub.bound.grpc))
+        .unwrap()
+        .initial_stream_window_size(1024)
+        .connect()
+        .await
+        .unwrap();
+    let mut slow = pb::alarm_hub_client::AlarmHubClient::new(ch);
+    let mut w = within(slow.watch_alarms(pb::WatchAlarmsRequest { from_seq: 0 }))
+        .await
+        .unwrap()
+        .into_inner();
+    // WatchAlarms counts under grpc.max_streams like the other streams.
+    let mut c = hub.client().await;
+    let refused = within(c.watch_alarms(pb::WatchAlarmsRequest { from_seq: -1 }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(
+        refused.message().contains("WatchAlarms") && refused.message().contains("grpc.max_streams"),
+        "{}",
+        refused.message()
+    );
+    // 400 alarms opened (an OFFLINE each): far more than 4 KiB + the window of changes.
+    let now = alarmhub::clock::now_ms();
+    for i in 0..400 {
+        hub.append(&format!("S{i:03}"), Source::Receiver, 1944, 0, now + i)
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let queued = metric(&hub, "alarmhub_grpc_stream_queued_bytes").await;
+    assert!(
+        queued > 0.0 && queued <= 4096.0,
+        "{queued} bytes queued for the stream"
+    );
+    // Reading again, it gets every change once, in order, without a gap.
+    let mut seqs = Vec::new();
+    while seqs.len() < 400 {
+        match within(w.message()).await.unwrap().unwrap().item.unwrap() {
+            Item::Change(ch) => {
+                assert_eq!(ch.kind, "opened");
+                seqs.push(ch.seq);
+            }
+            Item::Live(_) => {}
+        }
+    }
+    let first = seqs[0];
+    assert_eq!(seqs, (first..first + 400).collect::<Vec<i64>>());
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_grpc_connection_without_a_call_is_closed_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = Hub::with(api::setup().grpc("idle_timeout_secs = 1")).await;
+    // A raw connection that says the HTTP/2 preface and empty settings, then nothing.
+    let mut s = tokio::net::TcpStream::connect(hub.bound.grpc)
+        .await
+        .unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    within(async {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "closed after {took:?}"
+    );
+    assert!(metric(&hub, "alarmhub_grpc_idle_closed_total").await >= 1.0);
+    // An open stream keeps its connection past the timeout: it still delivers.
+    let mut c = hub.client().await;
+    let mut w = watch(&mut c, -1, "").await;
+    replay(&mut w).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let seq = hub.append("A", Source::Panel, 1130, 1, 1_000).await;
+    assert_eq!(api::next_event(&mut w).await.seq, seq);
     hub.stop().await;
 }

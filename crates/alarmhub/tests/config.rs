@@ -143,6 +143,18 @@ fn the_full_fixture_reads_every_field() {
         (c.grpc.max_streams, c.grpc.stream_buffer_bytes),
         (50, 131072)
     );
+    let p = &c.panel;
+    assert_eq!(
+        (
+            p.max_invalid_per_min,
+            p.penalty_secs,
+            p.penalty_max_secs,
+            p.connect_rate_per_source,
+            p.connect_burst_per_source,
+            c.grpc.idle_timeout_secs
+        ),
+        (50, 5, 60, 20, 100, 120)
+    );
     assert!(a.parsed_key().unwrap().is_some());
     assert_eq!(
         c.account("861234567890123").unwrap().timezone.to_string(),

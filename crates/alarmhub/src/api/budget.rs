@@ -28,14 +28,29 @@ fn size<M: prost::Message>(r: &Result<M, Status>) -> usize {
     }
 }
 
+/// The bytes one queued reply holds of its stream's budget; they are given back (and leave
+/// `alarmhub_grpc_stream_queued_bytes`) when tonic takes the reply or the stream is dropped.
+struct Charge {
+    _permit: OwnedSemaphorePermit,
+    bytes: u32,
+    gauge: metrics::Gauge,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.gauge.decrement(f64::from(self.bytes));
+    }
+}
+
 /// A queued reply and the bytes it holds.
-type Held<M> = (Result<M, Status>, OwnedSemaphorePermit);
+type Held<M> = (Result<M, Status>, Charge);
 
 /// The sending half.
 pub(crate) struct BudgetTx<M> {
     tx: mpsc::Sender<Held<M>>,
     bytes: Arc<Semaphore>,
     budget: usize,
+    gauge: metrics::Gauge,
 }
 
 impl<M> Clone for BudgetTx<M> {
@@ -44,6 +59,7 @@ impl<M> Clone for BudgetTx<M> {
             tx: self.tx.clone(),
             bytes: Arc::clone(&self.bytes),
             budget: self.budget,
+            gauge: self.gauge.clone(),
         }
     }
 }
@@ -72,6 +88,7 @@ pub(crate) fn channel<M: prost::Message>(budget: usize) -> (BudgetTx<M>, BudgetS
             tx,
             bytes: Arc::new(Semaphore::new(budget)),
             budget,
+            gauge: metrics::gauge!(crate::metrics::names::GRPC_STREAM_QUEUED_BYTES),
         },
         BudgetStream { rx },
     )
@@ -92,7 +109,18 @@ impl<M: prost::Message> BudgetTx<M> {
             .acquire_many_owned(n)
             .await
             .map_err(|_| ())?;
-        self.tx.send((r, permit)).await.map_err(|_| ())
+        let charge = self.charge(permit, n);
+        self.tx.send((r, charge)).await.map_err(|_| ())
+    }
+
+    /// Count `bytes` as queued until the returned charge is dropped.
+    fn charge(&self, permit: OwnedSemaphorePermit, bytes: u32) -> Charge {
+        self.gauge.increment(f64::from(bytes));
+        Charge {
+            _permit: permit,
+            bytes,
+            gauge: self.gauge.clone(),
+        }
     }
 
     /// Queue `r` only if it fits now.
@@ -106,7 +134,8 @@ impl<M: prost::Message> BudgetTx<M> {
             Err(TryAcquireError::NoPermits) => return Err(TrySendError::Full),
             Err(TryAcquireError::Closed) => return Err(TrySendError::Closed),
         };
-        self.tx.try_send((r, permit)).map_err(|e| match e {
+        let charge = self.charge(permit, n);
+        self.tx.try_send((r, charge)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => TrySendError::Full,
             mpsc::error::TrySendError::Closed(_) => TrySendError::Closed,
         })
@@ -122,8 +151,8 @@ impl<M> Stream for BudgetStream<M> {
     type Item = Result<M, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // The permit is dropped here: tonic has the reply, its bytes leave the budget.
-        self.rx.poll_recv(cx).map(|o| o.map(|(r, _permit)| r))
+        // The charge is dropped here: tonic has the reply, its bytes leave the budget.
+        self.rx.poll_recv(cx).map(|o| o.map(|(r, _charge)| r))
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod compat;
 pub mod compat_marks;
+pub mod idle;
 pub mod status;
 pub mod v1;
 
@@ -102,13 +103,17 @@ pub async fn serve(
     let compat = compat::CompatService::new(&state).into_server();
     let v1 = v1::V1Service::with_shutdown(&state, cancel.clone()).into_server();
     let g = &state.config.grpc;
+    let conns = Arc::new(idle::Conns::default());
+    let idle_timeout = Duration::from_secs(g.idle_timeout_secs);
     let router = tonic::transport::Server::builder()
         // Bounded whatever clients do: streams per connection, dead peers found by
-        // keepalive pings (HTTP/2 and TCP).
+        // keepalive pings (HTTP/2 and TCP), connections without a call closed after
+        // `idle_timeout_secs` (the outermost layer counts the calls).
         .max_concurrent_streams(g.max_streams_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(g.keepalive_secs)))
         .http2_keepalive_timeout(Some(Duration::from_secs(g.keepalive_timeout_secs)))
         .tcp_keepalive(Some(Duration::from_secs(g.keepalive_secs)))
+        .layer(idle::IdleLayer::new(&conns))
         .layer(crate::auth::grpc::AuthLayer::new(Arc::clone(&state.auth)))
         .add_service(compat)
         .add_service(v1)
@@ -117,9 +122,13 @@ pub async fn serve(
         .add_service(reflection_v1alpha);
     if let Some(tls) = tls {
         let ready = crate::auth::listen::tls_streams(listener, tls, cancel.clone());
+        let conns = Arc::clone(&conns);
         let incoming = tokio_stream::StreamExt::map(
             tokio_stream::wrappers::ReceiverStream::new(ready),
-            Ok::<_, std::io::Error>,
+            move |s| {
+                let peer = s.get_ref().0.peer_addr().ok();
+                Ok::<_, std::io::Error>(idle::IdleIo::new(s, peer, &conns, idle_timeout))
+            },
         );
         return router
             .serve_with_incoming_shutdown(incoming, async move { cancel.cancelled().await })
@@ -131,11 +140,13 @@ pub async fn serve(
     // client's delayed ACK, ~40 ms.
     let incoming = tokio_stream::StreamExt::map(
         tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |conn| {
-            conn.inspect(|stream| {
+        move |conn| {
+            conn.map(|stream| {
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
                 }
+                let peer = stream.peer_addr().ok();
+                idle::IdleIo::new(stream, peer, &conns, idle_timeout)
             })
         },
     );

@@ -38,7 +38,6 @@ mod watch;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -255,7 +254,7 @@ impl AlarmHub for V1Service {
             .map(Response::new)
     }
 
-    type WatchAlarmsStream = ReceiverStream<Result<pb::WatchAlarmsReply, Status>>;
+    type WatchAlarmsStream = super::budget::BudgetStream<pb::WatchAlarmsReply>;
 
     async fn watch_alarms(
         &self,

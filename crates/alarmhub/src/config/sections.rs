@@ -55,6 +55,17 @@ pub mod defaults {
     pub const UDP_PEER_QUEUE_BYTES: usize = 16 * 1024;
     /// Bytes of datagrams queued for all UDP peers together.
     pub const UDP_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+    /// Invalid inputs (runs of bytes that do not frame) one connection or UDP peer may send
+    /// per minute before it is closed and its source put in the penalty box.
+    pub const MAX_INVALID_PER_MIN: u32 = 100;
+    /// Seconds a source stays in the penalty box the first time (doubling each time again).
+    pub const PENALTY_SECS: u64 = 10;
+    /// Longest stay in the penalty box, in seconds.
+    pub const PENALTY_MAX_SECS: u64 = 600;
+    /// New TCP connections per second one source address may open (sustained).
+    pub const CONNECT_RATE_PER_SOURCE: u32 = 200;
+    /// New TCP connections one source address may open in a burst.
+    pub const CONNECT_BURST_PER_SOURCE: u32 = 2000;
     /// HTTP/2 streams one gRPC connection may have open.
     pub const GRPC_MAX_STREAMS_PER_CONNECTION: u32 = 100;
     /// Server-streaming calls (WatchEvents, Subscribe, compat streams) open in total.
@@ -65,6 +76,8 @@ pub mod defaults {
     pub const GRPC_KEEPALIVE_SECS: u64 = 30;
     /// Seconds a gRPC client has to answer a keepalive ping before it is dropped.
     pub const GRPC_KEEPALIVE_TIMEOUT_SECS: u64 = 20;
+    /// Seconds a gRPC connection may stay open without a call before it is closed.
+    pub const GRPC_IDLE_TIMEOUT_SECS: u64 = 300;
     /// gRPC listener.
     pub const GRPC_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
@@ -142,6 +155,19 @@ pub struct PanelConfig {
     pub udp_peer_queue_bytes: usize,
     /// Bytes of datagrams queued for all UDP peers together.
     pub udp_memory_bytes: usize,
+    /// Invalid inputs per minute one connection (or UDP peer) may send; one more closes it
+    /// and puts its source address in the penalty box. 0: no limit.
+    pub max_invalid_per_min: u32,
+    /// Seconds in the penalty box (refused at accept, datagrams dropped on arrival), doubled
+    /// for each stay that follows within a day, up to `penalty_max_secs`. 0: no penalty box.
+    pub penalty_secs: u64,
+    /// Longest stay in the penalty box, in seconds.
+    pub penalty_max_secs: u64,
+    /// New TCP connections per second one source address may open; more are refused at
+    /// accept. 0: no limit.
+    pub connect_rate_per_source: u32,
+    /// New TCP connections one source address may open in a burst above the rate.
+    pub connect_burst_per_source: u32,
 }
 
 impl Default for PanelConfig {
@@ -168,6 +194,11 @@ impl Default for PanelConfig {
             fd_reserve: defaults::FD_RESERVE,
             udp_peer_queue_bytes: defaults::UDP_PEER_QUEUE_BYTES,
             udp_memory_bytes: defaults::UDP_MEMORY_BYTES,
+            max_invalid_per_min: defaults::MAX_INVALID_PER_MIN,
+            penalty_secs: defaults::PENALTY_SECS,
+            penalty_max_secs: defaults::PENALTY_MAX_SECS,
+            connect_rate_per_source: defaults::CONNECT_RATE_PER_SOURCE,
+            connect_burst_per_source: defaults::CONNECT_BURST_PER_SOURCE,
         }
     }
 }
@@ -200,13 +231,16 @@ pub struct GrpcConfig {
     /// Server-streaming calls open in total; more get `RESOURCE_EXHAUSTED`.
     pub max_streams: usize,
     /// Bytes of messages queued per server stream; a stream whose client reads slower is
-    /// told of the gap (WatchEvents) or closed with `RESOURCE_EXHAUSTED` (Subscribe), and
-    /// resumes from its cursor.
+    /// made to wait (WatchEvents, WatchAlarms: they resume from the store) or has its events
+    /// kept in the group (Subscribe).
     pub stream_buffer_bytes: usize,
     /// Seconds between HTTP/2 keepalive pings.
     pub keepalive_secs: u64,
     /// Seconds to answer a keepalive ping before the connection is closed.
     pub keepalive_timeout_secs: u64,
+    /// Seconds a connection may stay open with no call in progress (no stream open) before
+    /// the server closes it. 0: never.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for GrpcConfig {
@@ -220,6 +254,7 @@ impl Default for GrpcConfig {
             stream_buffer_bytes: defaults::GRPC_STREAM_BUFFER_BYTES,
             keepalive_secs: defaults::GRPC_KEEPALIVE_SECS,
             keepalive_timeout_secs: defaults::GRPC_KEEPALIVE_TIMEOUT_SECS,
+            idle_timeout_secs: defaults::GRPC_IDLE_TIMEOUT_SECS,
         }
     }
 }

@@ -113,6 +113,27 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
         panel.udp_memory_bytes,
         panel.udp_peer_queue_bytes,
     );
+    range(
+        p,
+        "panel.penalty_max_secs",
+        panel.penalty_max_secs,
+        panel.penalty_secs,
+        DAY_SECS,
+    );
+    range(
+        p,
+        "panel.connect_burst_per_source",
+        panel.connect_burst_per_source,
+        u32::from(panel.connect_rate_per_source > 0),
+        1_000_000,
+    );
+    range(
+        p,
+        "grpc.idle_timeout_secs",
+        c.grpc.idle_timeout_secs,
+        0,
+        DAY_SECS,
+    );
     at_least(
         p,
         "grpc.max_streams_per_connection",

@@ -202,8 +202,17 @@ impl Session {
     /// minute with a count: per connection for invalid bytes, per source and reason for
     /// the rest); a plaintext frame for a keyed account also raises a tamper event.
     fn dropped(&mut self, d: Dropped, batch: &mut Batch) {
-        let id = d.id.as_ref().map_or("invalid", id_label);
-        metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "dropped").increment(1);
+        // Every refused frame and every run of bytes that do not frame counts against the
+        // connection's `max_invalid_per_min`: a panel retries a refused frame now and then,
+        // a squatter or a flood sends thousands.
+        self.note_invalid();
+        match &d.id {
+            None => self.shared.hot.invalid.increment(1),
+            Some(id) => {
+                metrics::counter!(names::FRAMES_TOTAL, "id" => id_label(id), "outcome" => "dropped")
+                    .increment(1);
+            }
+        }
         let account = d.account.as_deref().unwrap_or("-");
         let now = std::time::Instant::now();
         if let DropReason::Invalid(error) = &d.reason {
@@ -385,6 +394,9 @@ pub(crate) struct HotMetrics {
     acked: [metrics::Counter; ID_LABELS.len()],
     /// Frame decoded → ACK ready to write.
     ack_seconds: metrics::Histogram,
+    /// `frames_total{id="invalid",outcome="dropped"}`: bytes that do not frame (a flood of
+    /// them is one per byte).
+    invalid: metrics::Counter,
 }
 
 impl HotMetrics {
@@ -393,6 +405,7 @@ impl HotMetrics {
             acked: ID_LABELS
                 .map(|id| metrics::counter!(names::FRAMES_TOTAL, "id" => id, "outcome" => "acked")),
             ack_seconds: metrics::histogram!(names::ACK_SECONDS),
+            invalid: metrics::counter!(names::FRAMES_TOTAL, "id" => "invalid", "outcome" => "dropped"),
         }
     }
 }

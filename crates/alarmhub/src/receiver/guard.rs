@@ -60,6 +60,8 @@ pub struct Guards {
     pub security_events: Summary,
     /// Refusal log lines, per `reason:source` (one per minute, with a count).
     pub refusals: Summary,
+    /// Sources refused for a while after too much invalid input.
+    pub penalty: super::penalty::PenaltyBox,
 }
 
 impl Guards {
@@ -69,6 +71,7 @@ impl Guards {
             new_accounts: NewAccounts::default(),
             security_events: Summary::new(security_interval),
             refusals: Summary::new(MINUTE),
+            penalty: Default::default(),
         }
     }
 }

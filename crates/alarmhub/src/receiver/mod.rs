@@ -3,11 +3,13 @@
 //! datagrams into per-peer sessions, `session` drives one link (buffer, clock, commands,
 //! deadlines), `effects` carries out the link's outputs (store, write, registry, metrics,
 //! logs), `policy` turns configuration into the link's account policies, `frame_event`
-//! maps frames to stored events, and `presence` supervises connect-on-demand panels. Protocol decisions live in the link, not here.
+//! maps frames to stored events, `presence` supervises connect-on-demand panels, and
+//! `guard` / `penalty` keep one bad source from hurting the others. Protocol decisions live in the link, not here.
 
 mod effects;
 pub mod frame_event;
 pub mod guard;
+pub mod penalty;
 pub mod policy;
 pub mod presence;
 pub mod session;
@@ -93,6 +95,30 @@ impl Shared {
     /// one group-commit request, answered once, outcomes in order.
     pub async fn store_events(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
         self.store.append(events).await
+    }
+
+    /// Put `source` in the penalty box for too much invalid input on `transport` (counted,
+    /// logged once per minute per source).
+    pub fn punish(&self, source: std::net::IpAddr, transport: &'static str) {
+        let p = &self.config.panel;
+        let now = std::time::Instant::now();
+        let length = self.guards.penalty.punish(
+            source,
+            now,
+            std::time::Duration::from_secs(p.penalty_secs),
+            std::time::Duration::from_secs(p.penalty_max_secs),
+        );
+        if length.is_zero() {
+            return;
+        }
+        metrics::counter!(crate::metrics::names::PENALTIES_TOTAL, "transport" => transport)
+            .increment(1);
+        let key = format!("penalty:{source}");
+        if let Some(suppressed) = self.guards.refusals.note(&key, now) {
+            tracing::warn!(%source, transport, secs = length.as_secs(), suppressed,
+                limit = p.max_invalid_per_min,
+                "too much invalid input: source refused for a while (penalty box; then one line per minute)");
+        }
     }
 
     /// Whether `account` is configured as connecting per message.

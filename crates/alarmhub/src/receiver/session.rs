@@ -55,6 +55,9 @@ pub struct Session {
     pub(super) throttled_until: Option<Instant>,
     /// Invalid input on this connection: first logged, then a count per minute.
     pub(super) invalid: crate::logging::summary::Counter,
+    /// Invalid inputs in the current minute (start, count), against
+    /// `panel.max_invalid_per_min`.
+    pub(super) invalid_budget: (Instant, u32),
     /// Accounts this connection serves whose commands a live connection from another
     /// address still holds; retried on each pass, taken over once that one is gone.
     pub(super) standby: Vec<String>,
@@ -91,6 +94,7 @@ impl Session {
             outputs: Vec::with_capacity(16),
             throttled_until: None,
             invalid: Default::default(),
+            invalid_budget: (epoch, 0),
             standby: Vec::new(),
         }
     }
@@ -169,6 +173,42 @@ impl Session {
             // a stream the guard cannot trigger with a length-driven decoder.
             self.buf.clear();
         }
+    }
+
+    /// One more invalid input (bytes that do not frame, or a frame refused by a rule:
+    /// beyond `max_accounts_per_connection`, over the source's new-account limit, from a
+    /// source not allowed, plaintext for a keyed account …) against the per-minute budget.
+    pub(super) fn note_invalid(&mut self) {
+        let now = Instant::now();
+        let (start, n) = &mut self.invalid_budget;
+        if now.saturating_duration_since(*start) >= std::time::Duration::from_secs(60) {
+            *start = now;
+            *n = 0;
+        }
+        *n = n.saturating_add(1);
+    }
+
+    /// After a read: when the connection sent more invalid input than
+    /// `panel.max_invalid_per_min` in the current minute, its source goes into the penalty
+    /// box and the reason to close is returned.
+    pub fn invalid_close(&self) -> Option<CloseReason> {
+        let max = self.shared.config.panel.max_invalid_per_min;
+        if max == 0 || self.invalid_budget.1 <= max {
+            return None;
+        }
+        let transport = match self.transport {
+            Transport::Stream => "tcp",
+            Transport::Datagram => "udp",
+        };
+        self.shared.punish(self.peer.ip(), transport);
+        Some(CloseReason::Io(format!(
+            "more than {max} invalid inputs in a minute (panel.max_invalid_per_min)"
+        )))
+    }
+
+    /// Whether a valid frame came on this connection (a panel spoke).
+    pub fn spoke(&self) -> bool {
+        self.link.dialect().is_some()
     }
 
     /// Send a command to the host on this connection.

@@ -1,5 +1,6 @@
-//! TCP panel listener: accept with a global connection cap and a per-IP cap, back off on
-//! accept errors, and run one session task per connection until it closes or the receiver
+//! TCP panel listener: accept with a global connection cap, a per-IP cap, a per-source
+//! rate of new connections and the penalty box (sources that sent too much invalid input;
+//! see `penalty.rs`), back off on accept errors, and run one session task per connection until it closes or the receiver
 //! shuts down. Every select branch is cancel-safe: the session owns its buffer. The replies
 //! of one read pass go out in one write, bounded by the write timeout.
 
@@ -49,6 +50,7 @@ impl PerIp {
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
     let limit = Arc::new(Semaphore::new(shared.max_connections));
     let per_ip = Arc::new(PerIp::default());
+    let mut rate = super::penalty::ConnectRate::default();
     let mut backoff = Duration::from_millis(10);
     loop {
         let (stream, peer) = tokio::select! {
@@ -66,6 +68,35 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
                 }
             },
         };
+        let now = std::time::Instant::now();
+        // A reload may change the limits: read them for every connection.
+        let settings = shared.config.settings();
+        let cfg = &settings.panel;
+        if shared.guards.penalty.holds(peer.ip(), now) {
+            refuse(
+                &shared,
+                stream,
+                peer,
+                "penalty",
+                cfg.max_invalid_per_min as usize,
+            );
+            continue;
+        }
+        if !rate.admit(
+            peer.ip(),
+            now,
+            cfg.connect_rate_per_source,
+            cfg.connect_burst_per_source,
+        ) {
+            refuse(
+                &shared,
+                stream,
+                peer,
+                "connect_rate",
+                cfg.connect_rate_per_source as usize,
+            );
+            continue;
+        }
         let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
             refuse(
                 &shared,
@@ -87,8 +118,14 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
         tracker.spawn(async move {
             metrics::gauge!(names::CONNECTIONS_OPEN).increment(1.0);
             tracing::debug!(peer = %peer, "connection opened");
-            let reason = serve_connection(stream, peer, Arc::clone(&shared)).await;
-            tracing::info!(peer = %peer, reason = reason.as_str(), "connection closed");
+            let (reason, spoke) = serve_connection(stream, peer, Arc::clone(&shared)).await;
+            // A connection that never carried a valid frame is no panel's: debug only (a
+            // connection flood would otherwise write a line per connection).
+            if spoke {
+                tracing::info!(peer = %peer, reason = reason.as_str(), "connection closed");
+            } else {
+                tracing::debug!(peer = %peer, reason = reason.as_str(), "connection closed");
+            }
             metrics::gauge!(names::CONNECTIONS_OPEN).decrement(1.0);
             per_ip.remove(peer.ip());
             drop(permit);
@@ -117,7 +154,7 @@ async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-) -> CloseReason {
+) -> (CloseReason, bool) {
     let _ = stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let write_timeout = Duration::from_secs(shared.config.settings().panel.write_timeout_secs);
@@ -140,7 +177,7 @@ async fn serve_connection(
             _ = &mut cancelled => Some(CloseReason::Shutdown),
             r = stream.read_buf(&mut session.buf), if reading => match r {
                 Ok(0) => Some(CloseReason::ClosedByPeer),
-                Ok(_) => { session.process_buffer(&mut out).await; None }
+                Ok(_) => { session.process_buffer(&mut out).await; session.invalid_close() }
                 Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
             },
             Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
@@ -159,8 +196,9 @@ async fn serve_connection(
     // Release the socket first: the panel sees the close at once, not after the OFFLINE
     // event's commit.
     drop(stream);
+    let spoke = session.spoke();
     session.close(reason.clone()).await;
-    reason
+    (reason, spoke)
 }
 
 /// Write `out` whole. The replies almost always fit the socket buffer at once, so a

@@ -5,7 +5,10 @@
 //! Memory is bounded whatever peers send: a datagram longer than `panel.max_frame_len` is
 //! dropped on arrival, each peer's queue holds at most `panel.udp_peer_queue_bytes`, and all
 //! queues together at most `panel.udp_memory_bytes`; beyond them datagrams are dropped,
-//! counted (`alarmhub_udp_dropped_total{reason}`) and logged as a summary.
+//! counted (`alarmhub_udp_dropped_total{reason}`) and logged as a summary. A datagram with no
+//! LF (no frame can start in it) is dropped before any session work; a source that sends more
+//! invalid input than `panel.max_invalid_per_min` goes into the penalty box, and its
+//! datagrams are dropped on arrival for the stay.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +52,8 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     let all = Arc::new(AtomicUsize::new(0));
     let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<SocketAddr>();
     let mut buf = vec![0u8; 65_536];
+    let mut garbage = Garbage::default();
+    let boxed = metrics::counter!(names::UDP_DROPPED_TOTAL, "reason" => "penalty");
     loop {
         let (n, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
@@ -58,8 +63,23 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
                 Err(e) => { tracing::warn!(error = %e, "udp receive failed"); continue; }
             },
         };
+        let now = std::time::Instant::now();
+        if shared.guards.penalty.holds(peer.ip(), now) {
+            // Only counted: the stay was logged when it began, and a flood is the case.
+            boxed.increment(1);
+            continue;
+        }
         if n > cfg.max_frame_len {
             drop_datagram(&shared, peer, "oversize", n);
+            continue;
+        }
+        if !buf[..n].contains(&b'\n') {
+            // No frame starts in it: garbage, dropped before any session work, and counted
+            // against the source's invalid budget.
+            drop_datagram(&shared, peer, "garbage", n);
+            if garbage.over(peer.ip(), now, cfg.max_invalid_per_min) {
+                shared.punish(peer.ip(), "udp");
+            }
             continue;
         }
         if !peers.contains_key(&peer) && peers.len() >= cfg.max_connections {
@@ -102,6 +122,30 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     }
 }
 
+/// Garbage datagrams per source in the current minute (the receive loop's own table,
+/// bounded: cleared when it grows past its limit).
+#[derive(Default)]
+struct Garbage(HashMap<std::net::IpAddr, (std::time::Instant, u32)>);
+
+impl Garbage {
+    /// Count one from `source`; whether the source is now over `max` per minute (0: never).
+    fn over(&mut self, source: std::net::IpAddr, now: std::time::Instant, max: u32) -> bool {
+        if max == 0 {
+            return false;
+        }
+        if self.0.len() >= 100_000 && !self.0.contains_key(&source) {
+            self.0.clear();
+        }
+        let (start, n) = self.0.entry(source).or_insert((now, 0));
+        if now.saturating_duration_since(*start) >= std::time::Duration::from_secs(60) {
+            *start = now;
+            *n = 0;
+        }
+        *n = n.saturating_add(1);
+        *n > max
+    }
+}
+
 /// Count and (as a summary per source and reason) log a datagram dropped on arrival.
 fn drop_datagram(shared: &Shared, peer: SocketAddr, reason: &'static str, bytes: usize) {
     metrics::counter!(names::UDP_DROPPED_TOTAL, "reason" => reason).increment(1);
@@ -138,7 +182,7 @@ async fn serve_peer(
                     session.buf.clear();
                     session.buf.extend_from_slice(&d);
                     session.process_buffer(&mut out).await;
-                    None
+                    session.invalid_close()
                 }
                 None => Some(CloseReason::Shutdown),
             },

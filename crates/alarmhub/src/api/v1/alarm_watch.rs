@@ -2,51 +2,62 @@
 //! is read from the store by seq (the log is small next to the event log), and the store's
 //! wake-up ([`crate::store::Store::alarm_changes_watch`]) says when to read again — so a
 //! slow client never misses a change and resumes exactly where it stopped by passing the
-//! last seq it saw. One bounded channel per client; the task ends when the client goes or
-//! the server shuts down.
+//! last seq it saw. The stream counts under `grpc.max_streams` (one more gets
+//! `RESOURCE_EXHAUSTED`), and its queued replies are bounded in bytes by
+//! `grpc.stream_buffer_bytes` ([`crate::api::budget`]): a client that reads slowly (or
+//! grants no HTTP/2 window) makes its own watcher wait, which then goes on reading the store
+//! from its last seq — nothing skipped, nothing piling up. The task ends when the client goes
+//! or the server shuts down.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::alarms::change;
+use super::limits::StreamPermit;
 use super::{store_status, Ctx};
+use crate::api::budget::{self, BudgetStream, BudgetTx};
 use crate::proto::v1 as pb;
 use crate::proto::v1::watch_alarms_reply::Item;
 
-/// Replies buffered per client.
-const CHANNEL: usize = 256;
 /// Changes read per store query.
 const PAGE: usize = 500;
 
-type Tx = mpsc::Sender<Result<pb::WatchAlarmsReply, Status>>;
+type Tx = BudgetTx<pb::WatchAlarmsReply>;
 
 /// Validate and start the watcher.
 pub(crate) fn start(
     ctx: &Arc<Ctx>,
     req: pb::WatchAlarmsRequest,
-) -> Result<ReceiverStream<Result<pb::WatchAlarmsReply, Status>>, Status> {
+) -> Result<BudgetStream<pb::WatchAlarmsReply>, Status> {
     if req.from_seq < -1 {
         return Err(Status::invalid_argument(format!(
             "from_seq {} is out of range (-1 = live only, or a change seq >= 0 to replay after)",
             req.from_seq
         )));
     }
+    let permit = ctx.streams.open("WatchAlarms")?;
     // Taken before anything is read, so a change committed meanwhile still wakes us.
     let wake = ctx.h.store.alarm_changes_watch();
-    let (tx, rx) = mpsc::channel(CHANNEL);
+    let (tx, rx) = budget::channel(ctx.h.config.grpc.stream_buffer_bytes);
     ctx.h
         .tasks
-        .spawn(run(Arc::clone(ctx), tx, wake, req.from_seq));
-    Ok(ReceiverStream::new(rx))
+        .spawn(run(Arc::clone(ctx), permit, tx, wake, req.from_seq));
+    Ok(rx)
 }
 
-async fn run(ctx: Arc<Ctx>, tx: Tx, mut wake: tokio::sync::watch::Receiver<i64>, from: i64) {
+async fn run(
+    ctx: Arc<Ctx>,
+    permit: StreamPermit,
+    tx: Tx,
+    mut wake: tokio::sync::watch::Receiver<i64>,
+    from: i64,
+) {
     if let Err(Some(status)) = watch(&ctx, &tx, &mut wake, from).await {
         let _ = tx.try_send(Err(status));
     }
+    // The stream's place under `grpc.max_streams` is given back when the watcher ends.
+    drop(permit);
 }
 
 /// `Err(None)`: the client or the server went away; `Err(Some)`: tell the client.

@@ -5,6 +5,10 @@
 //! per event; events of one account are appended strictly one after the other, so their
 //! seq order is the stream order (an alarm is never stored after its own restore). An
 //! `idempotency_key` makes a retried event a duplicate within the store's dedup window.
+//!
+//! The API never creates machines: an event for an account that is neither configured (in
+//! `[[accounts]]` or added at runtime) nor already known from its panel ends the stream with
+//! `NOT_FOUND`, naming the event and the account, like any other bad event.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -178,6 +182,20 @@ impl Tally {
     }
 }
 
+/// Whether `account` is a machine already: configured, or seen from its panel.
+fn known(ctx: &Ctx, account: &str) -> bool {
+    ctx.h.config.account(account).is_some() || ctx.h.registry.get(account).is_some()
+}
+
+/// The status for an event of an account the centre does not know.
+fn unknown(index: u64, account: &str) -> Status {
+    Status::not_found(format!(
+        "event {index}: account {account:?} is unknown (not configured and never seen from \
+         its panel); the API does not create machines: add the account first \
+         (`alarmhub account add {account}`)"
+    ))
+}
+
 /// `Ingest`.
 pub(crate) async fn run(
     ctx: &Ctx,
@@ -205,6 +223,7 @@ pub(crate) async fn run(
                 Ok(Some(e)) => {
                     index += 1;
                     match new_event(e, &peer, crate::clock::now_ms()) {
+                        Ok(ev) if !known(ctx, &ev.account) => break Some(unknown(index, &ev.account)),
                         Ok(ev) => pipe.push(ev),
                         Err(why) => break Some(Status::invalid_argument(format!("event {index}: {why}"))),
                     }
