@@ -7,7 +7,7 @@
 //!
 //! The take is a compare-and-set because only the writer thread writes, one transaction at
 //! a time: the rule sees the row as the previous transaction left it. For the same reason
-//! the writer keeps the open alarms it has seen in memory ([`OpenAlarms`]), so the engine
+//! the writer keeps the open alarms it has seen in memory (`OpenAlarms`), so the engine
 //! does not read and parse each alarm again for every event.
 
 use std::collections::HashMap;
