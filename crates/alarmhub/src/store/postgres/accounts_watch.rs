@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::Target;
+use super::listen_poll::{self, Channel};
 use crate::store::StoreError;
 
 /// The notification channel of account changes.
@@ -45,63 +46,18 @@ async fn fingerprint(client: &Client, target: &Target) -> Result<(i64, i64), Sto
 
 /// Bump `watch` whenever the accounts table changes, until `stop`.
 pub(crate) async fn follow(target: Target, watch: watch::Sender<u64>, stop: CancellationToken) {
-    let mut listener: Option<(Client, mpsc::UnboundedReceiver<_>)> = None;
+    let channel = Channel {
+        name: ACCOUNTS_CHANNEL,
+        op: "listen for account changes",
+        what: "account changes",
+    };
     let mut last: Option<(i64, i64)> = None;
-    loop {
-        if listener.is_none() {
-            listener = listen(&target).await;
+    let read: listen_poll::Read<(i64, i64)> = |c, t| Box::pin(fingerprint(c, t));
+    listen_poll::follow(&target, channel, POLL, &stop, read, |f| {
+        if last.is_some_and(|l| l != f) {
+            watch.send_modify(|v| *v = v.wrapping_add(1));
         }
-        if let Some((client, _)) = &listener {
-            match fingerprint(client, &target).await {
-                Ok(f) => {
-                    if last.is_some_and(|l| l != f) {
-                        watch.send_modify(|v| *v = v.wrapping_add(1));
-                    }
-                    last = Some(f);
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "account follower lost its connection");
-                    listener = None;
-                }
-            }
-        }
-        let note = async {
-            match &mut listener {
-                Some((_, rx)) => rx.recv().await.is_some(),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            open = note => {
-                if !open {
-                    listener = None;
-                }
-            }
-            _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-/// A connection listening on [`ACCOUNTS_CHANNEL`], or `None` (logged; retried next round).
-async fn listen(target: &Target) -> Option<(Client, mpsc::UnboundedReceiver<(String, String)>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let result = async {
-        let client = target
-            .connect_listening("listen for account changes", tx)
-            .await?;
-        client
-            .batch_execute(&format!("LISTEN {ACCOUNTS_CHANNEL}"))
-            .await
-            .map_err(target.err("listen for account changes"))?;
-        Ok::<_, StoreError>(client)
-    }
+        last = Some(f);
+    })
     .await;
-    match result {
-        Ok(client) => Some((client, rx)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for other nodes' account changes; retrying");
-            None
-        }
-    }
 }

@@ -9,15 +9,15 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::alarm_reads::last_change_seq;
 use super::alarms::ALARMS_CHANNEL;
 use super::connect::Target;
+use super::listen_poll::{self, Channel};
 use super::PgStore;
 use crate::alarms::AlarmChange;
-use crate::store::StoreError;
 
 /// Longest a node goes without looking at the alarm change counter.
 pub(crate) const POLL: Duration = Duration::from_millis(500);
@@ -58,62 +58,14 @@ pub(crate) fn advance(watch: &watch::Sender<i64>, seq: i64) {
 
 /// Keep `watch` at the highest committed change seq of every node until `stop`.
 pub(crate) async fn follow(target: Target, watch: watch::Sender<i64>, stop: CancellationToken) {
-    let mut listener: Option<(tokio_postgres::Client, mpsc::UnboundedReceiver<_>)> = None;
-    loop {
-        if listener.is_none() {
-            listener = listen(&target).await;
-        }
-        if let Some((client, _)) = &listener {
-            match last_change_seq(client, &target).await {
-                Ok(seq) => advance(&watch, seq),
-                Err(e) => {
-                    tracing::debug!(error = %e, "alarm change follower lost its connection");
-                    listener = None;
-                }
-            }
-        }
-        let note = async {
-            match &mut listener {
-                Some((_, rx)) => rx.recv().await.is_some(),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            open = note => {
-                if !open {
-                    listener = None;
-                }
-            }
-            _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-/// A connection listening on [`ALARMS_CHANNEL`], or `None` (logged; retried next round).
-async fn listen(
-    target: &Target,
-) -> Option<(
-    tokio_postgres::Client,
-    mpsc::UnboundedReceiver<(String, String)>,
-)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let result = async {
-        let client = target
-            .connect_listening("listen for alarm changes", tx)
-            .await?;
-        client
-            .batch_execute(&format!("LISTEN {ALARMS_CHANNEL}"))
-            .await
-            .map_err(target.err("listen for alarm changes"))?;
-        Ok::<_, StoreError>(client)
-    }
+    let channel = Channel {
+        name: ALARMS_CHANNEL,
+        op: "listen for alarm changes",
+        what: "alarm changes",
+    };
+    let read: listen_poll::Read<i64> = |c, t| Box::pin(last_change_seq(c, t));
+    listen_poll::follow(&target, channel, POLL, &stop, read, |seq| {
+        advance(&watch, seq)
+    })
     .await;
-    match result {
-        Ok(client) => Some((client, rx)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for other nodes' alarm changes; retrying");
-            None
-        }
-    }
 }

@@ -31,6 +31,7 @@ mod commands;
 mod connect;
 mod cursors;
 mod events;
+mod listen_poll;
 mod nodes;
 mod outbox;
 mod outbox_sql;
