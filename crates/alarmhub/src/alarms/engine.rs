@@ -25,11 +25,17 @@ use crate::store::{Store, StoreError};
 
 /// Events read per batch.
 const BATCH: usize = 1000;
+/// Alarm batches start at least this far apart while events keep coming. Each batch is a
+/// store commit (an fsync) on the same writer as the events that panels wait to have
+/// ACKed; without pacing a saturated writer spent every other commit on the engine. A lone
+/// event after a quiet spell is applied at once.
+const PACE: Duration = Duration::from_millis(50);
 /// Wait after a store failure before retrying.
 const RETRY: Duration = Duration::from_secs(1);
-/// Rounds are at least this far apart, so a burst of alarm changes (each one wakes the
-/// ticker) costs a few reads of the open alarms, not one per change.
-const MIN_TICK: Duration = Duration::from_millis(200);
+/// Rounds are at least this far apart, so a stream of alarm changes (each one wakes the
+/// ticker) costs one read of the open alarms a second, not one per change. Deadlines are
+/// whole seconds (`take_within_secs` ≥ 1), so an escalation is at most this late.
+const MIN_TICK: Duration = Duration::from_secs(1);
 /// The ticker looks at least this often even when no deadline is near (a safety net for a
 /// missed wake-up; cheap: one indexed read of the `new` alarms).
 const MAX_TICK: Duration = Duration::from_secs(5);
@@ -101,9 +107,17 @@ pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
         }
     };
     tracing::info!(cursor, "alarm engine following the event log");
+    let mut last_round: Option<tokio::time::Instant> = None;
     loop {
         // Subscribe before looking, so an event committed in between still wakes us.
         let mut rx = bus.subscribe();
+        if let Some(at) = last_round {
+            let since = at.elapsed();
+            if since < PACE && sleep_or_cancel(PACE - since, &cancel).await {
+                return;
+            }
+        }
+        last_round = Some(tokio::time::Instant::now());
         match catch_up(&alarms, cursor).await {
             Ok((c, _)) => cursor = c,
             Err(e) => {
@@ -174,15 +188,14 @@ pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<
     let now = alarms.clock().now_ms();
     let (ids, next) = due(alarms.config(), &open, now);
     let mut changes = Vec::new();
-    for id in ids {
+    if !ids.is_empty() {
+        // One store call (one commit on SQLite) for the whole round.
+        let ops = ids.into_iter().map(|id| (id, AlarmOp::Escalate)).collect();
+        let outcomes = alarms.store().update_alarms(ops, SYSTEM_ACTOR, now).await?;
         // Taken (or escalated) since the read: the store refuses, which is fine.
-        if let Ok(c) = alarms
-            .store()
-            .update_alarm(id, AlarmOp::Escalate, SYSTEM_ACTOR, now)
-            .await?
-        {
-            tracing::warn!(alarm = id, account = %c.alarm.account, priority = %c.alarm.priority,
-                "alarm not taken in time: escalated");
+        for c in outcomes.into_iter().flatten() {
+            tracing::warn!(alarm = c.alarm.id, account = %c.alarm.account,
+                priority = %c.alarm.priority, "alarm not taken in time: escalated");
             changes.push(c);
         }
     }
@@ -191,7 +204,7 @@ pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<
 }
 
 /// Escalate alarms until `cancel`: a round, then sleep until the next deadline (by the
-/// engine's clock), a new alarm change, or 5 s — never less than 200 ms apart.
+/// engine's clock), a new alarm change, or 5 s — never less than 1 s apart.
 /// Each round also sets the open-alarms gauge.
 pub async fn escalate(alarms: Alarms, cancel: CancellationToken) {
     let mut changed = alarms.store().alarm_changes_watch();

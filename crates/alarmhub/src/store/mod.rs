@@ -356,6 +356,22 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// Apply each `(id, op)` of `ops` by `actor` at `at_ms`, as [`Store::update_alarm`] does
+    /// one at a time; a backend may do them in one transaction (the escalation ticker's
+    /// round: one commit instead of one per alarm). One result per op, in order.
+    async fn update_alarms(
+        &self,
+        ops: Vec<(i64, AlarmOp)>,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
+        let mut out = Vec::with_capacity(ops.len());
+        for (id, op) in ops {
+            out.push(self.update_alarm(id, op, actor, at_ms).await?);
+        }
+        Ok(out)
+    }
+
     /// One alarm with its event seqs, notes and history; `None` when there is no such id.
     async fn alarm(&self, id: i64) -> Result<Option<AlarmDetail>, StoreError> {
         let _ = id;

@@ -381,22 +381,24 @@ impl WriteConn for SqliteWriter {
         }
     }
 
-    fn update_alarm(
+    fn update_alarms(
         &mut self,
-        id: i64,
-        op: &AlarmOp,
+        ops: &[(i64, AlarmOp)],
         actor: &str,
         at_ms: i64,
-    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "update alarm")?;
         let err = |e| StoreError::sqlite("update alarm", path, e);
-        // A refusal wrote nothing; committing the empty transaction is harmless.
-        let done = super::alarms::update(&tx, id, op, actor, at_ms)
+        // A refusal wrote nothing; committing a transaction of refusals is harmless.
+        let done = ops
+            .iter()
+            .map(|(id, op)| super::alarms::update(&tx, *id, op, actor, at_ms))
+            .collect::<rusqlite::Result<Vec<_>>>()
             .and_then(|out| tx.commit().map(|()| out));
         match done {
             Ok(out) => {
-                if let Ok(c) = &out {
+                for c in out.iter().flatten() {
                     self.open_alarms.forget(&c.alarm.account);
                 }
                 Ok(out)

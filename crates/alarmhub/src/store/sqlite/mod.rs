@@ -254,12 +254,27 @@ impl Store for SqliteStore {
         actor: &str,
         at_ms: i64,
     ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+        let mut out = self.update_alarms(vec![(id, op)], actor, at_ms).await?;
+        out.pop().ok_or(StoreError::Closed)
+    }
+
+    async fn update_alarms(
+        &self,
+        ops: Vec<(i64, AlarmOp)>,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
         let out = self
             .writer
-            .update_alarm(id, op, actor.to_owned(), at_ms)
+            .update_alarms(ops, actor.to_owned(), at_ms)
             .await?;
-        if let Ok(c) = &out {
-            self.wake_alarm_followers(std::slice::from_ref(c));
+        let changes: Vec<AlarmChange> = out
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .cloned()
+            .collect();
+        if !changes.is_empty() {
+            self.wake_alarm_followers(&changes);
         }
         Ok(out)
     }

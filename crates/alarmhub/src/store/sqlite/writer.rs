@@ -70,14 +70,14 @@ pub(crate) trait WriteConn: Send {
         upto_seq: i64,
         inputs: &[AlarmInput],
     ) -> Result<Vec<AlarmChange>, StoreError>;
-    /// Apply an operation to one alarm in one transaction.
-    fn update_alarm(
+    /// Apply each `(id, op)` in one transaction (a refusal writes nothing and does not
+    /// stop the others); one result per op, in order.
+    fn update_alarms(
         &mut self,
-        id: i64,
-        op: &AlarmOp,
+        ops: &[(i64, AlarmOp)],
         actor: &str,
         at_ms: i64,
-    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError>;
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError>;
     /// Upkeep while idle; with `finish`, everything pending now.
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError>;
 }
@@ -113,12 +113,11 @@ enum Request {
         inputs: Vec<AlarmInput>,
         reply: Reply<Vec<AlarmChange>>,
     },
-    UpdateAlarm {
-        id: i64,
-        op: AlarmOp,
+    UpdateAlarms {
+        ops: Vec<(i64, AlarmOp)>,
         actor: String,
         at_ms: i64,
-        reply: Reply<Result<AlarmChange, AlarmRefusal>>,
+        reply: Reply<Vec<Result<AlarmChange, AlarmRefusal>>>,
     },
     /// Test hook: the thread sleeps, as a hung disk would make it.
     Stall(Duration),
@@ -231,17 +230,15 @@ impl WriterHandle {
         .await
     }
 
-    /// Apply an operation to one alarm (see `Store::update_alarm`).
-    pub(crate) async fn update_alarm(
+    /// Apply operations to alarms in one transaction (see `Store::update_alarms`).
+    pub(crate) async fn update_alarms(
         &self,
-        id: i64,
-        op: AlarmOp,
+        ops: Vec<(i64, AlarmOp)>,
         actor: String,
         at_ms: i64,
-    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
-        self.call(|reply| Request::UpdateAlarm {
-            id,
-            op,
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
+        self.call(|reply| Request::UpdateAlarms {
+            ops,
             actor,
             at_ms,
             reply,
@@ -453,14 +450,13 @@ impl<W: WriteConn> Writer<W> {
             } => {
                 let _ = reply.send(self.conn.record_alarm_events(upto_seq, &inputs));
             }
-            Request::UpdateAlarm {
-                id,
-                op,
+            Request::UpdateAlarms {
+                ops,
                 actor,
                 at_ms,
                 reply,
             } => {
-                let _ = reply.send(self.conn.update_alarm(id, &op, &actor, at_ms));
+                let _ = reply.send(self.conn.update_alarms(&ops, &actor, at_ms));
             }
             Request::Stall(d) => {
                 tracing::warn!(?d, "store writer stalling (test hook)");

@@ -50,14 +50,14 @@ impl WriteConn for FlakyConn {
     ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
         self.inner.record_alarm_events(upto_seq, inputs)
     }
-    fn update_alarm(
+    fn update_alarms(
         &mut self,
-        id: i64,
-        op: &crate::alarms::AlarmOp,
+        ops: &[(i64, crate::alarms::AlarmOp)],
         actor: &str,
         at_ms: i64,
-    ) -> Result<Result<crate::alarms::AlarmChange, crate::alarms::AlarmRefusal>, StoreError> {
-        self.inner.update_alarm(id, op, actor, at_ms)
+    ) -> Result<Vec<Result<crate::alarms::AlarmChange, crate::alarms::AlarmRefusal>>, StoreError>
+    {
+        self.inner.update_alarms(ops, actor, at_ms)
     }
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
         self.inner.maintain(finish)

@@ -214,6 +214,49 @@ pub async fn of_two_concurrent_takes_exactly_one_wins(b: &dyn Backend) {
     s.close().await;
 }
 
+pub async fn a_batch_of_updates_applies_each_op_and_refuses_only_its_own(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let inputs = (1..=3).map(|i| input(i, &format!("U{i}"), 1, 3)).collect();
+    let opened = s.store.record_alarm_events(3, inputs).await.unwrap();
+    let ids: Vec<i64> = opened.iter().map(|c| c.alarm_id).collect();
+    // The second alarm is taken first, so escalating it is refused; an unknown id too.
+    s.store
+        .update_alarm(ids[1], take(), "user:ann", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    let ops = vec![
+        (ids[0], AlarmOp::Escalate),
+        (ids[1], AlarmOp::Escalate),
+        (999_999, AlarmOp::Escalate),
+        (ids[2], AlarmOp::Escalate),
+    ];
+    let out = s.store.update_alarms(ops, "system", NOW + 5).await.unwrap();
+    assert_eq!(out.len(), 4, "{out:?}");
+    let first = out[0].as_ref().expect("first escalated");
+    let last = out[3].as_ref().expect("last escalated");
+    assert!(
+        out[1].is_err(),
+        "a taken alarm is not escalated: {:?}",
+        out[1]
+    );
+    assert_eq!(out[2], Err(AlarmRefusal::NotFound(999_999)));
+    assert!(
+        first.seq < last.seq,
+        "changes in op order: {} {}",
+        first.seq,
+        last.seq
+    );
+    for id in [ids[0], ids[2]] {
+        let d = s.store.alarm(id).await.unwrap().unwrap();
+        assert!(d.alarm.escalated, "alarm {id} escalated");
+    }
+    let d = s.store.alarm(ids[1]).await.unwrap().unwrap();
+    assert!(!d.alarm.escalated);
+    assert_eq!(d.alarm.taken_by.as_deref(), Some("user:ann"));
+    s.close().await;
+}
+
 pub async fn alarm_changes_have_their_own_increasing_seq_and_wake_followers(b: &dyn Backend) {
     let s = Open::at(b, NOW).await;
     let mut wake = s.store.alarm_changes_watch();

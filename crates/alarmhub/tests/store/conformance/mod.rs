@@ -165,6 +165,7 @@ macro_rules! conformance_suite {
             alarm_events_open_group_and_restore_once_with_the_cursor,
             a_closed_alarm_is_final_and_the_next_event_opens_a_new_one,
             of_two_concurrent_takes_exactly_one_wins,
+            a_batch_of_updates_applies_each_op_and_refuses_only_its_own,
             alarm_changes_have_their_own_increasing_seq_and_wake_followers,
             the_queue_is_ordered_by_priority_then_age_and_pages,
             open_alarms_and_the_change_log_survive_reopen,
