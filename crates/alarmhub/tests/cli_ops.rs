@@ -1,6 +1,7 @@
 //! The day-two rough edges of the CLI against the real binary and a real daemon: `events`
 //! filters (`--since/--until/--code/--zone`), failed commands shown as failed, times in the
-//! local zone (`TZ`) or UTC (`--utc`), and client options only where they do something.
+//! local zone (`TZ`) or UTC (`--utc`), and client options only where they do something
+//! (the data-directory commands' times are in `cli_times.rs`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -248,7 +249,23 @@ fn only_client_commands_list_client_options() {
         &["notify", "log"],
     ] {
         let h = help(cmd);
-        assert!(h.contains("--json") && !h.contains("--grpc "), "{h}");
+        assert!(
+            h.contains("--json") && h.contains("--utc") && !h.contains("--grpc "),
+            "{h}"
+        );
+    }
+    // `--utc` only where times are printed.
+    for cmd in [
+        &["token", "create"][..],
+        &["user", "add"],
+        &["notify", "test"],
+    ] {
+        let h = help(cmd);
+        assert!(
+            !h.contains("--utc"),
+            "`alarmhub {} --help` lists --utc:\n{h}",
+            cmd.join(" ")
+        );
     }
     // Given where they do nothing, they are refused rather than ignored.
     let out = bin().args(["--json", "serve"]).output().unwrap();
