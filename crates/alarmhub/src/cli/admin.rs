@@ -4,7 +4,7 @@
 //! `cli:<os user>`.
 //!
 //! `token list`, `user list` and `audit` print times in the local zone (`--utc`: UTC), and
-//! `audit --since` reads dates in it, like the client commands ([`super::output::use_zone`]).
+//! `audit --since` reads dates in it, like the client commands (`output::use_zone`).
 //!
 //! Exit status: 0 done, 1 nothing to do (no such token or user, name taken), 2 usage errors
 //! and an unusable data directory.
