@@ -30,6 +30,7 @@ async fn events_are_listed_by_account_time_and_code_and_paged_both_ways() {
             page_token: token.into(),
             oldest_first,
             zone: None,
+            sia_code: String::new(),
         }
     };
     let seqs_of = |r: &pb::ListEventsReply| r.events.iter().map(|e| e.seq).collect::<Vec<_>>();

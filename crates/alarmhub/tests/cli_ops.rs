@@ -1,6 +1,7 @@
 //! The day-two rough edges of the CLI against the real binary and a real daemon: `events`
 //! filters (`--since/--until/--code/--zone`), failed commands shown as failed, times in the
-//! local zone (`TZ`) or UTC (`--utc`), and client options only where they do something.
+//! local zone (`TZ`) or UTC (`--utc`), and client options only where they do something
+//! (the data-directory commands' times are in `cli_times.rs`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -98,6 +99,63 @@ fn events_filters_by_code_zone_and_time_on_the_daemon() {
     assert!(String::from_utf8_lossy(&backwards.stderr).contains("is not after"));
     let zone = d.cli(&["events", "--zone", "1000"]);
     assert_eq!(zone.status.code(), Some(2), "{zone:?}");
+}
+
+/// A DC-09 SIA-DCS frame of `account` carrying `block` (`Nri1/BA01`), answered.
+fn sia_report(d: &Daemon, seq: u16, account: &str, block: &str) {
+    use panel_proto::build::{encode, panel_frame, sia_data};
+    let f = panel_frame(
+        panel_proto::Id::SiaDcs,
+        seq,
+        None,
+        Some("0"),
+        account,
+        panel_proto::Data::Sia(sia_data(None, block)),
+        None,
+    );
+    let mut bytes = Vec::new();
+    encode(&f, &mut bytes).unwrap();
+    let mut p = d.connect();
+    p.send(&bytes);
+    assert!(
+        p.recv(std::time::Duration::from_secs(5)).is_some(),
+        "{block} answered"
+    );
+}
+
+#[test]
+fn events_code_takes_sia_letters_for_sia_only_events() {
+    let d = Daemon::start("", "");
+    sia_report(&d, 1, "5A01", "Nri1/BA01");
+    sia_report(&d, 2, "5A01", "Nri1/FA02");
+    sia_report(&d, 3, "5A01", "Nri1/BA03");
+    let zones = |code: &str| {
+        let e = json_lines(&d.cli(&["events", "5A01", "--code", code, "--json"]));
+        assert!(
+            e.iter().all(|e| e["sia_code"] == code.to_uppercase()),
+            "{e:?}"
+        );
+        field(&e, "zone")
+    };
+    assert_eq!(zones("BA"), vec![3, 1]);
+    assert_eq!(zones("FA"), vec![2]);
+    assert_eq!(zones("ba"), vec![3, 1], "letters in either case");
+    assert!(zones("YK").is_empty());
+    // Every panel: the SIA filter is the daemon's, not this one account's.
+    let all = json_lines(&d.cli(&["events", "--code", "FA", "--json"]));
+    assert_eq!(field(&all, "zone"), vec![2]);
+    // A Contact ID code still matches the Contact ID code only.
+    let text = String::from_utf8(d.cli(&["events", "5A01", "--code", "1130"]).stdout).unwrap();
+    assert!(text.is_empty(), "{text}");
+    for bad in ["B", "BA1", "11300", "0", "x-"] {
+        let out = d.cli(&["events", "--code", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--code") && err.contains(&format!("'{bad}'")) && err.contains("SIA"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -248,7 +306,23 @@ fn only_client_commands_list_client_options() {
         &["notify", "log"],
     ] {
         let h = help(cmd);
-        assert!(h.contains("--json") && !h.contains("--grpc "), "{h}");
+        assert!(
+            h.contains("--json") && h.contains("--utc") && !h.contains("--grpc "),
+            "{h}"
+        );
+    }
+    // `--utc` only where times are printed.
+    for cmd in [
+        &["token", "create"][..],
+        &["user", "add"],
+        &["notify", "test"],
+    ] {
+        let h = help(cmd);
+        assert!(
+            !h.contains("--utc"),
+            "`alarmhub {} --help` lists --utc:\n{h}",
+            cmd.join(" ")
+        );
     }
     // Given where they do nothing, they are refused rather than ignored.
     let out = bin().args(["--json", "serve"]).output().unwrap();

@@ -3,6 +3,9 @@
 //! daemon picks changes up within a second). Every change is itself audited, as
 //! `cli:<os user>`.
 //!
+//! `token list`, `user list` and `audit` print times in the local zone (`--utc`: UTC), and
+//! `audit --since` reads dates in it, like the client commands (`output::use_zone`).
+//!
 //! Exit status: 0 done, 1 nothing to do (no such token or user, name taken), 2 usage errors
 //! and an unusable data directory.
 
@@ -12,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use super::opts::UtcArg;
 use crate::auth::admin::{self as ops, Actor, AdminError};
 use crate::auth::{AuditQuery, AuthBackend, Role, Sensitive};
 
@@ -50,6 +54,8 @@ pub enum TokenCmd {
     },
     /// List tokens: name, role, created, last used, expiry (never the token).
     List {
+        #[command(flatten)]
+        utc: UtcArg,
         #[command(flatten)]
         dir: DataDirArgs,
     },
@@ -91,6 +97,8 @@ pub enum UserCmd {
     /// List users: name, role, created, last login, disabled.
     List {
         #[command(flatten)]
+        utc: UtcArg,
+        #[command(flatten)]
         dir: DataDirArgs,
     },
     /// Give a user another role (its console sessions take it at once).
@@ -129,8 +137,9 @@ pub enum UserCmd {
 /// `alarmhub audit`
 #[derive(Args, Debug, Clone)]
 pub struct AuditArgs {
-    /// Only rows since T: `30m`, `12h`, `7d` ago, `2026-01-31`, `2026-01-31T08:00:00Z`.
-    #[arg(long)]
+    /// Only rows at or after TIME: `30m`, `12h`, `7d` ago, `2026-01-31` or `2026-01-31 08:00`
+    /// (local time; UTC with --utc), `2026-01-31T08:00:00Z` or `…+08:00` (that instant).
+    #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Only rows by this token or user name.
     #[arg(long)]
@@ -138,6 +147,8 @@ pub struct AuditArgs {
     /// At most this many rows (newest first).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    #[command(flatten)]
+    pub utc: UtcArg,
     #[command(flatten)]
     pub dir: DataDirArgs,
 }
@@ -235,7 +246,8 @@ fn time(ms: Option<i64>) -> String {
 pub fn token(cmd: TokenCmd, json: bool) -> ExitCode {
     finish(match cmd {
         TokenCmd::Create { name, role, expires, dir } => token_create(&name, role, expires.as_deref(), &dir),
-        TokenCmd::List { dir } => open(&dir).and_then(|s| {
+        TokenCmd::List { utc, dir } => open(&dir).and_then(|s| {
+            super::output::use_zone(utc.utc);
             let (tokens, _) = s.load().map_err(|e| e.to_string())?;
             for t in tokens {
                 super::emit(&if json {
@@ -308,7 +320,8 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
         UserCmd::Passwd { name, password_stdin, dir } => hashed(password_stdin).and_then(|hash| {
             change(&dir, |s| ops::set_password(s, &Actor::cli(), &name, &hash), format!("password of {name:?} changed"))
         }),
-        UserCmd::List { dir } => open(&dir).and_then(|s| {
+        UserCmd::List { utc, dir } => open(&dir).and_then(|s| {
+            super::output::use_zone(utc.utc);
             let (_, users) = s.load().map_err(|e| e.to_string())?;
             for u in users {
                 super::emit(&if json {
@@ -326,49 +339,17 @@ pub fn user(cmd: UserCmd, json: bool) -> ExitCode {
     })
 }
 
-/// `--since`: `30m`/`12h`/`7d`/`90s` ago, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC), as
-/// Unix ms.
-pub fn parse_since(s: &str, now_ms: i64) -> Result<i64, String> {
-    let bad = || format!("--since {s:?}: use 30m, 12h, 7d, 2026-01-31 or 2026-01-31T08:00:00Z");
-    let relative = s.len() > 1 && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit());
-    if let Some(unit) = s.chars().last().filter(|_| relative) {
-        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
-        let secs = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        return Ok(now_ms - n.saturating_mul(secs * 1000));
-    }
-    let (date, clock) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let d: Vec<&str> = date.split('-').collect();
-    let c: Vec<&str> = clock.trim_end_matches('Z').split(':').collect();
-    let num = |v: Option<&&str>| v.and_then(|x| x.parse::<u16>().ok()).ok_or_else(bad);
-    let small = |v: Option<&&str>| num(v).and_then(|n| u8::try_from(n).map_err(|_| bad()));
-    if d.len() != 3 || c.len() != 3 {
-        return Err(bad());
-    }
-    let t = panel_proto::timestamp::Timestamp {
-        year: num(d.first())?,
-        month: small(d.get(1))?,
-        day: small(d.get(2))?,
-        hour: small(c.first())?,
-        minute: small(c.get(1))?,
-        second: small(c.get(2))?,
-    };
-    t.to_unix().map(|u| u * 1000).ok_or_else(bad)
-}
-
 /// Run `alarmhub audit`.
 /// `json`: one JSON object per line (the global `--json`).
 pub fn audit(a: AuditArgs, json: bool) -> ExitCode {
     finish((|| {
+        super::output::use_zone(a.utc.utc);
+        let zone = super::output::zone();
+        let now = crate::clock::now_ms();
         let since_ms = a
             .since
             .as_deref()
-            .map(|s| parse_since(s, crate::clock::now_ms()))
+            .map(|s| super::events::parse_time("--since", s, now, &zone))
             .transpose()?;
         let s = open(&a.dir)?;
         let q = AuditQuery {
@@ -399,21 +380,4 @@ pub fn audit(a: AuditArgs, json: bool) -> ExitCode {
         let _ = std::io::stdout().flush();
         Ok(ExitCode::SUCCESS)
     })())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_takes_relative_and_absolute_times() {
-        let now = 1_800_000_000_000;
-        assert_eq!(parse_since("30m", now), Ok(now - 1_800_000));
-        assert_eq!(parse_since("2d", now), Ok(now - 172_800_000));
-        assert_eq!(parse_since("1970-01-02", now), Ok(86_400_000));
-        assert_eq!(parse_since("1970-01-01T00:01:00Z", now), Ok(60_000));
-        for bad in ["soon", "5y", "2026-13-01", "2026-01", ""] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
-    }
 }

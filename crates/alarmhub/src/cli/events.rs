@@ -1,5 +1,6 @@
-//! `alarmhub events` (stored events, filtered on the daemon by account, time, code and
-//! zone) and `alarmhub watch` (the live stream), and how `--since`/`--until` are read.
+//! `alarmhub events` (stored events, filtered on the daemon by account, time, code —
+//! Contact ID or SIA — and zone) and `alarmhub watch` (the live stream), and how
+//! `--since`/`--until` are read.
 
 use std::process::ExitCode;
 
@@ -33,15 +34,39 @@ pub struct EventsArgs {
     /// Only events received before TIME (see below).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Only this event code: the 4-digit Contact ID / Hengbo code (1130 burglary, 1400
-    /// disarm …).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9999))]
-    pub code: Option<u16>,
+    /// Only this event code: a Contact ID / Hengbo code (1130 burglary, 1400 disarm …) or a
+    /// two-letter SIA code (BA burglary, FA fire …; matched against the event's SIA code).
+    #[arg(long, value_name = "CODE", value_parser = parse_code)]
+    pub code: Option<EventCode>,
     /// Only this zone (0: the host itself).
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=999))]
     pub zone: Option<u16>,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+/// The `--code` of `events`: which code field of the event it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventCode {
+    /// A Contact ID / Hengbo code, 1 to 9999 (the event's `code`).
+    ContactId(u16),
+    /// A two-letter SIA code, upper case (the event's `sia_code`).
+    Sia(String),
+}
+
+/// `--code`: 1 to 9999 digits-only, or two letters (either case; SIA codes are upper
+/// case). clap puts the flag and the value before the message.
+fn parse_code(s: &str) -> Result<EventCode, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(c @ 1..=9999) = t.parse::<u16>() {
+            return Ok(EventCode::ContactId(c));
+        }
+    }
+    if t.len() == 2 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Ok(EventCode::Sia(t.to_ascii_uppercase()));
+    }
+    Err("not an event code: give a Contact ID code (1 to 9999, e.g. 1130) or a two-letter SIA code (e.g. BA)".into())
 }
 
 /// `alarmhub watch`.
@@ -170,7 +195,14 @@ pub async fn list(opts: &ClientOpts, ch: Ch, a: EventsArgs) -> Result<ExitCode, 
                 account: a.account.clone().unwrap_or_default(),
                 from_ms,
                 to_ms,
-                code: a.code.map_or(0, i32::from),
+                code: match &a.code {
+                    Some(EventCode::ContactId(c)) => i32::from(*c),
+                    _ => 0,
+                },
+                sia_code: match &a.code {
+                    Some(EventCode::Sia(c)) => c.clone(),
+                    _ => String::new(),
+                },
                 zone: a.zone.map(i32::from),
                 page_size: i32::try_from(left.min(1000)).unwrap_or(1000),
                 page_token: token.clone(),
@@ -289,6 +321,20 @@ mod tests {
         assert_eq!(local("2026-11-29 20:00:00").unwrap(), NOW);
         // An explicit offset is not moved by the local zone.
         assert_eq!(local("2026-11-29T12:00:00Z").unwrap(), NOW);
+    }
+
+    #[test]
+    fn codes_are_contact_id_numbers_or_two_sia_letters() {
+        assert_eq!(parse_code("1130"), Ok(EventCode::ContactId(1130)));
+        assert_eq!(parse_code("602"), Ok(EventCode::ContactId(602)));
+        assert_eq!(parse_code("BA"), Ok(EventCode::Sia("BA".into())));
+        assert_eq!(parse_code("fa"), Ok(EventCode::Sia("FA".into())));
+        for bad in [
+            "", "0", "10000", "01130", "B", "BAX", "B1", "+12", "-5", "ÄB",
+        ] {
+            let e = parse_code(bad).unwrap_err();
+            assert!(e.contains("1130") && e.contains("BA"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -162,14 +162,7 @@ fn emit(line: &str) {
 /// Run a client command (builds its own runtime) with the options given before it.
 pub fn main(leading: &LeadingClientArgs, cmd: ClientCmd) -> ExitCode {
     let opts = leading.with(cmd.client_args());
-    output::set_zone(if opts.utc {
-        zone::Zone::utc()
-    } else {
-        zone::Zone::local().unwrap_or_else(|e| {
-            eprintln!("alarmhub: {e}; printing times in UTC");
-            zone::Zone::utc()
-        })
-    });
+    output::use_zone(opts.utc);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,7 +2,7 @@
 //! with their status (pending, retrying, delivered, dead_letter), attempts and last error,
 //! read from the data directory, or from the cluster's PostgreSQL with `--store URL` (or
 //! `[store] url` in `--config`) — whether the daemon runs or not (like `alarmhub token
-//! list`). Channels an endpoint has disabled (webhook HTTP 410) are named after the list.
+//! list`; times in the local zone, `--utc` for UTC). Channels an endpoint has disabled (webhook HTTP 410) are named after the list.
 //!
 //! `alarmhub notify enable CHANNEL`: an operator re-enables a channel its endpoint disabled;
 //! its waiting deliveries go out at the next round of a running daemon. Audited as
@@ -32,6 +32,8 @@ pub struct LogArgs {
     /// At most this many deliveries (newest first), up to 10000.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    #[command(flatten)]
+    pub utc: super::opts::UtcArg,
     #[command(flatten)]
     pub dir: DataDirArgs,
 }
@@ -148,6 +150,7 @@ fn list(a: &LogArgs, json: bool) -> Result<(), String> {
     if a.limit == 0 || a.limit > MAX_LIMIT {
         return Err(format!("--limit must be 1 to {MAX_LIMIT}"));
     }
+    super::output::use_zone(a.utc.utc);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,7 +2,8 @@
 //! (`alarmhub machines --json`, global within a command's subcommands) or before it
 //! (`alarmhub --grpc ADDR machines`, where the environment variables are read too). Only
 //! commands that use an option list it in their `--help`: `serve`, `decode`, `config`,
-//! `simulate` and `store` take none; `token`, `user`, `audit` and `notify` take `--json`.
+//! `simulate` and `store` take none; `token`, `user`, `audit` and `notify` take `--json`, and
+//! those of them that print times (`token list`, `user list`, `audit`, `notify log`) `--utc`.
 
 use std::path::PathBuf;
 
@@ -110,6 +111,15 @@ pub struct JsonArg {
     /// Print JSON (one object per line) instead of human text.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// `--utc` of the commands that work on the data directory and print times (`token list`,
+/// `user list`, `audit`, `notify log`); the client commands have it in [`ClientArgs`].
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct UtcArg {
+    /// Print times in UTC instead of the local time zone (`TZ`, else /etc/localtime).
+    #[arg(long)]
+    pub utc: bool,
 }
 
 /// A command with subcommands (`token`, `user`, `notify`) and `--json`.

@@ -1,5 +1,5 @@
 //! How the client commands print panels and events: one human line, or one JSON object.
-//! Human times are in the zone set by [`set_zone`] (the local one, or UTC with `--utc`);
+//! Human times are in the zone chosen by [`use_zone`] (the local one, or UTC with `--utc`);
 //! JSON keeps Unix milliseconds.
 
 use std::sync::OnceLock;
@@ -14,8 +14,22 @@ use crate::proto::v1 as pb;
 static ZONE: OnceLock<Zone> = OnceLock::new();
 
 /// The zone human times are printed in (once per process; UTC until set).
-pub fn set_zone(zone: Zone) {
+fn set_zone(zone: Zone) {
     let _ = ZONE.set(zone);
+}
+
+/// Print human times (and read `--since` dates) in UTC with `--utc`, else in the local zone
+/// (`TZ`, else /etc/localtime; UTC, with the reason on stderr, when that cannot be read).
+/// Every command that prints times calls this once, with its `--utc`.
+pub fn use_zone(utc: bool) {
+    set_zone(if utc {
+        Zone::utc()
+    } else {
+        Zone::local().unwrap_or_else(|e| {
+            eprintln!("alarmhub: {e}; printing times in UTC");
+            Zone::utc()
+        })
+    });
 }
 
 /// The zone human times are printed (and `--since` dates read) in.

@@ -110,6 +110,8 @@ pub struct EventQuery {
     pub to_ms: Option<i64>,
     /// Only this Contact ID style code.
     pub code: Option<u16>,
+    /// Only this two-letter SIA event code (`BA`, `FA` …; SIA-only events have code 0).
+    pub sia_code: Option<String>,
     /// Only this zone (0: the host itself).
     pub zone: Option<u16>,
     /// Paging cursor: only events with `seq > after_seq`.

@@ -1,7 +1,7 @@
-//! `ListEvents`: stored events by account, receive time and code, newest or oldest first,
-//! paged by sequence number. The page token is `e:<seq of the last event of the page>`; the
-//! next page continues strictly after (or, newest first, before) it, so events committed
-//! between calls never shift a page.
+//! `ListEvents`: stored events by account, receive time, code (Contact ID `code` or SIA
+//! `sia_code`) and zone, newest or oldest first, paged by sequence number. The page token is
+//! `e:<seq of the last event of the page>`; the next page continues strictly after (or,
+//! newest first, before) it, so events committed between calls never shift a page.
 
 use tonic::Status;
 
@@ -55,6 +55,7 @@ fn query(req: &pb::ListEventsRequest) -> Result<(EventQuery, usize), Status> {
             )))
         }
     };
+    let sia_code = sia_code(&req.sia_code)?;
     let zone = match req.zone.map(u16::try_from) {
         None => None,
         Some(Ok(z)) if z <= 999 => Some(z),
@@ -71,6 +72,7 @@ fn query(req: &pb::ListEventsRequest) -> Result<(EventQuery, usize), Status> {
         from_ms: (req.from_ms > 0).then_some(req.from_ms),
         to_ms: (req.to_ms > 0).then_some(req.to_ms),
         code,
+        sia_code,
         zone,
         after_seq: if newest_first { None } else { after },
         before_seq: if newest_first { after } else { None },
@@ -78,6 +80,20 @@ fn query(req: &pb::ListEventsRequest) -> Result<(EventQuery, usize), Status> {
         newest_first,
     };
     Ok((q, size))
+}
+
+/// The `sia_code` filter: empty for every code, else two letters (`BA`, `FA` …) matched
+/// exactly as the panel sent them (SIA codes are upper case).
+fn sia_code(text: &str) -> Result<Option<String>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Ok(Some(text.to_string()));
+    }
+    Err(Status::invalid_argument(format!(
+        "sia_code {text:?} is not a SIA event code (two capital letters such as BA or FA, or empty for every code)"
+    )))
 }
 
 /// `ListEvents`.
@@ -174,6 +190,15 @@ mod tests {
             "code",
         );
         bad_field(pb::ListEventsRequest { code: -1, ..req() }, "code");
+        for sia in ["B", "BAX", "ba", "1A", "Б"] {
+            bad_field(
+                pb::ListEventsRequest {
+                    sia_code: sia.into(),
+                    ..req()
+                },
+                "sia_code",
+            );
+        }
         bad_field(
             pb::ListEventsRequest {
                 from_ms: -1,
@@ -203,6 +228,16 @@ mod tests {
             },
             "zone",
         );
+    }
+
+    #[test]
+    fn a_sia_code_is_a_filter_and_empty_is_none() {
+        assert_eq!(query(&req()).unwrap().0.sia_code, None);
+        let r = pb::ListEventsRequest {
+            sia_code: "BA".into(),
+            ..req()
+        };
+        assert_eq!(query(&r).unwrap().0.sia_code.as_deref(), Some("BA"));
     }
 
     #[test]

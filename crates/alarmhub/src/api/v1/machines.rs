@@ -48,6 +48,19 @@ fn parse_token(token: &str) -> Result<Option<&str>, Status> {
         })
 }
 
+/// One panel as the API shows it. `unknown_account` is "reported while not configured and
+/// still not configured": the registry's flag comes from stored events and stays set, while
+/// the account may have been adopted since — through this node, or through another node of
+/// a cluster (the accounts table is shared; the registry flag is per node and is only
+/// cleared where the adoption ran). The live accounts are the truth on every node.
+fn machine(ctx: &Ctx, p: &PanelState) -> pb::Machine {
+    let mut m = convert::machine(p);
+    if m.unknown_account && ctx.h.config.account(&p.account).is_some() {
+        m.unknown_account = false;
+    }
+    m
+}
+
 /// `ListMachines`.
 pub(crate) fn list(
     ctx: &Ctx,
@@ -85,7 +98,7 @@ pub(crate) fn list(
     let machines: Vec<pb::Machine> = accounts
         .iter()
         .filter_map(|a| ctx.h.registry.get(a))
-        .map(|p| convert::machine(&p))
+        .map(|p| machine(ctx, &p))
         .collect();
     let next_page_token = match (more, accounts.last()) {
         (true, Some(last)) => format!("{TOKEN_PREFIX}{last}"),
@@ -106,7 +119,7 @@ pub(crate) fn get(ctx: &Ctx, req: &pb::GetMachineRequest) -> Result<pb::Machine,
     ctx.h
         .registry
         .get(&req.account)
-        .map(|p| convert::machine(&p))
+        .map(|p| machine(ctx, &p))
         .ok_or_else(|| Status::not_found(format!("no panel with account {:?}", req.account)))
 }
 

@@ -235,6 +235,9 @@ pub(crate) fn build_query(q: &EventQuery) -> (String, Vec<Param>) {
     if let Some(code) = q.code {
         add("code =", Param::Int(i64::from(code)));
     }
+    if let Some(sia) = &q.sia_code {
+        add("sia_code =", Param::Text(sia.clone()));
+    }
     if let Some(zone) = q.zone {
         add("zone =", Param::Int(i64::from(zone)));
     }
@@ -279,6 +282,7 @@ mod tests {
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
+            sia_code: Some("BA".into()),
             zone: Some(0),
             after_seq: Some(5),
             before_seq: Some(50),
@@ -289,15 +293,17 @@ mod tests {
         assert!(
             sql.ends_with(
                 "WHERE account = $1::text AND received_at_ms >= $2::bigint \
-                 AND received_at_ms < $3::bigint AND code = $4::bigint AND zone = $5::bigint \
-                 AND seq > $6::bigint AND seq < $7::bigint ORDER BY seq DESC LIMIT $8::bigint"
+                 AND received_at_ms < $3::bigint AND code = $4::bigint AND sia_code = $5::text \
+                 AND zone = $6::bigint AND seq > $7::bigint AND seq < $8::bigint \
+                 ORDER BY seq DESC LIMIT $9::bigint"
             ),
             "{sql}"
         );
-        assert_eq!(params.len(), 8);
+        assert_eq!(params.len(), 9);
         assert_eq!(params[0], Param::Text("1234".into()));
-        assert_eq!(params[4], Param::Int(0));
-        assert_eq!(params[7], Param::Int(7));
+        assert_eq!(params[4], Param::Text("BA".into()));
+        assert_eq!(params[5], Param::Int(0));
+        assert_eq!(params[8], Param::Int(7));
     }
 
     #[test]

@@ -226,6 +226,10 @@ fn filters(q: &EventQuery, seq_column: &str) -> (Vec<String>, Vec<Value>) {
         clauses.push("code = ?".to_owned());
         params.push(Value::Integer(i64::from(code)));
     }
+    if let Some(sia) = &q.sia_code {
+        clauses.push("sia_code = ?".to_owned());
+        params.push(Value::Text(sia.clone()));
+    }
     if let Some(zone) = q.zone {
         clauses.push("zone = ?".to_owned());
         params.push(Value::Integer(i64::from(zone)));
@@ -271,6 +275,7 @@ mod tests {
             from_ms: Some(10),
             to_ms: Some(20),
             code: Some(1130),
+            sia_code: Some("BA".into()),
             zone: Some(0),
             after_seq: Some(5),
             before_seq: Some(50),
@@ -281,7 +286,7 @@ mod tests {
         assert!(
             sql.contains(
                 "WHERE received_at_ms >= ? AND received_at_ms < ? AND code = ? \
-                 AND zone = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                 AND sia_code = ? AND zone = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             ),
             "{sql}"
         );
@@ -291,6 +296,7 @@ mod tests {
                 Value::Integer(10),
                 Value::Integer(20),
                 Value::Integer(1130),
+                Value::Text("BA".into()),
                 Value::Integer(0),
                 Value::Integer(5),
                 Value::Integer(50),

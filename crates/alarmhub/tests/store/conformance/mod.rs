@@ -153,6 +153,7 @@ macro_rules! conformance_suite {
             on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered,
             events_after_pages_in_seq_order,
             query_filters_by_account_time_range_and_code,
+            query_filters_sia_only_events_by_their_sia_code,
             query_pages_with_after_and_before_seq_in_both_orders,
             account_queries_page_across_many_commits_in_both_orders_and_after_reopen,
             a_large_batch_is_one_call_with_one_outcome_per_event,

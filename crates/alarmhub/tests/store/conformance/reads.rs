@@ -86,6 +86,42 @@ pub async fn query_filters_by_account_time_range_and_code(b: &dyn Backend) {
     assert_eq!(s.query(nobody).await, Vec::<i64>::new());
 }
 
+/// SIA-only events (code 0) are found by their two-letter code, with or without an account
+/// (the account query has two arms; the filter is in both).
+pub async fn query_filters_sia_only_events_by_their_sia_code(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let sia = |account: &str, code: &str, i: i64| {
+        let mut e = event(account, 0, NOW + i, None);
+        e.sia_code = Some(code.into());
+        e
+    };
+    let batch = vec![
+        sia("A", "BA", 0),
+        sia("A", "FA", 1),
+        event("A", 1130, NOW + 2, None),
+        sia("B", "BA", 3),
+    ];
+    s.append(batch).await;
+    let by = |account: Option<&str>, code: &str| EventQuery {
+        account: account.map(Into::into),
+        sia_code: Some(code.into()),
+        ..Default::default()
+    };
+    assert_eq!(s.query(by(None, "BA")).await, vec![1, 4]);
+    assert_eq!(s.query(by(Some("A"), "BA")).await, vec![1]);
+    assert_eq!(s.query(by(None, "FA")).await, vec![2]);
+    assert_eq!(s.query(by(None, "YK")).await, Vec::<i64>::new());
+    let cid = EventQuery {
+        code: Some(1130),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.query(cid).await,
+        vec![3],
+        "SIA events have no Contact ID code"
+    );
+}
+
 pub async fn query_pages_with_after_and_before_seq_in_both_orders(b: &dyn Backend) {
     let s = query_fixture(b).await;
     let page = |after_seq, limit| EventQuery {
