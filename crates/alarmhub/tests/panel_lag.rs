@@ -130,3 +130,31 @@ fn places_under_max_connections_go_to_the_next_panels_while_the_store_lags() {
         "no ACK after the stall"
     );
 }
+
+#[test]
+fn sessions_that_outlive_their_sockets_are_bounded_at_twice_max_connections() {
+    let (_tmp, d) = start("max_connections = 2");
+    assert_eq!(
+        http(
+            d.http,
+            "POST",
+            &format!("/debug/stall-writer?secs={STALL_SECS}")
+        )
+        .0,
+        202
+    );
+    let stalled_at = Instant::now();
+    // Two rounds of two panels that give up: four sessions still wait for the store, with
+    // no socket each after the grace.
+    quit_after_one_event(&d, 0, 2);
+    std::thread::sleep(Duration::from_secs(4));
+    quit_after_one_event(&d, 2, 2);
+    std::thread::sleep(Duration::from_secs(4));
+    let mut next = Panel::connect(d.panel);
+    next.send(&bytes(&hb_event(1, "799998", 1130, 0, 5)));
+    assert!(
+        closed_within(&mut next, Duration::from_secs(2)),
+        "a fifth session was let in while four waited for the store"
+    );
+    assert!(stalled_at.elapsed() < Duration::from_secs(STALL_SECS));
+}

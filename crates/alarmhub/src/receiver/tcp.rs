@@ -55,6 +55,10 @@ impl PerIp {
 /// logged as a summary (the first, then one line per minute with a count).
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
     let limit = Arc::new(Semaphore::new(shared.max_connections));
+    // Sessions live on a little after their socket (an OFFLINE to store, a step waiting for
+    // the store): bounded too, at twice the sockets, so panels reconnecting through a long
+    // store stall cannot pile up sessions without end.
+    let sessions = Arc::new(Semaphore::new(shared.max_connections.saturating_mul(2)));
     let per_ip = Arc::new(PerIp::default());
     let mut rate = super::penalty::ConnectRate::default();
     let mut backoff = Duration::from_millis(10);
@@ -108,7 +112,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             );
             continue;
         }
-        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+        let (Ok(permit), Ok(session_permit)) = (
+            Arc::clone(&limit).try_acquire_owned(),
+            Arc::clone(&sessions).try_acquire_owned(),
+        ) else {
             refuse(
                 &shared,
                 stream,
@@ -135,6 +142,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             tracing::debug!(peer = %peer, "connection opened");
             let open = Open { stream, slot };
             let (reason, spoke) = serve_connection(open, peer, Arc::clone(&shared)).await;
+            drop(session_permit);
             // A connection that never carried a valid frame is no panel's: debug only (a
             // connection flood would otherwise write a line per connection).
             if spoke {
