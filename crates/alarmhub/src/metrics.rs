@@ -203,7 +203,7 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, FRAMES_TOTAL, "Panel frames handled, by ID token and outcome", Two("id", &FRAME_IDS, "outcome", &["acked", "nak", "dropped"])),
         (C, RATE_LIMITED_TOTAL, "Panel frames delayed by the per-connection rate limit", N),
         (G, CONNECTIONS_OPEN, "Panel TCP connections open", N),
-        (C, CONNECTIONS_REFUSED_TOTAL, "Panel connections refused, by reason", One("reason", &["max_connections", "per_ip", "penalty", "connect_rate"])),
+        (C, CONNECTIONS_REFUSED_TOTAL, "Panel connections refused, by reason", One("reason", &["max_connections", "per_ip", "penalty", "connect_rate", "fd_limit"])),
         (G, PANELS, "Panels known, by state (online, offline)", One("state", &["online", "offline"])),
         (C, CONTROL_COMMANDS_TOTAL, "Remote commands, by action and outcome", Two("action", CONTROL_ACTIONS, "outcome", CONTROL_OUTCOMES)),
         (C, STORE_EVENTS_TOTAL, "Events handed to the store, by outcome (stored, duplicate, error)", One("outcome", &["stored", "duplicate", "error"])),

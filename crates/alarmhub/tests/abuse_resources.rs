@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -187,6 +188,46 @@ fn a_descriptor_reserve_keeps_the_api_and_health_answering_when_panels_fill_the_
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(d.log_tail().contains("does not fit in the open file limit"));
+}
+
+#[test]
+fn a_panel_is_closed_at_once_not_left_unanswered_when_the_daemon_is_out_of_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    // No reserve: panels may take 200 - 64 descriptors, but idle API connections take 120
+    // of them first, so accept runs out of descriptors (EMFILE) before the panel cap.
+    let d = Daemon::launch(
+        dir.path(),
+        &Setup::new().panel("fd_reserve = 0\nconnect_rate_per_source = 0"),
+        &[("ALARMHUB_TEST_ULIMIT_N", "-n 200")],
+    );
+    let api: Vec<TcpStream> = (0..120)
+        .filter_map(|_| TcpStream::connect_timeout(&d.grpc, S).ok())
+        .collect();
+    let panels: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect_timeout(&d.panel, S).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // A panel connecting now sends its event: it is ACKed or its connection closed at once
+    // (it fails over to its other receiver), never left waiting in the accept queue.
+    let mut p = TcpStream::connect_timeout(&d.panel, S).unwrap();
+    let _ = p.write_all(&unescape(F16).unwrap());
+    p.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 256];
+    let answered = match p.read(&mut buf) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(answered, "the panel's frame was left unanswered");
+    // Descriptors back for /metrics.
+    drop((api, panels, p));
+    assert!(
+        eventually(S, || metric(
+            &d,
+            "alarmhub_connections_refused_total",
+            "reason=\"fd_limit\""
+        ) >= 1.0),
+        "refusals for lack of descriptors are counted"
+    );
 }
 
 #[test]

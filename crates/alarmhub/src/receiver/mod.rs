@@ -9,6 +9,7 @@
 mod effects;
 pub mod frame_event;
 pub mod guard;
+pub mod peer_watch;
 pub mod penalty;
 pub mod policy;
 pub mod presence;

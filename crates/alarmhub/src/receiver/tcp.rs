@@ -1,21 +1,27 @@
 //! TCP panel listener: accept with a global connection cap, a per-IP cap, a per-source
 //! rate of new connections and the penalty box (sources that sent too much invalid input;
-//! see `penalty.rs`), back off on accept errors, and run one session task per connection until it closes or the receiver
-//! shuts down. Every select branch is cancel-safe: the session owns its buffer. The replies
-//! of one read pass go out in one write, bounded by the write timeout.
+//! see `penalty.rs`), back off on accept errors, and run one session task per connection
+//! until it closes or the receiver shuts down. Every select branch is cancel-safe: the
+//! session owns its buffer. While a step waits (for the store, mostly) the socket is still
+//! watched (`peer_watch.rs`), so a panel that gave up is released at once, with its slot
+//! under the caps. The replies of one read pass go out in one write, bounded by the write
+//! timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
+use super::peer_watch::{self, Open};
 use super::session::{CloseReason, Session, Transport, WakeTimer};
 use super::Shared;
+use crate::control::CommandRequest;
 use crate::metrics::names;
 
 /// Open connections per remote IP.
@@ -49,14 +55,23 @@ impl PerIp {
 /// logged as a summary (the first, then one line per minute with a count).
 pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
     let limit = Arc::new(Semaphore::new(shared.max_connections));
+    // Sessions live on a little after their socket (an OFFLINE to store, a step waiting for
+    // the store): bounded too, at twice the sockets, so panels reconnecting through a long
+    // store stall cannot pile up sessions without end.
+    let sessions = Arc::new(Semaphore::new(shared.max_connections.saturating_mul(2)));
     let per_ip = Arc::new(PerIp::default());
     let mut rate = super::penalty::ConnectRate::default();
     let mut backoff = Duration::from_millis(10);
+    let mut spare = Spare::open();
     loop {
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             r = listener.accept() => match r {
                 Ok(x) => { backoff = Duration::from_millis(10); x }
+                Err(e) if spare.out_of_descriptors(&e) && spare.shed(&listener).await => {
+                    refused(&shared, None, "fd_limit", 0);
+                    continue;
+                }
                 Err(e) => {
                     // Out of file descriptors and similar: wait instead of spinning.
                     if shared.guards.refusals.note("accept_error", std::time::Instant::now()).is_some() {
@@ -97,7 +112,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             );
             continue;
         }
-        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+        let (Ok(permit), Ok(session_permit)) = (
+            Arc::clone(&limit).try_acquire_owned(),
+            Arc::clone(&sessions).try_acquire_owned(),
+        ) else {
             refuse(
                 &shared,
                 stream,
@@ -113,12 +131,18 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             refuse(&shared, stream, peer, "per_ip", per_ip_cap);
             continue;
         }
+        let slot = Slot {
+            _permit: permit,
+            per_ip: Arc::clone(&per_ip),
+            ip: peer.ip(),
+        };
+        metrics::gauge!(names::CONNECTIONS_OPEN).increment(1.0);
         let shared = Arc::clone(&shared);
-        let per_ip = Arc::clone(&per_ip);
         tracker.spawn(async move {
-            metrics::gauge!(names::CONNECTIONS_OPEN).increment(1.0);
             tracing::debug!(peer = %peer, "connection opened");
-            let (reason, spoke) = serve_connection(stream, peer, Arc::clone(&shared)).await;
+            let open = Open { stream, slot };
+            let (reason, spoke) = serve_connection(open, peer, Arc::clone(&shared)).await;
+            drop(session_permit);
             // A connection that never carried a valid frame is no panel's: debug only (a
             // connection flood would otherwise write a line per connection).
             if spoke {
@@ -126,10 +150,24 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             } else {
                 tracing::debug!(peer = %peer, reason = reason.as_str(), "connection closed");
             }
-            metrics::gauge!(names::CONNECTIONS_OPEN).decrement(1.0);
-            per_ip.remove(peer.ip());
-            drop(permit);
         });
+    }
+}
+
+/// What an accepted connection takes under the caps: its place under `max_connections` and
+/// under `max_connections_per_ip`. The caps count sockets (they exist to keep descriptors
+/// free), so the slot goes with the socket — also when the session lives on a little to
+/// store an OFFLINE or to finish a step that waits for the store.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    per_ip: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.per_ip.remove(self.ip);
+        metrics::gauge!(names::CONNECTIONS_OPEN).decrement(1.0);
     }
 }
 
@@ -142,30 +180,97 @@ fn refuse(
     limit: usize,
 ) {
     drop(stream);
+    refused(shared, Some(peer), reason, limit);
+}
+
+/// Count and log (as a summary) a connection closed at accept.
+fn refused(shared: &Shared, peer: Option<SocketAddr>, reason: &'static str, limit: usize) {
     metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
     let key = format!("refused_{reason}");
     if let Some(suppressed) = shared.guards.refusals.note(&key, std::time::Instant::now()) {
-        tracing::warn!(peer = %peer, reason, limit, suppressed,
-            "connection refused: over the cap (then one line per minute)");
+        let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+        if reason == "fd_limit" {
+            tracing::warn!(peer = %peer, reason, suppressed,
+                "connection refused: the process is out of file descriptors (then one line per minute)");
+        } else {
+            tracing::warn!(peer = %peer, reason, limit, suppressed,
+                "connection refused: over the cap (then one line per minute)");
+        }
     }
 }
 
+/// One descriptor held in reserve for the accept loop. When the process is out of
+/// descriptors (`EMFILE`), `accept` fails and the connection stays in the kernel's accept
+/// queue — where the panel's handshake has completed, so it sends its frames and waits for
+/// ACKs that never come, instead of failing over to its other receiver. With the spare
+/// closed for a moment, the connection is accepted and closed at once; then the spare is
+/// opened again.
+struct Spare(Option<std::fs::File>);
+
+impl Spare {
+    fn open() -> Spare {
+        Spare(std::fs::File::open("/dev/null").ok())
+    }
+
+    /// Whether `e` says the process (or the system) has no descriptor left.
+    fn out_of_descriptors(&self, e: &std::io::Error) -> bool {
+        use rustix::io::Errno;
+        matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
+    }
+
+    /// Accept one waiting connection with the spare's descriptor and close it; false when
+    /// there was no spare or the accept still failed (the caller backs off).
+    async fn shed(&mut self, listener: &TcpListener) -> bool {
+        if self.0.take().is_none() {
+            *self = Spare::open();
+            return false;
+        }
+        let shed = matches!(
+            tokio::time::timeout(Duration::from_millis(50), listener.accept()).await,
+            Ok(Ok(_))
+        );
+        *self = Spare::open();
+        shed
+    }
+}
+
+/// What the connection loop does next.
+enum Step {
+    /// Hand the link the buffered bytes.
+    Read,
+    /// Send a command to the panel.
+    Command(CommandRequest),
+    /// The session's timer fired.
+    Wake,
+    /// End the connection.
+    Close(CloseReason),
+}
+
 async fn serve_connection(
-    mut stream: TcpStream,
+    open: Open<Slot>,
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> (CloseReason, bool) {
-    let _ = stream.set_nodelay(true);
+    let _ = open.stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let write_timeout = Duration::from_secs(shared.config.settings().panel.write_timeout_secs);
     let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
     let mut out = Vec::with_capacity(256);
+    // Bytes read while a step waited (see peer_watch.rs), bounded like the session buffer.
+    let early_cap = shared.config.panel.max_frame_len * 2 + 4096;
+    let mut early = BytesMut::new();
+    // Bytes moved from `early` into the session buffer and not yet handed to the link.
+    let mut unread = false;
+    let mut socket = Some(open);
     // Both futures live as long as the connection: registering with the shutdown token and
     // the timer wheel once, not on every frame, keeps shared locks off the per-event path.
     let cancelled = shared.shutdown.cancelled();
     tokio::pin!(cancelled);
     let mut timer = WakeTimer::new();
     let reason = loop {
+        let Some(open) = socket.as_mut() else {
+            break CloseReason::ClosedByPeer;
+        };
         timer.arm(session.next_wake());
         if session.buf.capacity() - session.buf.len() < 512 {
             session.buf.reserve(1024);
@@ -173,29 +278,60 @@ async fn serve_connection(
         // While the link asks for a pause the socket is not read: the panel's own
         // buffers fill and it slows down (back-pressure), and nothing is dropped.
         let reading = session.reading();
-        let closing = tokio::select! {
-            _ = &mut cancelled => Some(CloseReason::Shutdown),
-            r = stream.read_buf(&mut session.buf), if reading => match r {
-                Ok(0) => Some(CloseReason::ClosedByPeer),
-                Ok(_) => { session.process_buffer(&mut out).await; session.invalid_close() }
-                Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
+        let step = tokio::select! {
+            _ = &mut cancelled => Step::Close(CloseReason::Shutdown),
+            () = std::future::ready(()), if reading && unread => Step::Read,
+            r = open.stream.read_buf(&mut session.buf), if reading && !unread => match r {
+                Ok(0) => Step::Close(CloseReason::ClosedByPeer),
+                Ok(_) => Step::Read,
+                Err(e) => Step::Close(CloseReason::Io(format!("read error: {e}"))),
             },
-            Some(req) = cmd_rx.recv() => { session.on_command(req, &mut out).await; None }
-            _ = timer.fired() => session.on_wake(&mut out).await,
+            Some(req) = cmd_rx.recv() => Step::Command(req),
+            _ = timer.fired() => Step::Wake,
+        };
+        let (closing, gone) = match step {
+            Step::Close(r) => (Some(r), None),
+            Step::Read => {
+                unread = false;
+                let work = async {
+                    session.process_buffer(&mut out).await;
+                    session.invalid_close()
+                };
+                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+            }
+            Step::Command(req) => {
+                let work = async {
+                    session.on_command(req, &mut out).await;
+                    None
+                };
+                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+            }
+            Step::Wake => {
+                let work = session.on_wake(&mut out);
+                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+            }
         };
         if !out.is_empty() {
-            if let Err(reason) = write_replies(&stream, &out, write_timeout).await {
-                break reason;
+            if let Some(open) = socket.as_ref() {
+                if let Err(reason) = write_replies(&open.stream, &out, write_timeout).await {
+                    break reason;
+                }
             }
             out.clear();
         }
-        if let Some(r) = closing {
+        if let Some(r) = closing.or(gone) {
             break r;
         }
+        if !early.is_empty() {
+            // Input that came while the step waited: the next pass takes it first.
+            session.buf.extend_from_slice(&early);
+            early.clear();
+            unread = true;
+        }
     };
-    // Release the socket first: the panel sees the close at once, not after the OFFLINE
-    // event's commit.
-    drop(stream);
+    // Release the socket (and its slot under the caps) first: the panel sees the close at
+    // once, not after the OFFLINE event's commit.
+    drop(socket);
     let spoke = session.spoke();
     session.close(reason.clone()).await;
     (reason, spoke)
