@@ -20,7 +20,7 @@ use crate::store::{Store, StoreError};
 /// Events removed per request at most; the size adapts ([`Batch`]).
 pub const BATCH: usize = 500;
 /// Events asked for per request from a store that paces its purges itself.
-pub const SELF_PACED_BATCH: usize = 20_000;
+pub const SELF_PACED_BATCH: usize = 5_000;
 /// Events removed per writer request at least (so a purge always moves).
 pub const MIN_BATCH: usize = 100;
 /// A purge request should take about this long at most (the writer is held meanwhile).

@@ -24,7 +24,7 @@ pub(crate) const PAUSE_FACTOR: u32 = 3;
 pub(crate) const STARVE: Duration = Duration::from_millis(200);
 /// Rows per step, first and at least.
 const FIRST_ROWS: usize = 64;
-const MIN_ROWS: usize = 8;
+const MIN_ROWS: usize = 32;
 /// Rows per step at most.
 const MAX_ROWS: usize = 4_096;
 
