@@ -2,8 +2,8 @@
 # ACK latency while retention removes a large history: the same daemon setup, the same
 # pre-filled store and the same `alarmhub simulate` load, once with nothing to purge
 # (retention_days = 0) and once with `retention_days = 1` over a store whose history is
-# mostly older than a day, so the first retention pass (at start) removes most of it in
-# batches of 500 while the panels report. Reports ACK p50/p99 side by side and the ratio.
+# mostly older than a day, so the first retention pass (at start) removes most of it
+# while the panels report. Reports ACK p50/p99 side by side and the ratio.
 # Writes BENCHMARKS.md between <!-- retention:begin --> and <!-- retention:end -->.
 #
 #   bench/retention.sh                               # 1,000,000 old events, 2000 ev/s, 30 s
@@ -112,7 +112,7 @@ section=$WORK/section.md
   echo "- Store: \`examples/seed_store\` wrote $EVENTS events of 1000 panels over the last 30 days (${seed_secs} s; database ${db_mib} MiB),"
   echo "  then a daemon with \`snapshot_secs = 1\` left a registry snapshot covering them. Each run starts from a copy of that store:"
   echo "  *base* with \`retention_days = 0\` (nothing removed), *purge* with \`retention_days = 1\` (the pass at start removes the ~29/30"
-  echo "  of the history older than a day, 100 to 500 events per writer request with 20 ms between requests)."
+  echo "  of the history older than a day, as README \"Stored events\" describes: on SQLite in steps of the writer's spare time)."
   echo "- Load: \`alarmhub simulate --panels $PANELS --dialect hb --rate $RATE --duration $((DURATION + WARMUP)) --warmup $WARMUP\` on 127.0.0.1 against a"
   echo "  fresh \`alarmhub serve\` (release, SQLite WAL + synchronous=FULL, per-connection rate limit raised). Latency: first"
   echo "  transmission to ACK. *purge*: when the pass logged \`old events removed\` (after the daemon was ready), or that it was still running."

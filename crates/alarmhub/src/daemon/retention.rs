@@ -1,7 +1,9 @@
 //! `[store] retention_days` (and the loop that also runs the `max_size_mb` cap,
-//! `size_cap.rs`): remove events older than the retention in small batches, off
-//! the ACK path (each batch is one short writer request, at most [`BATCH`] events and fewer
-//! while requests take over [`TARGET_HOLD`]; appends queue between batches),
+//! `size_cap.rs`): remove events older than the retention in batches, off the ACK path —
+//! on a store that yields to appends by itself (`Store::purge_paces_itself`, SQLite: the
+//! writer works purges off in short steps in its spare time) requests of
+//! [`SELF_PACED_BATCH`] back to back; otherwise each request short (at most [`BATCH`]
+//! events and fewer while requests take over [`TARGET_HOLD`]) with a pause between them —
 //! never an event the registry snapshot does not cover yet (so the registry and open alarms
 //! keep their state across a restart), and publish where history now starts
 //! (`alarmhub_events_oldest_seq`; WatchEvents already reports a Gap for removed seqs).
@@ -15,8 +17,10 @@ use crate::config::Config;
 use crate::metrics::names;
 use crate::store::{Store, StoreError};
 
-/// Events removed per writer request at most; the size adapts ([`Batch`]).
+/// Events removed per request at most; the size adapts ([`Batch`]).
 pub const BATCH: usize = 500;
+/// Events asked for per request from a store that paces its purges itself.
+pub const SELF_PACED_BATCH: usize = 5_000;
 /// Events removed per writer request at least (so a purge always moves).
 pub const MIN_BATCH: usize = 100;
 /// A purge request should take about this long at most (the writer is held meanwhile).
@@ -33,19 +37,36 @@ const DAY_MS: i64 = 86_400_000;
 
 /// The size of the next purge request: halved while requests take longer than
 /// [`TARGET_HOLD`] (a slow disk, a busy writer), doubled back up to [`BATCH`] while they are
-/// quick, so appends never wait long behind one.
+/// quick, so appends never wait long behind one. A store that paces its purges itself gets
+/// [`SELF_PACED_BATCH`] every time and no pause.
 #[derive(Debug, Clone, Copy)]
 pub struct Batch {
     size: usize,
+    self_paced: bool,
 }
 
 impl Default for Batch {
     fn default() -> Self {
-        Batch { size: BATCH }
+        Batch {
+            size: BATCH,
+            self_paced: false,
+        }
     }
 }
 
 impl Batch {
+    /// The batch for `store`: fixed and large when it paces its purges itself.
+    pub fn for_store(store: &dyn Store) -> Batch {
+        if store.purge_paces_itself() {
+            Batch {
+                size: SELF_PACED_BATCH,
+                self_paced: true,
+            }
+        } else {
+            Batch::default()
+        }
+    }
+
     /// Events to ask for in the next request (at most `left`).
     pub fn size(&self, left: usize) -> usize {
         self.size.min(left)
@@ -65,10 +86,13 @@ impl Batch {
         let t0 = std::time::Instant::now();
         let n = store.purge_events(before_ms, below_seq, asked).await?;
         let took = t0.elapsed();
-        if took > TARGET_HOLD {
-            self.size = (self.size / 2).max(MIN_BATCH);
-        } else if took < TARGET_HOLD / 4 {
-            self.size = (self.size * 2).min(BATCH);
+        // A self-paced request takes as long as the store lets it: nothing to adapt.
+        if !self.self_paced {
+            if took > TARGET_HOLD {
+                self.size = (self.size / 2).max(MIN_BATCH);
+            } else if took < TARGET_HOLD / 4 {
+                self.size = (self.size * 2).min(BATCH);
+            }
         }
         metrics::counter!(names::EVENTS_PURGED_TOTAL).increment(n as u64);
         Ok((n, n < asked))
@@ -85,22 +109,27 @@ pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usi
     let days = i64::try_from(days).unwrap_or(i64::MAX / DAY_MS);
     let before = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
     let mut total = 0;
-    let mut batch = Batch::default();
+    let mut batch = Batch::for_store(store);
     loop {
         let (n, all) = batch.purge(store, before, below, usize::MAX).await?;
         total += n;
         if all {
             break;
         }
-        pause().await;
+        batch.pause().await;
     }
     metrics::gauge!(names::EVENTS_OLDEST_SEQ).set(store.oldest_seq().await? as f64);
     Ok(total)
 }
 
-/// Wait between two batches, so appends are never queued behind a long purge.
-pub async fn pause() {
-    tokio::time::sleep(PAUSE).await;
+impl Batch {
+    /// Wait between two requests, so appends are never queued behind a long purge (not
+    /// needed when the store paces itself).
+    pub async fn pause(&self) {
+        if !self.self_paced {
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
 }
 
 /// Until `cancel`: [`purge_once`] every minute (`retention_days` 0: only the gauge) and the

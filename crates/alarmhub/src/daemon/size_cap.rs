@@ -1,7 +1,8 @@
 //! `[store] max_size_mb`: while the event store is over the cap, remove the oldest events
-//! in small batches off the ACK path, with the same rules as `retention_days` (each batch
-//! one short writer request, never an event the registry snapshot does not cover, so the
-//! registry and open alarms keep their state; `alarmhub_events_oldest_seq` moves).
+//! in batches off the ACK path, with the same rules as `retention_days` (`retention.rs`:
+//! short requests or the store's own pacing; never an event the registry snapshot does not
+//! cover, so the registry and open alarms keep their state; `alarmhub_events_oldest_seq`
+//! moves).
 //!
 //! What is measured ([`crate::store::Store::events_size`]) is the events with their indexes —
 //! not alarm records, the outbox or other tables, which the cap never removes:
@@ -22,7 +23,7 @@
 use crate::metrics::names;
 use crate::store::{EventsSize, Store, StoreError};
 
-use super::retention::{pause, Batch};
+use super::retention::Batch;
 
 /// The wait before the next measurement is at least this many times the last one's cost
 /// (at most 1/`COST_FACTOR` of one reader's time goes to measuring).
@@ -96,14 +97,14 @@ impl SizeCap {
         let per_event = (size as f64 / rows as f64).max(1.0);
         let want = ((size - target.min(size)) as f64 / per_event).ceil() as usize;
         let mut removed = 0;
-        let mut batch = Batch::default();
+        let mut batch = Batch::for_store(store);
         while removed < want {
             let (n, all) = batch.purge(store, i64::MAX, below, want - removed).await?;
             removed += n;
             if all || n == 0 {
                 break;
             }
-            pause().await;
+            batch.pause().await;
         }
         let mut now = size;
         if removed > 0 {

@@ -206,6 +206,14 @@ pub trait Store: Send + Sync + 'static {
         max_rows: usize,
     ) -> Result<usize, StoreError>;
 
+    /// The backend yields to appends by itself while it purges (SQLite: purge requests wait
+    /// for the writer's spare time and go in short steps), so the caller asks for large
+    /// purges back to back; `false`: the caller keeps each request short and pauses between
+    /// them.
+    fn purge_paces_itself(&self) -> bool {
+        false
+    }
+
     /// The lowest stored seq (where history starts), 0 when the store is empty.
     async fn oldest_seq(&self) -> Result<i64, StoreError>;
 

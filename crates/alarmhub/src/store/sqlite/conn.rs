@@ -1,7 +1,8 @@
 //! [`SqliteWriter`]: the one read-write connection to `<data dir>/alarmhub.db`, owned by the
 //! writer thread (the only writer, so dedup checks inside its transaction are exact). It
 //! implements the writer's [`WriteConn`] interface: append a batch, save a snapshot, set a
-//! cursor, probe writability, and upkeep (the per-account index, see `account_index.rs`).
+//! cursor, probe writability, remove old events a step at a time (`purge.rs`), and upkeep
+//! (the per-account index, see `account_index.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use super::account_index::CHUNK;
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::insert::{insert_rows, plan_batch, plan_mismatch, Plan};
+use super::purge::{PurgeState, PurgeStep};
 use super::schema::{apply_write_pragmas, migrate};
 use super::state::WriterState;
 use super::writer::WriteConn;
@@ -36,6 +38,11 @@ pub(crate) struct SqliteWriter {
     writing: Option<WriterState>,
     /// The open alarms the engine has seen (a cache of committed rows).
     open_alarms: super::alarms::OpenAlarms,
+    /// Where the purge is between steps.
+    purge: PurgeState,
+    /// A purge step could not switch back to `synchronous = FULL`: nothing that answers a
+    /// caller may commit until that succeeds.
+    relaxed: bool,
 }
 
 impl SqliteWriter {
@@ -87,6 +94,8 @@ impl SqliteWriter {
             clock,
             writing: None,
             open_alarms: Default::default(),
+            purge: PurgeState::default(),
+            relaxed: false,
         })
     }
 
@@ -99,6 +108,17 @@ impl SqliteWriter {
     /// The database file.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Back to `synchronous = FULL` if a purge step left the connection relaxed; an error
+    /// while it cannot be.
+    fn ensure_durable(&mut self) -> Result<(), StoreError> {
+        if self.relaxed {
+            super::purge::restore_full(&self.conn)
+                .map_err(|e| StoreError::sqlite("restore synchronous=FULL", &self.path, e))?;
+            self.relaxed = false;
+        }
+        Ok(())
     }
 
     fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -186,6 +206,7 @@ impl WriteConn for SqliteWriter {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        self.ensure_durable()?;
         let cutoff = now_ms.saturating_sub(dedup_window_ms);
         let mut state = match self.writing.take() {
             Some(state) => state,
@@ -222,6 +243,7 @@ impl WriteConn for SqliteWriter {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.ensure_durable()?;
         let now = self.clock.now_ms();
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "save snapshot")?;
@@ -244,6 +266,7 @@ impl WriteConn for SqliteWriter {
     }
 
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        self.ensure_durable()?;
         let now = self.clock.now_ms();
         let err = self.err("save cursor");
         let mut stmt = self
@@ -258,50 +281,33 @@ impl WriteConn for SqliteWriter {
         Ok(())
     }
 
-    fn purge_events(
+    fn purge_step(
         &mut self,
         before_ms: i64,
         below_seq: i64,
         max_rows: usize,
-    ) -> Result<usize, StoreError> {
-        let path = self.path.clone();
-        let err = move |e| StoreError::sqlite("purge events", &path, e);
-        let tx = self.conn.transaction().map_err(&err)?;
-        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
-        let rows: Vec<(String, i64)> = {
-            // The oldest first: seq order is receive order.
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT account, seq FROM events WHERE seq < ?2 AND received_at_ms < ?1 \
-                     ORDER BY seq LIMIT ?3",
-                )
-                .map_err(&err)?;
-            let rows = stmt
-                .query_map(params![before_ms, below_seq, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .map_err(&err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(&err)?;
-            rows
-        };
-        {
-            let mut del_index = tx
-                .prepare_cached("DELETE FROM account_events WHERE acct = ?1 AND ev_seq = ?2")
-                .map_err(&err)?;
-            let mut del_event = tx
-                .prepare_cached("DELETE FROM events WHERE seq = ?1")
-                .map_err(&err)?;
-            for (account, seq) in &rows {
-                del_index.execute(params![account, seq]).map_err(&err)?;
-                del_event.execute([seq]).map_err(&err)?;
-            }
+        budget: std::time::Duration,
+    ) -> Result<PurgeStep, StoreError> {
+        self.ensure_durable()?;
+        if let Err(e) = super::purge::relax_sync(&self.conn) {
+            // Still FULL: the step then syncs on its own, which is slower but safe.
+            tracing::debug!(error = %e, "purge step runs with an fsync of its own");
         }
-        tx.commit().map_err(&err)?;
-        Ok(rows.len())
+        let bounds = (before_ms, below_seq, max_rows);
+        let out = super::purge::step(&mut self.conn, &self.path, &mut self.purge, bounds, budget);
+        if let Err(e) = super::purge::restore_full(&self.conn) {
+            self.relaxed = true;
+            return Err(StoreError::sqlite(
+                "restore synchronous=FULL",
+                &self.path,
+                e,
+            ));
+        }
+        out
     }
 
     fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
+        self.ensure_durable()?;
         let now = self.clock.now_ms();
         let err = self.err("store account");
         let existed = self
@@ -362,6 +368,7 @@ impl WriteConn for SqliteWriter {
         upto_seq: i64,
         inputs: &[AlarmInput],
     ) -> Result<Vec<AlarmChange>, StoreError> {
+        self.ensure_durable()?;
         let now = self.clock.now_ms();
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "record alarm events")?;
@@ -387,6 +394,7 @@ impl WriteConn for SqliteWriter {
         actor: &str,
         at_ms: i64,
     ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
+        self.ensure_durable()?;
         let path = &self.path;
         let tx = begin(&mut self.conn, path, "update alarm")?;
         let err = |e| StoreError::sqlite("update alarm", path, e);

@@ -7,7 +7,8 @@
 //! without blocking it. The rest is what makes the writer fast: the dedup window is kept in
 //! memory (`dedup.rs`, rebuilt at open by `state.rs`), a commit's rows go in with multi-row
 //! inserts (`insert.rs`), the per-account index is written in sorted bulk
-//! (`account_index.rs`), WAL checkpoints run on their own thread (`checkpoint.rs`).
+//! (`account_index.rs`), WAL checkpoints run on their own thread (`checkpoint.rs`), old
+//! events go in short steps in the writer's spare time (`purge.rs`, `purge_pacing.rs`).
 //! `schema.rs` owns the layout and its migrations; `query.rs` the SQL for reading and
 //! writing an event row.
 
@@ -18,6 +19,8 @@ mod checkpoint;
 mod conn;
 mod dedup;
 mod insert;
+mod purge;
+mod purge_pacing;
 mod query;
 mod read;
 mod schema;
@@ -196,6 +199,10 @@ impl Store for SqliteStore {
         self.writer
             .purge_events(before_ms, below_seq, max_rows)
             .await
+    }
+
+    fn purge_paces_itself(&self) -> bool {
+        true
     }
 
     async fn oldest_seq(&self) -> Result<i64, StoreError> {

@@ -1,8 +1,8 @@
 //! SQLite-specific tests on the writing connection itself (no writer thread, so upkeep and
 //! "crashes" happen exactly when a test says): query plans, the per-account index across
-//! its mark, reopen after a crash, idle and finishing upkeep, rows that do not decode, the
-//! schema version checks and the migration to typed columns. The behaviour every backend
-//! shares is in the conformance suite (`tests/store/conformance/`).
+//! its mark, reopen after a crash, idle and finishing upkeep, purge steps, rows that do not
+//! decode, the schema version checks and the migration to typed columns. The behaviour
+//! every backend shares is in the conformance suite (`tests/store/conformance/`).
 
 use std::path::Path;
 
@@ -20,6 +20,7 @@ use crate::store::{EventQuery, StoreError};
 
 mod insert;
 mod migration;
+mod purge;
 
 const NOW: i64 = 1_700_000_000_000;
 const WINDOW: i64 = 300_000;

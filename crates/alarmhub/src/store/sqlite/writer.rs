@@ -8,9 +8,11 @@
 //! Back-pressure is the bounded queue: when the writer falls behind, [`WriterHandle::append`]
 //! waits for space; nothing is dropped. The thread runs a tiny current-thread tokio runtime
 //! only to wait on the queue with a timeout, so it can record a heartbeat and do upkeep
-//! while idle. A [`WriterHandle::close`] (or the last handle dropped) drains the queue,
-//! finishes the upkeep and ends the thread.
+//! while idle. Purges do not take their turn in the queue: they wait for the writer's spare
+//! time and go in short steps (`purge_pacing.rs`). A [`WriterHandle::close`] (or the last
+//! handle dropped) drains the queue, finishes the upkeep and ends the thread.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -24,6 +26,9 @@ use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::metrics::names;
 use crate::store::{OnCommit, Snapshot, StoreError};
+
+use super::purge::PurgeStep;
+use super::purge_pacing::{Pacer, PurgeJob, STEP_TARGET};
 
 /// What the writer thread needs from a database connection (SQLite's [`super::conn`];
 /// tests substitute a failing one).
@@ -43,15 +48,17 @@ pub(crate) trait WriteConn: Send {
     fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError>;
     /// A cheap real write.
     fn check_writable(&mut self) -> Result<(), StoreError>;
-    /// Remove at most `max_rows` of the oldest events received before `before_ms` with
-    /// `seq < below_seq`; how many were removed.
-    fn purge_events(
+    /// One short step of removing the oldest events received before `before_ms` with
+    /// `seq < below_seq`: at most `max_rows` of them, or other work of the pass (about
+    /// `budget` long); what it did (`purge.rs`).
+    fn purge_step(
         &mut self,
         before_ms: i64,
         below_seq: i64,
         max_rows: usize,
-    ) -> Result<usize, StoreError> {
-        let _ = (before_ms, below_seq, max_rows);
+        budget: Duration,
+    ) -> Result<PurgeStep, StoreError> {
+        let _ = (before_ms, below_seq, max_rows, budget);
         Err(StoreError::Unsupported {
             what: "purging events",
         })
@@ -85,7 +92,7 @@ pub(crate) trait WriteConn: Send {
 /// Longest the writer waits on an empty queue before recording a heartbeat.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// What callers ask of the writer thread.
 enum Request {
@@ -332,6 +339,8 @@ pub(crate) fn spawn<W: WriteConn + 'static>(
         events: Vec::new(),
         replies: Vec::new(),
         closing: None,
+        purges: VecDeque::new(),
+        pacer: Pacer::default(),
     };
     let join = std::thread::Builder::new()
         .name("alarmhub-writer".into())
@@ -354,6 +363,18 @@ struct Writer<W> {
     replies: Vec<(usize, Reply<Vec<Appended>>)>,
     /// A close was asked for; answered once everything before it is done.
     closing: Option<Reply<()>>,
+    /// Purge requests waiting for writer time, oldest first (`purge_pacing.rs`).
+    purges: VecDeque<PurgeJob>,
+    pacer: Pacer,
+}
+
+/// What the writer loop does next.
+enum Next {
+    Take(Request),
+    /// Idle tick or a purge step done: go round again.
+    Again,
+    /// Every handle dropped and the queue drained.
+    Closed,
 }
 
 impl<W: WriteConn> Writer<W> {
@@ -363,19 +384,10 @@ impl<W: WriteConn> Writer<W> {
             // After every batch and every idle tick.
             self.shared.beat();
             gauge!(names::STORE_QUEUE_DEPTH).set(rx.len() as f64);
-            // The timer must be created inside the runtime, hence the async block.
-            let first = match rt
-                .block_on(async { tokio::time::timeout(IDLE_TICK, rx.recv()).await })
-            {
-                Ok(Some(req)) => req,
-                // Every handle dropped and the queue drained.
-                Ok(None) => break,
-                Err(_idle) => {
-                    if let Err(e) = self.conn.maintain(false) {
-                        tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
-                    }
-                    continue;
-                }
+            let first = match self.next(rt, &mut rx) {
+                Next::Take(req) => req,
+                Next::Again => continue,
+                Next::Closed => break,
             };
             self.take(first);
             while self.events.len() < self.max_batch && self.closing.is_none() {
@@ -385,8 +397,80 @@ impl<W: WriteConn> Writer<W> {
                 }
             }
             self.commit_pending();
+            // A queue that never empties must not hold a purge back for ever.
+            let now = Instant::now();
+            if self.purges.front().is_some_and(|j| j.starved(now)) && self.pacer.wait(now).is_zero()
+            {
+                self.purge_step();
+            }
         }
         self.stop(&mut rx);
+    }
+
+    /// The next request; or, while nothing is queued, a purge step (when the budget allows)
+    /// or the idle upkeep.
+    fn next(&mut self, rt: &tokio::runtime::Runtime, rx: &mut mpsc::Receiver<Request>) -> Next {
+        let wait = match self.purges.front() {
+            Some(_) => self.pacer.wait(Instant::now()),
+            None => IDLE_TICK,
+        };
+        if wait.is_zero() {
+            return match rx.try_recv() {
+                Ok(req) => Next::Take(req),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    self.purge_step();
+                    Next::Again
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => Next::Closed,
+            };
+        }
+        // The timer must be created inside the runtime, hence the async block.
+        match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+            Ok(Some(req)) => Next::Take(req),
+            Ok(None) => Next::Closed,
+            // The purge budget allows a step now.
+            Err(_) if !self.purges.is_empty() => Next::Again,
+            Err(_idle) => {
+                if let Err(e) = self.conn.maintain(false) {
+                    tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
+                }
+                Next::Again
+            }
+        }
+    }
+
+    /// One step of the oldest purge job; answers it when it is done or failed.
+    fn purge_step(&mut self) {
+        let Some(job) = self.purges.front_mut() else {
+            return;
+        };
+        let asked = self.pacer.rows(job.left);
+        let started = Instant::now();
+        let result = self
+            .conn
+            .purge_step(job.before_ms, job.below_seq, asked, STEP_TARGET);
+        let now = Instant::now();
+        self.pacer.stepped(asked, now - started, now);
+        self.shared.beat();
+        job.last_step = now;
+        let done = match result {
+            Ok(step) => {
+                job.removed += step.removed;
+                job.left -= step.removed.min(job.left);
+                !step.more || job.left == 0
+            }
+            Err(e) => {
+                if let Some(job) = self.purges.pop_front() {
+                    let _ = job.reply.send(Err(e));
+                }
+                return;
+            }
+        };
+        if done {
+            if let Some(job) = self.purges.pop_front() {
+                let _ = job.reply.send(Ok(job.removed));
+            }
+        }
     }
 
     /// Refuse whatever is still queued, finish the upkeep (a clean stop leaves nothing for
@@ -395,6 +479,9 @@ impl<W: WriteConn> Writer<W> {
         rx.close();
         // Dropped replies answer their callers `Closed`.
         while rx.try_recv().is_ok() {}
+        for job in self.purges.drain(..) {
+            let _ = job.reply.send(Ok(job.removed));
+        }
         let finished = self.conn.maintain(true);
         if let Err(e) = &finished {
             tracing::warn!(error = %e, "store upkeep at shutdown failed; redone at the next start");
@@ -405,20 +492,39 @@ impl<W: WriteConn> Writer<W> {
         tracing::debug!("store writer stopped");
     }
 
-    /// Queue an append for the current transaction; any other request first commits what is
-    /// pending, so requests take effect in the order they were sent.
+    /// Queue an append for the current transaction, or a purge for the writer's spare time;
+    /// any other request first commits what is pending, so requests take effect in the order
+    /// they were sent.
     fn take(&mut self, req: Request) {
         // Alive now; beating here (not only at the loop top) means a caller answered after a
         // stall never sees a stale heartbeat.
         self.shared.beat();
-        if let Request::Append(events, reply) = req {
-            self.replies.push((events.len(), reply));
-            self.events.extend(events);
-            return;
-        }
+        let req = match req {
+            Request::Append(events, reply) => {
+                self.replies.push((events.len(), reply));
+                self.events.extend(events);
+                return;
+            }
+            // Worked off in steps while nothing else waits (`purge_pacing.rs`).
+            Request::Purge {
+                before_ms,
+                below_seq,
+                max_rows,
+                reply,
+            } => {
+                let job = PurgeJob::new(before_ms, below_seq, max_rows, reply);
+                if max_rows == 0 {
+                    let _ = job.reply.send(Ok(0));
+                } else {
+                    self.purges.push_back(job);
+                }
+                return;
+            }
+            other => other,
+        };
         self.commit_pending();
         match req {
-            Request::Append(..) => {}
+            Request::Append(..) | Request::Purge { .. } => {}
             Request::Snapshot(snapshot, reply) => {
                 let _ = reply.send(self.conn.save_snapshot(&snapshot));
             }
@@ -427,14 +533,6 @@ impl<W: WriteConn> Writer<W> {
             }
             Request::CheckWritable(reply) => {
                 let _ = reply.send(self.conn.check_writable());
-            }
-            Request::Purge {
-                before_ms,
-                below_seq,
-                max_rows,
-                reply,
-            } => {
-                let _ = reply.send(self.conn.purge_events(before_ms, below_seq, max_rows));
             }
             Request::PutAccount {
                 key,
@@ -530,3 +628,7 @@ impl<W: WriteConn> Writer<W> {
 #[cfg(test)]
 #[path = "writer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "writer_purge_tests.rs"]
+mod purge_tests;

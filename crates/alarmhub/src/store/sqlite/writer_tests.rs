@@ -64,7 +64,7 @@ impl WriteConn for FlakyConn {
     }
 }
 
-fn event() -> NewEvent {
+pub(super) fn event() -> NewEvent {
     NewEvent {
         account: "1".into(),
         source: Source::Panel,
