@@ -1,7 +1,10 @@
 //! TCP panel listener: accept with a global connection cap, a per-IP cap, a per-source
 //! rate of new connections and the penalty box (sources that sent too much invalid input;
-//! see `penalty.rs`), back off on accept errors, and run one session task per connection until it closes or the receiver
-//! shuts down. Every select branch is cancel-safe: the session owns its buffer. The replies
+//! see `penalty.rs`: their new connections are held unread for a while, then closed), back
+//! off on accept errors, and run one task per connection until it closes or the receiver
+//! shuts down. A connection's session (link, buffers, command channel) is built only once
+//! its first bytes arrive, so a flood of connections that say nothing costs a socket and a
+//! timer each. Every select branch is cancel-safe: the session owns its buffer. The replies
 //! of one read pass go out in one write, bounded by the write timeout.
 
 use std::collections::HashMap;
@@ -51,10 +54,12 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
     let limit = Arc::new(Semaphore::new(shared.max_connections));
     let per_ip = Arc::new(PerIp::default());
     let mut rate = super::penalty::ConnectRate::default();
+    let mut held = super::penalty::Held::default();
     let mut backoff = Duration::from_millis(10);
     loop {
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
+            () = held.release_due() => continue,
             r = listener.accept() => match r {
                 Ok(x) => { backoff = Duration::from_millis(10); x }
                 Err(e) => {
@@ -73,13 +78,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
         let settings = shared.config.settings();
         let cfg = &settings.panel;
         if shared.guards.penalty.holds(peer.ip(), now) {
-            refuse(
-                &shared,
-                stream,
-                peer,
-                "penalty",
-                cfg.max_invalid_per_min as usize,
-            );
+            // Held unread, then closed: refused all the same, but a source that reconnects
+            // in a loop waits for it.
+            count_refusal(&shared, peer, "penalty", cfg.max_invalid_per_min as usize);
+            held.hold(stream);
             continue;
         }
         if !rate.admit(
@@ -142,9 +144,14 @@ fn refuse(
     limit: usize,
 ) {
     drop(stream);
+    count_refusal(shared, peer, reason, limit);
+}
+
+/// Count a refused connection by `reason`, and log it as a summary (the first, then one
+/// line per minute per reason).
+fn count_refusal(shared: &Shared, peer: SocketAddr, reason: &'static str, limit: usize) {
     metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
-    let key = format!("refused_{reason}");
-    if let Some(suppressed) = shared.guards.refusals.note(&key, std::time::Instant::now()) {
+    if let Some(suppressed) = shared.guards.refusals.note(reason, std::time::Instant::now()) {
         tracing::warn!(peer = %peer, reason, limit, suppressed,
             "connection refused: over the cap (then one line per minute)");
     }
@@ -155,10 +162,21 @@ async fn serve_connection(
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> (CloseReason, bool) {
+    let accepted = tokio::time::Instant::now();
+    if let Some(reason) = first_bytes(&stream, &shared).await {
+        return (reason, false);
+    }
     let _ = stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let write_timeout = Duration::from_secs(shared.config.settings().panel.write_timeout_secs);
-    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
+    // The link's clock starts at the accept: the first-frame timeout counts from there.
+    let mut session = Session::new_at(
+        Arc::clone(&shared),
+        peer,
+        cmd_tx,
+        Transport::Stream,
+        accepted,
+    );
     let mut out = Vec::with_capacity(256);
     // Both futures live as long as the connection: registering with the shutdown token and
     // the timer wheel once, not on every frame, keeps shared locks off the per-event path.
@@ -199,6 +217,18 @@ async fn serve_connection(
     let spoke = session.spoke();
     session.close(reason.clone()).await;
     (reason, spoke)
+}
+
+/// Wait for a new connection's first bytes with nothing but its socket and one timer;
+/// `Some` is the reason to close instead: shut down, a read error, or nothing within the
+/// first-frame timeout (the link would close it for that too, having seen no frame).
+async fn first_bytes(stream: &TcpStream, shared: &Shared) -> Option<CloseReason> {
+    let timeout = Duration::from_secs(shared.config.settings().panel.first_frame_timeout_secs);
+    tokio::select! {
+        _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
+        r = stream.readable() => r.err().map(|e| CloseReason::Io(format!("read error: {e}"))),
+        () = tokio::time::sleep(timeout) => Some(CloseReason::NoValidFrame),
+    }
 }
 
 /// Write `out` whole. The replies almost always fit the socket buffer at once, so a
