@@ -255,7 +255,11 @@ mod tests {
         .await
         .unwrap();
         assert!(t0.elapsed() >= HOLD, "{:?}", t0.elapsed());
-        assert_eq!(last.read(&mut buf).await.unwrap(), 0, "closed after the hold");
+        assert_eq!(
+            last.read(&mut buf).await.unwrap(),
+            0,
+            "closed after the hold"
+        );
     }
 
     #[test]

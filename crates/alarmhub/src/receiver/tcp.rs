@@ -151,7 +151,11 @@ fn refuse(
 /// line per minute per reason).
 fn count_refusal(shared: &Shared, peer: SocketAddr, reason: &'static str, limit: usize) {
     metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
-    if let Some(suppressed) = shared.guards.refusals.note(reason, std::time::Instant::now()) {
+    if let Some(suppressed) = shared
+        .guards
+        .refusals
+        .note(reason, std::time::Instant::now())
+    {
         tracing::warn!(peer = %peer, reason, limit, suppressed,
             "connection refused: over the cap (then one line per minute)");
     }

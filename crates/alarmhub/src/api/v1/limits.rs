@@ -137,7 +137,11 @@ mod tests {
         );
         let _p3 = s.open("Subscribe", Some(b)).unwrap();
         let full = s.open("Subscribe", Some(b)).err().unwrap();
-        assert!(full.message().contains("(grpc.max_streams)"), "{}", full.message());
+        assert!(
+            full.message().contains("(grpc.max_streams)"),
+            "{}",
+            full.message()
+        );
         drop(p1);
         let _p4 = s.open("WatchEvents", Some(a)).unwrap();
         assert_eq!(
