@@ -14,6 +14,10 @@
 #   bench/abuse.sh                         # all attacks
 #   ATTACKS="log udp" bench/abuse.sh       # some of them
 #   NO_WRITE=1 bench/abuse.sh              # print the section only
+#   ALARMHUB_BIN=path/to/alarmhub bench/abuse.sh   # another daemon build (A/B runs)
+#   PER_SOURCE=0 ATTACKS=grpc bench/abuse.sh       # grpc.max_streams_per_source (0: off)
+#   PANEL_RUNTIME=shared bench/abuse.sh            # good panel on the attack's runtime
+#   SKIP_BUILD=1 bench/abuse.sh                    # use the binaries as built
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
@@ -21,10 +25,15 @@ SECS="${SECONDS_PER_ATTACK:-15}"
 ATTACKS="${ATTACKS:-quiet log connections udp squat grpc}"
 STREAMS="${STREAMS:-1000}"
 MEMBERS="${MEMBERS:-100}"
+# grpc.max_streams_per_source for the daemon (unset: its default).
+PER_SOURCE="${PER_SOURCE:-}"
+# Where the good panel runs: "own" thread and runtime (default) or "shared" with the attack.
+PANEL_RUNTIME="${PANEL_RUNTIME:-own}"
 for tool in jq awk timeout cargo; do
   command -v "$tool" >/dev/null || { echo "abuse.sh: needs $tool" >&2; exit 2; }
 done
-timeout 3600 cargo build --release -q -p alarmhub --bin alarmhub --example abuse_bench
+[[ -n ${SKIP_BUILD:-} ]] || timeout 3600 cargo build --release -q -p alarmhub --bin alarmhub --example abuse_bench
+bin="${ALARMHUB_BIN:-target/release/alarmhub}"
 work="$(mktemp -d)"
 pid=
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -41,6 +50,7 @@ rate_limit_burst = 1000
 [grpc]
 listen = "127.0.0.1:0"
 max_streams = $STREAMS
+${PER_SOURCE:+max_streams_per_source = $PER_SOURCE}
 [http]
 listen = "127.0.0.1:0"
 [store]
@@ -50,7 +60,7 @@ TOML
 start_daemon() {
   rm -rf "$work/data"
   : > "$work/log"
-  RUST_LOG=info target/release/alarmhub serve --config "$work/alarmhub.toml" --log-format json 2> "$work/log" &
+  RUST_LOG=info "$bin" serve --config "$work/alarmhub.toml" --log-format json 2> "$work/log" &
   pid=$!
   for _ in $(seq 1 100); do grep -q '"alarmhub ready"' "$work/log" && break; sleep 0.1; done
   ready="$(grep '"alarmhub ready"' "$work/log")"
@@ -68,7 +78,8 @@ for attack in $ATTACKS; do
   idle=$(rss_kib "$pid")
   log0=$(stat -c %s "$work/log")
   out=$(timeout $((SECS + 120)) target/release/examples/abuse_bench --panel "$panel" --grpc "$grpc" \
-        --attack "$attack" --seconds "$SECS" --streams "$STREAMS" --members "$MEMBERS")
+        --attack "$attack" --seconds "$SECS" --streams "$STREAMS" --members "$MEMBERS" \
+        --panel-runtime "$PANEL_RUNTIME")
   end_rss=$(rss_kib "$pid")
   log1=$(stat -c %s "$work/log")
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
@@ -96,11 +107,12 @@ section="$work/section.md"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
   echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-  echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS)"
+  echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS, PANEL_RUNTIME=$PANEL_RUNTIME${PER_SOURCE:+, PER_SOURCE=$PER_SOURCE})"
   echo '- Method: for each attack a fresh release daemon (config in the script: max_connections 5000,'
   echo '  rate limit 1000/s); examples/abuse_bench starts the attack, then 0.5 s later the good panel'
   echo '  (one ADM-CID event every 20 ms on its own connection from its own address 127.0.0.3, so'
-  echo '  per-source limits aimed at the attacker on 127.0.0.1/.2 do not hit it; each ACK timed; lost = no ACK within'
+  echo '  per-source limits aimed at the attacker on 127.0.0.1/.2 do not hit it, on a thread and runtime'
+  echo '  of its own apart from the attack'"'"'s tasks; each ACK timed; lost = no ACK within'
   echo '  10 s). RSS from /proc/PID/status (VmRSS) after start and at the end of the attack; log bytes'
   echo '  = growth of the daemon'"'"'s JSON stderr file (RUST_LOG=info). Attacker, panel and daemon share'
   echo '  the same 2 CPUs, so every attack also takes CPU from the daemon.'

@@ -13,6 +13,10 @@
 //!   the client grants is never given back), and `--members` Subscribe members with
 //!   max_in_flight 10,000 that never read.
 //!
+//! The good panel runs on a thread and runtime of its own (`--panel-runtime own`, the
+//! default), like a panel on another machine: with `shared` it shares the runtime of the
+//! attack's tasks, and its ACK times then include waiting for them to yield.
+//!
 //! Prints one JSON object. Loopback only; every loop is bounded by the duration.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -270,7 +274,21 @@ async fn main() {
     };
     // Let the attack get going before the good panel starts measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut lat = good_panel(panel, good_source, interval, end).await;
+    let mut lat = match arg("--panel-runtime", "own").as_str() {
+        "shared" => good_panel(panel, good_source, interval, end).await,
+        _ => {
+            let own = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(good_panel(panel, good_source, interval, end))
+            });
+            tokio::task::spawn_blocking(move || own.join().unwrap())
+                .await
+                .unwrap()
+        }
+    };
     let _ = tokio::time::timeout(Duration::from_secs(30), attack_task).await;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let lost = lat.iter().filter(|l| **l >= 10_000.0).count();

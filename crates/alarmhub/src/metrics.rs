@@ -220,7 +220,7 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, FRAMES_REFUSED_TOTAL, "Panel frames refused by a security rule, by reason", One("reason", &["source_not_allowed", "plaintext", "too_many_accounts", "new_account_limit", "unknown_account", "two_addresses"])),
         (C, UDP_DROPPED_TOTAL, "UDP datagrams dropped on arrival, by reason", One("reason", &["oversize", "too_many_peers", "memory_budget", "peer_queue", "garbage", "penalty"])),
         (G, UDP_QUEUED_BYTES, "Bytes of UDP datagrams queued for all peers", N),
-        (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason", One("reason", &["max_streams"])),
+        (C, GRPC_STREAMS_LIMITED_TOTAL, "gRPC streams refused or ended by a stream limit, by reason", One("reason", &["max_streams", "max_streams_per_source"])),
         (G, GRPC_STREAM_QUEUED_BYTES, "Bytes of replies queued for all gRPC server streams", N),
         (C, GRPC_IDLE_CLOSED_TOTAL, "gRPC connections closed after grpc.idle_timeout_secs without a call", N),
         (C, PENALTIES_TOTAL, "Sources put in the penalty box for invalid input, by transport", One("transport", &["tcp", "udp"])),

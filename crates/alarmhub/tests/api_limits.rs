@@ -1,5 +1,6 @@
 //! Issue #13, slow and greedy gRPC clients: streams are capped per server
-//! (`grpc.max_streams`) and per connection (`grpc.max_streams_per_connection`), and each
+//! (`grpc.max_streams`), per client address (`grpc.max_streams_per_source`) and per
+//! connection (`grpc.max_streams_per_connection`), and each
 //! stream holds at most `grpc.stream_buffer_bytes` of replies — a client that reads nothing
 //! pins no more than that, and when it reads again it resumes without a gap (`WatchEvents`,
 //! `Subscribe`, `WatchAlarms`); a connection without a call is closed after
@@ -47,6 +48,64 @@ async fn streams_beyond_grpc_max_streams_get_resource_exhausted_until_one_ends()
     }
     replay(&mut again.expect("a place once a stream ended")).await;
     drop(a);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn one_client_address_gets_at_most_max_streams_per_source_and_others_still_get_in() {
+    let hub = Hub::with(api::setup().grpc("max_streams_per_source = 2")).await;
+    let mut c = hub.client().await;
+    let mut a = watch(&mut c, -1, "").await;
+    replay(&mut a).await;
+    let b = subscribe(&mut c, "g", "", 0).await.unwrap();
+    let req = pb::WatchEventsRequest {
+        from_seq: -1,
+        account: String::new(),
+    };
+    let refused = within(c.watch_events(req.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(
+        refused.message().contains("grpc.max_streams_per_source")
+            && refused.message().contains("127.0.0.1"),
+        "{}",
+        refused.message()
+    );
+    let refused = within(c.watch_alarms(pb::WatchAlarmsRequest { from_seq: -1 }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Another address is not held back by the first one's streams.
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", hub.bound.grpc))
+        .unwrap()
+        .local_address(Some([127, 0, 0, 2].into()))
+        .connect()
+        .await
+        .unwrap();
+    let mut other = pb::alarm_hub_client::AlarmHubClient::new(ch);
+    let mut o = watch(&mut other, -1, "").await;
+    replay(&mut o).await;
+    let seq = hub.append("A", Source::Panel, 1130, 1, 1_000).await;
+    assert_eq!(api::next_event(&mut o).await.seq, seq);
+    assert_eq!(api::next_event(&mut a).await.seq, seq);
+    // A place comes back when one of the address's streams ends.
+    drop(b);
+    let mut again = None;
+    for _ in 0..100 {
+        if let Ok(s) = within(c.watch_events(req.clone())).await {
+            again = Some(s.into_inner());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    replay(&mut again.expect("a place once a stream ended")).await;
+    let limited = metric_with(
+        &hub,
+        "alarmhub_grpc_streams_limited_total",
+        "max_streams_per_source",
+    )
+    .await;
+    assert!(limited >= 2.0, "{limited} refusals counted");
+    drop((a, o));
     hub.stop().await;
 }
 
@@ -120,13 +179,18 @@ async fn a_member_with_a_huge_max_in_flight_still_gets_every_event_through_its_b
 
 /// A counter or gauge from the in-process daemon's `/metrics`.
 async fn metric(hub: &Hub, name: &'static str) -> f64 {
+    metric_with(hub, name, "").await
+}
+
+/// Like [`metric`], the label sets containing `labels` only.
+async fn metric_with(hub: &Hub, name: &'static str, labels: &'static str) -> f64 {
     let addr = hub.bound.http;
     let (status, body) = tokio::task::spawn_blocking(move || common::http(addr, "GET", "/metrics"))
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");
     body.lines()
-        .filter(|l| l.starts_with(name))
+        .filter(|l| l.starts_with(name) && l.contains(labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }

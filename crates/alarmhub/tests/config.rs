@@ -140,8 +140,12 @@ fn the_full_fixture_reads_every_field() {
         (4, 100)
     );
     assert_eq!(
-        (c.grpc.max_streams, c.grpc.stream_buffer_bytes),
-        (50, 131072)
+        (
+            c.grpc.max_streams,
+            c.grpc.max_streams_per_source,
+            c.grpc.stream_buffer_bytes
+        ),
+        (50, 20, 131072)
     );
     let p = &c.panel;
     assert_eq!(

@@ -89,7 +89,10 @@ impl V1Service {
                 h: h.clone(),
                 groups: groups::Groups::default(),
                 shutdown,
-                streams: limits::Streams::new(h.config.grpc.max_streams),
+                streams: limits::Streams::new(
+                    h.config.grpc.max_streams,
+                    h.config.grpc.max_streams_per_source,
+                ),
             }),
         }
     }
@@ -138,7 +141,8 @@ impl AlarmHub for V1Service {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        watch::start(&self.ctx, request.into_inner()).map(Response::new)
+        let source = request.remote_addr().map(|a| a.ip());
+        watch::start(&self.ctx, request.into_inner(), source).map(Response::new)
     }
 
     type SubscribeStream = super::budget::BudgetStream<pb::SubscribeReply>;
@@ -147,7 +151,8 @@ impl AlarmHub for V1Service {
         &self,
         request: Request<Streaming<pb::SubscribeRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        subscribe::start(&self.ctx, request.into_inner())
+        let source = request.remote_addr().map(|a| a.ip());
+        subscribe::start(&self.ctx, request.into_inner(), source)
             .await
             .map(Response::new)
     }
@@ -260,7 +265,8 @@ impl AlarmHub for V1Service {
         &self,
         request: Request<pb::WatchAlarmsRequest>,
     ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
-        alarm_watch::start(&self.ctx, request.into_inner()).map(Response::new)
+        let source = request.remote_addr().map(|a| a.ip());
+        alarm_watch::start(&self.ctx, request.into_inner(), source).map(Response::new)
     }
 
     async fn take_alarm(

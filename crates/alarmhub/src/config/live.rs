@@ -28,6 +28,11 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "panel.write_timeout_secs",
     "panel.max_accounts_per_connection",
     "panel.max_new_accounts_per_source_per_min",
+    "panel.max_invalid_per_min",
+    "panel.penalty_secs",
+    "panel.penalty_max_secs",
+    "panel.connect_rate_per_source",
+    "panel.connect_burst_per_source",
     "control.timeout_secs",
     "control.retries",
     "store.retention_days",
@@ -71,6 +76,11 @@ impl Settings {
             write_timeout_secs: n.write_timeout_secs,
             max_accounts_per_connection: n.max_accounts_per_connection,
             max_new_accounts_per_source_per_min: n.max_new_accounts_per_source_per_min,
+            max_invalid_per_min: n.max_invalid_per_min,
+            penalty_secs: n.penalty_secs,
+            penalty_max_secs: n.penalty_max_secs,
+            connect_rate_per_source: n.connect_rate_per_source,
+            connect_burst_per_source: n.connect_burst_per_source,
             ..p.clone()
         };
         let store = StoreConfig {

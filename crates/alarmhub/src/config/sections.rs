@@ -70,6 +70,8 @@ pub mod defaults {
     pub const GRPC_MAX_STREAMS_PER_CONNECTION: u32 = 100;
     /// Server-streaming calls (WatchEvents, Subscribe, compat streams) open in total.
     pub const GRPC_MAX_STREAMS: usize = 1000;
+    /// Server-streaming calls one client address may have open.
+    pub const GRPC_MAX_STREAMS_PER_SOURCE: usize = 100;
     /// Bytes of messages queued per server stream before it is told of a gap or closed.
     pub const GRPC_STREAM_BUFFER_BYTES: usize = 64 * 1024;
     /// Seconds between HTTP/2 keepalive pings to gRPC clients.
@@ -230,6 +232,9 @@ pub struct GrpcConfig {
     pub max_streams_per_connection: u32,
     /// Server-streaming calls open in total; more get `RESOURCE_EXHAUSTED`.
     pub max_streams: usize,
+    /// Server-streaming calls one client address may have open; more get
+    /// `RESOURCE_EXHAUSTED`. 0: no per-address limit.
+    pub max_streams_per_source: usize,
     /// Bytes of messages queued per server stream; a stream whose client reads slower is
     /// made to wait (WatchEvents, WatchAlarms: they resume from the store) or has its events
     /// kept in the group (Subscribe).
@@ -251,6 +256,7 @@ impl Default for GrpcConfig {
             ack_timeout_secs: defaults::GRPC_ACK_TIMEOUT_SECS,
             max_streams_per_connection: defaults::GRPC_MAX_STREAMS_PER_CONNECTION,
             max_streams: defaults::GRPC_MAX_STREAMS,
+            max_streams_per_source: defaults::GRPC_MAX_STREAMS_PER_SOURCE,
             stream_buffer_bytes: defaults::GRPC_STREAM_BUFFER_BYTES,
             keepalive_secs: defaults::GRPC_KEEPALIVE_SECS,
             keepalive_timeout_secs: defaults::GRPC_KEEPALIVE_TIMEOUT_SECS,

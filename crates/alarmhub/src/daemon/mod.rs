@@ -230,17 +230,18 @@ fn install_metrics(config: &Config) -> Option<PrometheusHandle> {
     handle
 }
 
-/// Step 1: open the store; every commit feeds the registry, then the bus.
+/// Step 1: open the store; every commit feeds the registry, then (through its relay
+/// task) the bus.
 async fn open_store(config: &Config) -> Result<Core, DaemonError> {
     let registry = Arc::new(Registry::new());
     let bus = EventBus::new(BUS_CAPACITY);
     let on_commit = {
-        let (registry, bus) = (Arc::clone(&registry), bus.clone());
+        // The registry before the callers are answered (an ACKed event is in the live
+        // state); the bus through the relay, so answering does not wait for the fan-out.
+        let (registry, relay) = (Arc::clone(&registry), bus.relay());
         Box::new(move |events: &[Arc<crate::events::StoredEvent>]| {
             registry.apply_all(events);
-            for e in events {
-                bus.publish(Arc::clone(e));
-            }
+            relay.publish_all(events);
         })
     };
     let store = crate::store::open(config, on_commit)

@@ -12,6 +12,8 @@ mod detail;
 mod facts;
 pub mod naming;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -167,6 +169,40 @@ impl EventBus {
     /// How many receivers are attached.
     pub fn receivers(&self) -> usize {
         self.tx.receiver_count()
+    }
+
+    /// A [`BusRelay`] publishing on this bus from a task of its own (spawned here, on the
+    /// current runtime; it ends when the relay is dropped).
+    pub fn relay(&self) -> BusRelay {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Arc<StoredEvent>>>();
+        let bus = self.clone();
+        tokio::spawn(async move {
+            while let Some(events) = rx.recv().await {
+                for e in events {
+                    bus.publish(e);
+                }
+            }
+        });
+        BusRelay { tx }
+    }
+}
+
+/// The store's commit hook's way onto the bus. Publishing wakes every receiver waiting on
+/// the bus — with a thousand API streams, a thousand tasks queued in the runtime — and the
+/// commit's callers (the panel sessions waiting to ACK) are woken after it: they would queue
+/// behind all of them. The relay makes the commit wake one task, which publishes; the ACKs
+/// go out first and the fan-out follows. The queue is unbounded but short: the relay does
+/// no more than a channel send per event, far less than the store's commit of it.
+#[derive(Debug)]
+pub struct BusRelay {
+    tx: tokio::sync::mpsc::UnboundedSender<Vec<Arc<StoredEvent>>>,
+}
+
+impl BusRelay {
+    /// Publish a commit's events, in order, soon.
+    pub fn publish_all(&self, events: &[Arc<StoredEvent>]) {
+        // The relay task ends only with the runtime: nothing to do then.
+        let _ = self.tx.send(events.to_vec());
     }
 }
 

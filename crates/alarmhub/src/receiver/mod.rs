@@ -101,7 +101,9 @@ impl Shared {
     /// Put `source` in the penalty box for too much invalid input on `transport` (counted,
     /// logged once per minute per source).
     pub fn punish(&self, source: std::net::IpAddr, transport: &'static str) {
-        let p = &self.config.panel;
+        // The live values: a reload may change them.
+        let settings = self.config.settings();
+        let p = &settings.panel;
         let now = std::time::Instant::now();
         let length = self.guards.penalty.punish(
             source,

@@ -1,19 +1,28 @@
 //! The penalty box: source addresses that sent more invalid input than
 //! `panel.max_invalid_per_min` on a connection (or as a UDP peer) are refused for a while —
-//! new TCP connections are closed at accept, datagrams dropped on arrival — so an attacker
+//! new TCP connections are refused at accept, datagrams dropped on arrival — so an attacker
 //! costs the receiver an accept or a receive, not a session that decodes, counts and logs
 //! every byte. The first stay lasts `panel.penalty_secs`; each new stay within a day
 //! doubles, up to `panel.penalty_max_secs`. Connections already open from the source are
 //! not touched (a well-behaved panel behind the same address keeps its link).
 //!
+//! A new TCP connection from a source in the box is not closed at once but held unread
+//! for [`HOLD`] ([`Held`], at most [`MAX_HELD`] at a time; beyond, the oldest is closed):
+//! a flooder that reconnects as soon as it is refused would otherwise turn the box into a
+//! loop of accept, close and reconnect that costs both sides a CPU — while held, its
+//! writes fill the socket buffers and it waits.
+//!
 //! Also here: the per-source token bucket of new TCP connections
 //! (`panel.connect_rate_per_source`), owned by the accept loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
 
 /// Sources tracked at most (each table); beyond it the stale entries are forgotten, and if
 /// none is stale the new source is not tracked (the tables stay bounded).
@@ -87,6 +96,70 @@ impl PenaltyBox {
     }
 }
 
+/// How long a connection from a source in the box is held unread before it is closed.
+pub const HOLD: Duration = Duration::from_secs(1);
+/// Connections held at most (their descriptors come out of `panel.fd_reserve`).
+pub const MAX_HELD: usize = 64;
+
+/// Connections from sources in the box, held unread until their time is up (the accept
+/// loop's own queue, oldest first; each is held for the same [`HOLD`], so the oldest is
+/// always the first due).
+#[derive(Debug)]
+pub struct Held {
+    conns: VecDeque<(TcpStream, tokio::time::Instant)>,
+    /// Armed for the oldest connection's time while there is one.
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held {
+            conns: VecDeque::new(),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+}
+
+impl Held {
+    /// Hold `stream` for [`HOLD`]; when [`MAX_HELD`] are held already the oldest is closed.
+    pub fn hold(&mut self, stream: TcpStream) {
+        if self.conns.len() >= MAX_HELD {
+            self.conns.pop_front();
+        }
+        let until = tokio::time::Instant::now() + HOLD;
+        if self.conns.is_empty() {
+            self.timer.as_mut().reset(until);
+        }
+        self.conns.push_back((stream, until));
+    }
+
+    /// How many are held.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Wait until the oldest is due (forever while none is held), then close every one
+    /// that is due.
+    pub async fn release_due(&mut self) {
+        if self.conns.is_empty() {
+            return std::future::pending().await;
+        }
+        self.timer.as_mut().await;
+        let now = tokio::time::Instant::now();
+        while self.conns.front().is_some_and(|(_, until)| *until <= now) {
+            self.conns.pop_front();
+        }
+        if let Some((_, until)) = self.conns.front() {
+            self.timer.as_mut().reset(*until);
+        }
+    }
+}
+
 /// Per-source token buckets of new connections (the accept loop's own table).
 #[derive(Debug, Default)]
 pub struct ConnectRate {
@@ -154,6 +227,39 @@ mod tests {
         );
         assert_eq!(b.punish(other, t0, Duration::ZERO, max), Duration::ZERO);
         assert!(!b.holds(other, t0), "0: no penalty box");
+    }
+
+    #[tokio::test]
+    async fn held_connections_are_closed_after_the_hold_and_at_most_max_held_stay() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut held = Held::default();
+        let mut clients = Vec::new();
+        let t0 = tokio::time::Instant::now();
+        for _ in 0..=MAX_HELD {
+            let c = TcpStream::connect(addr).await.unwrap();
+            held.hold(listener.accept().await.unwrap().0);
+            clients.push(c);
+        }
+        assert_eq!(held.len(), MAX_HELD, "the oldest was closed");
+        let mut first = clients.remove(0);
+        let mut buf = [0u8; 16];
+        assert_eq!(first.read(&mut buf).await.unwrap(), 0, "closed at once");
+        let mut last = clients.pop().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !held.is_empty() {
+                held.release_due().await;
+            }
+        })
+        .await
+        .unwrap();
+        assert!(t0.elapsed() >= HOLD, "{:?}", t0.elapsed());
+        assert_eq!(
+            last.read(&mut buf).await.unwrap(),
+            0,
+            "closed after the hold"
+        );
     }
 
     #[test]

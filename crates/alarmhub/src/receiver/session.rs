@@ -72,8 +72,19 @@ impl Session {
         cmd_tx: mpsc::Sender<CommandRequest>,
         transport: Transport,
     ) -> Session {
+        Session::new_at(shared, peer, cmd_tx, transport, Instant::now())
+    }
+
+    /// Like [`Session::new`], for a connection that began at `epoch` (the link's clock, and
+    /// so its first-frame timeout, counts from there).
+    pub fn new_at(
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        cmd_tx: mpsc::Sender<CommandRequest>,
+        transport: Transport,
+        epoch: Instant,
+    ) -> Session {
         let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        let epoch = Instant::now();
         let now = Now {
             mono_ms: 0,
             unix_ms: crate::clock::now_ms(),
@@ -192,7 +203,12 @@ impl Session {
     /// `panel.max_invalid_per_min` in the current minute, its source goes into the penalty
     /// box and the reason to close is returned.
     pub fn invalid_close(&self) -> Option<CloseReason> {
-        let max = self.shared.config.panel.max_invalid_per_min;
+        if self.invalid_budget.1 == 0 {
+            // The usual case, decided without looking the live settings up.
+            return None;
+        }
+        // The live value: a reload may change it.
+        let max = self.shared.config.settings().panel.max_invalid_per_min;
         if max == 0 || self.invalid_budget.1 <= max {
             return None;
         }

@@ -1,11 +1,13 @@
 //! TCP panel listener: accept with a global connection cap, a per-IP cap, a per-source
 //! rate of new connections and the penalty box (sources that sent too much invalid input;
-//! see `penalty.rs`), back off on accept errors, and run one session task per connection
-//! until it closes or the receiver shuts down. Every select branch is cancel-safe: the
-//! session owns its buffer. While a step waits (for the store, mostly) the socket is still
-//! watched (`peer_watch.rs`), so a panel that gave up is released at once, with its slot
-//! under the caps. The replies of one read pass go out in one write, bounded by the write
-//! timeout.
+//! see `penalty.rs`: their new connections are held unread for a while, then closed), back
+//! off on accept errors, and run one session task per connection until it closes or the
+//! receiver shuts down. A connection's session (link, buffers, command channel) is built
+//! only once its first bytes arrive, so a flood of connections that say nothing costs a
+//! socket and a timer each. Every select branch is cancel-safe: the session owns its
+//! buffer. While a step waits (for the store, mostly) the socket is still watched
+//! (`peer_watch.rs`), so a panel that gave up is released at once, with its slot under the
+//! caps. The replies of one read pass go out in one write, bounded by the write timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -61,11 +63,13 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
     let sessions = Arc::new(Semaphore::new(shared.max_connections.saturating_mul(2)));
     let per_ip = Arc::new(PerIp::default());
     let mut rate = super::penalty::ConnectRate::default();
+    let mut held = super::penalty::Held::default();
     let mut backoff = Duration::from_millis(10);
     let mut spare = Spare::open();
     loop {
         let (stream, peer) = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
+            () = held.release_due() => continue,
             r = listener.accept() => match r {
                 Ok(x) => { backoff = Duration::from_millis(10); x }
                 Err(e) if spare.out_of_descriptors(&e) && spare.shed(&listener).await => {
@@ -88,13 +92,15 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
         let settings = shared.config.settings();
         let cfg = &settings.panel;
         if shared.guards.penalty.holds(peer.ip(), now) {
-            refuse(
+            // Held unread, then closed: refused all the same, but a source that reconnects
+            // in a loop waits for it.
+            refused(
                 &shared,
-                stream,
-                peer,
+                Some(peer),
                 "penalty",
                 cfg.max_invalid_per_min as usize,
             );
+            held.hold(stream);
             continue;
         }
         if !rate.admit(
@@ -251,10 +257,21 @@ async fn serve_connection(
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> (CloseReason, bool) {
+    let accepted = tokio::time::Instant::now();
+    if let Some(reason) = first_bytes(&open.stream, &shared).await {
+        return (reason, false);
+    }
     let _ = open.stream.set_nodelay(true);
     let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
     let write_timeout = Duration::from_secs(shared.config.settings().panel.write_timeout_secs);
-    let mut session = Session::new(Arc::clone(&shared), peer, cmd_tx, Transport::Stream);
+    // The link's clock starts at the accept: the first-frame timeout counts from there.
+    let mut session = Session::new_at(
+        Arc::clone(&shared),
+        peer,
+        cmd_tx,
+        Transport::Stream,
+        accepted,
+    );
     let mut out = Vec::with_capacity(256);
     // Bytes read while a step waited (see peer_watch.rs), bounded like the session buffer.
     let early_cap = shared.config.panel.max_frame_len * 2 + 4096;
@@ -335,6 +352,18 @@ async fn serve_connection(
     let spoke = session.spoke();
     session.close(reason.clone()).await;
     (reason, spoke)
+}
+
+/// Wait for a new connection's first bytes with nothing but its socket and one timer;
+/// `Some` is the reason to close instead: shut down, a read error, or nothing within the
+/// first-frame timeout (the link would close it for that too, having seen no frame).
+async fn first_bytes(stream: &TcpStream, shared: &Shared) -> Option<CloseReason> {
+    let timeout = Duration::from_secs(shared.config.settings().panel.first_frame_timeout_secs);
+    tokio::select! {
+        _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
+        r = stream.readable() => r.err().map(|e| CloseReason::Io(format!("read error: {e}"))),
+        () = tokio::time::sleep(timeout) => Some(CloseReason::NoValidFrame),
+    }
 }
 
 /// Write `out` whole. The replies almost always fit the socket buffer at once, so a

@@ -77,7 +77,9 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
             // No frame starts in it: garbage, dropped before any session work, and counted
             // against the source's invalid budget.
             drop_datagram(&shared, peer, "garbage", n);
-            if garbage.over(peer.ip(), now, cfg.max_invalid_per_min) {
+            // The live budget: a reload may change it.
+            let max = shared.config.settings().panel.max_invalid_per_min;
+            if garbage.over(peer.ip(), now, max) {
                 shared.punish(peer.ip(), "udp");
             }
             continue;

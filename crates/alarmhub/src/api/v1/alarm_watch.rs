@@ -25,10 +25,12 @@ const PAGE: usize = 500;
 
 type Tx = BudgetTx<pb::WatchAlarmsReply>;
 
-/// Validate and start the watcher.
+/// Validate and start the watcher; `source` is the client's address (for
+/// `grpc.max_streams_per_source`).
 pub(crate) fn start(
     ctx: &Arc<Ctx>,
     req: pb::WatchAlarmsRequest,
+    source: Option<std::net::IpAddr>,
 ) -> Result<BudgetStream<pb::WatchAlarmsReply>, Status> {
     if req.from_seq < -1 {
         return Err(Status::invalid_argument(format!(
@@ -36,7 +38,7 @@ pub(crate) fn start(
             req.from_seq
         )));
     }
-    let permit = ctx.streams.open("WatchAlarms")?;
+    let permit = ctx.streams.open("WatchAlarms", source)?;
     // Taken before anything is read, so a change committed meanwhile still wakes us.
     let wake = ctx.h.store.alarm_changes_watch();
     let (tx, rx) = budget::channel(ctx.h.config.grpc.stream_buffer_bytes);

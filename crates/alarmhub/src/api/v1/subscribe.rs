@@ -63,10 +63,12 @@ fn validate(s: pb::SubscribeStart) -> Result<Start, Status> {
     })
 }
 
-/// Read `start`, join the group, and forward the client's acks to it.
+/// Read `start`, join the group, and forward the client's acks to it; `source` is the
+/// client's address (for `grpc.max_streams_per_source`).
 pub(crate) async fn start(
     ctx: &Arc<Ctx>,
     mut inbound: Streaming<pb::SubscribeRequest>,
+    source: Option<std::net::IpAddr>,
 ) -> Result<crate::api::budget::BudgetStream<pb::SubscribeReply>, Status> {
     let first = tokio::time::timeout(START_TIMEOUT, inbound.message())
         .await
@@ -80,7 +82,7 @@ pub(crate) async fn start(
         }
         None => return Err(Status::invalid_argument("the first message must be start")),
     };
-    let permit = ctx.streams.open("Subscribe")?;
+    let permit = ctx.streams.open("Subscribe", source)?;
     // At most `grpc.stream_buffer_bytes` queued for this member, whatever its
     // max_in_flight: what does not fit stays in the group and is delivered (or redelivered
     // after the ack timeout) once the member reads.

@@ -37,10 +37,12 @@ enum Stop {
     Fail(Status),
 }
 
-/// Validate, take the bus receiver, and start the watcher task.
+/// Validate, take the bus receiver, and start the watcher task; `source` is the client's
+/// address (for `grpc.max_streams_per_source`).
 pub(crate) fn start(
     ctx: &Arc<Ctx>,
     req: pb::WatchEventsRequest,
+    source: Option<std::net::IpAddr>,
 ) -> Result<BudgetStream<pb::WatchEventsReply>, Status> {
     if req.from_seq < -1 {
         return Err(Status::invalid_argument(format!(
@@ -48,13 +50,14 @@ pub(crate) fn start(
             req.from_seq
         )));
     }
-    let permit = ctx.streams.open("WatchEvents")?;
+    let permit = ctx.streams.open("WatchEvents", source)?;
     let bus = ctx.h.bus.subscribe();
     // Bytes queued for this client at most; a client slower than the bus makes the watcher
     // wait here, and it then resumes from the store (nothing skipped, nothing piling up).
     let (tx, rx) = budget::channel(ctx.h.config.grpc.stream_buffer_bytes);
     let w = Watcher {
         _permit: permit,
+        shutdown: ctx.shutdown.child_token(),
         ctx: Arc::clone(ctx),
         account: (!req.account.is_empty()).then_some(req.account),
         tx,
@@ -67,6 +70,10 @@ pub(crate) fn start(
 struct Watcher {
     /// This stream's place under `grpc.max_streams`, given back when the watcher ends.
     _permit: StreamPermit,
+    /// The server's shutdown, as this watcher's own child token: waiting on it takes only
+    /// this watcher's lock, not the one every watcher shares (a thousand watchers wait
+    /// again after every event).
+    shutdown: tokio_util::sync::CancellationToken,
     ctx: Arc<Ctx>,
     account: Option<String>,
     tx: Tx,
@@ -105,12 +112,17 @@ impl Watcher {
         self.replay().await?;
         self.send(Item::Live(true)).await?;
         loop {
+            // The bus first: an event already there is taken without registering a waiter
+            // on the shutdown token or the channel.
             let received = tokio::select! {
                 biased;
-                () = self.ctx.shutdown.cancelled() => return Err(shutting_down()),
-                () = self.tx.closed() => return Err(Stop::ClientGone),
                 r = bus.recv() => r,
+                () = self.shutdown.cancelled() => return Err(shutting_down()),
+                () = self.tx.closed() => return Err(Stop::ClientGone),
             };
+            if self.shutdown.is_cancelled() {
+                return Err(shutting_down());
+            }
             match received {
                 Ok(ev) if ev.seq <= self.last => {}
                 Ok(ev) if ev.seq == self.last + 1 => {
@@ -208,10 +220,12 @@ impl Watcher {
 
     async fn send(&self, item: Item) -> Result<(), Stop> {
         let reply = pb::WatchEventsReply { item: Some(item) };
+        // The send first: with room in the budget (the usual case) it is done without a
+        // waiter on the shutdown token.
         tokio::select! {
             biased;
-            () = self.ctx.shutdown.cancelled() => Err(shutting_down()),
             r = self.tx.send(Ok(reply)) => r.map_err(|()| Stop::ClientGone),
+            () = self.shutdown.cancelled() => Err(shutting_down()),
         }
     }
 }

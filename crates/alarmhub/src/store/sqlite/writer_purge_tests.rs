@@ -88,13 +88,12 @@ impl WriteConn for RecordingConn {
     ) -> Result<Vec<AlarmChange>, StoreError> {
         unsupported()
     }
-    fn update_alarm(
+    fn update_alarms(
         &mut self,
-        _: i64,
-        _: &AlarmOp,
+        _: &[(i64, AlarmOp)],
         _: &str,
         _: i64,
-    ) -> Result<Result<AlarmChange, AlarmRefusal>, StoreError> {
+    ) -> Result<Vec<Result<AlarmChange, AlarmRefusal>>, StoreError> {
         unsupported()
     }
     fn maintain(&mut self, _: bool) -> Result<(), StoreError> {
