@@ -217,7 +217,11 @@ fn a_panel_is_closed_at_once_not_left_unanswered_when_the_daemon_is_out_of_descr
         Ok(_) => true,
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     };
-    assert!(answered, "the panel's frame was left unanswered");
+    assert!(
+        answered,
+        "the panel's frame was left unanswered; log: {}",
+        d.log_tail()
+    );
     // Descriptors back for /metrics.
     drop((api, panels, p));
     assert!(

@@ -135,19 +135,15 @@ pub async fn serve(
             .await
             .map_err(|source| ApiError::Transport { addr, source });
     }
-    // tonic ignores its own `tcp_nodelay` setting with `serve_with_incoming`: without this,
+    // tonic ignores its own `tcp_nodelay` setting with `serve_with_incoming`: without it,
     // Nagle's algorithm held back small streamed replies (a WatchEvents event) until the
-    // client's delayed ACK, ~40 ms.
+    // client's delayed ACK, ~40 ms. `plain_streams` sets it and backs off on accept errors.
+    let ready = crate::auth::listen::plain_streams(listener, cancel.clone());
     let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        move |conn| {
-            conn.map(|stream| {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
-                }
-                let peer = stream.peer_addr().ok();
-                idle::IdleIo::new(stream, peer, &conns, idle_timeout)
-            })
+        tokio_stream::wrappers::ReceiverStream::new(ready),
+        move |stream| {
+            let peer = stream.peer_addr().ok();
+            Ok::<_, std::io::Error>(idle::IdleIo::new(stream, peer, &conns, idle_timeout))
         },
     );
     router

@@ -66,6 +66,38 @@ pub fn tls_streams(
     rx
 }
 
+/// Accept plain TCP API connections on `listener` until `cancel` and hand them over with
+/// `TCP_NODELAY` set. Unlike a bare `TcpListenerStream`, an accept error (`EMFILE` when the
+/// process is out of descriptors) backs off instead of retrying at once: a spinning accept
+/// would burn a CPU and take every descriptor the moment another part of the daemon (the
+/// panel listener's spare, see `receiver/tcp.rs`) frees one.
+pub fn plain_streams(
+    listener: TcpListener,
+    cancel: CancellationToken,
+) -> mpsc::Receiver<TcpStream> {
+    let (tx, rx) = mpsc::channel(READY_QUEUE);
+    tokio::spawn(async move {
+        loop {
+            let tcp = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = listener.accept() => match r {
+                    Ok((tcp, _)) => tcp,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting an API connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            nodelay(&tcp);
+            if tx.send(tcp).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Any byte stream an API connection can be.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}

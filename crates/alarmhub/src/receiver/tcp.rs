@@ -209,13 +209,18 @@ fn refused(shared: &Shared, peer: Option<SocketAddr>, reason: &'static str, limi
 /// descriptors (`EMFILE`), `accept` fails and the connection stays in the kernel's accept
 /// queue — where the panel's handshake has completed, so it sends its frames and waits for
 /// ACKs that never come, instead of failing over to its other receiver. With the spare
-/// closed for a moment, the connection is accepted and closed at once; then the spare is
-/// opened again.
-struct Spare(Option<std::fs::File>);
+/// closed for a moment, the connection is accepted and shut down at once (the panel sees
+/// the close); its socket then stays open as the next spare, so the descriptor never goes
+/// back to the process where another thread (the gRPC listener, say) could take it.
+struct Spare(Option<std::os::fd::OwnedFd>);
 
 impl Spare {
     fn open() -> Spare {
-        Spare(std::fs::File::open("/dev/null").ok())
+        Spare(
+            std::fs::File::open("/dev/null")
+                .ok()
+                .map(std::os::fd::OwnedFd::from),
+        )
     }
 
     /// Whether `e` says the process (or the system) has no descriptor left.
@@ -224,19 +229,26 @@ impl Spare {
         matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
     }
 
-    /// Accept one waiting connection with the spare's descriptor and close it; false when
-    /// there was no spare or the accept still failed (the caller backs off).
+    /// Accept one waiting connection with the spare's descriptor and shut it down; false
+    /// when there was no spare or the accept still failed (the caller backs off).
     async fn shed(&mut self, listener: &TcpListener) -> bool {
         if self.0.take().is_none() {
             *self = Spare::open();
             return false;
         }
-        let shed = matches!(
-            tokio::time::timeout(Duration::from_millis(50), listener.accept()).await,
-            Ok(Ok(_))
-        );
-        *self = Spare::open();
-        shed
+        let accepted = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+        let Ok(Ok((stream, _))) = accepted else {
+            *self = Spare::open();
+            return false;
+        };
+        match stream.into_std() {
+            Ok(socket) => {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+                self.0 = Some(std::os::fd::OwnedFd::from(socket));
+            }
+            Err(_) => *self = Spare::open(),
+        }
+        true
     }
 }
 
