@@ -25,6 +25,9 @@ use crate::outputs::source::{CursorStore, EventLog};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connect attempt limit in `mode = "connect"`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// At a clean stop, how long a message the central station has not answered yet waits for
+/// its ACK, so the confirmation is saved and a restart does not send it again.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// Everything one Sur-Gard output needs.
 pub struct SurgardOutput {
@@ -194,7 +197,10 @@ impl SurgardOutput {
             };
             let wait_log = idle && link.ready();
             let actions = tokio::select! {
-                _ = cancel.cancelled() => return End::Shutdown,
+                _ = cancel.cancelled() => {
+                    self.finish(&mut stream, feed, &mut link, &mut buf).await;
+                    return End::Shutdown;
+                }
                 r = stream.read(&mut buf) => match r {
                     Ok(0) => return End::Closed("closed by the central station".into()),
                     Ok(n) => {
@@ -217,6 +223,37 @@ impl SurgardOutput {
             if let Err(why) = self.apply(&mut stream, feed, actions).await {
                 return End::Closed(why);
             }
+        }
+    }
+
+    /// A clean stop: wait up to [`STOP_GRACE`] for the ACK of a message in flight (sending
+    /// nothing new), then save what is confirmed.
+    async fn finish(
+        &self,
+        stream: &mut TcpStream,
+        feed: &mut Feed,
+        link: &mut Link,
+        buf: &mut [u8],
+    ) {
+        let deadline = Instant::now() + STOP_GRACE;
+        while !link.ready() {
+            let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(buf)).await else {
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            let t = now();
+            let actions: Vec<Action> = buf[..n].iter().flat_map(|b| link.on_byte(t, *b)).collect();
+            for a in actions {
+                if let Action::Acked(seq) = a {
+                    feed.confirm(seq);
+                    self.reporter.acked(feed);
+                }
+            }
+        }
+        if let Err(e) = feed.save_if_due(true).await {
+            tracing::warn!(output = %self.config.name, error = %e, "sur-gard cursor not saved at stop");
         }
     }
 
