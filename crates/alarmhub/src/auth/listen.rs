@@ -37,20 +37,7 @@ pub fn tls_streams(
     let (tx, rx) = mpsc::channel(READY_QUEUE);
     let acceptor = TlsAcceptor::from(config);
     tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accepting an API connection failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-            };
-            nodelay(&tcp);
+        while let Some((tcp, peer)) = accept(&listener, &cancel).await {
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -67,35 +54,46 @@ pub fn tls_streams(
 }
 
 /// Accept plain TCP API connections on `listener` until `cancel` and hand them over with
-/// `TCP_NODELAY` set. Unlike a bare `TcpListenerStream`, an accept error (`EMFILE` when the
-/// process is out of descriptors) backs off instead of retrying at once: a spinning accept
-/// would burn a CPU and take every descriptor the moment another part of the daemon (the
-/// panel listener's spare, see `receiver/tcp.rs`) frees one.
+/// `TCP_NODELAY` set (through [`accept`], which backs off on errors where a bare
+/// `TcpListenerStream` retried at once).
 pub fn plain_streams(
     listener: TcpListener,
     cancel: CancellationToken,
 ) -> mpsc::Receiver<TcpStream> {
     let (tx, rx) = mpsc::channel(READY_QUEUE);
     tokio::spawn(async move {
-        loop {
-            let tcp = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok((tcp, _)) => tcp,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting an API connection failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-            };
-            nodelay(&tcp);
+        while let Some((tcp, _)) = accept(&listener, &cancel).await {
             if tx.send(tcp).await.is_err() {
                 return;
             }
         }
     });
     rx
+}
+
+/// The next API connection, with `TCP_NODELAY` set; `None` once `cancel` fires. An accept
+/// error (`EMFILE` when the process is out of descriptors) backs off 100 ms instead of
+/// retrying at once: a spinning accept burns a CPU and takes every descriptor the moment
+/// another part of the daemon (the panel listener's spare, see `receiver/tcp.rs`) frees one.
+async fn accept(
+    listener: &TcpListener,
+    cancel: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    nodelay(&tcp);
+                    return Some((tcp, peer));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an API connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
 }
 
 /// Any byte stream an API connection can be.
