@@ -54,7 +54,7 @@ pub fn tls_streams(
 }
 
 /// Accept plain TCP API connections on `listener` until `cancel` and hand them over with
-/// `TCP_NODELAY` set (through [`accept`], which backs off on errors where a bare
+/// `TCP_NODELAY` set (through `accept`, which backs off on errors where a bare
 /// `TcpListenerStream` retried at once).
 pub fn plain_streams(
     listener: TcpListener,
