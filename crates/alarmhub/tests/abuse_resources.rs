@@ -254,3 +254,35 @@ fn udp_datagrams_are_dropped_when_oversize_or_over_the_peer_queue_and_the_queues
     assert!(queued <= 2048.0, "{queued} bytes queued");
     assert!(d.wait_log("udp datagram dropped", S).is_some());
 }
+
+#[test]
+fn a_udp_flood_over_the_receive_budget_leaves_other_udp_and_tcp_panels_answered() {
+    let d = Daemon::start("", "");
+    let frame = unescape(F16).unwrap();
+    let mut tcp = d.connect();
+    // 20,000 datagrams (oversize and garbage, flat out) from the attacker's address: far over
+    // the receive budget, so most are dropped by the kernel; the rest on arrival.
+    let bad = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let (big, small) = (vec![b'1'; 60 * 1024], vec![b'0'; 1000]);
+    let t0 = Instant::now();
+    for i in 0..20_000 {
+        let d_ = if i % 10 == 0 { &big } else { &small };
+        let _ = bad.send_to(d_, d.panel);
+    }
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    // A TCP panel and a UDP panel on other addresses are answered.
+    tcp.send(&frame);
+    assert_eq!(tcp.recv(S).expect("the TCP panel is ACKed").seq, "0002");
+    let good = UdpSocket::bind("127.0.0.3:0").unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = [0u8; 512];
+    let acked = (0..5).any(|_| {
+        good.send_to(&frame, d.panel).unwrap();
+        good.recv_from(&mut buf).is_ok()
+    });
+    assert!(acked, "the UDP panel is ACKed");
+    let oversize = metric(&d, "alarmhub_udp_dropped_total", "reason=\"oversize\"");
+    let dropped = metric(&d, "alarmhub_udp_dropped_total", "");
+    assert!(oversize >= 1.0, "oversize datagrams are counted: {oversize}");
+    assert!(dropped <= 20_000.0, "{dropped}");
+}

@@ -192,8 +192,16 @@ fn refuse(
 /// Count and log (as a summary) a connection closed at accept.
 fn refused(shared: &Shared, peer: Option<SocketAddr>, reason: &'static str, limit: usize) {
     metrics::counter!(names::CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
-    let key = format!("refused_{reason}");
-    if let Some(suppressed) = shared.guards.refusals.note(&key, std::time::Instant::now()) {
+    // No allocation per refusal: a flood is the usual case.
+    let key = match reason {
+        "penalty" => "refused_penalty",
+        "connect_rate" => "refused_connect_rate",
+        "max_connections" => "refused_max_connections",
+        "per_ip" => "refused_per_ip",
+        "fd_limit" => "refused_fd_limit",
+        _ => "refused_other",
+    };
+    if let Some(suppressed) = shared.guards.refusals.note(key, std::time::Instant::now()) {
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
         if reason == "fd_limit" {
             tracing::warn!(peer = %peer, reason, suppressed,
@@ -367,13 +375,21 @@ async fn serve_connection(
 }
 
 /// Wait for a new connection's first bytes with nothing but its socket and one timer;
-/// `Some` is the reason to close instead: shut down, a read error, or nothing within the
-/// first-frame timeout (the link would close it for that too, having seen no frame).
+/// `Some` is the reason to close instead: shut down, a read error, closed before its first
+/// byte, or nothing within the first-frame timeout (the link would close it for that too,
+/// having seen no frame).
 async fn first_bytes(stream: &TcpStream, shared: &Shared) -> Option<CloseReason> {
     let timeout = Duration::from_secs(shared.config.settings().panel.first_frame_timeout_secs);
+    let mut one = [0u8; 1];
     tokio::select! {
         _ = shared.shutdown.cancelled() => Some(CloseReason::Shutdown),
-        r = stream.readable() => r.err().map(|e| CloseReason::Io(format!("read error: {e}"))),
+        // Peeked, not read: the session reads the bytes. Readable may also mean closed: a
+        // flood that opens connections and drops them together then costs no session each.
+        r = stream.peek(&mut one) => match r {
+            Ok(0) => Some(CloseReason::ClosedByPeer),
+            Ok(_) => None,
+            Err(e) => Some(CloseReason::Io(format!("read error: {e}"))),
+        },
         () = tokio::time::sleep(timeout) => Some(CloseReason::NoValidFrame),
     }
 }

@@ -9,6 +9,11 @@
 //! LF (no frame can start in it) is dropped before any session work; a source that sends more
 //! invalid input than `panel.max_invalid_per_min` goes into the penalty box, and its
 //! datagrams are dropped on arrival for the stay.
+//!
+//! A flood costs the runtime a bounded share: datagrams are read at most [`PER_TICK`] per
+//! [`TICK`] (the rest wait in the socket's buffer, and the kernel drops what does not fit),
+//! and a datagram is read into a buffer one byte longer than `panel.max_frame_len`, so an
+//! oversize one is never copied whole.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,18 +56,34 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
     let all = Arc::new(AtomicUsize::new(0));
     let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<SocketAddr>();
-    let mut buf = vec![0u8; 65_536];
+    // One byte over the longest frame: a longer datagram is cut short by the kernel (and its
+    // rest never copied), and the length read says it was oversize. A flood of 64 KiB
+    // datagrams then costs a copy of max_frame_len bytes each, not 64 KiB.
+    let mut buf = vec![0u8; cfg.max_frame_len.saturating_add(1)];
     let mut garbage = Garbage::default();
     let boxed = metrics::counter!(names::UDP_DROPPED_TOTAL, "reason" => "penalty");
+    // Registered with the shutdown token once, not per datagram (its waiter list is locked).
+    let cancelled = shared.shutdown.cancelled();
+    tokio::pin!(cancelled);
+    let mut tick = Tick::new(tokio::time::Instant::now());
     loop {
+        if tick.spent() {
+            // A flood: the rest waits in the socket's buffer until the next tick (the kernel
+            // drops what does not fit), and the runtime serves the sessions meanwhile.
+            tokio::select! {
+                _ = &mut cancelled => return,
+                () = tokio::time::sleep_until(tick.next()) => {}
+            }
+        }
         let (n, peer) = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = &mut cancelled => return,
             Some(p) = gone_rx.recv() => { peers.remove(&p); continue; }
             r = socket.recv_from(&mut buf) => match r {
                 Ok(x) => x,
                 Err(e) => { tracing::warn!(error = %e, "udp receive failed"); continue; }
             },
         };
+        tick.count(tokio::time::Instant::now());
         let now = std::time::Instant::now();
         if shared.guards.penalty.holds(peer.ip(), now) {
             // Only counted: the stay was logged when it began, and a flood is the case.
@@ -121,6 +142,47 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
             p.queued.release(n);
             drop_datagram(&shared, peer, "peer_queue", n);
         }
+    }
+}
+
+/// How long one receive budget lasts.
+const TICK: std::time::Duration = std::time::Duration::from_millis(5);
+/// Datagrams received at most per [`TICK`] (51,200 a second): under a flood the receive
+/// loop takes a bounded share of the runtime, and the excess is dropped by the kernel at no
+/// cost to the sessions of established panels.
+const PER_TICK: u32 = 256;
+
+/// The receive loop's budget: at most [`PER_TICK`] datagrams per [`TICK`].
+struct Tick {
+    start: tokio::time::Instant,
+    n: u32,
+}
+
+impl Tick {
+    fn new(now: tokio::time::Instant) -> Tick {
+        Tick { start: now, n: 0 }
+    }
+
+    /// One datagram received at `now`.
+    fn count(&mut self, now: tokio::time::Instant) {
+        if now >= self.start + TICK {
+            self.start = now;
+            self.n = 0;
+        }
+        self.n += 1;
+    }
+
+    /// Whether this tick's budget is used up.
+    fn spent(&self) -> bool {
+        self.n >= PER_TICK
+    }
+
+    /// When the next tick begins (its budget starts afresh then).
+    fn next(&mut self) -> tokio::time::Instant {
+        let next = self.start + TICK;
+        self.start = next;
+        self.n = 0;
+        next
     }
 }
 
@@ -208,4 +270,29 @@ async fn serve_peer(
     }
     session.close(reason.clone()).await;
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receive_budget_is_per_tick_tokens_and_starts_afresh_each_tick() {
+        let t0 = tokio::time::Instant::now();
+        let mut t = Tick::new(t0);
+        for _ in 0..PER_TICK - 1 {
+            t.count(t0);
+        }
+        assert!(!t.spent(), "one short of the budget");
+        t.count(t0);
+        assert!(t.spent(), "the budget is used up");
+        assert_eq!(t.next(), t0 + TICK, "wait for the next tick");
+        assert!(!t.spent(), "a new tick, a new budget");
+        let mut late = Tick::new(t0);
+        for _ in 0..PER_TICK - 1 {
+            late.count(t0);
+        }
+        late.count(t0 + TICK * 3);
+        assert!(!late.spent(), "a datagram after a quiet spell starts a new tick");
+    }
 }
