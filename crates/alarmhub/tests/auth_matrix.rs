@@ -354,3 +354,53 @@ fn repeated_bad_tokens_from_one_address_are_rate_limited_with_a_retry_after() {
         "{log}"
     );
 }
+
+#[test]
+fn a_flood_of_unauthenticated_calls_from_one_address_is_cut_off_and_token_holders_keep_working() {
+    let (d, good, _tmp) = start_with_tokens(
+        "[auth]\nrequired = true\nunauthenticated_per_min = 20\n",
+        &[("good", "viewer")],
+    );
+    let good = &good[0];
+    let _ = d.drain_log();
+    rt().block_on(async {
+        let anon = channel(d.grpc, ip(90), None).await;
+        let t0 = std::time::Instant::now();
+        let mut codes = Vec::new();
+        for _ in 0..200 {
+            codes.push(call("ListMachines", anon.clone()).await);
+        }
+        let secs = t0.elapsed().as_secs();
+        assert!(secs < 60, "{secs} s for 200 calls");
+        // The burst of 20, and one more for each 3 s the flood took.
+        let unauthenticated = codes.iter().filter(|c| **c == Code::Unauthenticated).count();
+        let limited = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
+        assert!(
+            (20..=21 + secs as usize / 3).contains(&unauthenticated),
+            "{unauthenticated} answered UNAUTHENTICATED"
+        );
+        assert_eq!(unauthenticated + limited, 200, "{codes:?}");
+        assert_eq!(codes.last(), Some(&Code::ResourceExhausted));
+        let mut c = AlarmHubClient::new(anon.clone());
+        let s = c
+            .list_machines(pb::ListMachinesRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+        assert!(s.metadata().get("retry-after").is_some(), "{s:?}");
+        // A token holder on the same address, and an anonymous caller on another, are not
+        // affected.
+        assert_eq!(
+            call("ListMachines", channel(d.grpc, ip(90), bearer(good)).await).await,
+            Code::Ok
+        );
+        assert_eq!(
+            call("ListMachines", channel(d.grpc, ip(91), None).await).await,
+            Code::Unauthenticated
+        );
+    });
+    // The refused calls are not logged one line each.
+    let log = d.drain_log();
+    let lines = log.iter().filter(|l| l.contains("127.0.0.90")).count();
+    assert!(lines <= 30, "{lines} log lines for 200 calls:\n{}", log.join("\n"));
+}

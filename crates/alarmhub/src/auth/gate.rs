@@ -19,7 +19,9 @@ use super::role::{Permission, Role};
 use super::secret::{hash_token, verify_password, Sensitive};
 use super::store::{AuditRecord, AuthBackend, AuthStoreError};
 use super::table::Rule;
+use super::unauthenticated::UnauthenticatedRate;
 use crate::config::{CompatAnonymous, Config};
+use crate::logging::summary::Summary;
 
 /// Audit rows waiting to be written at most; beyond that rows are dropped (and counted) so a
 /// flood of refused calls cannot hold up the API.
@@ -61,6 +63,10 @@ pub struct Auth {
     compat_anonymous: CompatAnonymous,
     cache: Cache,
     limiter: Limiter,
+    /// Unauthenticated calls per address (`[auth] unauthenticated_per_min`).
+    unauthenticated: UnauthenticatedRate,
+    /// Refusals of that limit already logged, per address (one line per minute).
+    unauthenticated_logged: Summary,
     /// Unix ms, refreshed every second: the "last used" clock, read per call for free.
     coarse_now_ms: AtomicI64,
     audit_tx: Option<mpsc::Sender<AuditRecord>>,
@@ -100,6 +106,8 @@ impl Auth {
             compat_anonymous,
             cache: Cache::default(),
             limiter: Limiter::default(),
+            unauthenticated: UnauthenticatedRate::new(0),
+            unauthenticated_logged: Summary::new(Duration::from_secs(60)),
             coarse_now_ms: AtomicI64::new(crate::clock::now_ms()),
             audit_tx: None,
             store: None,
@@ -119,6 +127,7 @@ impl Auth {
         let auth = Arc::new(Auth {
             audit_tx: Some(tx),
             store: Some(Arc::clone(&store)),
+            unauthenticated: UnauthenticatedRate::new(config.auth.unauthenticated_per_min),
             ..Auth::detached(enabled, config.auth.compat_anonymous)
         });
         auth.cache.replace(generation, tokens, users);
@@ -193,6 +202,24 @@ impl Auth {
                     .into(),
             )),
         };
+        let identity = match (identity, addr) {
+            (Err(Refusal::Unauthenticated(m)), Some(a)) => {
+                self.unauthenticated_limit(a).map_or(Err(Refusal::Unauthenticated(m)), Err)
+            }
+            (other, _) => other,
+        };
+        if let Err(r @ Refusal::RateLimited { .. }) = &identity {
+            // Counted, not audited, and logged once per minute per address: a flood of
+            // unauthenticated calls must not cost an audit row and a log line each.
+            metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => "rate_limited")
+                .increment(1);
+            let key = addr.map(|a| a.ip().to_string()).unwrap_or_default();
+            if let Some(suppressed) = self.unauthenticated_logged.note(&key, Instant::now()) {
+                tracing::warn!(action, addr = %fmt_addr(addr), reason = %r, suppressed,
+                    "unauthenticated calls refused (then one line per minute)");
+            }
+            return Err(r.clone());
+        }
         let result = identity.and_then(|id| authorize(&id, rule).map(|()| id));
         if let Err(r) = &result {
             metrics::counter!(crate::metrics::names::AUTH_REFUSED_TOTAL, "reason" => r.outcome())
@@ -201,6 +228,16 @@ impl Auth {
             self.audit(refusal_record(action, addr, r, presented.is_some()));
         }
         result
+    }
+
+    /// One unauthenticated call from `addr`: the refusal when the address is over
+    /// `[auth] unauthenticated_per_min`.
+    fn unauthenticated_limit(&self, addr: SocketAddr) -> Option<Refusal> {
+        let retry_after = self.unauthenticated.take(addr.ip(), Instant::now())?;
+        Some(Refusal::RateLimited {
+            who: addr.ip().to_string(),
+            retry_after,
+        })
     }
 
     fn token_identity(&self, token: &str, addr: Option<SocketAddr>) -> Option<Identity> {

@@ -12,8 +12,9 @@
 //! * [`admin`]: creating, changing and removing users and tokens, shared by the command
 //!   line and the console, each change audited with its actor.
 //! * [`grpc`] and [`http`]: the tower layer around the tonic router and the axum middleware.
-//! * [`cache`], [`limiter`]: tokens and users in memory (reloaded within a second of a
-//!   change), and the failed-authentication limiter.
+//! * [`cache`], [`limiter`], [`unauthenticated`]: tokens and users in memory (reloaded
+//!   within a second of a change), the failed-authentication limiter, and the rate of
+//!   unauthenticated calls per address.
 //! * [`store`] ([`AuthStore`], [`AuditLog`]) with [`sqlite`]: tokens, users and audit rows in
 //!   the event database; [`audit`] writes audit rows in batches.
 //! * [`exposure`]: when access control and TLS are required; [`tls`] and [`listen`]: TLS
@@ -40,6 +41,7 @@ pub mod sqlite;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod unauthenticated;
 
 pub use gate::{authorize, Auth, Refusal};
 pub use identity::{Identity, Kind};

@@ -58,7 +58,7 @@ pub enum CompatAnonymous {
 }
 
 /// `[auth]`: access control of the gRPC and HTTP APIs.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// `"auto"` (default), `true` or `false`.
@@ -67,6 +67,23 @@ pub struct AuthConfig {
     pub insecure: bool,
     /// Anonymous use of the compat service.
     pub compat_anonymous: CompatAnonymous,
+    /// Calls without valid credentials answered per minute per client address (in bursts
+    /// of as many); beyond, `RESOURCE_EXHAUSTED` with a retry-after. 0: no limit.
+    pub unauthenticated_per_min: u32,
+}
+
+/// The default of `[auth] unauthenticated_per_min`.
+pub const UNAUTHENTICATED_PER_MIN: u32 = 120;
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            required: Required::default(),
+            insecure: false,
+            compat_anonymous: CompatAnonymous::default(),
+            unauthenticated_per_min: UNAUTHENTICATED_PER_MIN,
+        }
+    }
 }
 
 /// `[tls]`: TLS for the gRPC and HTTP listeners (panel listeners never use TLS).

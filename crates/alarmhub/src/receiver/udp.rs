@@ -11,9 +11,11 @@
 //! datagrams are dropped on arrival for the stay.
 //!
 //! A flood costs the runtime a bounded share: datagrams are read at most [`PER_TICK`] per
-//! [`TICK`] (the rest wait in the socket's buffer, and the kernel drops what does not fit),
-//! and a datagram is read into a buffer one byte longer than `panel.max_frame_len`, so an
-//! oversize one is never copied whole.
+//! [`TICK`] (the rest wait in the socket's buffer, and the kernel drops what does not fit);
+//! once a tick has seen [`BUSY`] datagrams, the loop takes the next ones at the next tick
+//! rather than waking for each (a wake-up is a context switch); and a datagram is read into
+//! a buffer one byte longer than `panel.max_frame_len`, so an oversize one is never copied
+//! whole. A lone datagram on a quiet socket is still taken at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,6 +69,9 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     tokio::pin!(cancelled);
     let mut tick = Tick::new(tokio::time::Instant::now());
     loop {
+        while let Ok(p) = gone_rx.try_recv() {
+            peers.remove(&p);
+        }
         if tick.spent() {
             // A flood: the rest waits in the socket's buffer until the next tick (the kernel
             // drops what does not fit), and the runtime serves the sessions meanwhile.
@@ -75,13 +80,33 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
                 () = tokio::time::sleep_until(tick.next()) => {}
             }
         }
-        let (n, peer) = tokio::select! {
-            _ = &mut cancelled => return,
-            Some(p) = gone_rx.recv() => { peers.remove(&p); continue; }
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => { tracing::warn!(error = %e, "udp receive failed"); continue; }
-            },
+        let (n, peer) = match socket.try_recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if tick.busy() {
+                    // Busy: the next datagrams are taken at the next tick, together, instead
+                    // of a wake-up (a context switch) for each.
+                    tokio::select! {
+                        _ = &mut cancelled => return,
+                        () = tokio::time::sleep_until(tick.next()) => {}
+                    }
+                } else {
+                    tokio::select! {
+                        _ = &mut cancelled => return,
+                        Some(p) = gone_rx.recv() => { peers.remove(&p); }
+                        r = socket.readable() => if let Err(e) = r {
+                            tracing::warn!(error = %e, "udp receive failed");
+                        },
+                    }
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "udp receive failed");
+                // Whatever it was, do not spin on it.
+                tokio::task::yield_now().await;
+                continue;
+            }
         };
         tick.count(tokio::time::Instant::now());
         let now = std::time::Instant::now();
@@ -151,6 +176,9 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(5);
 /// loop takes a bounded share of the runtime, and the excess is dropped by the kernel at no
 /// cost to the sessions of established panels.
 const PER_TICK: u32 = 256;
+/// Datagrams in one [`TICK`] from which the socket counts as busy: when it is then found
+/// empty, the loop sleeps to the next tick instead of waking for each datagram.
+const BUSY: u32 = 16;
 
 /// The receive loop's budget: at most [`PER_TICK`] datagrams per [`TICK`].
 struct Tick {
@@ -175,6 +203,12 @@ impl Tick {
     /// Whether this tick's budget is used up.
     fn spent(&self) -> bool {
         self.n >= PER_TICK
+    }
+
+    /// Whether this tick has seen enough datagrams to wait for the next one rather than
+    /// wake for each.
+    fn busy(&self) -> bool {
+        self.n >= BUSY
     }
 
     /// When the next tick begins (its budget starts afresh then).
@@ -280,14 +314,19 @@ mod tests {
     fn the_receive_budget_is_per_tick_tokens_and_starts_afresh_each_tick() {
         let t0 = tokio::time::Instant::now();
         let mut t = Tick::new(t0);
-        for _ in 0..PER_TICK - 1 {
+        for _ in 0..BUSY {
+            assert!(!t.busy(), "a quiet socket wakes for each datagram");
+            t.count(t0);
+        }
+        assert!(t.busy(), "a busy one waits for the next tick");
+        for _ in BUSY..PER_TICK - 1 {
             t.count(t0);
         }
         assert!(!t.spent(), "one short of the budget");
         t.count(t0);
         assert!(t.spent(), "the budget is used up");
         assert_eq!(t.next(), t0 + TICK, "wait for the next tick");
-        assert!(!t.spent(), "a new tick, a new budget");
+        assert!(!t.spent() && !t.busy(), "a new tick, a new budget");
         let mut late = Tick::new(t0);
         for _ in 0..PER_TICK - 1 {
             late.count(t0);
