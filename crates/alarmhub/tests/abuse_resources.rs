@@ -283,6 +283,9 @@ fn a_udp_flood_over_the_receive_budget_leaves_other_udp_and_tcp_panels_answered(
     assert!(acked, "the UDP panel is ACKed");
     let oversize = metric(&d, "alarmhub_udp_dropped_total", "reason=\"oversize\"");
     let dropped = metric(&d, "alarmhub_udp_dropped_total", "");
-    assert!(oversize >= 1.0, "oversize datagrams are counted: {oversize}");
+    assert!(
+        oversize >= 1.0,
+        "oversize datagrams are counted: {oversize}"
+    );
     assert!(dropped <= 20_000.0, "{dropped}");
 }

@@ -373,8 +373,14 @@ fn a_flood_of_unauthenticated_calls_from_one_address_is_cut_off_and_token_holder
         let secs = t0.elapsed().as_secs();
         assert!(secs < 60, "{secs} s for 200 calls");
         // The burst of 20, and one more for each 3 s the flood took.
-        let unauthenticated = codes.iter().filter(|c| **c == Code::Unauthenticated).count();
-        let limited = codes.iter().filter(|c| **c == Code::ResourceExhausted).count();
+        let unauthenticated = codes
+            .iter()
+            .filter(|c| **c == Code::Unauthenticated)
+            .count();
+        let limited = codes
+            .iter()
+            .filter(|c| **c == Code::ResourceExhausted)
+            .count();
         assert!(
             (20..=21 + secs as usize / 3).contains(&unauthenticated),
             "{unauthenticated} answered UNAUTHENTICATED"
@@ -402,5 +408,9 @@ fn a_flood_of_unauthenticated_calls_from_one_address_is_cut_off_and_token_holder
     // The refused calls are not logged one line each.
     let log = d.drain_log();
     let lines = log.iter().filter(|l| l.contains("127.0.0.90")).count();
-    assert!(lines <= 30, "{lines} log lines for 200 calls:\n{}", log.join("\n"));
+    assert!(
+        lines <= 30,
+        "{lines} log lines for 200 calls:\n{}",
+        log.join("\n")
+    );
 }

@@ -203,9 +203,9 @@ impl Auth {
             )),
         };
         let identity = match (identity, addr) {
-            (Err(Refusal::Unauthenticated(m)), Some(a)) => {
-                self.unauthenticated_limit(a).map_or(Err(Refusal::Unauthenticated(m)), Err)
-            }
+            (Err(Refusal::Unauthenticated(m)), Some(a)) => self
+                .unauthenticated_limit(a)
+                .map_or(Err(Refusal::Unauthenticated(m)), Err),
             (other, _) => other,
         };
         if let Err(r @ Refusal::RateLimited { .. }) = &identity {

@@ -332,6 +332,9 @@ mod tests {
             late.count(t0);
         }
         late.count(t0 + TICK * 3);
-        assert!(!late.spent(), "a datagram after a quiet spell starts a new tick");
+        assert!(
+            !late.spent(),
+            "a datagram after a quiet spell starts a new tick"
+        );
     }
 }
