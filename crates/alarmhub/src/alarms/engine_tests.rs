@@ -150,7 +150,7 @@ fn a_batch_is_applied_in_commits_of_at_most_the_limit_each_moving_the_cursor() {
 }
 
 #[tokio::test]
-async fn a_large_batch_opens_every_alarm_across_several_commits() {
+async fn a_large_batch_opens_and_a_round_escalates_every_alarm_across_several_commits() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Clock::manual(T0);
     let store = open_store(dir.path(), &clock);
@@ -174,6 +174,13 @@ async fn a_large_batch_opens_every_alarm_across_several_commits() {
         store.cursor(crate::alarms::ENGINE_CURSOR).await.unwrap(),
         Some(201)
     );
+    // Nobody takes them: one round escalates all 200, in several commits.
+    clock.advance_ms(61_000);
+    let (escalated, next) = escalate_once(&alarms).await.unwrap();
+    assert_eq!(escalated.len(), 200);
+    assert_eq!(next, None, "nothing left to escalate");
+    let open = store.list_alarms(&Default::default()).await.unwrap();
+    assert!(open.iter().all(|a| a.escalated), "every alarm escalated");
     store.close().await.unwrap();
 }
 
