@@ -110,3 +110,40 @@ fn heartbeats_keep_being_acked_while_an_event_waits_and_the_event_still_follows(
     assert_eq!(f.seq.to_string(), "0007");
     assert!(stalled_at.elapsed() >= Duration::from_secs(STALL_SECS - 1));
 }
+
+#[test]
+fn a_heartbeat_behind_a_retransmission_of_an_event_still_being_stored_is_acked_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let account = "700003";
+    let mut p = Panel::connect(d.panel);
+    p.send(&null(account));
+    assert!(p.recv(Duration::from_secs(5)).is_some());
+    let stalled_at = stall(&d);
+    let event = bytes(&hb_event(4, account, 1130, 0, 5));
+    p.send(&event);
+    std::thread::sleep(Duration::from_millis(200));
+    // The panel saw no ACK and sends the event again (same seq), then a heartbeat: the copy
+    // waits behind the first one's store, the heartbeat does not.
+    p.send(&event);
+    std::thread::sleep(Duration::from_millis(200));
+    p.send(&null(account));
+    let f = p
+        .recv(PROMPT)
+        .expect("heartbeat ACKed behind the retransmission");
+    assert_eq!(f.seq.to_string(), "0000");
+    assert!(stalled_at.elapsed() < Duration::from_secs(STALL_SECS));
+    for _ in 0..2 {
+        let f = p
+            .recv(Duration::from_secs(STALL_SECS + 10))
+            .expect("both copies ACKed after the stall");
+        assert_eq!(f.seq.to_string(), "0004");
+        assert!(stalled_at.elapsed() >= Duration::from_secs(STALL_SECS - 1));
+    }
+    let stored = d
+        .events()
+        .iter()
+        .filter(|e| e.event.account == account && e.event.code == 1130)
+        .count();
+    assert_eq!(stored, 1, "the retransmission is not stored twice");
+}

@@ -59,6 +59,11 @@ impl Pass {
         !self.batch.events.is_empty()
     }
 
+    /// How many events the pass has to store.
+    pub fn events_len(&self) -> usize {
+        self.batch.events.len()
+    }
+
     /// Whether nothing is left to store or write.
     pub fn is_empty(&self) -> bool {
         self.batch.events.is_empty() && self.writes.is_empty()

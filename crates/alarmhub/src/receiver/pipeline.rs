@@ -3,9 +3,11 @@
 //! came in while a store was in flight waited for that commit; during a 100,000-panel ramp,
 //! with the store seconds behind, panels timed their heartbeats out and reconnected).
 //!
-//! At most one pass is in flight (its events handed to the store in one call) and at most
-//! one waits behind it with events of its own; while one waits, the connection takes no
-//! more frames (the bytes stay buffered, the socket is read only to a bound). Every pass
+//! At most one pass is in flight (its events handed to the store in one call); the passes
+//! taken meanwhile wait behind it as one, up to [`MAX_QUEUED_EVENTS`] events; beyond that
+//! the connection takes no more frames (the bytes stay buffered, the socket is read only
+//! to a bound). So a heartbeat behind a panel's retransmissions of an event that is still
+//! being stored is answered too, and the memory a connection holds stays bounded. Every pass
 //! first gives the replies at its front that guard no event ([`Pass::take_ready`]: the ACK
 //! of a NULL, a DUH, a NAK): they go out at once. Everything else is written in pass order,
 //! each reply only after the commit of the events before it — an event is never ACKed
@@ -23,6 +25,10 @@ use crate::events::Appended;
 use crate::store::StoreError;
 
 type Stored = Result<Vec<Appended>, StoreError>;
+
+/// Events that may wait behind the pass in flight before the connection stops taking
+/// frames (a panel with one frame in flight retransmits a few copies at most).
+pub(crate) const MAX_QUEUED_EVENTS: usize = 64;
 
 /// A pass whose events are being stored.
 struct InFlight {
@@ -49,10 +55,12 @@ impl Pipeline {
         self.inflight.is_some()
     }
 
-    /// Whether the connection may take another pass: no pass with events waits behind the
-    /// one in flight.
+    /// Whether the connection may take another pass: fewer than [`MAX_QUEUED_EVENTS`]
+    /// events wait behind the pass in flight.
     pub(crate) fn accepts(&self) -> bool {
-        self.queued.as_ref().is_none_or(|q| !q.needs_store())
+        self.queued
+            .as_ref()
+            .is_none_or(|q| q.events_len() < MAX_QUEUED_EVENTS)
     }
 
     /// A new pass: its ready replies go to `out` now; the rest is written now when nothing
