@@ -1,7 +1,6 @@
 //! The node's writer task: group commit and following the shared sequence.
 //!
-//! One task, on a runtime and thread of its own (see [`spawn`]), owns the writing
-//! connection. It takes every append queued (up to
+//! One tokio task owns the writing connection. It takes every append queued (up to
 //! `max_batch` events, never splitting a call) into one transaction, commits it, hands the
 //! events to `on_commit`, and only then answers each caller — the SQLite writer's contract.
 //! Between batches it *follows*: it reads the events other nodes committed (woken by
@@ -159,7 +158,7 @@ pub(crate) struct WriterConfig {
     pub(crate) clock: Clock,
 }
 
-/// Start the writer task on a thread of its own (it connects on its first use), at the
+/// Start the writer task on the current runtime (it connects on its first use), at the
 /// sequence position `followed` (everything up to it is taken as delivered).
 pub(crate) fn spawn(
     target: Target,
@@ -188,36 +187,7 @@ pub(crate) fn spawn(
         notes: None,
         listener: None,
     };
-    // The writer runs on a runtime of its own, on a thread of its own. It holds the cluster's
-    // sequence lock from its first round trip to its COMMIT: on the daemon's runtime, each
-    // await inside that span queued behind every panel session's task (15,000 per node in
-    // a connect ramp), and the other nodes' appends waited for the lock meanwhile
-    // (PostgreSQL showed the holder "idle in transaction"). Its connections' drivers are
-    // spawned from it and so run there too.
-    // A plain thread, not the blocking pool: a runtime being dropped waits for its blocking
-    // tasks, and the daemon must be able to exit whatever the writer does. `join` ends when
-    // the thread's runtime is done.
-    let (done, ended) = oneshot::channel::<()>();
-    let started = std::thread::Builder::new()
-        .name("pg-writer".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(writer.run(rx)),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the PostgreSQL writer's runtime")
-                }
-            }
-            drop(done);
-        });
-    if let Err(e) = started {
-        tracing::error!(error = %e, "cannot start the PostgreSQL writer's thread");
-    }
-    let join = tokio::spawn(async move {
-        let _ = ended.await;
-    });
+    let join = tokio::spawn(writer.run(rx));
     (WriterHandle { tx, shared }, join)
 }
 
