@@ -4,8 +4,11 @@
 //! so a commit carrying events from 1,000 panels rewrote ~1,000 pages (4 MiB of WAL) and
 //! halved throughput. Instead the writer collects `(account, seq)` pairs in memory. About
 //! once a second it freezes what it has collected, sorts it, and writes it into
-//! `account_events` a slice at a time — [`CHUNK`] pairs per commit, so no single commit (and
-//! no ACK waiting on it) carries the whole second's index. The commit that writes the last
+//! `account_events` a slice at a time, so no single commit (and no ACK waiting on it)
+//! carries the whole second's index. A slice is sized to cost about [`SLICE_TARGET`] of
+//! commit time ([`PendingIndex::slice`], from what earlier slices cost): 4,096 pairs made
+//! the commits right after each freeze 5–15 ms long and were most of the ACK p99 at
+//! 10,000 events/s. The commit that writes the last
 //! slice also moves the mark in `meta` (`account_indexed_upto`), the seq up to which the
 //! table is complete. Queries read the table up to the mark and scan the few newer rows of
 //! `events` directly (`query.rs`), so they always see every committed event. After a crash
@@ -29,8 +32,17 @@ pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Freeze earlier than [`FLUSH_EVERY`] once this many pairs are waiting (bounds memory).
 pub(crate) const FLUSH_MAX: usize = 200_000;
 
-/// Pairs written per commit while a frozen generation is being written.
+/// Most pairs written per commit while a frozen generation is being written.
 pub(crate) const CHUNK: usize = 4_096;
+
+/// Fewest pairs a slice holds (a slow moment must not stall the index).
+pub(crate) const MIN_SLICE: usize = 256;
+
+/// Commit time a slice of the index should add, about.
+pub(crate) const SLICE_TARGET: Duration = Duration::from_millis(1);
+
+/// Until a slice has been timed: a cost per pair that gives 1,024-pair slices.
+const FIRST_PAIR_COST: Duration = Duration::from_nanos(1_000_000 / 1_024);
 
 /// `INSERT OR IGNORE` of index pairs, one statement per chunk size of [`CHUNKS`].
 static INSERT_PAIRS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -59,6 +71,8 @@ struct Frozen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Written {
     upto: usize,
+    /// Pairs of this slice.
+    pairs: usize,
 }
 
 /// Pairs not yet in `account_events`.
@@ -70,6 +84,8 @@ pub(crate) struct PendingIndex {
     high: i64,
     frozen: Option<Frozen>,
     last_freeze: Instant,
+    /// Commit time per pair of the recent slices (a moving average).
+    pair_cost: Duration,
 }
 
 impl PendingIndex {
@@ -85,7 +101,29 @@ impl PendingIndex {
             high,
             frozen: None,
             last_freeze,
+            pair_cost: FIRST_PAIR_COST,
         }
+    }
+
+    /// Pairs to write with a commit of `batch` events: about [`SLICE_TARGET`] worth at the
+    /// recent cost per pair, between [`MIN_SLICE`] and [`CHUNK`], and never fewer than
+    /// twice the batch, so the index keeps up whatever `store.max_batch` is.
+    pub(crate) fn slice(&self, batch: usize) -> usize {
+        let cost = self.pair_cost.as_nanos().max(1);
+        let fits = usize::try_from(SLICE_TARGET.as_nanos() / cost).unwrap_or(CHUNK);
+        fits.clamp(MIN_SLICE, CHUNK).max(batch.saturating_mul(2))
+    }
+
+    /// A commit that carried `written` took `elapsed` in all (its events included, so the
+    /// estimate errs on the side of smaller slices).
+    pub(crate) fn timed(&mut self, written: Written, elapsed: Duration) {
+        if written.pairs == 0 {
+            return;
+        }
+        let per_pair = elapsed / u32::try_from(written.pairs).unwrap_or(u32::MAX);
+        // A quarter of the new sample: one slow commit (a descheduled thread) moves the
+        // size a little, a slower disk moves it within a few slices.
+        self.pair_cost = (self.pair_cost * 3 + per_pair) / 4;
     }
 
     /// Freeze the collected pairs into a generation to write, when none is being written
@@ -156,7 +194,10 @@ impl PendingIndex {
             tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
                 .execute(params![UPTO_KEY, frozen.high])?;
         }
-        Ok(Some(Written { upto }))
+        Ok(Some(Written {
+            upto,
+            pairs: upto - frozen.written,
+        }))
     }
 
     /// The transaction that carried `written` committed.
@@ -209,6 +250,39 @@ mod tests {
         assert_eq!(p.len(), 1);
         p.maybe_freeze(true);
         assert!(p.writing(), "forced (shutdown)");
+    }
+
+    #[test]
+    fn slices_are_sized_to_the_target_from_what_earlier_slices_cost() {
+        let mut p = PendingIndex::new(Vec::new(), 0);
+        assert_eq!(p.slice(10), 1_024, "before anything was timed");
+        let w = |pairs| Written { upto: 0, pairs };
+        // 4 µs per pair, again and again: the estimate converges to 250 pairs per ms,
+        // held at the floor.
+        for _ in 0..40 {
+            p.timed(w(1_000), Duration::from_millis(4));
+        }
+        assert_eq!(p.slice(10), MIN_SLICE);
+        // Cheap pairs (100 ns): as many as the ceiling allows.
+        for _ in 0..40 {
+            p.timed(w(10_000), Duration::from_millis(1));
+        }
+        assert_eq!(p.slice(10), CHUNK);
+        // 2 µs per pair: about 500.
+        for _ in 0..60 {
+            p.timed(w(1_000), Duration::from_millis(2));
+        }
+        let s = p.slice(10);
+        assert!((480..=520).contains(&s), "slice {s}");
+        // A big batch still gets twice its size, whatever the cost.
+        assert_eq!(p.slice(3_000), 6_000);
+        // One very slow commit moves the size by a quarter, not to the floor.
+        p.timed(w(500), Duration::from_millis(20));
+        let after = p.slice(10);
+        assert!(after >= MIN_SLICE && after < s, "slice {after} after {s}");
+        // A slice of nothing teaches nothing.
+        p.timed(w(0), Duration::from_secs(1));
+        assert_eq!(p.slice(10), after);
     }
 
     #[test]

@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use super::account_index::CHUNK;
 use super::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::insert::{insert_rows, plan_batch, plan_mismatch, Plan};
 use super::purge::{PurgeState, PurgeStep};
@@ -189,9 +189,8 @@ fn insert_batch(
         };
         out.push(outcome);
     }
-    // The next slice of the account index rides along with this commit; at least twice
-    // this batch, so the index keeps up whatever `store.max_batch` is.
-    let slice = CHUNK.max(batch.len().saturating_mul(2));
+    // The next slice of the account index rides along with this commit.
+    let slice = state.index.slice(batch.len());
     let written = state.index.write(tx, slice)?;
     Ok((out, written))
 }
@@ -216,6 +215,7 @@ impl WriteConn for SqliteWriter {
         state.index.maybe_freeze(false);
         let marks = (state.dedup.mark(), state.index.mark());
         let path = &self.path;
+        let started = Instant::now();
         let result = begin(&mut self.conn, path, "append events").and_then(|tx| {
             let err = |e| StoreError::sqlite("append events", path, e);
             let (out, written) = insert_batch(&tx, &mut state, batch, cutoff).map_err(err)?;
@@ -227,6 +227,7 @@ impl WriteConn for SqliteWriter {
             Ok((out, written)) => {
                 if let Some(written) = written {
                     state.index.committed(written);
+                    state.index.timed(written, started.elapsed());
                 }
                 Ok(out)
             }
