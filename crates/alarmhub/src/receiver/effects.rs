@@ -129,10 +129,15 @@ impl Session {
         out: &mut Vec<u8>,
         started: std::time::Instant,
     ) -> Option<CloseReason> {
-        let (mut pass, closing) = self.prepare(started);
+        let (pass, closing) = self.prepare(started);
+        self.complete(pass, out).await;
+        closing
+    }
+
+    /// Store `pass`'s events and append its writes to `out`.
+    pub(super) async fn complete(&self, mut pass: Pass, out: &mut Vec<u8>) {
         let stored = self.shared.store_events(pass.take_events()).await;
         pass.finish(&self.shared.hot, &self.peer_text, &stored, out);
-        closing
     }
 
     /// The side effects of `self.outputs` (cleared), in order, and what is left to store

@@ -257,13 +257,8 @@ impl Session {
 
     /// Send a command to the host on this connection.
     pub async fn on_command(&mut self, req: CommandRequest, out: &mut Vec<u8>) {
-        self.refresh_policies();
-        self.waiting.insert(req.request.id, req.reply);
-        let now = self.now();
-        let shared = Arc::clone(&self.shared);
-        self.link
-            .command(req.request, now, &self.policies(&shared), &mut self.outputs);
-        let _ = self.apply(out, std::time::Instant::now()).await;
+        let pass = self.command_pass(req);
+        self.complete(pass, out).await;
     }
 
     /// [`Session::on_command`] without the wait (see [`Session::read_pass`]).
