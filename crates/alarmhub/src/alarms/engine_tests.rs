@@ -115,6 +115,75 @@ async fn events_open_alarms_once_even_when_a_batch_is_applied_again() {
     store.close().await.unwrap();
 }
 
+#[test]
+fn a_batch_is_applied_in_commits_of_at_most_the_limit_each_moving_the_cursor() {
+    let input = |seq: i64| AlarmInput {
+        seq,
+        account: "1001".into(),
+        code: 1130,
+        sia_code: None,
+        zone: 1,
+        group: 1,
+        at_ms: T0,
+        action: EventAction::Alarm {
+            priority: Priority::new(3).unwrap(),
+            category: Category::Burglary,
+        },
+    };
+    let seqs = |c: &[(i64, Vec<AlarmInput>)]| -> Vec<(i64, usize)> {
+        c.iter().map(|(upto, part)| (*upto, part.len())).collect()
+    };
+    // No alarm input: one empty commit that still moves the cursor to the batch's end.
+    assert_eq!(seqs(&commits(Vec::new(), 50)), [(50, 0)]);
+    // Fewer than the limit: one commit, up to the batch's end.
+    assert_eq!(seqs(&commits((1..=3).map(input).collect(), 9)), [(9, 3)]);
+    // 150 inputs (every other seq): 64 + 64 + 22, each up to its last input, the last
+    // up to the end of the batch.
+    let many: Vec<_> = (1..=150).map(|i| input(2 * i)).collect();
+    assert_eq!(
+        seqs(&commits(many, 1000)),
+        [(128, 64), (256, 64), (1000, 22)]
+    );
+    // Exactly the limit: one commit.
+    let exact: Vec<_> = (1..=64).map(input).collect();
+    assert_eq!(seqs(&commits(exact, 70)), [(70, 64)]);
+}
+
+#[tokio::test]
+async fn a_large_batch_opens_and_a_round_escalates_every_alarm_across_several_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let store = open_store(dir.path(), &clock);
+    let alarms = alarms(&store, &clock);
+    assert_eq!(start_cursor(store.as_ref()).await.unwrap(), 0);
+    // 200 accounts, one burglary each, and a heartbeat-like event after them.
+    let mut batch: Vec<_> = (0..200)
+        .map(|i| event(&format!("A{i}"), 1130, 1, T0 + i64::from(i)))
+        .collect();
+    batch.push(event("A0", 1602, 0, T0 + 500));
+    store.append(batch).await.unwrap();
+    let (cursor, changes) = catch_up(&alarms, 0).await.unwrap();
+    assert_eq!(cursor, 201, "past the last event, which opens nothing");
+    assert_eq!(changes.len(), 200);
+    assert!(changes.iter().all(|c| c.kind.as_str() == "opened"));
+    assert_eq!(
+        store.list_alarms(&Default::default()).await.unwrap().len(),
+        200
+    );
+    assert_eq!(
+        store.cursor(crate::alarms::ENGINE_CURSOR).await.unwrap(),
+        Some(201)
+    );
+    // Nobody takes them: one round escalates all 200, in several commits.
+    clock.advance_ms(61_000);
+    let (escalated, next) = escalate_once(&alarms).await.unwrap();
+    assert_eq!(escalated.len(), 200);
+    assert_eq!(next, None, "nothing left to escalate");
+    let open = store.list_alarms(&Default::default()).await.unwrap();
+    assert!(open.iter().all(|a| a.escalated), "every alarm escalated");
+    store.close().await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_alarm_not_taken_in_time_escalates_under_paused_time() {
     let dir = tempfile::tempdir().unwrap();
