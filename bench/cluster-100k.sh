@@ -5,6 +5,7 @@
 #   bench/cluster-100k.sh                          # 100000 panels, 6 nodes, 70 s hold
 #   PANELS=6000 NODES=3 HOLD=40 bench/cluster-100k.sh   # a small try
 #   NO_WRITE=1 bench/cluster-100k.sh               # print the section only
+#   KEEP_DIR=/tmp/run1 bench/cluster-100k.sh       # also keep the simulators' JSON and node logs
 #
 # Needs a PostgreSQL server at PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres)
 # and psql; the run creates its own database and drops it (also on failure or Ctrl-C).
@@ -102,6 +103,10 @@ view_online=$(timeout "$VIEW_TIMEOUT" "$BIN" --grpc "${grpcs[0]}" --json machine
 log "mid-hold: nodes' RSS ${rss_total} MiB in all, ${owners} panels owned, node 1 lists ${view_all} (${view_online} online)"
 
 run_sim_wait "${outs[@]}"
+if [[ -n ${KEEP_DIR:-} ]]; then
+  # The simulators' summaries (error samples, retransmits, ACK timeouts) and the nodes' logs.
+  mkdir -p "$KEEP_DIR" && cp "$WORK"/sim*.json* "$WORK"/node*.log "$KEEP_DIR"/ 2>/dev/null || true
+fi
 sim_hwm=0
 for o in "${outs[@]}"; do sim_hwm=$((sim_hwm + $(cat "$o.hwm"))); done
 for i in $(seq 1 "$NODES"); do

@@ -158,3 +158,19 @@ fn sessions_that_outlive_their_sockets_are_bounded_at_twice_max_connections() {
     );
     assert!(stalled_at.elapsed() < Duration::from_secs(STALL_SECS));
 }
+
+#[test]
+fn a_panel_that_half_closes_still_gets_the_ack_of_an_event_stored_within_the_grace() {
+    let (_tmp, d) = start("");
+    // A stall shorter than the half-close grace (2 s): the socket is kept for the ACK.
+    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=1").0, 202);
+    let mut p = Panel::connect(d.panel);
+    p.send(&bytes(&hb_event(3, "799997", 1130, 0, 5)));
+    p.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let ack = p.recv(Duration::from_secs(10));
+    assert_eq!(
+        ack.map(|f| f.seq.to_string()).as_deref(),
+        Some("0003"),
+        "a half-closed panel lost the ACK of an event stored within the grace"
+    );
+}

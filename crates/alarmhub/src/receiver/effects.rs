@@ -2,6 +2,12 @@
 //! control, touch the registry, finish commands, count and log), every store of the batch
 //! in one hand-off to the writer, then the bytes to write: each reply only when the stores
 //! before it committed (the panel retries otherwise), command frames as they come.
+//!
+//! The work of one pass is a [`Pass`]: [`Session::prepare`] does the side effects and
+//! returns it without waiting; [`Pass::take_ready`] gives the writes at its front that wait
+//! for no store (a heartbeat's ACK, a DUH, a NAK), and [`Pass::finish`] the rest once the
+//! pass's events are stored. A TCP connection uses this to answer heartbeats while an
+//! earlier frame's store is still in flight (`tcp.rs`).
 
 use std::ops::Range;
 
@@ -22,6 +28,7 @@ use crate::metrics::names;
 use crate::store::StoreError;
 
 /// Bytes to write once the batch's stores are answered.
+#[derive(Debug)]
 enum Write {
     /// A reply, guarded by the events at these indexes of the batch.
     Reply(Reply, Range<usize>),
@@ -36,6 +43,84 @@ struct Batch {
     offline: usize,
 }
 
+/// One pass of a link's outputs after its side effects: the events to store in one
+/// hand-off and the writes, each reply guarded by the events before it.
+#[derive(Default)]
+pub(crate) struct Pass {
+    batch: Batch,
+    writes: std::collections::VecDeque<Write>,
+    /// When the pass's frames were read (the ACK latency metric).
+    started: Option<std::time::Instant>,
+}
+
+impl Pass {
+    /// Whether the pass has events to store.
+    pub fn needs_store(&self) -> bool {
+        !self.batch.events.is_empty()
+    }
+
+    /// How many events the pass has to store.
+    pub fn events_len(&self) -> usize {
+        self.batch.events.len()
+    }
+
+    /// Whether nothing is left to store or write.
+    pub fn is_empty(&self) -> bool {
+        self.batch.events.is_empty() && self.writes.is_empty()
+    }
+
+    /// Take the events to store (the guards keep their positions).
+    pub fn take_events(&mut self) -> Vec<NewEvent> {
+        std::mem::take(&mut self.batch.events)
+    }
+
+    /// Append to `out` the replies at the front of the pass that wait for no store (a
+    /// heartbeat's ACK, DUH, NAK): they may go out at once, also while an earlier pass's
+    /// store is in flight — none of them is the ACK of an event. Order within the pass is
+    /// kept: nothing behind a guarded reply (nor a command frame) is taken.
+    pub fn take_ready(&mut self, hot: &HotMetrics, peer: &str, out: &mut Vec<u8>) {
+        let started = self.started.unwrap_or_else(std::time::Instant::now);
+        while let Some(Write::Reply(_, guard)) = self.writes.front() {
+            if !guard.is_empty() {
+                break;
+            }
+            let w = self.writes.pop_front().into_iter().collect();
+            write(hot, peer, w, &Ok(Vec::new()), out, started);
+        }
+    }
+
+    /// Put `later` behind this pass: its events after these, its writes after these.
+    pub fn append(&mut self, later: Pass) {
+        let offset = self.batch.events.len();
+        self.batch.events.extend(later.batch.events);
+        self.batch.offline += later.batch.offline;
+        self.writes
+            .extend(later.writes.into_iter().map(|w| match w {
+                Write::Reply(r, g) => Write::Reply(r, g.start + offset..g.end + offset),
+                c @ Write::Command(_) => c,
+            }));
+        self.started = self.started.or(later.started);
+    }
+
+    /// The pass's events were stored with `stored` (an empty `Ok` when it had none):
+    /// append its writes to `out`, withholding the replies whose events failed.
+    pub fn finish(
+        self,
+        hot: &HotMetrics,
+        peer: &str,
+        stored: &Result<Vec<Appended>, StoreError>,
+        out: &mut Vec<u8>,
+    ) {
+        if let Err(e) = stored {
+            if self.batch.offline > 0 {
+                tracing::error!(peer = %peer, error = %e, "could not store OFFLINE event");
+            }
+        }
+        let started = self.started.unwrap_or_else(std::time::Instant::now);
+        write(hot, peer, self.writes.into(), stored, out, started);
+    }
+}
+
 impl Session {
     /// Carry out and clear `self.outputs`; bytes to write go to `out`. Returns the reason
     /// to close when the link asked for it.
@@ -44,9 +129,23 @@ impl Session {
         out: &mut Vec<u8>,
         started: std::time::Instant,
     ) -> Option<CloseReason> {
+        let (pass, closing) = self.prepare(started);
+        self.complete(pass, out).await;
+        closing
+    }
+
+    /// Store `pass`'s events and append its writes to `out`.
+    pub(super) async fn complete(&self, mut pass: Pass, out: &mut Vec<u8>) {
+        let stored = self.shared.store_events(pass.take_events()).await;
+        pass.finish(&self.shared.hot, &self.peer_text, &stored, out);
+    }
+
+    /// The side effects of `self.outputs` (cleared), in order, and what is left to store
+    /// and write; the reason to close when the link asked for it.
+    pub(super) fn prepare(&mut self, started: std::time::Instant) -> (Pass, Option<CloseReason>) {
         let mut outputs = std::mem::take(&mut self.outputs);
         let mut batch = Batch::default();
-        let mut writes = Vec::new();
+        let mut writes = std::collections::VecDeque::new();
         let mut guarded_from = 0;
         let mut closing = None;
         self.retry_standby(&mut batch);
@@ -57,10 +156,10 @@ impl Session {
                 Output::Dropped(d) => self.dropped(d, &mut batch),
                 Output::Reply(r) => {
                     count_reply(&self.shared.hot, &r, &self.peer_text);
-                    writes.push(Write::Reply(r, guarded_from..batch.events.len()));
+                    writes.push_back(Write::Reply(r, guarded_from..batch.events.len()));
                     guarded_from = batch.events.len();
                 }
-                Output::Send(s) => writes.push(Write::Command(self.sent(s))),
+                Output::Send(s) => writes.push_back(Write::Command(self.sent(s))),
                 Output::Offline {
                     account,
                     dialect,
@@ -77,22 +176,12 @@ impl Session {
             }
         }
         self.outputs = outputs;
-        let offline = batch.offline;
-        let stored = self.shared.store_events(batch.events).await;
-        if let Err(e) = &stored {
-            if offline > 0 {
-                tracing::error!(peer = %self.peer, error = %e, "could not store OFFLINE event");
-            }
-        }
-        write(
-            &self.shared.hot,
-            &self.peer_text,
+        let pass = Pass {
+            batch,
             writes,
-            &stored,
-            out,
-            started,
-        );
-        closing
+            started: Some(started),
+        };
+        (pass, closing)
     }
 
     /// Outputs that neither store nor write.

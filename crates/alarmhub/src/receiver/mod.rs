@@ -11,6 +11,7 @@ pub mod frame_event;
 pub mod guard;
 pub mod peer_watch;
 pub mod penalty;
+mod pipeline;
 pub mod policy;
 pub mod presence;
 pub mod session;

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 pub use panel_proto::link::CloseReason;
 
+use super::effects::Pass;
 use super::policy::ConfigPolicies;
 use super::Shared;
 use crate::control::{CommandRequest, Outcome};
@@ -164,18 +165,32 @@ impl Session {
     /// Let the link consume what it can of the buffer, then carry out its outputs: the
     /// pass's events stored in one hand-off, its replies appended to `out`.
     pub async fn process_buffer(&mut self, out: &mut Vec<u8>) {
-        self.refresh_policies();
         let started = std::time::Instant::now();
+        self.read_buffer();
+        // `read` never asks to close; deadlines come from `on_wake`.
+        let _ = self.apply(out, started).await;
+        self.handled();
+    }
+
+    /// [`Session::process_buffer`] without the wait: the link's side effects are done, and
+    /// the pass's events and writes are returned for the caller to store and write (in
+    /// pass order, see [`Pass`]); call [`Session::handled`] once they are.
+    pub(crate) fn read_pass(&mut self) -> Pass {
+        let started = std::time::Instant::now();
+        self.read_buffer();
+        self.prepare(started).0
+    }
+
+    /// Hand the link the buffer; its outputs wait in `self.outputs`.
+    fn read_buffer(&mut self) {
+        self.refresh_policies();
         let now = self.now();
         let shared = Arc::clone(&self.shared);
         let consumed = self
             .link
             .read(&self.buf, now, &self.policies(&shared), &mut self.outputs);
         self.buf.advance(consumed);
-        // `read` never asks to close; deadlines come from `on_wake`.
-        let _ = self.apply(out, started).await;
-        self.link.handled(self.now());
-        if self.throttled_until.is_some() {
+        if self.throttled_until.is_some() || self.outputs_throttle() {
             return;
         }
         let max_buf = shared.config.panel.max_frame_len * 2 + 4096;
@@ -184,6 +199,19 @@ impl Session {
             // a stream the guard cannot trigger with a length-driven decoder.
             self.buf.clear();
         }
+    }
+
+    /// Whether the link's pending outputs ask for a pause (the rest of the buffer is kept).
+    fn outputs_throttle(&self) -> bool {
+        self.outputs
+            .iter()
+            .any(|o| matches!(o, Output::Throttle { .. }))
+    }
+
+    /// Everything read so far was stored and answered: supervision counts from now.
+    pub fn handled(&mut self) {
+        let now = self.now();
+        self.link.handled(now);
     }
 
     /// One more invalid input (bytes that do not frame, or a frame refused by a rule:
@@ -229,13 +257,19 @@ impl Session {
 
     /// Send a command to the host on this connection.
     pub async fn on_command(&mut self, req: CommandRequest, out: &mut Vec<u8>) {
+        let pass = self.command_pass(req);
+        self.complete(pass, out).await;
+    }
+
+    /// [`Session::on_command`] without the wait (see [`Session::read_pass`]).
+    pub(crate) fn command_pass(&mut self, req: CommandRequest) -> Pass {
         self.refresh_policies();
         self.waiting.insert(req.request.id, req.reply);
         let now = self.now();
         let shared = Arc::clone(&self.shared);
         self.link
             .command(req.request, now, &self.policies(&shared), &mut self.outputs);
-        let _ = self.apply(out, std::time::Instant::now()).await;
+        self.prepare(std::time::Instant::now()).0
     }
 
     /// The end of a pause (take the buffered frames again) and the link's timers (command
@@ -249,6 +283,19 @@ impl Session {
         let now = self.now();
         self.link.tick(now, &mut self.outputs);
         self.apply(out, std::time::Instant::now()).await
+    }
+
+    /// [`Session::on_wake`] without the wait (see [`Session::read_pass`]): the frames
+    /// taken after a pause and the timers' outputs in one pass.
+    pub(crate) fn wake_pass(&mut self) -> (Pass, Option<CloseReason>) {
+        let started = std::time::Instant::now();
+        if self.throttled_until.is_some_and(|t| t <= Instant::now()) {
+            self.throttled_until = None;
+            self.read_buffer();
+        }
+        let now = self.now();
+        self.link.tick(now, &mut self.outputs);
+        self.prepare(started)
     }
 
     /// End the session: pending commands fail, and OFFLINE is stored for every account

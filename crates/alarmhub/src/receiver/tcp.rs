@@ -5,22 +5,23 @@
 //! receiver shuts down. A connection's session (link, buffers, command channel) is built
 //! only once its first bytes arrive, so a flood of connections that say nothing costs a
 //! socket and a timer each. Every select branch is cancel-safe: the session owns its
-//! buffer. While a step waits (for the store, mostly) the socket is still watched
-//! (`peer_watch.rs`), so a panel that gave up is released at once, with its slot under the
-//! caps. The replies of one read pass go out in one write, bounded by the write timeout.
+//! buffer and the pipeline its store call. While a pass waits for the store
+//! (`pipeline.rs`) the connection keeps reading: a heartbeat is answered at once, and a
+//! panel that gave up is released at once, with its slot under the caps (`peer_watch.rs`).
+//! The replies of one read pass go out in one write, bounded by the write timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use super::peer_watch::{self, Open};
+use super::pipeline::Pipeline;
 use super::session::{CloseReason, Session, Transport, WakeTimer};
 use super::Shared;
 use crate::control::CommandRequest;
@@ -264,10 +265,18 @@ impl Spare {
 enum Step {
     /// Hand the link the buffered bytes.
     Read,
+    /// Bytes were buffered and are not taken yet (a pass waits for the store).
+    Buffered,
+    /// The store in flight answered.
+    Stored(Result<Vec<crate::events::Appended>, crate::store::StoreError>),
     /// Send a command to the panel.
     Command(CommandRequest),
     /// The session's timer fired.
     Wake,
+    /// The peer ended its stream or the socket failed.
+    Gone(CloseReason),
+    /// The half-close grace is over with stores still pending: release the socket.
+    Release,
     /// End the connection.
     Close(CloseReason),
 }
@@ -292,62 +301,97 @@ async fn serve_connection(
         Transport::Stream,
         accepted,
     );
+    let peer_text = peer.to_string();
     let mut out = Vec::with_capacity(256);
-    // Bytes read while a step waited (see peer_watch.rs), bounded like the session buffer.
-    let early_cap = shared.config.panel.max_frame_len * 2 + 4096;
-    let mut early = BytesMut::new();
-    // Bytes moved from `early` into the session buffer and not yet handed to the link.
+    // Bytes buffered while no pass may be taken, bounded like the link's own buffer.
+    let buf_cap = shared.config.panel.max_frame_len * 2 + 4096;
+    // Bytes in the session buffer not yet handed to the link.
     let mut unread = false;
     let mut socket = Some(open);
+    let mut pipe = Pipeline::default();
+    // The peer ended (or the socket failed) while stores were pending.
+    let mut gone: Option<CloseReason> = None;
+    let grace = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(grace);
     // Both futures live as long as the connection: registering with the shutdown token and
     // the timer wheel once, not on every frame, keeps shared locks off the per-event path.
     let cancelled = shared.shutdown.cancelled();
     tokio::pin!(cancelled);
     let mut timer = WakeTimer::new();
     let reason = loop {
-        let Some(open) = socket.as_mut() else {
+        if let Some(r) = gone.as_ref().filter(|_| pipe.idle()) {
+            break r.clone();
+        }
+        if socket.is_none() && gone.is_none() {
             break CloseReason::ClosedByPeer;
-        };
+        }
         timer.arm(session.next_wake());
         if session.buf.capacity() - session.buf.len() < 512 {
             session.buf.reserve(1024);
         }
         // While the link asks for a pause the socket is not read: the panel's own
-        // buffers fill and it slows down (back-pressure), and nothing is dropped.
-        let reading = session.reading();
+        // buffers fill and it slows down (back-pressure), and nothing is dropped. While a
+        // pass waits behind the store's, bytes are only buffered (to a bound), so a panel
+        // that gives up is noticed at once.
+        let taking = session.reading() && pipe.accepts() && gone.is_none();
+        let reading =
+            session.reading() && gone.is_none() && (taking || session.buf.len() < buf_cap);
+        let holding = socket.is_some();
+        let read = async {
+            match socket.as_mut() {
+                Some(open) => open.stream.read_buf(&mut session.buf).await,
+                None => std::future::pending().await,
+            }
+        };
         let step = tokio::select! {
             _ = &mut cancelled => Step::Close(CloseReason::Shutdown),
-            () = std::future::ready(()), if reading && unread => Step::Read,
-            r = open.stream.read_buf(&mut session.buf), if reading && !unread => match r {
-                Ok(0) => Step::Close(CloseReason::ClosedByPeer),
-                Ok(_) => Step::Read,
-                Err(e) => Step::Close(CloseReason::Io(format!("read error: {e}"))),
+            r = pipe.stored(), if pipe.busy() => Step::Stored(r),
+            () = std::future::ready(()), if taking && unread => Step::Read,
+            r = read, if reading && !(taking && unread) => match r {
+                Ok(0) => Step::Gone(CloseReason::ClosedByPeer),
+                Ok(_) if taking => Step::Read,
+                Ok(_) => Step::Buffered,
+                Err(e) => Step::Gone(CloseReason::Io(format!("read error: {e}"))),
             },
-            Some(req) = cmd_rx.recv() => Step::Command(req),
-            _ = timer.fired() => Step::Wake,
+            Some(req) = cmd_rx.recv(), if gone.is_none() => Step::Command(req),
+            _ = timer.fired(), if gone.is_none() => Step::Wake,
+            () = &mut grace, if gone.is_some() && holding => Step::Release,
         };
-        let (closing, gone) = match step {
-            Step::Close(r) => (Some(r), None),
+        let mut closing = None;
+        match step {
+            Step::Close(r) => closing = Some(r),
             Step::Read => {
                 unread = false;
-                let work = async {
-                    session.process_buffer(&mut out).await;
-                    session.invalid_close()
-                };
-                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+                let pass = session.read_pass();
+                pipe.push(pass, &shared, &peer_text, &mut out);
+                closing = session.invalid_close();
             }
+            Step::Buffered => unread = true,
+            Step::Stored(r) => pipe.complete(r, &shared, &peer_text, &mut out),
             Step::Command(req) => {
-                let work = async {
-                    session.on_command(req, &mut out).await;
-                    None
-                };
-                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+                let pass = session.command_pass(req);
+                pipe.push(pass, &shared, &peer_text, &mut out);
             }
             Step::Wake => {
-                let work = session.on_wake(&mut out);
-                peer_watch::watch(&mut socket, &mut early, early_cap, work).await
+                let (pass, r) = session.wake_pass();
+                pipe.push(pass, &shared, &peer_text, &mut out);
+                closing = r;
             }
-        };
+            Step::Gone(r) => {
+                // A peer that only shut down its sending side may still read the ACKs of
+                // what is being stored: the socket is kept for a short grace, then released
+                // (with its slot under the caps) while the stores finish.
+                grace
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + peer_watch::HALF_CLOSE_GRACE);
+                gone = Some(r);
+            }
+            Step::Release => socket = None,
+        }
+        if pipe.idle() {
+            // Everything read so far is stored and answered: supervision counts from here.
+            session.handled();
+        }
         if !out.is_empty() {
             if let Some(open) = socket.as_ref() {
                 if let Err(reason) = write_replies(&open.stream, &out, write_timeout).await {
@@ -356,19 +400,14 @@ async fn serve_connection(
             }
             out.clear();
         }
-        if let Some(r) = closing.or(gone) {
+        if let Some(r) = closing {
             break r;
-        }
-        if !early.is_empty() {
-            // Input that came while the step waited: the next pass takes it first.
-            session.buf.extend_from_slice(&early);
-            early.clear();
-            unread = true;
         }
     };
     // Release the socket (and its slot under the caps) first: the panel sees the close at
-    // once, not after the OFFLINE event's commit.
+    // once, not after the commits still pending and the OFFLINE event's.
     drop(socket);
+    pipe.drain(&shared, &peer_text).await;
     let spoke = session.spoke();
     session.close(reason.clone()).await;
     (reason, spoke)
