@@ -66,7 +66,7 @@ pub fn inputs(config: &AlarmsConfig, events: &[StoredEvent]) -> Vec<AlarmInput> 
 }
 
 /// The inputs of a batch read up to seq `last`, as store transactions of at most
-/// [`PER_COMMIT`] inputs, each with the cursor it moves to: the seq of its last input,
+/// `PER_COMMIT` inputs, each with the cursor it moves to: the seq of its last input,
 /// and `last` for the final one (the events in between concern no alarm). Always at least
 /// one, so the cursor moves past a batch with no alarm input too.
 pub fn commits(inputs: Vec<AlarmInput>, last: i64) -> Vec<(i64, Vec<AlarmInput>)> {
@@ -96,7 +96,7 @@ pub async fn start_cursor(store: &dyn Store) -> Result<i64, StoreError> {
 
 /// Apply every event after `cursor` that is in the store now; returns the new cursor and
 /// the changes written. Batches of 1000 events, one store transaction per
-/// [`PER_COMMIT`] alarm inputs of a batch.
+/// `PER_COMMIT` alarm inputs of a batch.
 pub async fn catch_up(
     alarms: &Alarms,
     mut cursor: i64,
@@ -213,7 +213,7 @@ pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<
     let now = alarms.clock().now_ms();
     let (ids, next) = due(alarms.config(), &open, now);
     let mut changes = Vec::new();
-    // One store call (one commit on SQLite) per [`PER_COMMIT`] alarms of the round.
+    // One store call (one commit on SQLite) per `PER_COMMIT` alarms of the round.
     for part in ids.chunks(PER_COMMIT) {
         let ops = part.iter().map(|&id| (id, AlarmOp::Escalate)).collect();
         let outcomes = alarms.store().update_alarms(ops, SYSTEM_ACTOR, now).await?;

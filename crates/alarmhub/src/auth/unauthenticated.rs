@@ -6,7 +6,7 @@
 //! look-up each, not an audit row and a log line, and the other callers (any caller with a
 //! valid token, from that address too) keep working.
 //!
-//! Memory is bounded: at most [`MAX_SOURCES`] addresses are tracked; when full, the buckets
+//! Memory is bounded: at most `MAX_SOURCES` addresses are tracked; when full, the buckets
 //! that have refilled are forgotten (a full bucket is the same as none), and if none has,
 //! the new address is not limited.
 

@@ -10,9 +10,9 @@
 //! invalid input than `panel.max_invalid_per_min` goes into the penalty box, and its
 //! datagrams are dropped on arrival for the stay.
 //!
-//! A flood costs the runtime a bounded share: datagrams are read at most [`PER_TICK`] per
-//! [`TICK`] (the rest wait in the socket's buffer, and the kernel drops what does not fit);
-//! once a tick has seen [`BUSY`] datagrams, the loop takes the next ones at the next tick
+//! A flood costs the runtime a bounded share: datagrams are read at most `PER_TICK` per
+//! `TICK` (the rest wait in the socket's buffer, and the kernel drops what does not fit);
+//! once a tick has seen `BUSY` datagrams, the loop takes the next ones at the next tick
 //! rather than waking for each (a wake-up is a context switch); and a datagram is read into
 //! a buffer one byte longer than `panel.max_frame_len`, so an oversize one is never copied
 //! whole. A lone datagram on a quiet socket is still taken at once.
@@ -172,15 +172,15 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
 
 /// How long one receive budget lasts.
 const TICK: std::time::Duration = std::time::Duration::from_millis(5);
-/// Datagrams received at most per [`TICK`] (51,200 a second): under a flood the receive
+/// Datagrams received at most per `TICK` (51,200 a second): under a flood the receive
 /// loop takes a bounded share of the runtime, and the excess is dropped by the kernel at no
 /// cost to the sessions of established panels.
 const PER_TICK: u32 = 256;
-/// Datagrams in one [`TICK`] from which the socket counts as busy: when it is then found
+/// Datagrams in one `TICK` from which the socket counts as busy: when it is then found
 /// empty, the loop sleeps to the next tick instead of waking for each datagram.
 const BUSY: u32 = 16;
 
-/// The receive loop's budget: at most [`PER_TICK`] datagrams per [`TICK`].
+/// The receive loop's budget: at most `PER_TICK` datagrams per `TICK`.
 struct Tick {
     start: tokio::time::Instant,
     n: u32,
