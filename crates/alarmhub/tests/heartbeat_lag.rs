@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::frames::{bytes, cid_frame, hb_event};
-use common::{http, Daemon, Panel};
+use common::{Daemon, Panel};
 use panel_proto::{Data, Id};
 
 /// The writer stall: long enough that an answer within [`PROMPT`] cannot have waited for it.
@@ -22,12 +22,6 @@ fn null(account: &str) -> Vec<u8> {
     let mut f = cid_frame(Id::Null, 0, account, None, 0, 0, 0, None);
     f.data = Data::Empty;
     bytes(&f)
-}
-
-fn stall(d: &Daemon) -> Instant {
-    let path = format!("/debug/stall-writer?secs={STALL_SECS}");
-    assert_eq!(http(d.http, "POST", &path).0, 202);
-    Instant::now()
 }
 
 #[test]
@@ -46,7 +40,7 @@ fn a_heartbeat_behind_an_event_waiting_for_the_store_is_acked_at_once() {
         (Id::Ack, "0000".into())
     );
 
-    let stalled_at = stall(&d);
+    let stalled_at = d.stall_writer(STALL_SECS);
     // The event's store is in flight (the writer is stalled) …
     p.send(&bytes(&hb_event(1, account, 1130, 0, 5)));
     std::thread::sleep(Duration::from_millis(200));
@@ -93,7 +87,7 @@ fn heartbeats_keep_being_acked_while_an_event_waits_and_the_event_still_follows(
     let mut a = Panel::connect(d.panel);
     a.send(&null("700002"));
     assert!(a.recv(Duration::from_secs(5)).is_some());
-    let stalled_at = stall(&d);
+    let stalled_at = d.stall_writer(STALL_SECS);
     a.send(&bytes(&hb_event(7, "700002", 1130, 0, 5)));
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(300));
@@ -119,7 +113,7 @@ fn a_heartbeat_behind_a_retransmission_of_an_event_still_being_stored_is_acked_a
     let mut p = Panel::connect(d.panel);
     p.send(&null(account));
     assert!(p.recv(Duration::from_secs(5)).is_some());
-    let stalled_at = stall(&d);
+    let stalled_at = d.stall_writer(STALL_SECS);
     let event = bytes(&hb_event(4, account, 1130, 0, 5));
     p.send(&event);
     std::thread::sleep(Duration::from_millis(200));

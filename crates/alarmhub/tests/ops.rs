@@ -108,7 +108,7 @@ fn readiness_goes_503_while_the_store_writer_is_stuck() {
     let tmp = tempfile::tempdir().unwrap();
     let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
     assert_eq!(d.http_get("/readyz").0, 200);
-    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=4").0, 202);
+    d.stall_writer(4);
     let (code, body) = d.http_get("/readyz");
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("store"), "{body}");
@@ -160,7 +160,7 @@ fn systemd_gets_ready_then_watchdog_pings_that_stop_while_the_writer_is_stuck() 
         "{first:?}"
     );
     // Stall the writer for 6 s: within a second or two the pings stop.
-    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=6").0, 202);
+    d.stall_writer(6);
     let _ = recv_for(Duration::from_millis(2500));
     let during = recv_for(Duration::from_millis(2500));
     assert!(

@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::frames::{bytes, hb_event};
-use common::{eventually, http, Daemon, Panel};
+use common::{eventually, Daemon, Panel};
 
 /// Panels that connect, send an event and give up while the writer is stalled.
 const QUITTERS: usize = 200;
@@ -73,16 +73,7 @@ fn sockets_of_panels_that_gave_up_while_the_store_lagged_are_released() {
     std::thread::sleep(Duration::from_millis(300));
     let idle = fds(&d);
 
-    assert_eq!(
-        http(
-            d.http,
-            "POST",
-            &format!("/debug/stall-writer?secs={STALL_SECS}")
-        )
-        .0,
-        202
-    );
-    let stalled_at = Instant::now();
+    let stalled_at = d.stall_writer(STALL_SECS);
     quit_after_one_event(&d, 0, QUITTERS);
     // Within the half-close grace (2 s) and a little, well inside the stall.
     let released = eventually(Duration::from_secs(6), || fds(&d) <= idle + SLACK_FDS);
@@ -101,16 +92,7 @@ fn sockets_of_panels_that_gave_up_while_the_store_lagged_are_released() {
 #[test]
 fn places_under_max_connections_go_to_the_next_panels_while_the_store_lags() {
     let (_tmp, d) = start("max_connections = 5");
-    assert_eq!(
-        http(
-            d.http,
-            "POST",
-            &format!("/debug/stall-writer?secs={STALL_SECS}")
-        )
-        .0,
-        202
-    );
-    let stalled_at = Instant::now();
+    let stalled_at = d.stall_writer(STALL_SECS);
     quit_after_one_event(&d, 0, 5);
     // After the grace the five places are free again, although the five sessions still
     // wait for the store: a new panel is served, not closed at accept.
@@ -134,16 +116,7 @@ fn places_under_max_connections_go_to_the_next_panels_while_the_store_lags() {
 #[test]
 fn sessions_that_outlive_their_sockets_are_bounded_at_twice_max_connections() {
     let (_tmp, d) = start("max_connections = 2");
-    assert_eq!(
-        http(
-            d.http,
-            "POST",
-            &format!("/debug/stall-writer?secs={STALL_SECS}")
-        )
-        .0,
-        202
-    );
-    let stalled_at = Instant::now();
+    let stalled_at = d.stall_writer(STALL_SECS);
     // Two rounds of two panels that give up: four sessions still wait for the store, with
     // no socket each after the grace.
     quit_after_one_event(&d, 0, 2);
@@ -163,7 +136,7 @@ fn sessions_that_outlive_their_sockets_are_bounded_at_twice_max_connections() {
 fn a_panel_that_half_closes_still_gets_the_ack_of_an_event_stored_within_the_grace() {
     let (_tmp, d) = start("");
     // A stall shorter than the half-close grace (2 s): the socket is kept for the ACK.
-    assert_eq!(http(d.http, "POST", "/debug/stall-writer?secs=1").0, 202);
+    d.stall_writer(1);
     let mut p = Panel::connect(d.panel);
     p.send(&bytes(&hb_event(3, "799997", 1130, 0, 5)));
     p.stream.shutdown(std::net::Shutdown::Write).unwrap();

@@ -45,6 +45,17 @@ fn alarms(store: &Arc<dyn Store>, clock: &Clock) -> Alarms {
     )
 }
 
+/// A fresh store with a manual clock at `T0`, and the engine on it from its start cursor
+/// (0: the log is empty).
+async fn engine_at_t0() -> (tempfile::TempDir, Clock, Arc<dyn Store>, Alarms) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(T0);
+    let store = open_store(dir.path(), &clock);
+    let alarms = alarms(&store, &clock);
+    assert_eq!(start_cursor(store.as_ref()).await.unwrap(), 0);
+    (dir, clock, store, alarms)
+}
+
 #[test]
 fn the_next_deadline_follows_each_priority() {
     let config = AlarmsConfig::default();
@@ -84,11 +95,7 @@ fn the_next_deadline_follows_each_priority() {
 
 #[tokio::test]
 async fn events_open_alarms_once_even_when_a_batch_is_applied_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(T0);
-    let store = open_store(dir.path(), &clock);
-    let alarms = alarms(&store, &clock);
-    assert_eq!(start_cursor(store.as_ref()).await.unwrap(), 0);
+    let (_dir, _clock, store, alarms) = engine_at_t0().await;
     store
         .append(vec![
             event("1001", 1130, 3, T0),
@@ -151,11 +158,7 @@ fn a_batch_is_applied_in_commits_of_at_most_the_limit_each_moving_the_cursor() {
 
 #[tokio::test]
 async fn a_large_batch_opens_and_a_round_escalates_every_alarm_across_several_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(T0);
-    let store = open_store(dir.path(), &clock);
-    let alarms = alarms(&store, &clock);
-    assert_eq!(start_cursor(store.as_ref()).await.unwrap(), 0);
+    let (_dir, clock, store, alarms) = engine_at_t0().await;
     // 200 accounts, one burglary each, and a heartbeat-like event after them.
     let mut batch: Vec<_> = (0..200)
         .map(|i| event(&format!("A{i}"), 1130, 1, T0 + i64::from(i)))
@@ -186,11 +189,7 @@ async fn a_large_batch_opens_and_a_round_escalates_every_alarm_across_several_co
 
 #[tokio::test(start_paused = true)]
 async fn an_alarm_not_taken_in_time_escalates_under_paused_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(T0);
-    let store = open_store(dir.path(), &clock);
-    let alarms = alarms(&store, &clock);
-    start_cursor(store.as_ref()).await.unwrap();
+    let (_dir, clock, store, alarms) = engine_at_t0().await;
     // A fire (take within 30 s) and a burglary (60 s), both at T0.
     store
         .append(vec![event("F", 1110, 1, T0), event("B", 1130, 1, T0)])

@@ -289,6 +289,14 @@ impl Daemon {
     pub fn http_get(&self, path: &str) -> (u16, String) {
         http(self.http, "GET", path)
     }
+
+    /// Stall the store's writer for `secs` (test hook; the daemon runs with
+    /// `ALARMHUB_TEST_HOOKS=1`); returns when the stall was accepted.
+    pub fn stall_writer(&self, secs: u64) -> Instant {
+        let path = format!("/debug/stall-writer?secs={secs}");
+        assert_eq!(http(self.http, "POST", &path).0, 202, "stall not accepted");
+        Instant::now()
+    }
 }
 
 impl Drop for Daemon {
