@@ -56,23 +56,28 @@ async fn engine_at_t0() -> (tempfile::TempDir, Clock, Arc<dyn Store>, Alarms) {
     (dir, clock, store, alarms)
 }
 
+/// The input of a burglary (1130, zone 1) at `T0` with priority `p`.
+fn burglary(seq: i64, account: &str, p: u8) -> AlarmInput {
+    AlarmInput {
+        seq,
+        account: account.into(),
+        code: 1130,
+        sia_code: None,
+        zone: 1,
+        group: 1,
+        at_ms: T0,
+        action: EventAction::Alarm {
+            priority: Priority::new(p).unwrap(),
+            category: Category::Burglary,
+        },
+    }
+}
+
 #[test]
 fn the_next_deadline_follows_each_priority() {
     let config = AlarmsConfig::default();
     let mk = |id: i64, p: u8| {
-        let input = AlarmInput {
-            seq: id,
-            account: format!("A{id}"),
-            code: 1130,
-            sia_code: None,
-            zone: 1,
-            group: 1,
-            at_ms: T0,
-            action: EventAction::Alarm {
-                priority: Priority::new(p).unwrap(),
-                category: Category::Burglary,
-            },
-        };
+        let input = burglary(id, &format!("A{id}"), p);
         let mut a = crate::alarms::rules::open(&input).unwrap();
         a.id = id;
         a
@@ -124,19 +129,7 @@ async fn events_open_alarms_once_even_when_a_batch_is_applied_again() {
 
 #[test]
 fn a_batch_is_applied_in_commits_of_at_most_the_limit_each_moving_the_cursor() {
-    let input = |seq: i64| AlarmInput {
-        seq,
-        account: "1001".into(),
-        code: 1130,
-        sia_code: None,
-        zone: 1,
-        group: 1,
-        at_ms: T0,
-        action: EventAction::Alarm {
-            priority: Priority::new(3).unwrap(),
-            category: Category::Burglary,
-        },
-    };
+    let input = |seq: i64| burglary(seq, "1001", 3);
     let seqs = |c: &[(i64, Vec<AlarmInput>)]| -> Vec<(i64, usize)> {
         c.iter().map(|(upto, part)| (*upto, part.len())).collect()
     };
