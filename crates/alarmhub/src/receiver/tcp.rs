@@ -73,8 +73,13 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracke
             () = held.release_due() => continue,
             r = listener.accept() => match r {
                 Ok(x) => { backoff = Duration::from_millis(10); x }
-                Err(e) if spare.out_of_descriptors(&e) && spare.shed(&listener).await => {
-                    refused(&shared, None, "fd_limit", 0);
+                Err(e) if Spare::out_of_descriptors(&e) && spare.is_held() => {
+                    match spare.shed(&listener) {
+                        Shed::Closed => refused(&shared, None, "fd_limit", 0),
+                        // The kernel says EMFILE before it looks at the queue: look again
+                        // shortly, so a panel that connects meanwhile is closed within this.
+                        Shed::Idle => tokio::time::sleep(OUT_OF_DESCRIPTORS_POLL).await,
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -214,6 +219,9 @@ fn refused(shared: &Shared, peer: Option<SocketAddr>, reason: &'static str, limi
     }
 }
 
+/// How often the accept loop looks at its queue while the process is out of descriptors.
+const OUT_OF_DESCRIPTORS_POLL: Duration = Duration::from_millis(20);
+
 /// One descriptor held in reserve for the accept loop. When the process is out of
 /// descriptors (`EMFILE`), `accept` fails and the connection stays in the kernel's accept
 /// queue — where the panel's handshake has completed, so it sends its frames and waits for
@@ -221,7 +229,19 @@ fn refused(shared: &Shared, peer: Option<SocketAddr>, reason: &'static str, limi
 /// closed for a moment, the connection is accepted and shut down at once (the panel sees
 /// the close); its socket then stays open as the next spare, so the descriptor never goes
 /// back to the process where another thread (the gRPC listener, say) could take it.
+///
+/// The spare is only closed when a connection is known to be waiting, and the accept
+/// follows the close in the next system call: the window in which another thread could
+/// take the descriptor is microseconds, not the time a panel takes to connect.
 struct Spare(Option<std::os::fd::OwnedFd>);
+
+/// What one attempt to shed a waiting connection came to.
+enum Shed {
+    /// A waiting connection was accepted and shut down.
+    Closed,
+    /// No connection was waiting (or another thread took the freed descriptor first).
+    Idle,
+}
 
 impl Spare {
     fn open() -> Spare {
@@ -233,31 +253,47 @@ impl Spare {
     }
 
     /// Whether `e` says the process (or the system) has no descriptor left.
-    fn out_of_descriptors(&self, e: &std::io::Error) -> bool {
+    fn out_of_descriptors(e: &std::io::Error) -> bool {
         use rustix::io::Errno;
         matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
     }
 
-    /// Accept one waiting connection with the spare's descriptor and shut it down; false
-    /// when there was no spare or the accept still failed (the caller backs off).
-    async fn shed(&mut self, listener: &TcpListener) -> bool {
-        if self.0.take().is_none() {
+    /// Whether a spare is held; when not, try to open one again (a descriptor may have
+    /// been freed since it was lost), and report false for now: the caller backs off.
+    fn is_held(&mut self) -> bool {
+        if self.0.is_none() {
             *self = Spare::open();
             return false;
-        }
-        let accepted = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
-        let Ok(Ok((stream, _))) = accepted else {
-            *self = Spare::open();
-            return false;
-        };
-        match stream.into_std() {
-            Ok(socket) => {
-                let _ = socket.shutdown(std::net::Shutdown::Both);
-                self.0 = Some(std::os::fd::OwnedFd::from(socket));
-            }
-            Err(_) => *self = Spare::open(),
         }
         true
+    }
+
+    /// Accept one waiting connection with the spare's descriptor and shut it down.
+    fn shed(&mut self, listener: &TcpListener) -> Shed {
+        use rustix::event::{poll, PollFd, PollFlags};
+        use rustix::net::{accept_with, shutdown, Shutdown, SocketFlags};
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut waiting = [PollFd::new(listener, PollFlags::IN)];
+        if !matches!(poll(&mut waiting, Some(&zero)), Ok(n) if n > 0) {
+            return Shed::Idle;
+        }
+        drop(self.0.take());
+        match accept_with(listener, SocketFlags::CLOEXEC) {
+            Ok(socket) => {
+                let _ = shutdown(&socket, Shutdown::Both);
+                self.0 = Some(socket);
+                Shed::Closed
+            }
+            // Nothing after all, or the descriptor went elsewhere: open the spare again
+            // (when that fails too, the next round backs off until one is free).
+            Err(_) => {
+                *self = Spare::open();
+                Shed::Idle
+            }
+        }
     }
 }
 
