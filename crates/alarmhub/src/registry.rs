@@ -339,6 +339,15 @@ impl Registry {
         found
     }
 
+    /// The Hengbo host type on record for `account` (from its last stored type report),
+    /// without copying the panel's state.
+    pub fn machine_type(&self, account: &str) -> Option<i32> {
+        self.read()
+            .get(account)
+            .map(|p| p.machine_type)
+            .filter(|t| *t >= 0)
+    }
+
     /// A copy of one panel's state.
     pub fn get(&self, account: &str) -> Option<PanelState> {
         self.read().get(account).cloned()

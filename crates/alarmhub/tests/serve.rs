@@ -321,6 +321,44 @@ fn a_hengbo_host_that_has_not_said_its_type_is_asked_with_1798() {
 }
 
 #[test]
+fn a_type_report_repeating_the_type_on_record_is_acked_but_not_stored_again() {
+    use common::frames::{bytes, hb_event};
+    const HOST: &str = "861234567890";
+    let d = Daemon::start("", "");
+    let report = |p: &mut Panel, seq: u16, code: u16| {
+        p.send(&bytes(&hb_event(seq, HOST, code, 0, 0)));
+        let ack = p.recv(S).expect("ACK");
+        assert_eq!((ack.id, ack.seq.as_str()), (Id::Ack, format!("{seq:04}").as_str()));
+    };
+    let mut p = d.connect();
+    report(&mut p, 1, 1737); // wired host (type 6): news, stored
+    report(&mut p, 2, 1737); // the same again on this connection
+    drop(p);
+    // Reconnect (as a host does, reporting its type again), once OFFLINE is in.
+    let offline = |d: &Daemon| d.events().iter().any(|e| e.event.code == 1944);
+    assert!(eventually(S, || offline(&d)), "OFFLINE stored");
+    let mut p = d.connect();
+    report(&mut p, 3, 1737); // unchanged: ACKed, not stored
+    report(&mut p, 4, 1717); // a GPRS host now (type 4): stored
+    report(&mut p, 5, 1737); // and back: stored
+    let types: Vec<(String, u16)> = d
+        .events()
+        .iter()
+        .filter(|e| panel_proto::codes::machine_type_from_event(e.event.code).is_some())
+        .map(|e| (e.event.frame_seq.clone(), e.event.code))
+        .collect();
+    let want = [("0001", 1737), ("0004", 1717), ("0005", 1737)].map(|(s, c)| (s.to_string(), c));
+    assert_eq!(types, want);
+    let presence: Vec<u16> = d
+        .events()
+        .iter()
+        .filter(|e| matches!(e.event.code, 1944 | 1946))
+        .map(|e| e.event.code)
+        .collect();
+    assert_eq!(presence, [1946, 1944, 1946], "every presence change stored");
+}
+
+#[test]
 fn connections_beyond_the_per_ip_cap_are_closed_at_once() {
     let d = Daemon::start("max_connections_per_ip = 2", "");
     let _a = d.connect();

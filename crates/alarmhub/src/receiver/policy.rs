@@ -1,8 +1,8 @@
 //! The daemon's configuration and registry as the link's [`Policies`]: one account's
 //! `[[accounts]]` entry (or the `[panel]` defaults and unknown-account policy) turned into
-//! plain [`AccountPolicy`] data, and whether a host's type is already known. A new unknown
-//! account (not configured, never seen) beyond its source's limit per minute gets
-//! [`Admission::Limited`].
+//! plain [`AccountPolicy`] data, and the host type on record (the registry's, which every
+//! node keeps from the shared sequence). A new unknown account (not configured, never
+//! seen) beyond its source's limit per minute gets [`Admission::Limited`].
 
 use std::net::IpAddr;
 
@@ -81,10 +81,7 @@ impl Policies for ConfigPolicies<'_> {
         }
     }
 
-    fn host_type_known(&self, account: &str) -> bool {
-        self.shared
-            .registry
-            .get(account)
-            .is_some_and(|p| p.machine_type >= 0)
+    fn host_type(&self, account: &str) -> Option<i32> {
+        self.shared.registry.machine_type(account)
     }
 }

@@ -56,7 +56,9 @@ impl Link {
                 // The host's report of what a command did finishes that command, after the
                 // report itself is stored and ACKed.
                 let report = frame.contact_id().map(|c| (c.event_code(), c.group));
-                self.ack(frame, account.clone(), &policy, (key, digest), now, out);
+                let store = !self.repeats_known_type(&frame, &account, policies);
+                let crypto = (key, digest);
+                self.ack(frame, account.clone(), &policy, crypto, store, now, out);
                 if let Some((event_code, group)) = report {
                     self.commands.reported(&account, event_code, group, out);
                 }
@@ -147,14 +149,32 @@ impl Link {
         None
     }
 
-    /// Store the event (if the frame carries one) or touch the panel, then ACK. An ACK
-    /// that cannot be built still leaves the event stored: what was received is kept.
+    /// Whether `frame` is a Hengbo type report (17x7/1807/1817) naming the type the caller
+    /// already has on record for `account`: a host reports its type on every connection
+    /// and answers every 1798, and storing the same fact again on each reconnect only
+    /// loads the store. A report of a *different* type (or of a type not on record) is
+    /// stored as usual.
+    fn repeats_known_type(&self, frame: &Frame, account: &str, policies: &dyn Policies) -> bool {
+        if self.dialect != Some(Dialect::Hb) {
+            return false;
+        }
+        frame
+            .contact_id()
+            .and_then(|c| machine_type_from_event(c.event_code()))
+            .is_some_and(|t| policies.host_type(account) == Some(t))
+    }
+
+    /// Store the event (if the frame carries one and `store`) or touch the panel, then
+    /// ACK. An ACK that cannot be built still leaves the event stored: what was received
+    /// is kept.
+    #[allow(clippy::too_many_arguments)] // the parts of the frame `handle_frame` has
     fn ack(
         &mut self,
         frame: Frame,
         account: CompactString,
         policy: &AccountPolicy,
         (key, digest): (Option<Key>, Option<u64>),
+        store: bool,
         now: Now,
         out: &mut Vec<Output>,
     ) {
@@ -174,7 +194,7 @@ impl Link {
         let kind = ReplyKind::Ack {
             encrypted: key.is_some(),
         };
-        if frame.id.carries_event() {
+        if store && frame.id.carries_event() {
             out.push(Output::Store(Record::Event(Box::new(EventRecord {
                 frame,
                 account,

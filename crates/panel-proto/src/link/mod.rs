@@ -358,7 +358,7 @@ impl Link {
         let Some(first) = self.served.first_mut() else {
             return;
         };
-        if first.type_known || policies.host_type_known(&first.account) {
+        if first.type_known || policies.host_type(&first.account).is_some() {
             first.type_known = true;
             return;
         }

@@ -103,14 +103,17 @@ impl AccountPolicy {
 
 /// The caller's view of accounts, asked by the link. Implementations must be quick: the
 /// link calls [`Policies::policy`] once per account (until invalidated) and
-/// [`Policies::host_type_known`] at most a few times per connection.
+/// [`Policies::host_type`] a few times per connection (after its first frame, and for
+/// each type report).
 pub trait Policies {
     /// The policy for `account` (an unknown account gets the unknown-account admission).
     fn policy(&self, account: &str) -> AccountPolicy;
 
-    /// Whether the type of the Hengbo host `account` is already known (from an earlier
-    /// connection); if not, the link asks it once (1798).
-    fn host_type_known(&self, account: &str) -> bool;
+    /// The type number of the Hengbo host `account` on record (from its last stored type
+    /// report, [`crate::codes::machine_type_from_event`]), `None` when not known. Unknown:
+    /// the link asks it once (1798). Known: a type report that repeats it is ACKed without
+    /// being stored again ([`Output::Touch`](super::Output::Touch)).
+    fn host_type(&self, account: &str) -> Option<i32>;
 }
 
 /// Most accounts cached per link. A connection normally serves one account; the bound only

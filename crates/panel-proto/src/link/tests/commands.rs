@@ -334,7 +334,7 @@ fn a_hengbo_host_of_unknown_type_is_asked_with_1798_once() {
     ] {
         let mut acc = Accounts::new();
         if caller_knows {
-            acc.types_known.push(HB);
+            acc.types_known.push((HB, 1));
         }
         let mut l = Link::new(
             LinkConfig {
@@ -367,4 +367,37 @@ fn a_hengbo_host_of_unknown_type_is_asked_with_1798_once() {
             assert_eq!(shape(&t), ["finished query_type timed_out"]);
         }
     }
+}
+
+#[test]
+fn a_type_report_repeating_the_type_on_record_is_acked_without_being_stored() {
+    // 1737 reports type 6 (wired), 1717 type 4 (GPRS); the caller has type 6 on record.
+    let mut acc = Accounts::new();
+    acc.types_known.push((HB, 6));
+    let mut l = link();
+    let out = feed(&mut l, &bytes(&hb_event(1, 1737, 0)), at(0), &acc);
+    assert_eq!(
+        shape(&out),
+        [
+            "online 861234567890",
+            "store ONLINE 861234567890",
+            "touch 861234567890",
+            "ack 0001"
+        ],
+        "same type: ACKed, only the ONLINE stored"
+    );
+    let out = feed(&mut l, &bytes(&hb_event(2, 1717, 0)), at(1), &acc);
+    assert_eq!(shape(&out), ["store 1717 0002", "ack 0002"], "a changed type");
+    acc.types_known.clear();
+    let out = feed(&mut l, &bytes(&hb_event(3, 1737, 0)), at(2), &acc);
+    assert_eq!(shape(&out), ["store 1737 0003", "ack 0003"], "no type on record");
+    // A plain DC-09 panel's 1737 is not a type report: always stored.
+    acc.types_known.push(("1409", 6));
+    let mut l = link();
+    let out = feed(&mut l, &bytes(&dc09_event("1409", 1, 1737, 0)), at(0), &acc);
+    assert!(
+        shape(&out).contains(&"store 1737 0001".to_string()),
+        "{:?}",
+        shape(&out)
+    );
 }

@@ -28,7 +28,8 @@ const HB: &str = "861234567890";
 struct Accounts {
     known: HashMap<&'static str, AccountPolicy>,
     unknown: Admission,
-    types_known: Vec<&'static str>,
+    /// Hengbo hosts whose type the caller has on record, with that type.
+    types_known: Vec<(&'static str, i32)>,
     lookups: Cell<usize>,
 }
 
@@ -60,8 +61,11 @@ impl Policies for Accounts {
             })
     }
 
-    fn host_type_known(&self, account: &str) -> bool {
-        self.types_known.contains(&account)
+    fn host_type(&self, account: &str) -> Option<i32> {
+        self.types_known
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map(|(_, t)| *t)
     }
 }
 
