@@ -209,6 +209,39 @@ async fn an_old_connection_ending_on_one_node_does_not_mark_offline_a_panel_that
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_reconnecting_to_the_same_node_within_one_batch_stays_owned_by_it() {
+    use alarmhub::events::codes::{OFFLINE, ONLINE};
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    let b = node(&db.url).await;
+    a.store.append(vec![presence("X", ONLINE)]).await.unwrap();
+    // The old connection's OFFLINE and the new one's ONLINE in one commit of A: both are
+    // stored, and A still owns the panel afterwards.
+    let out = a
+        .store
+        .append(vec![presence("X", OFFLINE), presence("X", ONLINE)])
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Appended::Stored(2), Appended::Stored(3)]);
+    // So a stale connection of X ending on B is not the panel going offline.
+    let out = b.store.append(vec![presence("X", OFFLINE)]).await.unwrap();
+    assert_eq!(out, vec![Appended::Duplicate(3)], "answered with the last seq");
+    // In one batch, an ONLINE then OFFLINE of a panel B never held: both stored (B held
+    // it in between), and B's OFFLINE leaves A's ownership alone.
+    let out = b
+        .store
+        .append(vec![presence("X", ONLINE), presence("X", OFFLINE)])
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Appended::Stored(4), Appended::Stored(5)]);
+    assert_eq!(saw(&a, 5).await, vec![1, 2, 3, 4, 5]);
+    a.store.close().await.unwrap();
+    b.store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_panels_go_offline_after_its_lease_expires_except_those_that_moved() {
     use alarmhub::events::codes::ONLINE;
     let Some(db) = TestDb::create().await else {

@@ -1,6 +1,6 @@
 //! The events area: the bulk insert of a commit (one `INSERT … SELECT FROM UNNEST` of
-//! column arrays, so a batch of a thousand events is one statement), the dedup lookup, the
-//! row → [`StoredEvent`] decoding and the SQL built for an [`EventQuery`].
+//! column arrays, so a batch of a thousand events is one statement; appends use them in
+//! `append.rs`), the row → [`StoredEvent`] decoding and the SQL built for an [`EventQuery`].
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -25,11 +25,6 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO ah_events (seq, account, sou
      $6::int[], $7::int[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], \
      $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::smallint[], $18::bool[], \
      $19::text[], $20::text[])";
-
-/// The newest copy, within the window, of each of the keys `$1` (received after `$2`).
-pub(crate) const FIND_DUPLICATES: &str = "SELECT DISTINCT ON (dedup_key) dedup_key, seq \
-     FROM ah_events WHERE dedup_key = ANY($1) AND received_at_ms > $2 \
-     ORDER BY dedup_key, seq DESC";
 
 /// The events of one commit as column arrays, for [`INSERT_EVENTS`].
 #[derive(Default)]
@@ -82,11 +77,6 @@ impl Columns {
             .push(f.control.map(|c| c.action.as_str()));
         self.control_outcome
             .push(f.control.map(|c| c.outcome.as_str()));
-    }
-
-    /// No event to insert.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.seq.is_empty()
     }
 
     /// The parameters of [`INSERT_EVENTS`], in order.

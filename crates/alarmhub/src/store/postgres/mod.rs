@@ -10,6 +10,8 @@
 //!   its module doc says why this and not readers waiting for in-flight seqs), dedup across
 //!   nodes, and following the other nodes' commits (`LISTEN` as the wake-up, a `seq >`
 //!   query as the truth) so `on_commit` sees every event of every node once, in seq order.
+//!   `append.rs`: the one statement that decides and writes an append (dedup, seqs,
+//!   ownership), so the sequence lock is never held across a round trip to the node.
 //! * One file per area of the schema: `events.rs` (rows, dedup lookup, queries),
 //!   `snapshot.rs`, `cursors.rs`; alarm records in `alarms.rs` (writes, under their own
 //!   advisory lock and sequence), `alarm_reads.rs` and `alarm_watch.rs` (the cross-node
@@ -27,6 +29,7 @@ mod accounts_watch;
 mod alarm_reads;
 mod alarm_watch;
 mod alarms;
+mod append;
 mod commands;
 mod connect;
 mod cursors;

@@ -3,7 +3,7 @@
 //! Every [`super::PgStore`] is a node with a random id (`<host>-<pid>-<random>`). It writes
 //! a row in `ah_nodes` at open and renews its lease every [`HEARTBEAT`] (lease
 //! [`LEASE`]); a clean close removes it. Ownership of panels is kept *by the appends
-//! themselves*, inside the transaction that holds the sequence lock (`writer.rs`):
+//! themselves*, inside the transaction that holds the sequence lock (`append.rs`):
 //!
 //! * a receiver ONLINE stored by node N makes N the panel's owner;
 //! * a receiver OFFLINE from node N is stored only when no other node owns the panel — so a
@@ -33,17 +33,6 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a lease lasts without renewal: a node silent this long is dead.
 pub(crate) const LEASE: Duration = Duration::from_secs(5);
 
-/// Claims for the panels whose ONLINE is in this batch: `(account, node, dialect, since)`.
-pub(crate) const CLAIM: &str = "INSERT INTO ah_panel_owners (account, node_id, dialect, since_ms) \
-     SELECT a, $2, d, $4 FROM UNNEST($1::text[], $3::text[]) AS u(a, d) \
-     ON CONFLICT (account) DO UPDATE SET node_id = excluded.node_id, \
-     dialect = excluded.dialect, since_ms = excluded.since_ms";
-/// Releases for the panels whose OFFLINE this node stored.
-pub(crate) const RELEASE: &str =
-    "DELETE FROM ah_panel_owners WHERE account = ANY($1) AND node_id = $2";
-/// The owners of some panels.
-pub(crate) const OWNERS: &str =
-    "SELECT account, node_id FROM ah_panel_owners WHERE account = ANY($1)";
 /// Take every panel of a dead node.
 pub(crate) const TAKE_PANELS: &str =
     "DELETE FROM ah_panel_owners WHERE node_id = $1 RETURNING account, dialect";

@@ -10,9 +10,11 @@
 //!
 //! # One sequence for all nodes
 //!
-//! An append takes the transaction-level advisory lock [`SEQ_LOCK`] first, then reads the
-//! counter row `ah_sequence`, checks dedup, inserts its events with the next seqs, moves
-//! the counter and commits; the lock is released by the commit. So appends from all nodes
+//! An append takes the transaction-level advisory lock [`SEQ_LOCK`] first, then (one
+//! statement, `append.rs`) reads the counter row `ah_sequence`, checks dedup, inserts its
+//! events with the next seqs and moves the counter, and commits; the lock is released by
+//! the commit. The four go to the database as one pipeline, so the lock is never held while
+//! the node works or waits for its turn on a busy CPU. So appends from all nodes
 //! are serialised from seq assignment to commit, and commit order equals seq order. Readers
 //! therefore never see a gap that a later commit fills: PostgreSQL makes a transaction
 //! visible (ProcArrayEndTransaction) *before* it releases its locks, so the next appender
@@ -27,7 +29,6 @@
 //! Dedup runs under the same lock against the table itself (`dedup_key` index), so a panel
 //! that retransmits to node B what node A already stored gets A's seq back.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,10 +39,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use super::connect::Target;
-use super::events::{
-    dedup_from_sql, dedup_to_sql, event_from_row, Columns, EVENT_COLUMNS, FIND_DUPLICATES,
-    INSERT_EVENTS,
-};
+use super::append::{outcomes, AppendParams, APPEND};
+use super::events::{event_from_row, Columns, EVENT_COLUMNS, INSERT_EVENTS};
 use super::nodes;
 use crate::clock::Clock;
 use crate::events::{codes, Appended, NewEvent, Source, StoredEvent};
@@ -312,7 +311,9 @@ impl Writer {
             let client = self.target.connect(op).await?;
             let err = self.target.err(op);
             client
-                .batch_execute("SET synchronous_commit = on")
+                // Generic plans: the append statement is planned once per connection,
+                // not on every commit while the sequence lock is held.
+                .batch_execute("SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan")
                 .await
                 .map_err(&err)?;
             let prepared = Prepared::new(&client).await.map_err(&err)?;
@@ -463,8 +464,11 @@ impl Writer {
         }
     }
 
-    /// The transaction: lock, dedup, assign seqs, insert, move the counter, notify, commit.
-    /// Returns the outcomes and the counter before this commit.
+    /// The transaction: lock, then [`APPEND`] (dedup, the OFFLINE rule, seqs, insert,
+    /// counter, ownership, notify), then commit — sent as one pipeline, so the lock is
+    /// held for the database's work and the commit only (`append.rs`). Any error aborts
+    /// the transaction (a COMMIT after an error rolls back) and the connection is then
+    /// replaced. Returns the outcomes and the counter before this commit.
     async fn append_batch(
         &mut self,
         batch: &[NewEvent],
@@ -473,102 +477,26 @@ impl Writer {
         let cutoff = now_ms.saturating_sub(self.dedup_window_ms);
         let target = self.target.clone();
         let err = target.err("append events");
-        let keys: Vec<i64> = batch
-            .iter()
-            .filter_map(|e| e.dedup_key.map(dedup_to_sql))
-            .collect();
-        // Receiver ONLINE/OFFLINE move panel ownership (nodes.rs).
-        let moving: Vec<&str> = batch
-            .iter()
-            .filter(|e| is_presence(e))
-            .map(|e| e.account.as_str())
-            .collect();
-        let me = self.node.clone();
+        let params = AppendParams::new(batch, cutoff, &self.node, now_ms, EVENTS_CHANNEL);
+        let append_params = params.params();
         let (client, p) = self.client("append events").await?;
-        // Two round trips: [BEGIN, lock, dedup lookup, counter] and [insert, counter,
-        // notify, COMMIT], each sent as one pipeline. Any error aborts the transaction (a
-        // COMMIT after an error rolls back) and the connection is then replaced.
         let lock_params: [&(dyn ToSql + Sync); 1] = [&SEQ_LOCK];
-        let dup_params: [&(dyn ToSql + Sync); 2] = [&keys, &cutoff];
-        let owner_params: [&(dyn ToSql + Sync); 1] = [&moving];
-        let (_, _, found, before, owners) = tokio::try_join!(
+        let (_, _, rows, _) = tokio::try_join!(
             client.batch_execute("BEGIN"),
             client.execute(&p.lock, &lock_params),
-            client.query(&p.find_duplicates, &dup_params),
-            client.query_one(&p.last, &[]),
-            client.query(&p.owners, &owner_params),
+            client.query(&p.append, &append_params),
+            client.batch_execute("COMMIT"),
         )
         .map_err(&err)?;
-        let mut owner: HashMap<String, String> = owners
-            .iter()
-            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect();
-        let mut claims: HashMap<String, Option<&'static str>> = HashMap::new();
-        let mut releases: Vec<String> = Vec::new();
-        let before: i64 = before.get(0);
-        // key → (seq, received_at_ms) of the newest copy within the window.
-        let mut seen: HashMap<u64, (i64, i64)> = found
-            .iter()
-            .map(|row| (dedup_from_sql(row.get(0)), (row.get(1), i64::MAX)))
-            .collect();
-        let mut next = before;
-        let mut columns = Columns::default();
-        let mut out = Vec::with_capacity(batch.len());
-        for ev in batch {
-            let dup = ev
-                .dedup_key
-                .and_then(|k| seen.get(&k))
-                .filter(|(_, received)| *received > cutoff)
-                .map(|(seq, _)| *seq);
-            if let Some(seq) = dup {
-                out.push(Appended::Duplicate(seq));
-                continue;
-            }
-            if is_presence(ev) {
-                if ev.code == codes::OFFLINE {
-                    if owner.get(&ev.account).is_some_and(|n| *n != me) {
-                        // Another node holds the panel now: this connection's end is not
-                        // the panel going offline. Not stored; answered with the last seq.
-                        out.push(Appended::Duplicate(before));
-                        continue;
-                    }
-                    owner.remove(&ev.account);
-                    claims.remove(&ev.account);
-                    releases.push(ev.account.clone());
-                } else {
-                    owner.insert(ev.account.clone(), me.clone());
-                    claims.insert(ev.account.clone(), ev.facts.dialect.map(|d| d.as_str()));
-                }
-            }
-            next += 1;
-            columns.push(next, ev);
-            if let Some(key) = ev.dedup_key {
-                seen.insert(key, (next, ev.received_at_ms));
-            }
-            out.push(Appended::Stored(next));
-        }
-        if columns.is_empty() {
-            client.batch_execute("COMMIT").await.map_err(&err)?;
-        } else {
-            let payload = next.to_string();
-            let insert_params = columns.params();
-            let last_params: [&(dyn ToSql + Sync); 1] = [&next];
-            let notify_params: [&(dyn ToSql + Sync); 2] = [&EVENTS_CHANNEL, &payload];
-            let (claimed, dialects): (Vec<&str>, Vec<Option<&str>>) =
-                claims.iter().map(|(a, d)| (a.as_str(), *d)).unzip();
-            let claim_params: [&(dyn ToSql + Sync); 4] = [&claimed, &me, &dialects, &now_ms];
-            let release_params: [&(dyn ToSql + Sync); 2] = [&releases, &me];
-            tokio::try_join!(
-                client.execute(&p.insert, &insert_params),
-                client.execute(&p.set_last, &last_params),
-                client.execute(&p.notify, &notify_params),
-                client.execute(&p.claim, &claim_params),
-                client.execute(&p.release, &release_params),
-                client.batch_execute("COMMIT"),
-            )
-            .map_err(&err)?;
-        }
-        Ok((out, before))
+        outcomes(&rows, batch.len()).ok_or_else(|| StoreError::BadRow {
+            target: target.name.to_string(),
+            seq: 0,
+            what: format!(
+                "the append answered {} rows for {} events",
+                rows.len(),
+                batch.len()
+            ),
+        })
     }
 
     /// Hand every committed event after `followed` up to `upto` to `on_commit`; false if
@@ -655,15 +583,12 @@ impl Writer {
 /// The writer's statements, prepared once per connection.
 struct Prepared {
     lock: Statement,
-    find_duplicates: Statement,
+    append: Statement,
     last: Statement,
     insert: Statement,
     set_last: Statement,
     notify: Statement,
     follow: Statement,
-    owners: Statement,
-    claim: Statement,
-    release: Statement,
     take_panels: Statement,
     forget_node: Statement,
 }
@@ -674,42 +599,31 @@ impl Prepared {
             "SELECT {EVENT_COLUMNS} FROM ah_events WHERE seq > $1 AND seq <= $2 \
              ORDER BY seq LIMIT $3"
         );
-        let (lock, find_duplicates, last, insert, set_last, notify, follow) = tokio::try_join!(
+        let (lock, append, last, insert, set_last, notify, follow) = tokio::try_join!(
             c.prepare("SELECT pg_advisory_xact_lock($1)"),
-            c.prepare(FIND_DUPLICATES),
+            c.prepare(APPEND),
             c.prepare("SELECT last FROM ah_sequence WHERE id = 1"),
             c.prepare(INSERT_EVENTS),
             c.prepare("UPDATE ah_sequence SET last = $1 WHERE id = 1"),
             c.prepare("SELECT pg_notify($1, $2)"),
             c.prepare(&follow),
         )?;
-        let (owners, claim, release, take_panels, forget_node) = tokio::try_join!(
-            c.prepare(nodes::OWNERS),
-            c.prepare(nodes::CLAIM),
-            c.prepare(nodes::RELEASE),
+        let (take_panels, forget_node) = tokio::try_join!(
             c.prepare(nodes::TAKE_PANELS),
             c.prepare(nodes::FORGET_NODE),
         )?;
         Ok(Prepared {
-            owners,
-            claim,
-            release,
-            take_panels,
-            forget_node,
             lock,
-            find_duplicates,
+            append,
             last,
             insert,
             set_last,
             notify,
             follow,
+            take_panels,
+            forget_node,
         })
     }
-}
-
-/// A receiver ONLINE or OFFLINE: the events that move panel ownership.
-fn is_presence(e: &NewEvent) -> bool {
-    e.source == Source::Receiver && (e.code == codes::ONLINE || e.code == codes::OFFLINE)
 }
 
 /// The OFFLINE stored for a panel whose node died.
