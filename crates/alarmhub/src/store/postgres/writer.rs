@@ -312,8 +312,14 @@ impl Writer {
             let err = self.target.err(op);
             client
                 // Generic plans: the append statement is planned once per connection,
-                // not on every commit while the sequence lock is held.
-                .batch_execute("SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan")
+                // not on every commit while the sequence lock is held. No sequential
+                // scans: a plan made while `ah_events` was new and never analysed (a
+                // fresh cluster) would otherwise read the whole table on every append —
+                // the dedup lookup — and every follow, slower as the table grows.
+                .batch_execute(
+                    "SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan; \
+                     SET enable_seqscan = off",
+                )
                 .await
                 .map_err(&err)?;
             let prepared = Prepared::new(&client).await.map_err(&err)?;
