@@ -256,6 +256,25 @@ fn udp_datagrams_are_dropped_when_oversize_or_over_the_peer_queue_and_the_queues
 }
 
 #[test]
+fn the_udp_receive_budget_is_the_configured_datagrams_per_second() {
+    // 200 a second: one datagram per 5 ms tick.
+    let d = Daemon::start("udp_max_datagrams_per_sec = 200", "");
+    let bad = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let t0 = Instant::now();
+    for _ in 0..1_000 {
+        let _ = bad.send_to(b"0000000000", d.panel);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Every datagram read is dropped (garbage, then penalty once the source is boxed): the
+    // count is what the loop read, which the budget bounds (the kernel dropped the rest or
+    // they still wait in the socket's buffer).
+    let read = metric(&d, "alarmhub_udp_dropped_total", "");
+    let budget = 200.0 * t0.elapsed().as_secs_f64() + 20.0;
+    assert!(read >= 1.0, "the datagrams were read at all");
+    assert!(read <= budget, "{read} datagrams read, budget {budget:.0}");
+}
+
+#[test]
 fn a_udp_flood_over_the_receive_budget_leaves_other_udp_and_tcp_panels_answered() {
     let d = Daemon::start("", "");
     let frame = unescape(F16).unwrap();

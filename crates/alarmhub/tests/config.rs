@@ -135,6 +135,7 @@ fn the_full_fixture_reads_every_field() {
     assert_eq!(a.time_window_future_secs, Some(60));
     assert_eq!(a.allowed_networks().len(), 2);
     assert!(a.allow_plaintext);
+    assert_eq!(c.panel.udp_max_datagrams_per_sec, 20_000);
     assert_eq!(
         (c.panel.max_accounts_per_connection, c.panel.fd_reserve),
         (4, 100)

@@ -55,6 +55,8 @@ pub mod defaults {
     pub const UDP_PEER_QUEUE_BYTES: usize = 16 * 1024;
     /// Bytes of datagrams queued for all UDP peers together.
     pub const UDP_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+    /// Datagrams the UDP receive loop reads per second at most (256 per 5 ms).
+    pub const UDP_MAX_DATAGRAMS_PER_SEC: u32 = 51_200;
     /// Invalid inputs (runs of bytes that do not frame) one connection or UDP peer may send
     /// per minute before it is closed and its source put in the penalty box.
     pub const MAX_INVALID_PER_MIN: u32 = 100;
@@ -157,6 +159,10 @@ pub struct PanelConfig {
     pub udp_peer_queue_bytes: usize,
     /// Bytes of datagrams queued for all UDP peers together.
     pub udp_memory_bytes: usize,
+    /// Datagrams the UDP receive loop reads per second at most (counted per 5 ms tick);
+    /// under a flood the rest wait in the socket's buffer and the kernel drops what does
+    /// not fit. At least 200 (one per tick).
+    pub udp_max_datagrams_per_sec: u32,
     /// Invalid inputs per minute one connection (or UDP peer) may send; one more closes it
     /// and puts its source address in the penalty box. 0: no limit.
     pub max_invalid_per_min: u32,
@@ -196,6 +202,7 @@ impl Default for PanelConfig {
             fd_reserve: defaults::FD_RESERVE,
             udp_peer_queue_bytes: defaults::UDP_PEER_QUEUE_BYTES,
             udp_memory_bytes: defaults::UDP_MEMORY_BYTES,
+            udp_max_datagrams_per_sec: defaults::UDP_MAX_DATAGRAMS_PER_SEC,
             max_invalid_per_min: defaults::MAX_INVALID_PER_MIN,
             penalty_secs: defaults::PENALTY_SECS,
             penalty_max_secs: defaults::PENALTY_MAX_SECS,

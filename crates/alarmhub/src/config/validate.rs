@@ -115,6 +115,13 @@ fn check_sections(c: &Config, p: &mut Vec<Problem>) {
     );
     range(
         p,
+        "panel.udp_max_datagrams_per_sec",
+        panel.udp_max_datagrams_per_sec,
+        crate::receiver::udp::TICKS_PER_SEC,
+        10_000_000,
+    );
+    range(
+        p,
         "panel.penalty_max_secs",
         panel.penalty_max_secs,
         panel.penalty_secs,

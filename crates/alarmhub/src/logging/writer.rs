@@ -21,6 +21,10 @@ pub const QUEUE_LINES: usize = 4096;
 const MAX_LINE: usize = 8192;
 /// How long the guard waits for the queue to drain at exit.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
+/// After a write the thread lets lines gather this long before it looks again: while lines
+/// come steadily (an alarm line per alarm event) it wakes at most 200 times a second, and
+/// the threads that log need not wake it for each line (a futex call on a runtime worker).
+const GATHER: Duration = Duration::from_millis(5);
 
 /// The `MakeWriter` handed to the subscriber.
 #[derive(Clone)]
@@ -54,19 +58,24 @@ pub fn stderr(lines: usize) -> (NonBlocking, Guard) {
 }
 
 /// Write queued lines until every sender is gone; several waiting lines go out in one
-/// write.
+/// write, and once the queue is empty the next lines gather for [`GATHER`] (a backlog is
+/// written at once).
 fn drain(rx: Receiver<Vec<u8>>, mut out: impl Write, pending: &AtomicU64) {
     let mut batch = Vec::with_capacity(64 * 1024);
     while let Ok(line) = rx.recv() {
         batch.extend_from_slice(&line);
         let mut n = 1;
+        let mut emptied = false;
         while batch.len() < 64 * 1024 {
             match rx.try_recv() {
                 Ok(l) => {
                     batch.extend_from_slice(&l);
                     n += 1;
                 }
-                Err(_) => break,
+                Err(_) => {
+                    emptied = true;
+                    break;
+                }
             }
         }
         // Nowhere to report a failing standard error; the lines are gone either way.
@@ -74,6 +83,9 @@ fn drain(rx: Receiver<Vec<u8>>, mut out: impl Write, pending: &AtomicU64) {
         let _ = out.flush();
         batch.clear();
         pending.fetch_sub(n, Ordering::Relaxed);
+        if emptied {
+            std::thread::sleep(GATHER);
+        }
     }
 }
 
@@ -173,5 +185,43 @@ mod tests {
         drain(rx, &mut out, &pending);
         assert_eq!(out, b"line\nline\n");
         assert_eq!(pending.load(Ordering::Relaxed), 0);
+    }
+
+    /// Counts the writes it is given.
+    struct Writes(Arc<AtomicU64>, Vec<u8>);
+
+    impl Write for Writes {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            self.1.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_that_come_steadily_are_gathered_into_few_writes_and_none_is_lost() {
+        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE_LINES);
+        let writes = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&writes);
+        let pending = Arc::new(AtomicU64::new(0));
+        let left = Arc::clone(&pending);
+        let drainer = std::thread::spawn(move || {
+            let mut out = Writes(counted, Vec::new());
+            drain(rx, &mut out, &left);
+            out.1
+        });
+        // 100 lines, one every 0.5 ms: one write each without gathering.
+        for _ in 0..100 {
+            tx.send(b"line\n".to_vec()).unwrap();
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        drop(tx);
+        let out = drainer.join().unwrap();
+        assert_eq!(out.len(), 500, "every line written");
+        let n = writes.load(Ordering::Relaxed);
+        assert!(n <= 40, "{n} writes for 100 lines");
     }
 }

@@ -10,8 +10,8 @@
 //! invalid input than `panel.max_invalid_per_min` goes into the penalty box, and its
 //! datagrams are dropped on arrival for the stay.
 //!
-//! A flood costs the runtime a bounded share: datagrams are read at most `PER_TICK` per
-//! `TICK` (the rest wait in the socket's buffer, and the kernel drops what does not fit);
+//! A flood costs the runtime a bounded share: datagrams are read at most
+//! `panel.udp_max_datagrams_per_sec` (51,200 by default), counted per `TICK` (the rest wait in the socket's buffer, and the kernel drops what does not fit);
 //! once a tick has seen `BUSY` datagrams, the loop takes the next ones at the next tick
 //! rather than waking for each (a wake-up is a context switch); and a datagram is read into
 //! a buffer one byte longer than `panel.max_frame_len`, so an oversize one is never copied
@@ -67,7 +67,7 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
     // Registered with the shutdown token once, not per datagram (its waiter list is locked).
     let cancelled = shared.shutdown.cancelled();
     tokio::pin!(cancelled);
-    let mut tick = Tick::new(tokio::time::Instant::now());
+    let mut tick = Tick::new(tokio::time::Instant::now(), cfg.udp_max_datagrams_per_sec);
     loop {
         while let Ok(p) = gone_rx.try_recv() {
             peers.remove(&p);
@@ -172,23 +172,29 @@ pub async fn run(socket: UdpSocket, shared: Arc<Shared>, tracker: TaskTracker) {
 
 /// How long one receive budget lasts.
 const TICK: std::time::Duration = std::time::Duration::from_millis(5);
-/// Datagrams received at most per `TICK` (51,200 a second): under a flood the receive
-/// loop takes a bounded share of the runtime, and the excess is dropped by the kernel at no
-/// cost to the sessions of established panels.
-const PER_TICK: u32 = 256;
+/// Ticks per second: the least `panel.udp_max_datagrams_per_sec` (one datagram per tick).
+pub(crate) const TICKS_PER_SEC: u32 = 200;
 /// Datagrams in one `TICK` from which the socket counts as busy: when it is then found
 /// empty, the loop sleeps to the next tick instead of waking for each datagram.
 const BUSY: u32 = 16;
 
-/// The receive loop's budget: at most `PER_TICK` datagrams per `TICK`.
+/// The receive loop's budget: at most `per_tick` datagrams per `TICK`. Under a flood the
+/// receive loop takes a bounded share of the runtime, and the excess is dropped by the
+/// kernel at no cost to the sessions of established panels.
 struct Tick {
     start: tokio::time::Instant,
     n: u32,
+    per_tick: u32,
 }
 
 impl Tick {
-    fn new(now: tokio::time::Instant) -> Tick {
-        Tick { start: now, n: 0 }
+    /// A budget of `per_sec` datagrams a second, counted per tick (at least one per tick).
+    fn new(now: tokio::time::Instant, per_sec: u32) -> Tick {
+        Tick {
+            start: now,
+            n: 0,
+            per_tick: (per_sec / TICKS_PER_SEC).max(1),
+        }
     }
 
     /// One datagram received at `now`.
@@ -202,7 +208,7 @@ impl Tick {
 
     /// Whether this tick's budget is used up.
     fn spent(&self) -> bool {
-        self.n >= PER_TICK
+        self.n >= self.per_tick
     }
 
     /// Whether this tick has seen enough datagrams to wait for the next one rather than
@@ -313,7 +319,8 @@ mod tests {
     #[test]
     fn the_receive_budget_is_per_tick_tokens_and_starts_afresh_each_tick() {
         let t0 = tokio::time::Instant::now();
-        let mut t = Tick::new(t0);
+        let mut t = Tick::new(t0, 51_200);
+        const PER_TICK: u32 = 256;
         for _ in 0..BUSY {
             assert!(!t.busy(), "a quiet socket wakes for each datagram");
             t.count(t0);
@@ -327,7 +334,7 @@ mod tests {
         assert!(t.spent(), "the budget is used up");
         assert_eq!(t.next(), t0 + TICK, "wait for the next tick");
         assert!(!t.spent() && !t.busy(), "a new tick, a new budget");
-        let mut late = Tick::new(t0);
+        let mut late = Tick::new(t0, 51_200);
         for _ in 0..PER_TICK - 1 {
             late.count(t0);
         }
@@ -336,5 +343,21 @@ mod tests {
             !late.spent(),
             "a datagram after a quiet spell starts a new tick"
         );
+    }
+
+    #[test]
+    fn the_receive_budget_follows_the_configured_rate_and_is_never_zero() {
+        let t0 = tokio::time::Instant::now();
+        let mut t = Tick::new(t0, 2_000);
+        for _ in 0..9 {
+            t.count(t0);
+        }
+        assert!(!t.spent(), "2,000 a second is 10 per 5 ms tick");
+        t.count(t0);
+        assert!(t.spent());
+        let mut slow = Tick::new(t0, 1);
+        assert!(!slow.spent());
+        slow.count(t0);
+        assert!(slow.spent(), "one datagram per tick at the least");
     }
 }

@@ -15,7 +15,7 @@ use super::insert::{insert_rows, plan_batch, plan_mismatch, Plan};
 use super::purge::{PurgeState, PurgeStep};
 use super::schema::{apply_write_pragmas, migrate};
 use super::state::WriterState;
-use super::writer::WriteConn;
+use super::writer::{CommitSync, WriteConn};
 use super::{DB_FILE, STATEMENT_CACHE};
 use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
@@ -289,22 +289,9 @@ impl WriteConn for SqliteWriter {
         max_rows: usize,
         budget: std::time::Duration,
     ) -> Result<PurgeStep, StoreError> {
-        self.ensure_durable()?;
-        if let Err(e) = super::purge::relax_sync(&self.conn) {
-            // Still FULL: the step then syncs on its own, which is slower but safe.
-            tracing::debug!(error = %e, "purge step runs with an fsync of its own");
-        }
+        // Without an fsync of its own (see `purge.rs`).
         let bounds = (before_ms, below_seq, max_rows);
-        let out = super::purge::step(&mut self.conn, &self.path, &mut self.purge, bounds, budget);
-        if let Err(e) = super::purge::restore_full(&self.conn) {
-            self.relaxed = true;
-            return Err(StoreError::sqlite(
-                "restore synchronous=FULL",
-                &self.path,
-                e,
-            ));
-        }
-        out
+        self.relaxed(|c| super::purge::step(&mut c.conn, &c.path, &mut c.purge, bounds, budget))
     }
 
     fn put_account(&mut self, key: &str, settings: Option<&str>) -> Result<bool, StoreError> {
@@ -368,24 +355,28 @@ impl WriteConn for SqliteWriter {
         &mut self,
         upto_seq: i64,
         inputs: &[AlarmInput],
+        sync: CommitSync,
     ) -> Result<Vec<AlarmChange>, StoreError> {
-        self.ensure_durable()?;
-        let now = self.clock.now_ms();
-        let path = &self.path;
-        let tx = begin(&mut self.conn, path, "record alarm events")?;
-        let err = |e| StoreError::sqlite("record alarm events", path, e);
-        let cache = &mut self.open_alarms;
-        let done = super::alarms::record(&tx, upto_seq, inputs, now, cache)
-            .and_then(|r| tx.commit().map(|()| r));
-        match done {
-            Ok(r) => {
-                cache.committed(r.alarms);
-                Ok(r.changes)
-            }
-            Err(e) => {
-                cache.clear();
-                Err(err(e))
-            }
+        match sync {
+            CommitSync::Full => self.record_alarms(upto_seq, inputs),
+            CommitSync::Deferred => self.relaxed(|c| c.record_alarms(upto_seq, inputs)),
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        // The WAL holds every commit not yet checkpointed; checkpoints sync the WAL before
+        // they copy from it, so what they copied is on disk already.
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::path::PathBuf::from(wal);
+        let failed = |e: std::io::Error| StoreError::NotWritable {
+            path: wal.clone(),
+            reason: format!("syncing the WAL failed: {e}"),
+        };
+        match std::fs::File::open(&wal) {
+            Ok(f) => f.sync_data().map_err(failed),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -430,6 +421,53 @@ impl WriteConn for SqliteWriter {
 }
 
 impl SqliteWriter {
+    /// Run `f` with `synchronous = NORMAL` (its commit does not wait for the disk: purge
+    /// steps, deferred alarm commits — see [`CommitSync`]), then back to `FULL`.
+    fn relaxed<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.ensure_durable()?;
+        if let Err(e) = super::purge::relax_sync(&self.conn) {
+            // Still FULL: the commit then syncs on its own, which is slower but safe.
+            tracing::debug!(error = %e, "a relaxed commit runs with an fsync of its own");
+        }
+        let out = f(self);
+        if let Err(e) = super::purge::restore_full(&self.conn) {
+            self.relaxed = true;
+            return Err(StoreError::sqlite(
+                "restore synchronous=FULL",
+                &self.path,
+                e,
+            ));
+        }
+        out
+    }
+
+    fn record_alarms(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[AlarmInput],
+    ) -> Result<Vec<AlarmChange>, StoreError> {
+        let now = self.clock.now_ms();
+        let path = &self.path;
+        let tx = begin(&mut self.conn, path, "record alarm events")?;
+        let err = |e| StoreError::sqlite("record alarm events", path, e);
+        let cache = &mut self.open_alarms;
+        let done = super::alarms::record(&tx, upto_seq, inputs, now, cache)
+            .and_then(|r| tx.commit().map(|()| r));
+        match done {
+            Ok(r) => {
+                cache.committed(r.alarms);
+                Ok(r.changes)
+            }
+            Err(e) => {
+                cache.clear();
+                Err(err(e))
+            }
+        }
+    }
+
     /// Idle upkeep: the frozen index generation in one transaction; then (when finishing)
     /// whatever was collected since.
     fn write_index(&mut self, state: &mut WriterState, finish: bool) -> Result<(), StoreError> {

@@ -30,6 +30,24 @@ use crate::store::{OnCommit, Snapshot, StoreError};
 use super::purge::PurgeStep;
 use super::purge_pacing::{Pacer, PurgeJob, STEP_TARGET};
 
+/// Whether a commit waits for the disk.
+///
+/// Alarm records are derived from the event log (the engine's cursor moves in the same
+/// transaction), so one lost with the machine's power is derived again at the next start.
+/// While more requests wait, the writer commits them `Deferred`: the fsync of the next
+/// event commit, moments later, covers them (WAL frames are synced in order), and before
+/// the writer goes idle it syncs whatever is still deferred. Under load that saves an
+/// fsync per alarm batch on the thread every ACK waits for; with nothing else queued the
+/// commit is `Full`, as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitSync {
+    /// The commit returns once it is on disk.
+    Full,
+    /// The commit returns once it is in the WAL (the OS's cache); on disk with the next
+    /// full commit or sync.
+    Deferred,
+}
+
 /// What the writer thread needs from a database connection (SQLite's [`super::conn`];
 /// tests substitute a failing one).
 pub(crate) trait WriteConn: Send {
@@ -71,12 +89,19 @@ pub(crate) trait WriteConn: Send {
             what: "storing accounts",
         })
     }
-    /// Apply the alarm engine's batch and move its cursor, in one transaction.
+    /// Apply the alarm engine's batch and move its cursor, in one transaction. With
+    /// [`CommitSync::Deferred`] the commit does not wait for the disk: the writer makes it
+    /// durable with the next full commit, or with [`WriteConn::sync`] before it goes idle.
     fn record_alarm_events(
         &mut self,
         upto_seq: i64,
         inputs: &[AlarmInput],
+        sync: CommitSync,
     ) -> Result<Vec<AlarmChange>, StoreError>;
+    /// Put every commit made so far on disk (deferred ones included).
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Apply each `(id, op)` in one transaction (a refusal writes nothing and does not
     /// stop the others); one result per op, in order.
     fn update_alarms(
@@ -341,6 +366,7 @@ pub(crate) fn spawn<W: WriteConn + 'static>(
         closing: None,
         purges: VecDeque::new(),
         pacer: Pacer::default(),
+        deferred: false,
     };
     let join = std::thread::Builder::new()
         .name("alarmhub-writer".into())
@@ -366,6 +392,8 @@ struct Writer<W> {
     /// Purge requests waiting for writer time, oldest first (`purge_pacing.rs`).
     purges: VecDeque<PurgeJob>,
     pacer: Pacer,
+    /// A commit was `Deferred` and no full commit or sync followed yet.
+    deferred: bool,
 }
 
 /// What the writer loop does next.
@@ -389,10 +417,10 @@ impl<W: WriteConn> Writer<W> {
                 Next::Again => continue,
                 Next::Closed => break,
             };
-            self.take(first);
+            self.take(first, !rx.is_empty());
             while self.events.len() < self.max_batch && self.closing.is_none() {
                 match rx.try_recv() {
-                    Ok(req) => self.take(req),
+                    Ok(req) => self.take(req, !rx.is_empty()),
                     Err(_) => break,
                 }
             }
@@ -410,6 +438,9 @@ impl<W: WriteConn> Writer<W> {
     /// The next request; or, while nothing is queued, a purge step (when the budget allows)
     /// or the idle upkeep.
     fn next(&mut self, rt: &tokio::runtime::Runtime, rx: &mut mpsc::Receiver<Request>) -> Next {
+        if self.deferred && rx.is_empty() {
+            self.sync_deferred();
+        }
         let wait = match self.purges.front() {
             Some(_) => self.pacer.wait(Instant::now()),
             None => IDLE_TICK,
@@ -435,6 +466,16 @@ impl<W: WriteConn> Writer<W> {
                     tracing::warn!(error = %e, "store upkeep failed; retried on the next idle tick");
                 }
                 Next::Again
+            }
+        }
+    }
+
+    /// Put the deferred commits on disk (the writer is about to wait for work).
+    fn sync_deferred(&mut self) {
+        match self.conn.sync() {
+            Ok(()) => self.deferred = false,
+            Err(e) => {
+                tracing::error!(error = %e, "syncing the store's deferred alarm commits failed; retried when idle again");
             }
         }
     }
@@ -482,6 +523,9 @@ impl<W: WriteConn> Writer<W> {
         for job in self.purges.drain(..) {
             let _ = job.reply.send(Ok(job.removed));
         }
+        if self.deferred {
+            self.sync_deferred();
+        }
         let finished = self.conn.maintain(true);
         if let Err(e) = &finished {
             tracing::warn!(error = %e, "store upkeep at shutdown failed; redone at the next start");
@@ -494,8 +538,8 @@ impl<W: WriteConn> Writer<W> {
 
     /// Queue an append for the current transaction, or a purge for the writer's spare time;
     /// any other request first commits what is pending, so requests take effect in the order
-    /// they were sent.
-    fn take(&mut self, req: Request) {
+    /// they were sent. `more`: other requests are queued behind this one.
+    fn take(&mut self, req: Request, more: bool) {
         // Alive now; beating here (not only at the loop top) means a caller answered after a
         // stall never sees a stale heartbeat.
         self.shared.beat();
@@ -546,7 +590,16 @@ impl<W: WriteConn> Writer<W> {
                 inputs,
                 reply,
             } => {
-                let _ = reply.send(self.conn.record_alarm_events(upto_seq, &inputs));
+                let sync = if more {
+                    CommitSync::Deferred
+                } else {
+                    CommitSync::Full
+                };
+                let result = self.conn.record_alarm_events(upto_seq, &inputs, sync);
+                if sync == CommitSync::Deferred && result.is_ok() {
+                    self.deferred = true;
+                }
+                let _ = reply.send(result);
             }
             Request::UpdateAlarms {
                 ops,
@@ -582,7 +635,14 @@ impl<W: WriteConn> Writer<W> {
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         self.shared.beat();
         match result {
-            Ok(outcomes) => self.publish_and_answer(events, replies, outcomes),
+            Ok(outcomes) => {
+                // A commit that stored an event synced the WAL to its end, deferred
+                // commits before it included.
+                if outcomes.iter().any(|o| matches!(o, Appended::Stored(_))) {
+                    self.deferred = false;
+                }
+                self.publish_and_answer(events, replies, outcomes)
+            }
             Err(e) => {
                 tracing::error!(error = %e, events = events.len(),
                     "store commit failed; the batch is not acknowledged");

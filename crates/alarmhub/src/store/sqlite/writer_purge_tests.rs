@@ -7,7 +7,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{spawn, WriteConn, WriterConfig, WriterHandle};
+use super::{spawn, CommitSync, WriteConn, WriterConfig, WriterHandle};
 use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
@@ -85,6 +85,7 @@ impl WriteConn for RecordingConn {
         &mut self,
         _: i64,
         _: &[AlarmInput],
+        _: CommitSync,
     ) -> Result<Vec<AlarmChange>, StoreError> {
         unsupported()
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{spawn, WriteConn, WriterConfig};
+use super::{spawn, CommitSync, WriteConn, WriterConfig};
 use crate::clock::Clock;
 use crate::events::{Appended, Facts, NewEvent, Source, StoredEvent};
 use crate::store::sqlite::conn::SqliteWriter;
@@ -47,8 +47,12 @@ impl WriteConn for FlakyConn {
         &mut self,
         upto_seq: i64,
         inputs: &[crate::alarms::AlarmInput],
+        sync: CommitSync,
     ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
-        self.inner.record_alarm_events(upto_seq, inputs)
+        self.inner.record_alarm_events(upto_seq, inputs, sync)
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.inner.sync()
     }
     fn update_alarms(
         &mut self,
@@ -199,4 +203,123 @@ async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order
         all,
         "published once each, in seq order"
     );
+}
+
+/// Records which commits were deferred and when the writer synced.
+struct SyncLog {
+    inner: SqliteWriter,
+    log: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl WriteConn for SyncLog {
+    fn append_batch(
+        &mut self,
+        batch: &[NewEvent],
+        now_ms: i64,
+        window: i64,
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.log.lock().unwrap().push("append");
+        self.inner.append_batch(batch, now_ms, window)
+    }
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot)
+    }
+    fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        self.inner.set_cursor(name, seq)
+    }
+    fn check_writable(&mut self) -> Result<(), StoreError> {
+        self.inner.check_writable()
+    }
+    fn record_alarm_events(
+        &mut self,
+        upto_seq: i64,
+        inputs: &[crate::alarms::AlarmInput],
+        sync: CommitSync,
+    ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
+        self.log.lock().unwrap().push(match sync {
+            CommitSync::Full => "alarms full",
+            CommitSync::Deferred => "alarms deferred",
+        });
+        self.inner.record_alarm_events(upto_seq, inputs, sync)
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.log.lock().unwrap().push("sync");
+        self.inner.sync()
+    }
+    fn update_alarms(
+        &mut self,
+        ops: &[(i64, crate::alarms::AlarmOp)],
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Vec<Result<crate::alarms::AlarmChange, crate::alarms::AlarmRefusal>>, StoreError>
+    {
+        self.inner.update_alarms(ops, actor, at_ms)
+    }
+    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
+        self.inner.maintain(finish)
+    }
+}
+
+/// A writer over a [`SyncLog`] connection, and its log.
+fn sync_logged(dir: &std::path::Path) -> (super::WriterHandle, Arc<Mutex<Vec<&'static str>>>) {
+    let log: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let conn = SyncLog {
+        inner: SqliteWriter::open(dir, Clock::system()).unwrap(),
+        log: Arc::clone(&log),
+    };
+    let cfg = WriterConfig {
+        queue: 100,
+        max_batch: 1024,
+        dedup_window_ms: 300_000,
+        clock: Clock::system(),
+    };
+    let (handle, _join) = spawn(conn, cfg, Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
+    (handle, log)
+}
+
+/// Queue `requests` in order while the writer is stalled, then wait for all of them and
+/// for the writer to go idle; the connection's log.
+async fn queued_behind_a_stall(
+    handle: &super::WriterHandle,
+    log: &Arc<Mutex<Vec<&'static str>>>,
+    requests: Vec<&'static str>,
+) -> Vec<&'static str> {
+    handle.stall(Duration::from_millis(300)).await.unwrap();
+    let mut tasks = Vec::new();
+    for (i, r) in requests.into_iter().enumerate() {
+        let h = handle.clone();
+        tasks.push(tokio::spawn(async move {
+            match r {
+                "append" => h.append(vec![event()]).await.map(|_| ()),
+                _ => h
+                    .record_alarm_events(i as i64 + 1, Vec::new())
+                    .await
+                    .map(|_| ()),
+            }
+        }));
+        // Queued in this order.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // The writer syncs once it finds its queue empty.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_alarm_commit_with_requests_behind_it_is_deferred_and_on_disk_before_the_writer_idles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, log) = sync_logged(dir.path());
+    // Alone: synced by its own commit, as ever.
+    let got = queued_behind_a_stall(&handle, &log, vec!["alarms"]).await;
+    assert_eq!(got, vec!["alarms full"]);
+    // An event commit right behind it syncs the WAL to its end: no sync of its own.
+    let got = queued_behind_a_stall(&handle, &log, vec!["alarms", "append"]).await;
+    assert_eq!(got, vec!["alarms deferred", "append"]);
+    // Nothing that syncs behind it: the writer syncs before it waits for work.
+    let got = queued_behind_a_stall(&handle, &log, vec!["alarms", "alarms"]).await;
+    assert_eq!(got, vec!["alarms deferred", "alarms full", "sync"]);
+    handle.close().await.unwrap();
 }
