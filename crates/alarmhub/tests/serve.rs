@@ -328,7 +328,10 @@ fn a_type_report_repeating_the_type_on_record_is_acked_but_not_stored_again() {
     let report = |p: &mut Panel, seq: u16, code: u16| {
         p.send(&bytes(&hb_event(seq, HOST, code, 0, 0)));
         let ack = p.recv(S).expect("ACK");
-        assert_eq!((ack.id, ack.seq.as_str()), (Id::Ack, format!("{seq:04}").as_str()));
+        assert_eq!(
+            (ack.id, ack.seq.as_str()),
+            (Id::Ack, format!("{seq:04}").as_str())
+        );
     };
     let mut p = d.connect();
     report(&mut p, 1, 1737); // wired host (type 6): news, stored

@@ -227,7 +227,11 @@ async fn a_panel_reconnecting_to_the_same_node_within_one_batch_stays_owned_by_i
     assert_eq!(out, vec![Appended::Stored(2), Appended::Stored(3)]);
     // So a stale connection of X ending on B is not the panel going offline.
     let out = b.store.append(vec![presence("X", OFFLINE)]).await.unwrap();
-    assert_eq!(out, vec![Appended::Duplicate(3)], "answered with the last seq");
+    assert_eq!(
+        out,
+        vec![Appended::Duplicate(3)],
+        "answered with the last seq"
+    );
     // In one batch, an ONLINE then OFFLINE of a panel B never held: both stored (B held
     // it in between), and B's OFFLINE leaves A's ownership alone.
     let out = b

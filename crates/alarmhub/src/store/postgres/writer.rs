@@ -38,8 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
-use super::connect::Target;
 use super::append::{outcomes, AppendParams, APPEND};
+use super::connect::Target;
 use super::events::{event_from_row, Columns, EVENT_COLUMNS, INSERT_EVENTS};
 use super::nodes;
 use crate::clock::Clock;
@@ -614,10 +614,8 @@ impl Prepared {
             c.prepare("SELECT pg_notify($1, $2)"),
             c.prepare(&follow),
         )?;
-        let (take_panels, forget_node) = tokio::try_join!(
-            c.prepare(nodes::TAKE_PANELS),
-            c.prepare(nodes::FORGET_NODE),
-        )?;
+        let (take_panels, forget_node) =
+            tokio::try_join!(c.prepare(nodes::TAKE_PANELS), c.prepare(nodes::FORGET_NODE))?;
         Ok(Prepared {
             lock,
             append,

@@ -387,10 +387,18 @@ fn a_type_report_repeating_the_type_on_record_is_acked_without_being_stored() {
         "same type: ACKed, only the ONLINE stored"
     );
     let out = feed(&mut l, &bytes(&hb_event(2, 1717, 0)), at(1), &acc);
-    assert_eq!(shape(&out), ["store 1717 0002", "ack 0002"], "a changed type");
+    assert_eq!(
+        shape(&out),
+        ["store 1717 0002", "ack 0002"],
+        "a changed type"
+    );
     acc.types_known.clear();
     let out = feed(&mut l, &bytes(&hb_event(3, 1737, 0)), at(2), &acc);
-    assert_eq!(shape(&out), ["store 1737 0003", "ack 0003"], "no type on record");
+    assert_eq!(
+        shape(&out),
+        ["store 1737 0003", "ack 0003"],
+        "no type on record"
+    );
     // A plain DC-09 panel's 1737 is not a type report: always stored.
     acc.types_known.push(("1409", 6));
     let mut l = link();
