@@ -199,9 +199,17 @@ fn a_node_killed_during_a_flood_loses_no_acked_event_and_strands_no_panel_or_com
     assert!(acked > 500, "too little load to mean anything: {summary}");
     assert_eq!(sent, acked, "events never ACKed: {summary}");
 
-    // Exactly once: as many stored panel events as ACKed, no key twice, no seq gap.
+    // Exactly once: as many stored panel events as ACKed, no key twice, no seq gap. A
+    // Hengbo host's type report that repeats the type on record is ACKed, not stored again
+    // (README, "Panel state"): the simulated hosts report their (fixed) type on every
+    // connection and in answer to each 1798 query, so up to one per connection and per
+    // command is ACKed without a row.
     let ((count, distinct, min, max), _) = stored(&db, "SIM000001");
-    assert_eq!(count, acked, "stored panel events vs ACKed: {summary}");
+    let repeats = summary["connections"].as_i64().unwrap() + summary["commands"].as_i64().unwrap();
+    assert!(
+        (acked - repeats..=acked).contains(&count),
+        "{count} stored panel events vs {acked} ACKed ({repeats} type reports at most not stored): {summary}"
+    );
     assert_eq!(distinct, count, "an event was stored twice");
     assert_eq!(min, 1);
 
