@@ -27,7 +27,7 @@ fn null(account: &str) -> Vec<u8> {
 #[test]
 fn a_heartbeat_behind_an_event_waiting_for_the_store_is_acked_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let d = Daemon::with_hooks(tmp.path(), "");
     let account = "700001";
     let mut p = Panel::connect(d.panel);
     // Online (and the ONLINE event stored) before the stall.
@@ -83,7 +83,7 @@ fn a_heartbeat_behind_an_event_waiting_for_the_store_is_acked_at_once() {
 fn heartbeats_keep_being_acked_while_an_event_waits_and_the_event_still_follows() {
     // Three heartbeats in a row come in while the event waits: each is answered at once.
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let d = Daemon::with_hooks(tmp.path(), "");
     let mut a = Panel::connect(d.panel);
     a.send(&null("700002"));
     assert!(a.recv(Duration::from_secs(5)).is_some());
@@ -108,7 +108,7 @@ fn heartbeats_keep_being_acked_while_an_event_waits_and_the_event_still_follows(
 #[test]
 fn a_heartbeat_behind_a_retransmission_of_an_event_still_being_stored_is_acked_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let d = Daemon::with_hooks(tmp.path(), "");
     let account = "700003";
     let mut p = Panel::connect(d.panel);
     p.send(&null(account));

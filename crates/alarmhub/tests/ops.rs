@@ -106,7 +106,7 @@ fn health_readiness_and_metrics_answer_and_metrics_move_when_panels_report() {
 #[test]
 fn readiness_goes_503_while_the_store_writer_is_stuck() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = Daemon::start_in(tmp.path(), "", "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let d = Daemon::with_hooks(tmp.path(), "");
     assert_eq!(d.http_get("/readyz").0, 200);
     d.stall_writer(4);
     let (code, body) = d.http_get("/readyz");

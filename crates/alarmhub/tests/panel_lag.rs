@@ -29,7 +29,7 @@ fn fds(d: &Daemon) -> usize {
 fn start(panel_extra: &str) -> (tempfile::TempDir, Daemon) {
     let tmp = tempfile::tempdir().unwrap();
     let panel = format!("{LIMITS}\n{panel_extra}");
-    let d = Daemon::start_in(tmp.path(), &panel, "", &[("ALARMHUB_TEST_HOOKS", "1")]);
+    let d = Daemon::with_hooks(tmp.path(), &panel);
     (tmp, d)
 }
 

@@ -59,6 +59,11 @@ impl Daemon {
         Daemon::launch(dir, &Setup::new().panel(panel_extra).extra(extra), env)
     }
 
+    /// Start in `dir` with the test hooks on (`ALARMHUB_TEST_HOOKS=1`: `stall_writer`).
+    pub fn with_hooks(dir: &Path, panel_extra: &str) -> Daemon {
+        Daemon::start_in(dir, panel_extra, "", &[("ALARMHUB_TEST_HOOKS", "1")])
+    }
+
     /// Write `setup` as `dir/alarmhub.toml` (store in `dir/data`) and start on it.
     pub fn launch(dir: &Path, setup: &Setup, env: &[(&str, &str)]) -> Daemon {
         std::fs::write(dir.join("alarmhub.toml"), setup.toml(&dir.join("data"))).unwrap();
