@@ -7,9 +7,8 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{spawn, CommitSync, WriteConn, WriterConfig, WriterHandle};
+use super::{spawn, CommitSync, WriteConn, WriterHandle};
 use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
-use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::store::sqlite::purge::PurgeStep;
 use crate::store::{Snapshot, StoreError};
@@ -110,12 +109,7 @@ fn start(backlog: usize, gate: Option<Gate>) -> (WriterHandle, Arc<Mutex<Vec<&'s
         backlog,
         gate,
     };
-    let cfg = WriterConfig {
-        queue: 100,
-        max_batch: 1024,
-        dedup_window_ms: 300_000,
-        clock: Clock::system(),
-    };
+    let cfg = super::tests::config();
     let (handle, _join) = spawn(conn, cfg, Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
     (handle, log)
 }

@@ -13,10 +13,12 @@ use crate::events::{Appended, Facts, NewEvent, Source, StoredEvent};
 use crate::store::sqlite::conn::SqliteWriter;
 use crate::store::{Snapshot, StoreError};
 
-/// Appends fail while `fail` is set.
+/// Appends fail while `fail` is set; appends, alarm commits (full or deferred) and syncs
+/// are recorded in `log`.
 struct FlakyConn {
     inner: SqliteWriter,
     fail: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<&'static str>>>,
 }
 
 impl WriteConn for FlakyConn {
@@ -26,6 +28,7 @@ impl WriteConn for FlakyConn {
         now_ms: i64,
         window: i64,
     ) -> Result<Vec<Appended>, StoreError> {
+        self.log.lock().unwrap().push("append");
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::NotWritable {
                 path: self.inner.path().to_path_buf(),
@@ -49,9 +52,14 @@ impl WriteConn for FlakyConn {
         inputs: &[crate::alarms::AlarmInput],
         sync: CommitSync,
     ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
+        self.log.lock().unwrap().push(match sync {
+            CommitSync::Full => "alarms full",
+            CommitSync::Deferred => "alarms deferred",
+        });
         self.inner.record_alarm_events(upto_seq, inputs, sync)
     }
     fn sync(&mut self) -> Result<(), StoreError> {
+        self.log.lock().unwrap().push("sync");
         self.inner.sync()
     }
     fn update_alarms(
@@ -65,6 +73,16 @@ impl WriteConn for FlakyConn {
     }
     fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
         self.inner.maintain(finish)
+    }
+}
+
+/// The writer configuration the tests use.
+pub(super) fn config() -> WriterConfig {
+    WriterConfig {
+        queue: 100,
+        max_batch: 1024,
+        dedup_window_ms: 300_000,
+        clock: Clock::system(),
     }
 }
 
@@ -94,15 +112,11 @@ async fn failed_commit_answers_every_request_with_the_error_and_the_writer_carri
     let conn = FlakyConn {
         inner: SqliteWriter::open(dir.path(), Clock::system()).unwrap(),
         fail: Arc::clone(&fail),
+        log: Arc::default(),
     };
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let sink = Arc::clone(&seen);
-    let cfg = WriterConfig {
-        queue: 100,
-        max_batch: 1024,
-        dedup_window_ms: 300_000,
-        clock: Clock::system(),
-    };
+    let cfg = config();
     let (handle, _join) = spawn(
         conn,
         cfg,
@@ -143,12 +157,7 @@ async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order
     let conn = SqliteWriter::open(dir.path(), Clock::system()).unwrap();
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let sink = Arc::clone(&seen);
-    let cfg = WriterConfig {
-        queue: 100,
-        max_batch: 1024,
-        dedup_window_ms: 300_000,
-        clock: Clock::system(),
-    };
+    let cfg = config();
     let (handle, _join) = spawn(
         conn,
         cfg,
@@ -205,75 +214,15 @@ async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order
     );
 }
 
-/// Records which commits were deferred and when the writer synced.
-struct SyncLog {
-    inner: SqliteWriter,
-    log: Arc<Mutex<Vec<&'static str>>>,
-}
-
-impl WriteConn for SyncLog {
-    fn append_batch(
-        &mut self,
-        batch: &[NewEvent],
-        now_ms: i64,
-        window: i64,
-    ) -> Result<Vec<Appended>, StoreError> {
-        self.log.lock().unwrap().push("append");
-        self.inner.append_batch(batch, now_ms, window)
-    }
-    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.inner.save_snapshot(snapshot)
-    }
-    fn set_cursor(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
-        self.inner.set_cursor(name, seq)
-    }
-    fn check_writable(&mut self) -> Result<(), StoreError> {
-        self.inner.check_writable()
-    }
-    fn record_alarm_events(
-        &mut self,
-        upto_seq: i64,
-        inputs: &[crate::alarms::AlarmInput],
-        sync: CommitSync,
-    ) -> Result<Vec<crate::alarms::AlarmChange>, StoreError> {
-        self.log.lock().unwrap().push(match sync {
-            CommitSync::Full => "alarms full",
-            CommitSync::Deferred => "alarms deferred",
-        });
-        self.inner.record_alarm_events(upto_seq, inputs, sync)
-    }
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.log.lock().unwrap().push("sync");
-        self.inner.sync()
-    }
-    fn update_alarms(
-        &mut self,
-        ops: &[(i64, crate::alarms::AlarmOp)],
-        actor: &str,
-        at_ms: i64,
-    ) -> Result<Vec<Result<crate::alarms::AlarmChange, crate::alarms::AlarmRefusal>>, StoreError>
-    {
-        self.inner.update_alarms(ops, actor, at_ms)
-    }
-    fn maintain(&mut self, finish: bool) -> Result<(), StoreError> {
-        self.inner.maintain(finish)
-    }
-}
-
-/// A writer over a [`SyncLog`] connection, and its log.
+/// A writer over a [`FlakyConn`] that does not fail, and the connection's log.
 fn sync_logged(dir: &std::path::Path) -> (super::WriterHandle, Arc<Mutex<Vec<&'static str>>>) {
     let log: Arc<Mutex<Vec<&'static str>>> = Arc::default();
-    let conn = SyncLog {
+    let conn = FlakyConn {
         inner: SqliteWriter::open(dir, Clock::system()).unwrap(),
+        fail: Arc::default(),
         log: Arc::clone(&log),
     };
-    let cfg = WriterConfig {
-        queue: 100,
-        max_batch: 1024,
-        dedup_window_ms: 300_000,
-        clock: Clock::system(),
-    };
-    let (handle, _join) = spawn(conn, cfg, Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
+    let (handle, _join) = spawn(conn, config(), Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
     (handle, log)
 }
 
