@@ -11,11 +11,12 @@
 //! datagrams are dropped on arrival for the stay.
 //!
 //! A flood costs the runtime a bounded share: datagrams are read at most
-//! `panel.udp_max_datagrams_per_sec` (51,200 by default), counted per `TICK` (the rest wait in the socket's buffer, and the kernel drops what does not fit);
-//! once a tick has seen `BUSY` datagrams, the loop takes the next ones at the next tick
-//! rather than waking for each (a wake-up is a context switch); and a datagram is read into
-//! a buffer one byte longer than `panel.max_frame_len`, so an oversize one is never copied
-//! whole. A lone datagram on a quiet socket is still taken at once.
+//! `panel.udp_max_datagrams_per_sec` (51,200 by default), counted per `TICK` (the rest
+//! wait in the socket's buffer, and the kernel drops what does not fit); once a tick has
+//! seen `BUSY` datagrams, the loop takes the next ones at the next tick rather than waking
+//! for each (a wake-up is a context switch); and a datagram is read into a buffer one byte
+//! longer than `panel.max_frame_len`, so an oversize one is never copied whole. A lone
+//! datagram on a quiet socket is still taken at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

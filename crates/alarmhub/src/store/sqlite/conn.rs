@@ -114,7 +114,7 @@ impl SqliteWriter {
     /// while it cannot be.
     fn ensure_durable(&mut self) -> Result<(), StoreError> {
         if self.relaxed {
-            super::purge::restore_full(&self.conn)
+            restore_full(&self.conn)
                 .map_err(|e| StoreError::sqlite("restore synchronous=FULL", &self.path, e))?;
             self.relaxed = false;
         }
@@ -428,12 +428,12 @@ impl SqliteWriter {
         f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.ensure_durable()?;
-        if let Err(e) = super::purge::relax_sync(&self.conn) {
+        if let Err(e) = relax_sync(&self.conn) {
             // Still FULL: the commit then syncs on its own, which is slower but safe.
             tracing::debug!(error = %e, "a relaxed commit runs with an fsync of its own");
         }
         let out = f(self);
-        if let Err(e) = super::purge::restore_full(&self.conn) {
+        if let Err(e) = restore_full(&self.conn) {
             self.relaxed = true;
             return Err(StoreError::sqlite(
                 "restore synchronous=FULL",
@@ -487,4 +487,15 @@ impl SqliteWriter {
         }
         Ok(())
     }
+}
+
+/// `synchronous = NORMAL`: commits without an fsync of their own (purge steps, deferred
+/// alarm commits; see `SqliteWriter::relaxed`).
+fn relax_sync(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+}
+
+/// `synchronous = FULL`, as every commit that answers a caller needs.
+fn restore_full(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")
 }

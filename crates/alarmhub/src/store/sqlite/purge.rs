@@ -194,13 +194,3 @@ fn sweep_step(
     }
     Ok(())
 }
-
-/// `synchronous = NORMAL`: commits without an fsync of their own (see the module doc).
-pub(crate) fn relax_sync(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "synchronous", "NORMAL")
-}
-
-/// `synchronous = FULL`, as every commit that answers a caller needs.
-pub(crate) fn restore_full(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "synchronous", "FULL")
-}

@@ -595,10 +595,12 @@ impl<W: WriteConn> Writer<W> {
                 } else {
                     CommitSync::Full
                 };
-                let result = self.conn.record_alarm_events(upto_seq, &inputs, sync);
-                if sync == CommitSync::Deferred && result.is_ok() {
+                // Marked even on an error: the commit may have gone through before it (say,
+                // while switching back to FULL); a sync too many costs nothing.
+                if sync == CommitSync::Deferred {
                     self.deferred = true;
                 }
+                let result = self.conn.record_alarm_events(upto_seq, &inputs, sync);
                 let _ = reply.send(result);
             }
             Request::UpdateAlarms {
