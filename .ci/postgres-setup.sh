@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A PostgreSQL server on 127.0.0.1:5432 for the PostgreSQL store tests (tests/store.rs,
-# tests/auth_postgres.rs, tests/cluster.rs), reachable without a password as
+# tests/auth_store.rs, tests/cluster.rs), reachable without a password as
 # postgres://postgres@127.0.0.1:5432/postgres (ALARMHUB_CI_PG_PORT picks another port, to
 # try this script beside a running server).
 #

@@ -381,7 +381,3 @@ mod audit;
 
 #[path = "sqlite_console.rs"]
 mod console;
-
-#[cfg(test)]
-#[path = "sqlite_tests.rs"]
-mod tests;
