@@ -102,10 +102,7 @@ impl Batch {
 /// One retention pass at `now_ms`: remove every event older than `days` below the snapshot,
 /// batch by batch. Returns how many were removed.
 pub async fn purge_once(store: &dyn Store, days: u64, now_ms: i64) -> Result<usize, StoreError> {
-    let below = match store.load_snapshot().await? {
-        Some(s) => s.last_seq,
-        None => 0,
-    };
+    let below = store.snapshot_seq().await?.unwrap_or(0);
     let days = i64::try_from(days).unwrap_or(i64::MAX / DAY_MS);
     let before = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
     let mut total = 0;

@@ -92,7 +92,7 @@ impl SizeCap {
         }
         // As many of the oldest events as take the room above the low-water mark; measured
         // again after the pass (the next pass goes on when pages were not freed as hoped).
-        let below = store.load_snapshot().await?.map_or(0, |s| s.last_seq);
+        let below = store.snapshot_seq().await?.unwrap_or(0);
         let target = (max_bytes as f64 * LOW_WATER) as u64;
         let per_event = (size as f64 / rows as f64).max(1.0);
         let want = ((size - target.min(size)) as f64 / per_event).ceil() as usize;

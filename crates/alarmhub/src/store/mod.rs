@@ -135,6 +135,9 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// "Now" for the dedup window and for snapshot and cursor stamps.
     pub clock: Clock,
+    /// How often the daemon saves the registry snapshot (`[store] snapshot_secs`): on a
+    /// shared store a node skips its save while another node's is younger than half of it.
+    pub snapshot_every: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -144,6 +147,7 @@ impl Default for StoreOptions {
             queue: 10_000,
             max_batch: 1024,
             clock: Clock::system(),
+            snapshot_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -158,6 +162,7 @@ impl StoreOptions {
             queue: config.store.queue,
             max_batch: config.store.max_batch,
             clock: Clock::system(),
+            snapshot_every: std::time::Duration::from_secs(config.store.snapshot_secs.max(1)),
         }
     }
 }
@@ -188,6 +193,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest registry snapshot, panels ordered by account.
     async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+
+    /// The seq the latest registry snapshot covers, without reading its panels (what
+    /// retention keeps below); `None` when there is none.
+    async fn snapshot_seq(&self) -> Result<Option<i64>, StoreError>;
 
     /// The stored cursor (last acknowledged seq) named `name`: a consumer group today,
     /// outputs later.

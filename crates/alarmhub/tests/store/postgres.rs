@@ -1,15 +1,16 @@
 //! What only the PostgreSQL store has: several nodes on one database. Two stores opened on
 //! the same database are two nodes: they share one gap-free sequence, dedup each other's
 //! retransmissions, see each other's events through `on_commit` in seq order, and migrate
-//! an empty database together without tripping over each other. Connection errors name the
-//! database without its password.
+//! an empty database together without tripping over each other; a node leaves a snapshot
+//! another node saved recently; the dedup lookup goes by key whatever the planner's
+//! statistics say. Connection errors name the database without its password.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alarmhub::clock::Clock;
 use alarmhub::events::{Appended, StoredEvent};
-use alarmhub::store::{OnCommit, PgStore, Store, StoreError, StoreOptions};
+use alarmhub::store::{OnCommit, PgStore, Snapshot, Store, StoreError, StoreOptions};
 
 use super::conformance::{event, NOW, WINDOW};
 use super::pg::TestDb;
@@ -21,6 +22,11 @@ struct Node {
 }
 
 async fn node(url: &str) -> Node {
+    node_with(url, Clock::manual(NOW)).await
+}
+
+/// A node whose "now" is `clock`.
+async fn node_with(url: &str, clock: Clock) -> Node {
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let sink = Arc::clone(&seen);
     let on_commit: OnCommit = Box::new(move |evs: &[Arc<StoredEvent>]| {
@@ -28,7 +34,7 @@ async fn node(url: &str) -> Node {
     });
     let opts = StoreOptions {
         dedup_window_ms: WINDOW,
-        clock: Clock::manual(NOW),
+        clock,
         ..StoreOptions::default()
     };
     let store = PgStore::open(url, opts, on_commit).await.unwrap();
@@ -123,6 +129,128 @@ async fn a_retransmission_to_another_node_is_answered_with_the_original_seq() {
     // B's on_commit saw A's event before B's own, and B answered only after that.
     assert_eq!(*b.seen.lock().unwrap(), vec![1, 2]);
     assert_eq!(b.store.events_after(0, 0).await.unwrap().len(), 2);
+    a.store.close().await.unwrap();
+    b.store.close().await.unwrap();
+}
+
+/// How often each of the indexes `names` was scanned, waiting (bounded) until the first has
+/// at least `at_least_first` scans: a backend reports its counts within ~10 s of going idle.
+async fn index_scans(url: &str, names: [&str; 2], at_least_first: i64) -> [i64; 2] {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut got = [0; 2];
+        for (slot, name) in got.iter_mut().zip(names) {
+            *slot = client
+                .query_one(
+                    "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+        }
+        if got[0] >= at_least_first || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dedup_lookup_reads_the_dedup_index_not_every_event_of_the_window() {
+    // The append runs as a generic plan on a table whose statistics lag behind it. Taken
+    // when the stored keys were few, they make the planner go by `received_at_ms > cutoff`,
+    // which reads every event of the dedup window on each append — 300,000 rows a batch
+    // with 100,000 panels connecting, and the cluster collapsed. It must go by `dedup_key`
+    // whatever the statistics say.
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = node(&db.url).await;
+    // Old events (before the window, so each is stored) with three keys, then statistics.
+    let old = (0..200)
+        .map(|k| {
+            event(
+                &format!("o{k}"),
+                1130,
+                NOW - 3_600_000 + k,
+                Some(k as u64 % 3),
+            )
+        })
+        .collect();
+    a.store.append(old).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("ANALYZE ah_events").await.unwrap();
+    for round in 1..=4u64 {
+        let batch = (0..50)
+            .map(|k| {
+                event(
+                    &format!("p{k}"),
+                    1130,
+                    NOW + k as i64,
+                    Some(round * 100 + k),
+                )
+            })
+            .collect();
+        a.store.append(batch).await.unwrap();
+    }
+    // A retransmission inside the window beside new events: found by its key.
+    let again = a
+        .store
+        .append(vec![
+            event("p7", 1130, NOW + 500, Some(107)),
+            event("p8", 1131, NOW + 500, Some(999)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![Appended::Duplicate(208), Appended::Stored(401)]);
+    let [dedup, received_at] =
+        index_scans(&db.url, ["ah_events_dedup", "ah_events_received_at"], 6).await;
+    assert!(
+        dedup >= 6,
+        "the dedup lookup did not use ah_events_dedup ({dedup} scans)"
+    );
+    assert_eq!(received_at, 0, "an append scanned ah_events_received_at");
+    a.store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_leaves_a_snapshot_another_node_saved_recently_and_replaces_an_older_one() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (clock_a, clock_b) = (Clock::manual(NOW), Clock::manual(NOW));
+    let a = node_with(&db.url, clock_a.clone()).await;
+    let b = node_with(&db.url, clock_b.clone()).await;
+    let snap = |seq: i64, account: &str| Snapshot {
+        last_seq: seq,
+        panels: vec![(account.to_owned(), "{}".to_owned())],
+    };
+    a.store.save_snapshot(snap(10, "A")).await.unwrap();
+    // B, a second later: A's snapshot (the default interval is 60 s) serves both.
+    clock_b.set_ms(NOW + 1_000);
+    b.store.save_snapshot(snap(12, "B")).await.unwrap();
+    assert_eq!(b.store.load_snapshot().await.unwrap(), Some(snap(10, "A")));
+    assert_eq!(b.store.snapshot_seq().await.unwrap(), Some(10));
+    // A's own next save replaces its snapshot at once.
+    clock_a.set_ms(NOW + 2_000);
+    a.store.save_snapshot(snap(13, "A")).await.unwrap();
+    assert_eq!(a.store.snapshot_seq().await.unwrap(), Some(13));
+    // Half an interval after A's save, B's is taken.
+    clock_b.set_ms(NOW + 32_000);
+    b.store.save_snapshot(snap(20, "B")).await.unwrap();
+    assert_eq!(a.store.load_snapshot().await.unwrap(), Some(snap(20, "B")));
+    // A lagging node never replaces a newer snapshot, however old that one is.
+    clock_a.set_ms(NOW + 600_000);
+    a.store.save_snapshot(snap(19, "A")).await.unwrap();
+    assert_eq!(a.store.snapshot_seq().await.unwrap(), Some(20));
     a.store.close().await.unwrap();
     b.store.close().await.unwrap();
 }

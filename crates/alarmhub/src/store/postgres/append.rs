@@ -28,6 +28,14 @@
 //!
 //! Rows come back in batch order: the counter before the batch, the event's seq (its own,
 //! or the original's for a duplicate) and whether it was stored.
+//!
+//! The statement runs as a generic plan, and on a table that grows by thousands of rows a
+//! second the planner's statistics lag behind it. So the dedup lookup is fenced
+//! (`OFFSET 0`): it finds the stored copies by key through `ah_events_dedup` and only then
+//! looks at their receive time. Left to the planner, statistics taken while the stored keys
+//! were few made it read every event of the dedup window through `ah_events_received_at`
+//! on each append — ~1 s per batch with 100,000 panels connecting, and the cluster fell
+//! behind for good (BENCHMARKS.md, cluster-100k).
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -54,8 +62,10 @@ WITH ev AS (
 ),
 base AS (SELECT last FROM ah_sequence WHERE id = 1),
 found AS (
-  SELECT DISTINCT ON (dedup_key) dedup_key, seq FROM ah_events
-  WHERE dedup_key = ANY($13) AND received_at_ms > $21 ORDER BY dedup_key, seq DESC
+  SELECT DISTINCT ON (dedup_key) dedup_key, seq
+  FROM (SELECT dedup_key, seq, received_at_ms FROM ah_events WHERE dedup_key = ANY($13)
+    OFFSET 0) c
+  WHERE received_at_ms > $21 ORDER BY dedup_key, seq DESC
 ),
 firsts AS (
   SELECT dedup_key, min(i) AS i FROM ev

@@ -101,6 +101,8 @@ pub struct PgStore {
     alarm_changes: tokio::sync::watch::Sender<i64>,
     pool: Pool,
     clock: Clock,
+    /// A snapshot another node saved less than this long ago is not replaced.
+    snapshot_fresh_ms: i64,
     closed: AtomicBool,
 }
 
@@ -158,6 +160,8 @@ impl PgStore {
             alarm_changes,
             pool,
             clock: opts.clock,
+            snapshot_fresh_ms: i64::try_from(opts.snapshot_every.as_millis() / 2)
+                .unwrap_or(i64::MAX),
             closed: AtomicBool::new(false),
         }))
     }
@@ -266,12 +270,22 @@ impl Store for PgStore {
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
         let mut c = self.conn("save snapshot").await?;
-        snapshot::save(&mut c, &self.target, &snapshot, self.clock.now_ms()).await
+        let by = snapshot::Saver {
+            node: &self.node,
+            now_ms: self.clock.now_ms(),
+            fresh_ms: self.snapshot_fresh_ms,
+        };
+        snapshot::save(&mut c, &self.target, &snapshot, by).await
     }
 
     async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
         let mut c = self.conn("load snapshot").await?;
         snapshot::load(&mut c, &self.target).await
+    }
+
+    async fn snapshot_seq(&self) -> Result<Option<i64>, StoreError> {
+        let c = self.conn("read snapshot seq").await?;
+        snapshot::seq(&c, &self.target).await
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_outbox.sql"),
     include_str!("migrations/008_marks_issuers.sql"),
     include_str!("migrations/009_console.sql"),
+    include_str!("migrations/010_cluster_load.sql"),
 ];
 
 /// Schema version this build writes and understands.

@@ -1,32 +1,58 @@
 //! The snapshot area: the registry snapshot shared by every node. Each node follows the same
-//! sequence, so any node's snapshot serves all; one taken at a lower seq than the stored one
-//! (a node that lags) does not replace it.
+//! sequence, so any node's snapshot serves all. A save is skipped when it would not help:
+//! another node is saving right now (the snapshot lock is taken with a try), the stored
+//! snapshot is newer (a node that lags), or another node saved one less than half a
+//! snapshot interval ago — so N nodes rewrite every panel about once per interval in all,
+//! not N times.
 
 use tokio_postgres::Client;
 
 use super::connect::Target;
 use crate::store::{Snapshot, StoreError};
 
-/// Replace the snapshot as a whole in one transaction, unless the stored one is newer.
+/// Advisory lock key held by the node saving the snapshot ("alarmhub" + 9).
+const SNAPSHOT_LOCK: i64 = 0x616c_6172_6d68_7509;
+
+/// Who saves, when, and how young another node's snapshot must be to be kept.
+pub(crate) struct Saver<'a> {
+    pub(crate) node: &'a str,
+    pub(crate) now_ms: i64,
+    pub(crate) fresh_ms: i64,
+}
+
+/// Replace the snapshot as a whole in one transaction, unless that would not help (see the
+/// module doc).
 pub(crate) async fn save(
     client: &mut Client,
     target: &Target,
     snapshot: &Snapshot,
-    now_ms: i64,
+    by: Saver<'_>,
 ) -> Result<(), StoreError> {
     let err = target.err("save snapshot");
     let tx = client.transaction().await.map_err(&err)?;
-    // Row lock on the header: two nodes saving at once take turns.
-    let stored: Option<i64> = tx
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&SNAPSHOT_LOCK])
+        .await
+        .map_err(&err)?
+        .get(0);
+    if !locked {
+        return tx.commit().await.map_err(&err);
+    }
+    let stored = tx
         .query_opt(
-            "SELECT last_seq FROM ah_snapshot WHERE id = 1 FOR UPDATE",
+            "SELECT last_seq, taken_at_ms, node_id FROM ah_snapshot WHERE id = 1",
             &[],
         )
         .await
-        .map_err(&err)?
-        .map(|r| r.get(0));
-    if stored.is_some_and(|s| s > snapshot.last_seq) {
-        return tx.commit().await.map_err(&err);
+        .map_err(&err)?;
+    if let Some(row) = stored {
+        let (seq, taken_at, node): (i64, i64, Option<String>) =
+            (row.get(0), row.get(1), row.get(2));
+        let recent_elsewhere =
+            node.as_deref() != Some(by.node) && by.now_ms.saturating_sub(taken_at) < by.fresh_ms;
+        if seq > snapshot.last_seq || recent_elsewhere {
+            return tx.commit().await.map_err(&err);
+        }
     }
     tx.execute("DELETE FROM ah_snapshot_panels", &[])
         .await
@@ -44,14 +70,23 @@ pub(crate) async fn save(
     .await
     .map_err(&err)?;
     tx.execute(
-        "INSERT INTO ah_snapshot (id, last_seq, taken_at_ms) VALUES (1, $1, $2) \
+        "INSERT INTO ah_snapshot (id, last_seq, taken_at_ms, node_id) VALUES (1, $1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, \
-         taken_at_ms = excluded.taken_at_ms",
-        &[&snapshot.last_seq, &now_ms],
+         taken_at_ms = excluded.taken_at_ms, node_id = excluded.node_id",
+        &[&snapshot.last_seq, &by.now_ms, &by.node],
     )
     .await
     .map_err(&err)?;
     tx.commit().await.map_err(&err)
+}
+
+/// The seq the stored snapshot covers, without its panels.
+pub(crate) async fn seq(client: &Client, target: &Target) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_opt("SELECT last_seq FROM ah_snapshot WHERE id = 1", &[])
+        .await
+        .map_err(target.err("read snapshot seq"))?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// The stored snapshot, panels ordered by account (header and panels from one transaction).

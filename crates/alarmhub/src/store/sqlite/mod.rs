@@ -177,6 +177,10 @@ impl Store for SqliteStore {
         self.read("load snapshot", |r| r.load_snapshot()).await
     }
 
+    async fn snapshot_seq(&self) -> Result<Option<i64>, StoreError> {
+        self.read("read snapshot seq", |r| r.snapshot_seq()).await
+    }
+
     async fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
         let name = name.to_owned();
         self.read("read cursor", move |r| r.cursor(&name)).await

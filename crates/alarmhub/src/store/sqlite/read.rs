@@ -131,13 +131,20 @@ impl SqliteReader {
         Ok(snapshot)
     }
 
-    fn read_snapshot(&self) -> rusqlite::Result<Option<Snapshot>> {
-        let last_seq: Option<i64> = self
-            .conn
+    pub fn snapshot_seq(&self) -> Result<Option<i64>, StoreError> {
+        self.read_snapshot_seq()
+            .map_err(self.err("read snapshot seq"))
+    }
+
+    fn read_snapshot_seq(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn
             .prepare_cached("SELECT last_seq FROM snapshot WHERE id = 1")?
             .query_row([], |r| r.get(0))
-            .optional()?;
-        let Some(last_seq) = last_seq else {
+            .optional()
+    }
+
+    fn read_snapshot(&self) -> rusqlite::Result<Option<Snapshot>> {
+        let Some(last_seq) = self.read_snapshot_seq()? else {
             return Ok(None);
         };
         let mut stmt = self

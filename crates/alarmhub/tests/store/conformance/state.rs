@@ -7,6 +7,7 @@ use alarmhub::store::{Snapshot, StoreError};
 pub async fn snapshot_round_trips_and_a_new_one_replaces_it_whole(b: &dyn Backend) {
     let s = Open::at(b, NOW).await;
     assert_eq!(s.store.load_snapshot().await.unwrap(), None);
+    assert_eq!(s.store.snapshot_seq().await.unwrap(), None);
     let first = Snapshot {
         last_seq: 10,
         panels: vec![
@@ -17,6 +18,7 @@ pub async fn snapshot_round_trips_and_a_new_one_replaces_it_whole(b: &dyn Backen
     s.store.save_snapshot(first.clone()).await.unwrap();
     let loaded = s.store.load_snapshot().await.unwrap().unwrap();
     assert_eq!(loaded.last_seq, 10);
+    assert_eq!(s.store.snapshot_seq().await.unwrap(), Some(10));
     assert_eq!(
         loaded.panels,
         vec![first.panels[1].clone(), first.panels[0].clone()]
@@ -30,6 +32,7 @@ pub async fn snapshot_round_trips_and_a_new_one_replaces_it_whole(b: &dyn Backen
     s.close().await;
     let s = Open::at(b, NOW).await;
     assert_eq!(s.store.load_snapshot().await.unwrap(), Some(second));
+    assert_eq!(s.store.snapshot_seq().await.unwrap(), Some(20));
 }
 
 pub async fn cursors_survive_reopen(b: &dyn Backend) {
