@@ -114,8 +114,10 @@ for i in $(seq 1 "$NODES"); do
 done
 totals=$(jq -s -r '[ (map(.panels) | add), (map(.connected_max) | add), (map(.heartbeats_sent) | add),
   (map(.heartbeats_acked) | add), (map(.unacked) | add), (map(.connect_errors) | add), (map(.errors) | add),
-  (map(.heartbeat_p99_ms) | max), (map(.acked) | add) ] | @tsv' "${outs[@]}")
-IFS=$'\t' read -r t_panels t_conn hb_sent hb_acked unacked conn_err errors hb_p99 ev_acked <<<"$totals"
+  (map(.heartbeat_p99_ms) | max), (map(.acked) | add), (map(.retransmits) | add),
+  (map(.ack_p50_ms) | max), (map(.ack_p99_ms) | max) ] | @tsv' "${outs[@]}")
+IFS=$'\t' read -r t_panels t_conn hb_sent hb_acked unacked conn_err errors hb_p99 ev_acked \
+  retransmits ev_p50 ev_p99 <<<"$totals"
 
 section=$WORK/section.md
 {
@@ -139,7 +141,8 @@ section=$WORK/section.md
   echo '|---:|---:|---:|---:|---:|'
   printf '%s' "$per_node"
   echo
-  echo "Events ACKed (connect reports): $ev_acked; simulator \`unacked\` at the end: $unacked."
+  echo "Events ACKed (connect reports): $ev_acked; simulator \`unacked\` at the end: $unacked;" \
+    "retransmits: $retransmits; event ACK p50 / p99 (worst simulator): $ev_p50 / $ev_p99 ms."
   echo "<!-- $SIM_NAME:end -->"
 } >"$section"
 write_section "$section"
