@@ -140,7 +140,7 @@ section=$WORK/section.md
   echo "| every panel of the dead node owned by another node (reconnected, ONLINE stored) | ${moved:-not within 90 s} |"
   echo "| the dead node's lease expired and it was reaped | ${reaped:-not within 90 s} |"
   echo
-  echo "Simulator: sent $(j "$fo" sent), ACKed $(j "$fo" acked), ACK p99 $(j "$fo" ack_p99_ms) ms, max $(j "$fo" ack_max_ms) ms; stored panel events / distinct dedup keys: ${stored/|/ / } (exactly once when both equal the ACKed count)."
+  echo "Simulator: sent $(j "$fo" sent), ACKed $(j "$fo" acked), ACK p99 $(j "$fo" ack_p99_ms) ms, max $(j "$fo" ack_max_ms) ms; stored panel events / distinct dedup keys: ${stored/|/ / } (exactly once when both are equal and the ACKed events not stored, $(( $(j "$fo" acked) - ${stored%|*} )), are at most the type reports repeating the type on record: one per connection ($(j "$fo" connections)) and per command ($(j "$fo" commands)), README \"Panel state\")."
   echo '<!-- cluster:end -->'
 } >"$section"
 write_section "$section"
