@@ -44,12 +44,14 @@ drop_dbs() {
   done
 }
 trap 'drop_dbs; cleanup' EXIT
+# new_db NAME: a fresh database, its URL in DB_URL (not echoed: in a command substitution
+# the name would be recorded in a subshell and the database never dropped).
 new_db() {
   local name="alarmhub_bench_$$_$1"
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
   psql "$PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
   DBS+=("$name")
-  echo "$PG_BASE/$name"
+  DB_URL="$PG_BASE/$name"
 }
 
 build
@@ -60,7 +62,8 @@ for rate in $RATES; do
   for backend in sqlite postgres; do
     store=""
     if [[ $backend == postgres ]]; then
-      store="url = \"$(new_db "r$rate")\""
+      new_db "r$rate"
+      store="url = \"$DB_URL\""
     fi
     start_daemon "$backend$rate" "$LIMITS" "$store"
     log "$backend: offered $rate events/s, $PANELS panels, $DURATION s"
@@ -74,7 +77,8 @@ for rate in $RATES; do
 done
 
 # Failover.
-url=$(new_db failover)
+new_db failover
+url=$DB_URL
 addrs=()
 pids=()
 logs=()
