@@ -18,6 +18,11 @@
 #   PER_SOURCE=0 ATTACKS=grpc bench/abuse.sh       # grpc.max_streams_per_source (0: off)
 #   PANEL_RUNTIME=shared bench/abuse.sh            # good panel on the attack's runtime
 #   SKIP_BUILD=1 bench/abuse.sh                    # use the binaries as built
+#   REFERENCE=0 bench/abuse.sh                     # skip the ack_floor reference rows
+#
+# Reference: the quiet run and the connection flood are repeated against examples/ack_floor
+# (decodes and ACKs each frame at once, stores nothing, no caps), so the section shows how
+# much of the good panel's tail during a flood the shared machine itself adds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
@@ -32,11 +37,11 @@ PANEL_RUNTIME="${PANEL_RUNTIME:-own}"
 for tool in jq awk timeout cargo; do
   command -v "$tool" >/dev/null || { echo "abuse.sh: needs $tool" >&2; exit 2; }
 done
-[[ -n ${SKIP_BUILD:-} ]] || timeout 3600 cargo build --release -q -p alarmhub --bin alarmhub --example abuse_bench
+[[ -n ${SKIP_BUILD:-} ]] || timeout 3600 cargo build --release -q -p alarmhub --bin alarmhub --example abuse_bench --example ack_floor
 bin="${ALARMHUB_BIN:-target/release/alarmhub}"
 work="$(mktemp -d)"
 pid=
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $pid ${floor_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # Caps sized for a 2-CPU test VM; the defaults are larger (README "Abuse").
@@ -96,6 +101,29 @@ for attack in $ATTACKS; do
      (.attack_units|tostring)] | "| " + join(" | ") + " |"' <<<"$out" >> "$rows"
 done
 
+# The machine's own share: the same good panel and flood against a server that does nothing.
+refs="$work/refs.md"
+: > "$refs"
+if [[ ${REFERENCE:-1} != 0 ]]; then
+  target/release/examples/ack_floor 127.0.0.1:0 > "$work/ack_floor.out" 2>&1 &
+  floor_pid=$!
+  for _ in $(seq 1 50); do grep -q '^listening' "$work/ack_floor.out" 2>/dev/null && break; sleep 0.1; done
+  floor_addr=$(awk '/^listening/ { print $2; exit }' "$work/ack_floor.out")
+  ref_quiet=
+  for attack in quiet connections; do
+    out=$(timeout $((SECS + 120)) target/release/examples/abuse_bench --panel "$floor_addr" --grpc 127.0.0.1:1 \
+          --attack "$attack" --seconds "$SECS" --panel-runtime "$PANEL_RUNTIME")
+    echo "[abuse] ack_floor $attack: $out" >&2
+    [[ $attack == quiet ]] && ref_quiet=$(jq -r '.p99_ms' <<<"$out")
+    jq -r --arg q "$ref_quiet" '
+      def f: . * 100 | round / 100;
+      [.attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
+       (((.p99_ms / ($q|tonumber)) | f | tostring) + "×"), (.max_ms|f|tostring), (.attack_units|tostring)]
+      | "| " + join(" | ") + " |"' <<<"$out" >> "$refs"
+  done
+  kill "$floor_pid" 2>/dev/null; wait "$floor_pid" 2>/dev/null || true
+fi
+
 section="$work/section.md"
 {
   echo '<!-- abuse:begin -->'
@@ -122,6 +150,16 @@ section="$work/section.md"
   echo '| attack | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | idle RSS MiB | RSS above idle MiB | log bytes | log B per garbage B | attack units |'
   echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   cat "$rows"
+  if [[ -s $refs ]]; then
+    echo
+    echo 'Reference, same run: the same good panel against `examples/ack_floor` (decodes and ACKs each'
+    echo 'frame at once, stores nothing, no caps), quiet and under the same connection flood — the tail'
+    echo 'the shared machine (attacker, kernel, scheduler) adds on its own.'
+    echo
+    echo '| attack (ack_floor) | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | max ms | attack units |'
+    echo '|---|---:|---:|---:|---:|---:|---:|---:|'
+    cat "$refs"
+  fi
   echo '<!-- abuse:end -->'
 } > "$section"
 bench_write_section abuse "$section"
