@@ -131,6 +131,7 @@ impl SqliteReader {
         Ok(snapshot)
     }
 
+    /// The seq the latest registry snapshot covers, without its panels.
     pub fn snapshot_seq(&self) -> Result<Option<i64>, StoreError> {
         self.read_snapshot_seq()
             .map_err(self.err("read snapshot seq"))
