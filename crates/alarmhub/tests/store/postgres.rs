@@ -133,13 +133,19 @@ async fn a_retransmission_to_another_node_is_answered_with_the_original_seq() {
     b.store.close().await.unwrap();
 }
 
-/// How often each of the indexes `names` was scanned, waiting (bounded) until the first has
-/// at least `at_least_first` scans: a backend reports its counts within ~10 s of going idle.
-async fn index_scans(url: &str, names: [&str; 2], at_least_first: i64) -> [i64; 2] {
+/// A plain connection to the test's database (catalog reads, ANALYZE).
+async fn client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
+    client
+}
+
+/// How often each of the indexes `names` was scanned, waiting (bounded) until the first has
+/// at least `at_least_first` scans: a backend reports its counts within ~10 s of going idle.
+async fn index_scans(url: &str, names: [&str; 2], at_least_first: i64) -> [i64; 2] {
+    let client = client(url).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut got = [0; 2];
@@ -183,11 +189,11 @@ async fn the_dedup_lookup_reads_the_dedup_index_not_every_event_of_the_window() 
         })
         .collect();
     a.store.append(old).await.unwrap();
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+    client(&db.url)
+        .await
+        .batch_execute("ANALYZE ah_events")
         .await
         .unwrap();
-    tokio::spawn(conn);
-    client.batch_execute("ANALYZE ah_events").await.unwrap();
     for round in 1..=4u64 {
         let batch = (0..50)
             .map(|k| {
@@ -265,9 +271,7 @@ async fn nodes_starting_together_on_an_empty_database_migrate_it_once() {
     for n in &nodes {
         assert_eq!(n.store.last_seq().await.unwrap(), 0);
     }
-    let c = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await;
-    let (client, conn) = c.unwrap();
-    tokio::spawn(conn);
+    let client = client(&db.url).await;
     let versions: i64 = client
         .query_one("SELECT count(*) FROM ah_schema", &[])
         .await
