@@ -17,6 +17,8 @@
 # ping-pong of 64 bytes on 127.0.0.1 (interpreter overhead included: an upper bound).
 # Throughput ceiling: the same saturated simulator run against `examples/ack_floor` (decodes
 # each frame and ACKs it at once, storing nothing), right after the alarmhub run.
+# Then the same server paced at the rate alarmhub reached, for the network path's CPU per
+# event at that rate (a paced server wakes for fewer events at a time than a saturated one).
 # BASELINE_BIN: another `alarmhub` binary (e.g. a release build of an older commit, copied
 # aside) measured the same way right after this tree's, saturated and at 10,000 ev/s, so a
 # change is judged side by side in one run on this shared machine (same simulator).
@@ -127,6 +129,13 @@ f0=$(cpu_secs "$floor_pid")
 run_sim "$WORK/ceil.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 150000 \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix C
 f1=$(cpu_secs "$floor_pid")
+# The same server paced at alarmhub's saturated rate: what the network path alone costs per
+# event at that rate (fewer events per wake-up than when saturated, so more per event).
+match_rate=$(awk -v t="$(j "$WORK/sat.json" events_per_sec)" 'BEGIN { printf "%d", t }')
+m0=$(cpu_secs "$floor_pid")
+run_sim "$WORK/match.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate "$match_rate" \
+  --duration $((DURATION + 5)) --warmup 5 --account-prefix M
+m1=$(cpu_secs "$floor_pid")
 if [[ -n ${BASELINE_BIN:-} ]]; then
   [[ -x $BASELINE_BIN ]] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
   DAEMON_BIN=$BASELINE_BIN start_daemon base-sat "$cfg"
@@ -155,6 +164,8 @@ fi
 ceil=$(j "$WORK/ceil.json" events_per_sec)
 ceil_cpu=$(awk -v a="$f0" -v b="$f1" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
 sat_sim_cpu=$(awk -v c="$(cat "$WORK/sat.json.cpu")" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
+match_cpu=$(awk -v a="$m0" -v b="$m1" -v t="$(j "$WORK/match.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+match_sim_cpu=$(awk -v c="$(cat "$WORK/match.json.cpu")" -v t="$(j "$WORK/match.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
 ceil_sim_cpu=$(awk -v c="$(cat "$WORK/ceil.json.cpu")" -v t="$(j "$WORK/ceil.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * c / t }')
 
 l50=$(j "$WORK/light.json" ack_p50_ms)
@@ -164,6 +175,19 @@ tput=$(j "$WORK/sat.json" events_per_sec)
 floor_ms=$(awk -v f="$fs_p50" -v r="$rtt_p50" 'BEGIN { printf "%.3f", f + r / 1000 }')
 dfloor_ms=$(awk -v f="${d_fsync_us:-0}" -v r="$rtt_p50" 'BEGIN { printf "%.3f", (f + r) / 1000 }')
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "—" }'; }
+# CPU microseconds per event of a process at CPU% and events/s.
+us_per() { awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%.1f", c * 10000 / r; else print "?" }'; }
+ncpu=$(nproc)
+ah_us=$(us_per "$sat_cpu" "$tput")
+match_rate_got=$(j "$WORK/match.json" events_per_sec)
+match_us=$(us_per "$match_cpu" "$match_rate_got")
+ceil_us=$(us_per "$ceil_cpu" "$ceil")
+sat_sim_us=$(us_per "$sat_sim_cpu" "$tput")
+ceil_sim_us=$(us_per "$ceil_sim_cpu" "$ceil")
+# 75 % of the ceiling: every CPU of the machine shared by the server and the simulator,
+# the simulator at its per-event cost of the ceiling run (its cheapest): what is left per event.
+goal_rate=$(awk -v c="$ceil" 'BEGIN { printf "%.0f", 0.75 * c }')
+goal_us=$(awk -v n="$ncpu" -v r="$goal_rate" -v s="$ceil_sim_us" 'BEGIN { if (r > 0) printf "%.1f", n * 1e6 / r - s; else print "?" }')
 per_fsync=$(awk -v t="$tput" -v f="$fs_p50" 'BEGIN { printf "%.1f", t * f / 1000 }')
 one_per_fsync=$(awk -v f="$fs_p50" 'BEGIN { printf "%.0f", 1000 / f }')
 
@@ -182,6 +206,10 @@ section=$WORK/section.md
   echo "- alarmhub: fresh \`alarmhub serve\` per run; light load = \`alarmhub simulate --panels 100 --rate 100\`;"
   echo "  saturated = \`--panels 1000 --rate 50000\` (far above capacity: each panel keeps one frame in flight, so the achieved"
   echo "  rate is the receiver's capacity on this machine, simulator included: they share the $(nproc) CPUs)."
+  echo "- CPU per event: a process's CPU time during the run (\`/proc/PID/stat\`, user + system, so the kernel's loopback"
+  echo "  delivery done in its context counts) divided by the events ACKed. \`ack_floor\` is run a second time paced at the"
+  echo "  rate alarmhub reached: a server that is not saturated gets fewer events per wake-up and pays more per event for the"
+  echo "  same sockets, so that run, not the saturated one, is the network path's cost at alarmhub's rate."
   echo
   echo '| measurement | value | multiple of the floor |'
   echo '|---|---:|---:|'
@@ -201,6 +229,10 @@ section=$WORK/section.md
   echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against \`examples/ack_floor\` | $(j "$WORK/ceil10k.json" ack_p50_ms) / $(j "$WORK/ceil10k.json" ack_p99_ms) / $(j "$WORK/ceil10k.json" ack_max_ms) ms | the simulator's and the kernel's own tail |"
   echo "| ACK p50 / p99 / max at 10,000 ev/s (1,000 panels), against alarmhub | $(j "$WORK/ah10k.json" ack_p50_ms) / $(j "$WORK/ah10k.json" ack_p99_ms) / $(j "$WORK/ah10k.json" ack_max_ms) ms | p99 $(ratio "$(j "$WORK/ah10k.json" ack_p99_ms)" "$(j "$WORK/ceil10k.json" ack_p99_ms)") of the ceiling server's |"
   echo "| **throughput ceiling**: same simulator against \`examples/ack_floor\` (decode + ACK, nothing stored; server CPU $ceil_cpu %, simulator CPU $ceil_sim_cpu %) | $ceil ev/s | alarmhub = $(awk -v a="$tput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %% of it (goal ≥ 75 %%: %s)", 100 * a / b, (a >= 0.75 * b) ? "met" : "missed"; else print "—" }') |"
+  echo "| \`examples/ack_floor\` paced at alarmhub's saturated rate ($match_rate ev/s asked; server CPU $match_cpu %, simulator CPU $match_sim_cpu %) | $match_rate_got ev/s | — |"
+  echo "| **server CPU per event**: alarmhub saturated / \`ack_floor\` at the same rate / \`ack_floor\` saturated | $ah_us / $match_us / $ceil_us µs | alarmhub $(ratio "$ah_us" "$match_us") of the floor at its own rate, $(ratio "$ah_us" "$ceil_us") of the saturated floor |"
+  echo "| simulator CPU per event: against alarmhub / against the saturated floor | $sat_sim_us / $ceil_sim_us µs | — |"
+  echo "| server CPU per event that 75 % of the ceiling ($goal_rate ev/s) leaves on $ncpu CPUs, after the simulator's cheapest per-event cost | $goal_us µs | alarmhub uses $(ratio "$ah_us" "$goal_us") of it now; the floor alone used $match_us µs at alarmhub's rate, $ceil_us µs saturated |"
   if [[ -n ${BASELINE_BIN:-} ]]; then
     btput=$(j "$WORK/base-sat.json" events_per_sec)
     echo "| baseline build (\`BASELINE_BIN\`: $BASELINE_LABEL) throughput, saturated (daemon CPU $base_cpu %), measured right after the ceiling | $btput ev/s | $(awk -v a="$btput" -v b="$ceil" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "—" }') of the ceiling; this tree $(ratio "$tput" "$btput") of it |"
@@ -211,7 +243,7 @@ section=$WORK/section.md
     echo "Order of the saturated runs: this tree, the ceiling, the baseline build; at 10,000 ev/s: the ceiling, this tree, the baseline build. Baseline saturated run: sent $(j "$WORK/base-sat.json" sent), ACKed $(j "$WORK/base-sat.json" acked), errors $(j "$WORK/base-sat.json" errors)."
     echo
   fi
-  echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors)."
+  echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors); paced floor run: sent $(j "$WORK/match.json" sent), ACKed $(j "$WORK/match.json" acked), errors $(j "$WORK/match.json" errors)."
   echo "<!-- $SIM_NAME:end -->"
 } >"$section"
 write_section "$section"
