@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::service::Alarms;
-use super::{Alarm, AlarmChange, AlarmInput, AlarmOp, AlarmQuery, AlarmState};
+use super::{AlarmChange, AlarmInput, AlarmOp, AlarmState, OpenAlarm};
 use super::{AlarmsConfig, SYSTEM_ACTOR};
 use crate::events::{EventBus, StoredEvent};
 use crate::store::{Store, StoreError};
@@ -176,7 +176,7 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 
 /// The alarms to escalate at `now_ms`, and the next deadline after it (Unix ms) among
 /// the others.
-pub fn due(config: &AlarmsConfig, open: &[Alarm], now_ms: i64) -> (Vec<i64>, Option<i64>) {
+pub fn due(config: &AlarmsConfig, open: &[OpenAlarm], now_ms: i64) -> (Vec<i64>, Option<i64>) {
     let mut ids = Vec::new();
     let mut next: Option<i64> = None;
     for a in open {
@@ -193,7 +193,7 @@ pub fn due(config: &AlarmsConfig, open: &[Alarm], now_ms: i64) -> (Vec<i64>, Opt
 }
 
 /// When `alarm` escalates if nobody takes it: `None` once taken, closed or escalated.
-pub fn deadline(config: &AlarmsConfig, alarm: &Alarm) -> Option<i64> {
+pub fn deadline(config: &AlarmsConfig, alarm: &OpenAlarm) -> Option<i64> {
     if alarm.state != AlarmState::New || alarm.escalated {
         return None;
     }
@@ -204,11 +204,7 @@ pub fn deadline(config: &AlarmsConfig, alarm: &Alarm) -> Option<i64> {
 /// One escalation round at the engine clock's now: escalates what is due, returns the
 /// changes and the next deadline.
 pub async fn escalate_once(alarms: &Alarms) -> Result<(Vec<AlarmChange>, Option<i64>), StoreError> {
-    let query = AlarmQuery {
-        states: vec![AlarmState::New, AlarmState::Taken],
-        ..AlarmQuery::default()
-    };
-    let open = alarms.store().list_alarms(&query).await?;
+    let open = alarms.store().open_alarms().await?;
     alarms.set_open_gauge(&open);
     let now = alarms.clock().now_ms();
     let (ids, next) = due(alarms.config(), &open, now);

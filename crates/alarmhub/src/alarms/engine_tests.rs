@@ -80,7 +80,7 @@ fn the_next_deadline_follows_each_priority() {
         let input = burglary(id, &format!("A{id}"), p);
         let mut a = crate::alarms::rules::open(&input).unwrap();
         a.id = id;
-        a
+        OpenAlarm::from(&a)
     };
     let open = [mk(1, 1), mk(2, 3), mk(3, 5)];
     assert_eq!(

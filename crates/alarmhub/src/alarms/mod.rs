@@ -33,7 +33,7 @@ pub mod stored;
 pub use config::{AlarmsConfig, ClassRule, CodeRule, Resolution};
 pub use model::{
     Alarm, AlarmChange, AlarmDetail, AlarmNote, AlarmState, AlarmZone, Category, ChangeKind,
-    Priority, SYSTEM_ACTOR,
+    OpenAlarm, Priority, SYSTEM_ACTOR,
 };
 pub use request::{AlarmCursor, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, EventAction};
 pub use service::{Alarms, AlarmsError};

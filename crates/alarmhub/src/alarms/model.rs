@@ -176,6 +176,35 @@ pub struct AlarmZone {
     pub last_ms: i64,
 }
 
+/// An open alarm as the escalation ticker and the open-alarms gauge see it: what decides
+/// whether and when it escalates, without the rest of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenAlarm {
+    /// Store-assigned id.
+    pub id: i64,
+    /// `new` or `taken`.
+    pub state: AlarmState,
+    /// Current priority.
+    pub priority: Priority,
+    /// When it was opened, Unix ms.
+    pub opened_at_ms: i64,
+    /// A `new` alarm escalated already. Always `false` for a taken one: a taken alarm does
+    /// not escalate, so the store need not read the flag for it.
+    pub escalated: bool,
+}
+
+impl From<&Alarm> for OpenAlarm {
+    fn from(a: &Alarm) -> OpenAlarm {
+        OpenAlarm {
+            id: a.id,
+            state: a.state,
+            priority: a.priority,
+            opened_at_ms: a.opened_at_ms,
+            escalated: a.escalated && a.state == AlarmState::New,
+        }
+    }
+}
+
 /// One alarm record. Times are Unix ms; `0` means "not yet".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {

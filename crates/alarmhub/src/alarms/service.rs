@@ -12,7 +12,7 @@ use thiserror::Error;
 use super::config::AlarmsConfig;
 use super::{
     Alarm, AlarmChange, AlarmDetail, AlarmOp, AlarmQuery, AlarmRefusal, AlarmState, ChangeKind,
-    Priority,
+    OpenAlarm, Priority,
 };
 use crate::auth::{Identity, Permission};
 use crate::clock::Clock;
@@ -87,7 +87,7 @@ impl Alarms {
 
     /// When `alarm` escalates if still not taken (0 once taken, closed or escalated).
     pub fn take_due_ms(&self, alarm: &Alarm) -> i64 {
-        super::engine::deadline(&self.config, alarm).unwrap_or(0)
+        super::engine::deadline(&self.config, &OpenAlarm::from(alarm)).unwrap_or(0)
     }
 
     /// Alarms matching `query` (see [`Store::list_alarms`] for the order).
@@ -213,7 +213,7 @@ impl Alarms {
 
     /// Set the open-alarms gauge (every priority) from `open`, the alarms open now (the
     /// escalation ticker calls it every round).
-    pub fn set_open_gauge(&self, open: &[Alarm]) {
+    pub fn set_open_gauge(&self, open: &[OpenAlarm]) {
         for n in 1..=9u8 {
             let Some(p) = Priority::new(n) else { continue };
             let count = open

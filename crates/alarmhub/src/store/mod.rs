@@ -44,7 +44,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::alarms::{
-    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, AlarmState,
+    OpenAlarm,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -406,6 +407,22 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported {
             what: "alarm records",
         })
+    }
+
+    /// Every open alarm (`new` or `taken`), in queue order, as the escalation ticker needs it
+    /// once a second: a backend can read these few columns instead of whole records. The
+    /// default derives them from [`Store::list_alarms`].
+    async fn open_alarms(&self) -> Result<Vec<OpenAlarm>, StoreError> {
+        let query = AlarmQuery {
+            states: vec![AlarmState::New, AlarmState::Taken],
+            ..AlarmQuery::default()
+        };
+        Ok(self
+            .list_alarms(&query)
+            .await?
+            .iter()
+            .map(OpenAlarm::from)
+            .collect())
     }
 
     /// Alarm changes with `seq > after_seq`, ascending, at most `limit` (0 = no limit).

@@ -7,7 +7,10 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::alarms::stored::{self, RawChange, Resolver, Stored};
 use crate::alarms::AlarmChange;
-use crate::alarms::{Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, ChangeKind};
+use crate::alarms::{
+    Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, AlarmState, ChangeKind, OpenAlarm,
+    Priority,
+};
 
 const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
 
@@ -153,6 +156,38 @@ pub fn assemble(alarm: Alarm, history: Vec<AlarmChange>) -> AlarmDetail {
         notes,
         history,
     }
+}
+
+/// The open alarms in queue order, from their columns; the escalated flag is read from the
+/// body only for `new` ones, by SQLite's JSON reader (no record is parsed into an [`Alarm`]).
+pub(super) fn open(conn: &Connection) -> rusqlite::Result<Vec<OpenAlarm>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, state, priority, opened_at_ms,
+                CASE WHEN state = 'new' THEN coalesce(body ->> '$.escalated', 0) ELSE 0 END
+         FROM alarms WHERE state IN ('new', 'taken')
+         ORDER BY priority, opened_at_ms, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let state: String = r.get(1)?;
+        let state = state.parse::<AlarmState>().map_err(|e| bad_column(1, e))?;
+        let priority: i64 = r.get(2)?;
+        let priority = u8::try_from(priority)
+            .ok()
+            .and_then(Priority::new)
+            .ok_or_else(|| bad_column(2, format!("priority {priority} is not 1..9")))?;
+        Ok(OpenAlarm {
+            id: r.get(0)?,
+            state,
+            priority,
+            opened_at_ms: r.get(3)?,
+            escalated: r.get::<_, i64>(4)? != 0,
+        })
+    })?;
+    rows.collect()
+}
+
+fn bad_column(idx: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, message.into())
 }
 
 /// Alarms matching `q` (order: see [`crate::store::Store::list_alarms`]).

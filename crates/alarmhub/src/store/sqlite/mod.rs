@@ -40,7 +40,7 @@ use async_trait::async_trait;
 
 use super::{EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
 use crate::alarms::{
-    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, OpenAlarm,
 };
 use crate::events::{Appended, NewEvent, StoredEvent};
 use conn::SqliteWriter;
@@ -298,6 +298,10 @@ impl Store for SqliteStore {
         let query = query.clone();
         self.read("list alarms", move |r| r.list_alarms(&query))
             .await
+    }
+
+    async fn open_alarms(&self) -> Result<Vec<OpenAlarm>, StoreError> {
+        self.read("list open alarms", |r| r.open_alarms()).await
     }
 
     async fn alarm_changes_after(

@@ -177,6 +177,11 @@ impl SqliteReader {
         super::alarm_reads::detail(&self.conn, id).map_err(self.err("read alarm"))
     }
 
+    /// The open alarms, as the escalation ticker needs them.
+    pub fn open_alarms(&self) -> Result<Vec<crate::alarms::OpenAlarm>, StoreError> {
+        super::alarm_reads::open(&self.conn).map_err(self.err("list open alarms"))
+    }
+
     /// Alarms matching `q`.
     pub fn list_alarms(
         &self,

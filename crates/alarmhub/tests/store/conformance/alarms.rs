@@ -6,7 +6,7 @@
 use super::*;
 use alarmhub::alarms::{
     AlarmCursor, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, AlarmState, Category, EventAction,
-    Priority, ENGINE_CURSOR,
+    OpenAlarm, Priority, ENGINE_CURSOR,
 };
 
 fn input(seq: i64, account: &str, zone: u16, p: u8) -> AlarmInput {
@@ -382,6 +382,62 @@ pub async fn the_queue_is_ordered_by_priority_then_age_and_pages(b: &dyn Backend
         ..AlarmQuery::default()
     };
     assert_eq!(accounts(s.store.list_alarms(&taken).await.unwrap()), ["B"]);
+    s.close().await;
+}
+
+pub async fn the_open_alarms_read_for_escalation_match_the_full_records(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let inputs = vec![
+        input(1, "A", 1, 3),
+        input(2, "B", 1, 1),
+        input(3, "C", 1, 3),
+        input(4, "D", 1, 2),
+        input(5, "E", 1, 4),
+    ];
+    let opened = s.store.record_alarm_events(5, inputs).await.unwrap();
+    let id = |account: &str| {
+        opened
+            .iter()
+            .find(|c| c.alarm.account == account)
+            .map(|c| c.alarm_id)
+            .unwrap()
+    };
+    let st = &s.store;
+    // B escalated; C taken; D taken and closed; E escalated, then taken.
+    let ops = vec![(id("B"), AlarmOp::Escalate), (id("E"), AlarmOp::Escalate)];
+    for out in st.update_alarms(ops, "system", NOW + 5).await.unwrap() {
+        out.unwrap();
+    }
+    for account in ["C", "D", "E"] {
+        st.update_alarm(id(account), take(), "user:ann", NOW + 6)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    st.update_alarm(id("D"), close(), "user:ann", NOW + 7)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let open = st.open_alarms().await.unwrap();
+    let full = st.list_alarms(&open_states()).await.unwrap();
+    let expected: Vec<OpenAlarm> = full.iter().map(OpenAlarm::from).collect();
+    assert_eq!(open, expected);
+    let seen: Vec<(i64, AlarmState, u8, bool)> = open
+        .iter()
+        .map(|a| (a.id, a.state, a.priority.get(), a.escalated))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (id("B"), AlarmState::New, 1, true),
+            (id("A"), AlarmState::New, 3, false),
+            (id("C"), AlarmState::Taken, 3, false),
+            // Taken after it escalated: a taken alarm does not escalate, so the flag is off.
+            (id("E"), AlarmState::Taken, 4, false),
+        ]
+    );
+    assert!(open.iter().all(|a| a.opened_at_ms >= NOW), "{open:?}");
     s.close().await;
 }
 

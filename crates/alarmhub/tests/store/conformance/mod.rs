@@ -169,6 +169,7 @@ macro_rules! conformance_suite {
             a_batch_of_updates_applies_each_op_and_refuses_only_its_own,
             alarm_changes_have_their_own_increasing_seq_and_wake_followers,
             the_queue_is_ordered_by_priority_then_age_and_pages,
+            the_open_alarms_read_for_escalation_match_the_full_records,
             open_alarms_and_the_change_log_survive_reopen,
             every_alarm_change_reads_back_whole_from_any_seq_and_after_reopen,
         );
