@@ -9,7 +9,10 @@ use tokio_postgres::{Client, Row};
 
 use super::connect::Target;
 use crate::alarms::stored::{self, RawChange, Resolver, Stored};
-use crate::alarms::{Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, ChangeKind};
+use crate::alarms::{
+    Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, AlarmState, ChangeKind, OpenAlarm,
+    Priority,
+};
 use crate::store::sqlite::alarm_reads::assemble;
 use crate::store::StoreError;
 
@@ -252,6 +255,47 @@ pub(crate) async fn list(
         .map_err(target.err("list alarms"))?;
     rows.iter()
         .map(|r| decode_alarm(target, r.get(0), r.get(1)))
+        .collect()
+}
+
+/// The open alarms in queue order, from their columns; the escalated flag is read from the
+/// body only for `new` ones, by the server (no body crosses the network).
+pub(crate) async fn open(c: &Client, target: &Target) -> Result<Vec<OpenAlarm>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT id, state, priority, opened_at_ms,
+                    CASE WHEN state = 'new'
+                         THEN coalesce((body::jsonb ->> 'escalated')::boolean, false)
+                         ELSE false END
+             FROM ah_alarms WHERE state IN ('new', 'taken')
+             ORDER BY priority, opened_at_ms, id",
+            &[],
+        )
+        .await
+        .map_err(target.err("list open alarms"))?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let bad = |what: String| StoreError::BadStoredRow {
+                target: target.name.to_string(),
+                table: "ah_alarms",
+                key: id,
+                what,
+            };
+            let state = r.get::<_, &str>(1).parse::<AlarmState>().map_err(bad)?;
+            let priority: i32 = r.get(2);
+            let priority = u8::try_from(priority)
+                .ok()
+                .and_then(Priority::new)
+                .ok_or_else(|| bad(format!("priority {priority} is not 1..9")))?;
+            Ok(OpenAlarm {
+                id,
+                state,
+                priority,
+                opened_at_ms: r.get(3),
+                escalated: r.get(4),
+            })
+        })
         .collect()
 }
 

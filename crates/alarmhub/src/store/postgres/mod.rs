@@ -55,7 +55,7 @@ use super::{
     EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions, SyncMark,
 };
 use crate::alarms::{
-    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal,
+    Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, OpenAlarm,
 };
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
@@ -430,6 +430,11 @@ impl Store for PgStore {
     async fn list_alarms(&self, query: &AlarmQuery) -> Result<Vec<Alarm>, StoreError> {
         let c = self.conn("list alarms").await?;
         alarm_reads::list(&c, &self.target, query).await
+    }
+
+    async fn open_alarms(&self) -> Result<Vec<OpenAlarm>, StoreError> {
+        let c = self.conn("list open alarms").await?;
+        alarm_reads::open(&c, &self.target).await
     }
 
     async fn alarm_changes_after(
