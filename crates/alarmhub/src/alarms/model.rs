@@ -193,6 +193,29 @@ pub struct OpenAlarm {
     pub escalated: bool,
 }
 
+impl OpenAlarm {
+    /// From a store's columns (state name, priority number): what is wrong when a stored
+    /// value is not a state or a priority.
+    pub fn from_columns(
+        id: i64,
+        state: &str,
+        priority: i64,
+        opened_at_ms: i64,
+        escalated: bool,
+    ) -> Result<OpenAlarm, String> {
+        let priority = u8::try_from(priority)
+            .map_err(|_| format!("priority {priority} is out of range (1..=9)"))
+            .and_then(Priority::try_from)?;
+        Ok(OpenAlarm {
+            id,
+            state: state.parse()?,
+            priority,
+            opened_at_ms,
+            escalated,
+        })
+    }
+}
+
 impl From<&Alarm> for OpenAlarm {
     fn from(a: &Alarm) -> OpenAlarm {
         OpenAlarm {
@@ -360,4 +383,23 @@ pub struct AlarmDetail {
     pub notes: Vec<AlarmNote>,
     /// Every change, oldest first.
     pub history: Vec<AlarmChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_alarm_columns_name_a_stored_value_that_is_not_a_state_or_priority() {
+        let a = OpenAlarm::from_columns(7, "taken", 3, 1_000, false).unwrap();
+        assert_eq!((a.id, a.state, a.priority.get()), (7, AlarmState::Taken, 3));
+        let bad = |state: &str, p: i64| OpenAlarm::from_columns(7, state, p, 0, false).unwrap_err();
+        assert!(bad("new", 0).contains("priority 0"), "{}", bad("new", 0));
+        assert!(
+            bad("new", 300).contains("priority 300"),
+            "{}",
+            bad("new", 300)
+        );
+        assert!(bad("lost", 1).contains("lost"), "{}", bad("lost", 1));
+    }
 }

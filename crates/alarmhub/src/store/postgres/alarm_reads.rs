@@ -10,8 +10,7 @@ use tokio_postgres::{Client, Row};
 use super::connect::Target;
 use crate::alarms::stored::{self, RawChange, Resolver, Stored};
 use crate::alarms::{
-    Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, AlarmState, ChangeKind, OpenAlarm,
-    Priority,
+    Alarm, AlarmChange, AlarmCursor, AlarmDetail, AlarmQuery, ChangeKind, OpenAlarm,
 };
 use crate::store::sqlite::alarm_reads::assemble;
 use crate::store::StoreError;
@@ -276,25 +275,15 @@ pub(crate) async fn open(c: &Client, target: &Target) -> Result<Vec<OpenAlarm>, 
     rows.iter()
         .map(|r| {
             let id: i64 = r.get(0);
-            let bad = |what: String| StoreError::BadStoredRow {
-                target: target.name.to_string(),
-                table: "ah_alarms",
-                key: id,
-                what,
-            };
-            let state = r.get::<_, &str>(1).parse::<AlarmState>().map_err(bad)?;
             let priority: i32 = r.get(2);
-            let priority = u8::try_from(priority)
-                .ok()
-                .and_then(Priority::new)
-                .ok_or_else(|| bad(format!("priority {priority} is not 1..9")))?;
-            Ok(OpenAlarm {
-                id,
-                state,
-                priority,
-                opened_at_ms: r.get(3),
-                escalated: r.get(4),
-            })
+            OpenAlarm::from_columns(id, r.get(1), priority.into(), r.get(3), r.get(4)).map_err(
+                |what| StoreError::BadStoredRow {
+                    target: target.name.to_string(),
+                    table: "ah_alarms",
+                    key: id,
+                    what,
+                },
+            )
         })
         .collect()
 }

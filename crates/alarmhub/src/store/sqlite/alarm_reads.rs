@@ -8,8 +8,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use crate::alarms::stored::{self, RawChange, Resolver, Stored};
 use crate::alarms::AlarmChange;
 use crate::alarms::{
-    Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, AlarmState, ChangeKind, OpenAlarm,
-    Priority,
+    Alarm, AlarmCursor, AlarmDetail, AlarmNote, AlarmQuery, ChangeKind, OpenAlarm,
 };
 
 const CHANGE_COLUMNS: &str = "seq, alarm_id, kind, actor, at_ms, event_seq, detail, alarm";
@@ -169,25 +168,18 @@ pub(super) fn open(conn: &Connection) -> rusqlite::Result<Vec<OpenAlarm>> {
     )?;
     let rows = stmt.query_map([], |r| {
         let state: String = r.get(1)?;
-        let state = state.parse::<AlarmState>().map_err(|e| bad_column(1, e))?;
-        let priority: i64 = r.get(2)?;
-        let priority = u8::try_from(priority)
-            .ok()
-            .and_then(Priority::new)
-            .ok_or_else(|| bad_column(2, format!("priority {priority} is not 1..9")))?;
-        Ok(OpenAlarm {
-            id: r.get(0)?,
-            state,
-            priority,
-            opened_at_ms: r.get(3)?,
-            escalated: r.get::<_, i64>(4)? != 0,
+        OpenAlarm::from_columns(
+            r.get(0)?,
+            &state,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, i64>(4)? != 0,
+        )
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
         })
     })?;
     rows.collect()
-}
-
-fn bad_column(idx: usize, message: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, message.into())
 }
 
 /// Alarms matching `q` (order: see [`crate::store::Store::list_alarms`]).
