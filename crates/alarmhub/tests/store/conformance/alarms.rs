@@ -310,15 +310,22 @@ pub async fn alarm_changes_have_their_own_increasing_seq_and_wake_followers(b: &
     s.close().await;
 }
 
-pub async fn the_queue_is_ordered_by_priority_then_age_and_pages(b: &dyn Backend) {
-    let s = Open::at(b, NOW).await;
-    let inputs = vec![
+/// Four new alarms, A to D, of priorities 3, 1, 3, 2, opened a second apart.
+fn queue_of_four() -> Vec<AlarmInput> {
+    vec![
         input(1, "A", 1, 3),
         input(2, "B", 1, 1),
         input(3, "C", 1, 3),
         input(4, "D", 1, 2),
-    ];
-    s.store.record_alarm_events(4, inputs).await.unwrap();
+    ]
+}
+
+pub async fn the_queue_is_ordered_by_priority_then_age_and_pages(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    s.store
+        .record_alarm_events(4, queue_of_four())
+        .await
+        .unwrap();
     let accounts =
         |v: Vec<alarmhub::alarms::Alarm>| v.into_iter().map(|a| a.account).collect::<Vec<_>>();
     let q = open_states();
@@ -387,13 +394,8 @@ pub async fn the_queue_is_ordered_by_priority_then_age_and_pages(b: &dyn Backend
 
 pub async fn the_open_alarms_read_for_escalation_match_the_full_records(b: &dyn Backend) {
     let s = Open::at(b, NOW).await;
-    let inputs = vec![
-        input(1, "A", 1, 3),
-        input(2, "B", 1, 1),
-        input(3, "C", 1, 3),
-        input(4, "D", 1, 2),
-        input(5, "E", 1, 4),
-    ];
+    let mut inputs = queue_of_four();
+    inputs.push(input(5, "E", 1, 4));
     let opened = s.store.record_alarm_events(5, inputs).await.unwrap();
     let id = |account: &str| {
         opened
