@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use alarmhub::store::{
-    OnCommit, SqliteReader, SqliteStore, Store, StoreError, StoreOptions, DB_FILE,
+    CommitHooks, OnCommit, SqliteReader, SqliteStore, Store, StoreError, StoreOptions, DB_FILE,
 };
 use async_trait::async_trait;
 
@@ -37,8 +37,8 @@ pub struct SqliteBackend {
 
 #[async_trait]
 impl conformance::Backend for SqliteBackend {
-    async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store> {
-        SqliteStore::open(self.dir.path(), opts, on_commit).unwrap()
+    async fn open(&self, opts: StoreOptions, hooks: CommitHooks) -> Arc<dyn Store> {
+        SqliteStore::open_with_hooks(self.dir.path(), opts, hooks).unwrap()
     }
 }
 
@@ -59,8 +59,8 @@ pub struct PgBackend {
 
 #[async_trait]
 impl conformance::Backend for PgBackend {
-    async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store> {
-        alarmhub::store::PgStore::open(&self.db.url, opts, on_commit)
+    async fn open(&self, opts: StoreOptions, hooks: CommitHooks) -> Arc<dyn Store> {
+        alarmhub::store::PgStore::open_with_hooks(&self.db.url, opts, hooks)
             .await
             .unwrap()
     }

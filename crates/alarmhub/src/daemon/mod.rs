@@ -230,26 +230,34 @@ fn install_metrics(config: &Config) -> Option<PrometheusHandle> {
     handle
 }
 
-/// Step 1: open the store; every commit feeds the registry, then (through its relay
-/// task) the bus.
+/// Step 1: open the store; every commit feeds the registry, then (once its callers are
+/// answered, through its relay task) the bus.
 async fn open_store(config: &Config) -> Result<Core, DaemonError> {
     let registry = Arc::new(Registry::new());
     let bus = EventBus::new(BUS_CAPACITY);
-    let on_commit = {
+    let hooks = {
         // The registry before the callers are answered (an ACKed event is in the live
-        // state); the bus through the relay, so answering does not wait for the fan-out.
+        // state); the bus after, and through the relay, so the sessions' ACKs are queued
+        // to run before the fan-out to every stream and the writer does not do the fan-out.
         let (registry, relay) = (Arc::clone(&registry), bus.relay());
-        Box::new(move |events: &[Arc<crate::events::StoredEvent>]| {
-            registry.apply_all(events);
-            relay.publish_all(events);
-        })
+        crate::store::CommitHooks {
+            committed: Box::new(move |events: &[Arc<crate::events::StoredEvent>]| {
+                registry.apply_all(events);
+            }),
+            answered: Some(Box::new(
+                move |events: &[Arc<crate::events::StoredEvent>]| {
+                    relay.publish_all(events);
+                },
+            )),
+        }
     };
-    let store = crate::store::open(config, on_commit)
-        .await
-        .map_err(|source| DaemonError::OpenStore {
-            store: crate::store::describe(config),
-            source,
-        })?;
+    let store =
+        crate::store::open(config, hooks)
+            .await
+            .map_err(|source| DaemonError::OpenStore {
+                store: crate::store::describe(config),
+                source,
+            })?;
     Ok(Core {
         store,
         registry,

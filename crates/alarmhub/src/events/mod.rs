@@ -187,12 +187,13 @@ impl EventBus {
     }
 }
 
-/// The store's commit hook's way onto the bus. Publishing wakes every receiver waiting on
-/// the bus — with a thousand API streams, a thousand tasks queued in the runtime — and the
-/// commit's callers (the panel sessions waiting to ACK) are woken after it: they would queue
-/// behind all of them. The relay makes the commit wake one task, which publishes; the ACKs
-/// go out first and the fan-out follows. The queue is unbounded but short: the relay does
-/// no more than a channel send per event, far less than the store's commit of it.
+/// The store's `answered` commit hook's way onto the bus (`store::CommitHooks`). Publishing
+/// wakes every receiver waiting on the bus — with a thousand API streams, a thousand task
+/// wake-ups — which the store's writer should not spend its time on; the relay makes a
+/// commit wake one task, which publishes. The hook runs after the commit's callers (the
+/// panel sessions waiting to ACK) are woken, so they are queued ahead of the relay and the
+/// fan-out follows the ACKs. The queue is unbounded but short: the relay does no more than
+/// a channel send per event, far less than the store's commit of it.
 #[derive(Debug)]
 pub struct BusRelay {
     tx: tokio::sync::mpsc::UnboundedSender<Vec<Arc<StoredEvent>>>,

@@ -13,9 +13,10 @@
 //! * An event whose `dedup_key` matches one received within the dedup window (earlier in the
 //!   same call, in an earlier call, or before a restart) is not stored again; it is answered
 //!   [`Appended::Duplicate`] with the original seq. Events without a key never are.
-//! * The `on_commit` hook given when the store is opened sees the newly stored events of each
-//!   commit, in seq order, before any caller of that commit is answered (the registry and the
-//!   event bus are fed from it, so an ACK never precedes the live state).
+//! * The [`CommitHooks`] given when the store is opened see the newly stored events of each
+//!   commit, in seq order: `committed` before any caller of that commit is answered (the
+//!   registry is fed from it, so an ACK never precedes the live state), `answered` after
+//!   every caller of it is (the event bus, so its fan-out never holds up an ACK).
 //! * Reads ([`Store::events_after`], [`Store::query_events`] …) see every committed event and
 //!   never block appends.
 //! * After [`Store::close`] nothing more is accepted; everything answered before it is on
@@ -26,7 +27,7 @@
 //! Later issues add tokens, users and audit rows, alarm records with atomic take/close,
 //! per-output cursors and a notification outbox. They fit this shape: rows derived from an
 //! event (alarm changes) are added by the backend inside the commit of [`Store::append`]
-//! through a hook given at open, like `on_commit`, so `append` keeps its signature; the rest
+//! through a hook given at open, like the commit hooks, so `append` keeps its signature; the rest
 //! are new methods (atomic ones named for what they do, e.g. `take_alarm`), each added to the
 //! conformance suite. The notification outbox became a trait of its own ([`outbox`]): it
 //! follows the logs by a cursor it keeps itself rather than writing inside the event commit.
@@ -60,6 +61,60 @@ pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
 /// any caller of that commit is answered. Runs on the store's writer; must be quick and
 /// must not panic.
 pub type OnCommit = Box<dyn FnMut(&[Arc<StoredEvent>]) + Send>;
+
+/// What a store calls with the newly stored events (no duplicates) of each commit, in seq
+/// order, on its writer (both must be quick and must not panic):
+///
+/// * `committed` before any caller of the commit is answered — what an answer promises is
+///   visible (the daemon's registry);
+/// * `answered`, when set, after every caller of the commit is answered — fan-out that
+///   must not hold up the answers (the daemon's event bus: waking a thousand API streams
+///   first would queue the panel sessions' ACKs behind them). Events no caller waits for
+///   (other nodes' commits, on PostgreSQL) get it right after `committed`.
+pub struct CommitHooks {
+    /// Before the commit's callers are answered.
+    pub committed: OnCommit,
+    /// After the commit's callers are answered.
+    pub answered: Option<OnCommit>,
+}
+
+impl CommitHooks {
+    /// Only a `committed` hook.
+    pub fn committed_only(f: impl FnMut(&[Arc<StoredEvent>]) + Send + 'static) -> CommitHooks {
+        CommitHooks {
+            committed: Box::new(f),
+            answered: None,
+        }
+    }
+
+    pub(crate) fn committed(&mut self, events: &[Arc<StoredEvent>]) {
+        (self.committed)(events);
+    }
+
+    pub(crate) fn answered(&mut self, events: &[Arc<StoredEvent>]) {
+        if let Some(answered) = self.answered.as_mut() {
+            answered(events);
+        }
+    }
+}
+
+/// One hook, called before the callers are answered.
+impl From<OnCommit> for CommitHooks {
+    fn from(committed: OnCommit) -> CommitHooks {
+        CommitHooks {
+            committed,
+            answered: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CommitHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitHooks")
+            .field("answered", &self.answered.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// A remote command for a panel whose connection another node holds (shared stores route
 /// it to that node; see `postgres/commands.rs`).
@@ -286,7 +341,7 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
-    /// Start handing `on_commit` the events other nodes commit, from `seq` on (the daemon
+    /// Start handing the commit hooks the events other nodes commit, from `seq` on (the daemon
     /// calls it once the registry is restored up to `seq`). A no-op for a store no other
     /// node writes (SQLite).
     async fn follow_from(&self, seq: i64) -> Result<(), StoreError> {
@@ -461,12 +516,12 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Open the store the configuration names — PostgreSQL when `[store] url` is set, else
-/// SQLite in `[store] data_dir` — with `on_commit` fed every commit.
-pub async fn open(config: &Config, on_commit: OnCommit) -> Result<Arc<dyn Store>, StoreError> {
+/// SQLite in `[store] data_dir` — with `hooks` fed every commit.
+pub async fn open(config: &Config, hooks: CommitHooks) -> Result<Arc<dyn Store>, StoreError> {
     let opts = StoreOptions::from_config(config);
     let store: Arc<dyn Store> = match &config.store.url {
-        Some(url) => PgStore::open(url, opts, on_commit).await?,
-        None => SqliteStore::open(&config.store.data_dir, opts, on_commit)?,
+        Some(url) => PgStore::open_with_hooks(url, opts, hooks).await?,
+        None => SqliteStore::open_with_hooks(&config.store.data_dir, opts, hooks)?,
     };
     Ok(store)
 }

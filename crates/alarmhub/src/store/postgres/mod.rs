@@ -9,7 +9,7 @@
 //!   advisory lock held from seq assignment to commit makes commit order equal seq order;
 //!   its module doc says why this and not readers waiting for in-flight seqs), dedup across
 //!   nodes, and following the other nodes' commits (`LISTEN` as the wake-up, a `seq >`
-//!   query as the truth) so `on_commit` sees every event of every node once, in seq order.
+//!   query as the truth) so the commit hooks see every event of every node once, in seq order.
 //!   `append.rs`: the one statement that decides and writes an append (dedup, seqs,
 //!   ownership), so the sequence lock is never held across a round trip to the node.
 //! * One file per area of the schema: `events.rs` (rows, dedup lookup, queries),
@@ -18,7 +18,7 @@
 //!   wake-up); the notification outbox in `outbox.rs`; the compat API's Sync marks in
 //!   `sync_marks.rs`; routed commands in `commands.rs`, leases in `nodes.rs`.
 //!
-//! Contract differences from SQLite, all in the cluster's favour: `on_commit` also sees the
+//! Contract differences from SQLite, all in the cluster's favour: the commit hooks also see the
 //! events other nodes commit (after [`Store::follow_from`], or the first append); a
 //! snapshot older than the stored one does not replace it; durability is PostgreSQL's
 //! (`synchronous_commit = on` is set on the writing connection, whatever the server
@@ -52,7 +52,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
 use super::{
-    EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions, SyncMark,
+    CommitHooks, EventQuery, OnCommit, RoutedCommand, Snapshot, Store, StoreError, StoreOptions,
+    SyncMark,
 };
 use crate::alarms::{
     Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, OpenAlarm,
@@ -116,6 +117,15 @@ impl PgStore {
         opts: StoreOptions,
         on_commit: OnCommit,
     ) -> Result<Arc<PgStore>, StoreError> {
+        PgStore::open_with_hooks(url, opts, on_commit.into()).await
+    }
+
+    /// [`PgStore::open`] with both commit hooks (see [`CommitHooks`]).
+    pub async fn open_with_hooks(
+        url: &str,
+        opts: StoreOptions,
+        hooks: CommitHooks,
+    ) -> Result<Arc<PgStore>, StoreError> {
         let target = Target::parse(url)?;
         let mut client = target.connect("connect").await?;
         schema::migrate(&mut client, &target).await?;
@@ -133,7 +143,7 @@ impl PgStore {
         };
         let node = nodes::new_node_id();
         nodes::register(&client, &target, &node).await?;
-        let (writer, task) = writer::spawn(target.clone(), node.clone(), last, cfg, on_commit);
+        let (writer, task) = writer::spawn(target.clone(), node.clone(), last, cfg, hooks);
         let stop = tokio_util::sync::CancellationToken::new();
         let lease = tokio::spawn(nodes::lease_loop(
             target.clone(),

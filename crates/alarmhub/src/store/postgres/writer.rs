@@ -2,11 +2,12 @@
 //!
 //! One tokio task owns the writing connection. It takes every append queued (up to
 //! `max_batch` events, never splitting a call) into one transaction, commits it, hands the
-//! events to `on_commit`, and only then answers each caller — the SQLite writer's contract.
-//! Between batches it *follows*: it reads the events other nodes committed (woken by
-//! `LISTEN alarmhub_events`, and every [`FOLLOW_TICK`] regardless, because notifications
-//! are lost while a connection is down) and hands them to `on_commit` too, so `on_commit`
-//! sees every event of every node exactly once, in seq order.
+//! events to the `committed` hook, answers each caller, and then hands them to the
+//! `answered` hook — the SQLite writer's contract ([`CommitHooks`]). Between batches it
+//! *follows*: it reads the events other nodes committed (woken by `LISTEN alarmhub_events`,
+//! and every [`FOLLOW_TICK`] regardless, because notifications are lost while a connection
+//! is down) and hands them to both hooks too, so the hooks see every event of every node
+//! exactly once, in seq order.
 //!
 //! # One sequence for all nodes
 //!
@@ -45,7 +46,7 @@ use super::nodes;
 use crate::clock::Clock;
 use crate::events::{codes, Appended, NewEvent, Source, StoredEvent};
 use crate::metrics::names;
-use crate::store::{OnCommit, StoreError};
+use crate::store::{CommitHooks, StoreError};
 
 /// Advisory lock key serialising seq assignment ("alarmhub" + 2).
 pub(crate) const SEQ_LOCK: i64 = 0x616c_6172_6d68_7502;
@@ -164,7 +165,7 @@ pub(crate) fn spawn(
     node: String,
     followed: i64,
     cfg: WriterConfig,
-    on_commit: OnCommit,
+    hooks: CommitHooks,
 ) -> (WriterHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(cfg.queue.max(1));
     let shared = Arc::new(Shared {
@@ -179,7 +180,7 @@ pub(crate) fn spawn(
         max_batch: cfg.max_batch.max(1),
         dedup_window_ms: cfg.dedup_window_ms,
         clock: cfg.clock,
-        on_commit,
+        hooks,
         shared: Arc::clone(&shared),
         followed,
         following: false,
@@ -201,9 +202,9 @@ struct Writer {
     max_batch: usize,
     dedup_window_ms: i64,
     clock: Clock,
-    on_commit: OnCommit,
+    hooks: CommitHooks,
     shared: Arc<Shared>,
-    /// Every seq up to this one has been handed to `on_commit` (or was before the start).
+    /// Every seq up to this one has been handed to the hooks (or was before the start).
     followed: i64,
     /// Following other nodes' commits (after `follow_from` or the first append).
     following: bool,
@@ -345,7 +346,8 @@ impl Writer {
     }
 
     /// Commit `pending` in one transaction, hand what is new (after whatever other nodes
-    /// committed before it) to `on_commit`, then answer every caller.
+    /// committed before it) to the `committed` hook, answer every caller, then hand it to
+    /// the `answered` hook.
     async fn commit(&mut self, pending: Pending) {
         if pending.replies.is_empty() {
             return;
@@ -387,28 +389,37 @@ impl Writer {
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "stored").increment(own.len() as u64);
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "duplicate")
             .increment((outcomes.len() - own.len()) as u64);
-        self.publish(own, before).await;
+        let delivered = self.publish(own, before).await;
         let mut outcomes = outcomes.into_iter();
         for (n, reply) in pending.replies {
             let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
         }
+        if let Some(own) = delivered {
+            self.hooks.answered(&own);
+        }
     }
 
     /// Everything committed before a transaction of ours (other nodes' events, the
-    /// originals of duplicates) goes to `on_commit` first, then ours, so it stays in seq
-    /// order.
-    async fn publish(&mut self, own: Vec<Arc<StoredEvent>>, before: i64) {
+    /// originals of duplicates) goes to both hooks first, then ours to `committed`, so it
+    /// stays in seq order. Returns ours when they went to `committed` (the caller hands
+    /// them to `answered` once it has answered), `None` when the follower will deliver them.
+    async fn publish(
+        &mut self,
+        own: Vec<Arc<StoredEvent>>,
+        before: i64,
+    ) -> Option<Vec<Arc<StoredEvent>>> {
         if self.catch_up(before).await {
-            if let Some(last) = own.last() {
-                (self.on_commit)(&own);
-                self.followed = last.seq;
-            }
+            let last = own.last()?.seq;
+            self.hooks.committed(&own);
+            self.followed = last;
+            Some(own)
         } else {
             // The events are durable, so callers are answered; the follower delivers them
             // (in order, after the gap) once the database answers again.
             tracing::warn!(
                 "delivering a commit to the live state later: reading the events before it failed"
             );
+            None
         }
     }
 
@@ -460,7 +471,10 @@ impl Writer {
         match result {
             Ok((own, before)) => {
                 let n = own.len();
-                self.publish(own, before).await;
+                // No caller waits on a reap's events.
+                if let Some(own) = self.publish(own, before).await {
+                    self.hooks.answered(&own);
+                }
                 Ok(n)
             }
             Err(e) => {
@@ -505,7 +519,7 @@ impl Writer {
         })
     }
 
-    /// Hand every committed event after `followed` up to `upto` to `on_commit`; false if
+    /// Hand every committed event after `followed` up to `upto` to both hooks; false if
     /// the database could not be read (nothing after the last page read is marked seen).
     async fn catch_up(&mut self, upto: i64) -> bool {
         while self.followed < upto {
@@ -581,7 +595,8 @@ impl Writer {
             return;
         };
         let events: Vec<Arc<StoredEvent>> = page.into_iter().map(Arc::new).collect();
-        (self.on_commit)(&events);
+        self.hooks.committed(&events);
+        self.hooks.answered(&events);
         self.followed = last;
     }
 }

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
+use super::{CommitHooks, EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
 use crate::alarms::{
     Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, OpenAlarm,
 };
@@ -77,6 +77,15 @@ impl SqliteStore {
         opts: StoreOptions,
         on_commit: OnCommit,
     ) -> Result<Arc<SqliteStore>, StoreError> {
+        SqliteStore::open_with_hooks(dir, opts, on_commit.into())
+    }
+
+    /// [`SqliteStore::open`] with both commit hooks (see [`CommitHooks`]).
+    pub fn open_with_hooks(
+        dir: &Path,
+        opts: StoreOptions,
+        hooks: CommitHooks,
+    ) -> Result<Arc<SqliteStore>, StoreError> {
         let conn = SqliteWriter::open(dir, opts.clock.clone())?;
         let path = conn.path().to_path_buf();
         let (alarm_changes, _) = tokio::sync::watch::channel(conn.last_alarm_change_seq()?);
@@ -86,7 +95,7 @@ impl SqliteStore {
             dedup_window_ms: opts.dedup_window_ms,
             clock: opts.clock,
         };
-        let (writer, thread) = writer::spawn(conn, cfg, on_commit)?;
+        let (writer, thread) = writer::spawn(conn, cfg, hooks)?;
         Ok(Arc::new(SqliteStore {
             writer,
             thread: Mutex::new(Some(thread)),

@@ -1,7 +1,8 @@
 //! The group-commit writer: one OS thread owns the writing connection ([`WriteConn`]) and
 //! turns everything queued into one transaction (one fsync), then tells the rest of the
-//! daemon (`on_commit`) and only after that answers each caller — so an ACK never precedes
-//! durability or the registry/bus update (DESIGN.md §1).
+//! daemon (the `committed` hook) and only after that answers each caller — so an ACK never
+//! precedes durability or the registry update (DESIGN.md §1) — and then hands the events to
+//! the `answered` hook (the event bus), whose fan-out must not hold up the answers.
 //!
 //! A caller's batch is one request with one reply, however many events it holds; the
 //! writer takes requests until it has `max_batch` events (never splitting a request).
@@ -25,7 +26,7 @@ use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::metrics::names;
-use crate::store::{OnCommit, Snapshot, StoreError};
+use crate::store::{CommitHooks, Snapshot, StoreError};
 
 use super::purge::PurgeStep;
 use super::purge_pacing::{Pacer, PurgeJob, STEP_TARGET};
@@ -338,7 +339,7 @@ pub(crate) struct WriterConfig {
 pub(crate) fn spawn<W: WriteConn + 'static>(
     conn: W,
     cfg: WriterConfig,
-    on_commit: OnCommit,
+    hooks: CommitHooks,
 ) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
     let spawn_err = |e| StoreError::Spawn {
         source: Arc::new(e),
@@ -359,7 +360,7 @@ pub(crate) fn spawn<W: WriteConn + 'static>(
         max_batch: cfg.max_batch.max(1),
         dedup_window_ms: cfg.dedup_window_ms,
         clock: cfg.clock,
-        on_commit,
+        hooks,
         shared: Arc::clone(&shared),
         events: Vec::new(),
         replies: Vec::new(),
@@ -381,7 +382,7 @@ struct Writer<W> {
     max_batch: usize,
     dedup_window_ms: i64,
     clock: Clock,
-    on_commit: OnCommit,
+    hooks: CommitHooks,
     shared: Arc<Shared>,
     /// Events of the appends taken and not yet committed, in request order.
     events: Vec<NewEvent>,
@@ -676,13 +677,16 @@ impl<W: WriteConn> Writer<W> {
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "stored").increment(stored.len() as u64);
         counter!(names::STORE_EVENTS_TOTAL, "outcome" => "duplicate").increment(duplicates as u64);
         if !stored.is_empty() {
-            (self.on_commit)(&stored);
+            self.hooks.committed(&stored);
         }
         // A reply whose caller went away is fine: the event is stored, the panel will
         // retransmit and be answered as a duplicate.
         let mut outcomes = outcomes.into_iter();
         for (n, reply) in replies {
             let _ = reply.send(Ok(outcomes.by_ref().take(n).collect()));
+        }
+        if !stored.is_empty() {
+            self.hooks.answered(&stored);
         }
     }
 }

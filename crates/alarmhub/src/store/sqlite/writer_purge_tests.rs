@@ -11,7 +11,7 @@ use super::{spawn, CommitSync, WriteConn, WriterHandle};
 use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::store::sqlite::purge::PurgeStep;
-use crate::store::{Snapshot, StoreError};
+use crate::store::{CommitHooks, Snapshot, StoreError};
 
 /// Longest any wait of these tests may take.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -110,7 +110,12 @@ fn start(backlog: usize, gate: Option<Gate>) -> (WriterHandle, Arc<Mutex<Vec<&'s
         gate,
     };
     let cfg = super::tests::config();
-    let (handle, _join) = spawn(conn, cfg, Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
+    let (handle, _join) = spawn(
+        conn,
+        cfg,
+        CommitHooks::committed_only(|_: &[Arc<StoredEvent>]| {}),
+    )
+    .unwrap();
     (handle, log)
 }
 

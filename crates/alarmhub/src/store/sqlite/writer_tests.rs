@@ -11,7 +11,7 @@ use super::{spawn, CommitSync, WriteConn, WriterConfig};
 use crate::clock::Clock;
 use crate::events::{Appended, Facts, NewEvent, Source, StoredEvent};
 use crate::store::sqlite::conn::SqliteWriter;
-use crate::store::{Snapshot, StoreError};
+use crate::store::{CommitHooks, Snapshot, StoreError};
 
 /// Appends fail while `fail` is set; appends, alarm commits (full or deferred) and syncs
 /// are recorded in `log`.
@@ -120,7 +120,7 @@ async fn failed_commit_answers_every_request_with_the_error_and_the_writer_carri
     let (handle, _join) = spawn(
         conn,
         cfg,
-        Box::new(move |evs: &[Arc<StoredEvent>]| {
+        CommitHooks::committed_only(move |evs: &[Arc<StoredEvent>]| {
             sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
         }),
     )
@@ -161,7 +161,7 @@ async fn callers_of_one_group_commit_each_get_their_own_events_outcomes_in_order
     let (handle, _join) = spawn(
         conn,
         cfg,
-        Box::new(move |evs: &[Arc<StoredEvent>]| {
+        CommitHooks::committed_only(move |evs: &[Arc<StoredEvent>]| {
             sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
         }),
     )
@@ -222,7 +222,12 @@ fn sync_logged(dir: &std::path::Path) -> (super::WriterHandle, Arc<Mutex<Vec<&'s
         fail: Arc::default(),
         log: Arc::clone(&log),
     };
-    let (handle, _join) = spawn(conn, config(), Box::new(|_: &[Arc<StoredEvent>]| {})).unwrap();
+    let (handle, _join) = spawn(
+        conn,
+        config(),
+        CommitHooks::committed_only(|_: &[Arc<StoredEvent>]| {}),
+    )
+    .unwrap();
     (handle, log)
 }
 

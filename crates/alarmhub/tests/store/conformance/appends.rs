@@ -1,8 +1,10 @@
 //! The append contract: events read back unchanged (typed facts and detail included), seqs
 //! strictly increasing and gap-free (also across a reopen and under concurrency), dedup in
-//! one call, in a later call, after the window and across a reopen, and `on_commit`.
+//! one call, in a later call, after the window and across a reopen, and both commit hooks.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::*;
 use alarmhub::events::{Appended, ControlAction, ControlFacts, ControlOutcome, Facts, Source};
@@ -189,5 +191,66 @@ pub async fn on_commit_sees_new_events_in_seq_order_before_the_caller_is_answere
         t.await.unwrap();
     }
     // Duplicates are not published again.
+    assert_eq!(*s.committed.lock().unwrap(), (1..=20).collect::<Vec<_>>());
+}
+
+pub async fn the_answered_hook_sees_new_events_in_seq_order_after_the_callers_are_answered(
+    b: &dyn Backend,
+) {
+    // Seqs whose caller has its answer; what the hook saw: (seq, its caller answered).
+    let got: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(i64, bool)>>> = Arc::default();
+    let hook: OnCommit = {
+        let (got, seen) = (Arc::clone(&got), Arc::clone(&seen));
+        Box::new(move |evs: &[Arc<StoredEvent>]| {
+            // The caller's task needs a moment to run once answered; a hook called before
+            // the answer would wait here in vain (the writer is held up).
+            let wait = |seq: i64| {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let mut answered = got.lock().unwrap().contains(&seq);
+                while !answered && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                    answered = got.lock().unwrap().contains(&seq);
+                }
+                answered
+            };
+            // A writer that is a task on the test's runtime (PostgreSQL) hands its worker's
+            // other tasks (the caller it just answered among them) to another thread
+            // first; a writer thread of its own (SQLite) just waits.
+            let on_worker = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            for e in evs {
+                let answered = if on_worker {
+                    tokio::task::block_in_place(|| wait(e.seq))
+                } else {
+                    wait(e.seq)
+                };
+                seen.lock().unwrap().push((e.seq, answered));
+            }
+        })
+    };
+    let s = Open::with_answered(b, NOW, Some(hook)).await;
+    let tasks: Vec<_> = (0..20u64)
+        .map(|i| {
+            let (store, got) = (Arc::clone(&s.store), Arc::clone(&got));
+            tokio::spawn(async move {
+                // Every key sent twice: one copy stored, one duplicate.
+                for _ in 0..2 {
+                    let out = store
+                        .append(vec![event("1", 1130, NOW, Some(i))])
+                        .await
+                        .unwrap();
+                    got.lock().unwrap().insert(out[0].seq());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every new event once, in seq order, each after its caller was answered; duplicates
+    // not again; and the `committed` hook still saw them all too.
+    let want: Vec<(i64, bool)> = (1..=20).map(|seq| (seq, true)).collect();
+    assert_eq!(*seen.lock().unwrap(), want);
     assert_eq!(*s.committed.lock().unwrap(), (1..=20).collect::<Vec<_>>());
 }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use alarmhub::clock::Clock;
 use alarmhub::events::{Appended, Detail, Facts, NewEvent, Source, StoredEvent};
-use alarmhub::store::{EventQuery, OnCommit, Store, StoreOptions};
+use alarmhub::store::{CommitHooks, EventQuery, OnCommit, Store, StoreOptions};
 use async_trait::async_trait;
 
 pub use accounts::*;
@@ -47,9 +47,8 @@ pub const WINDOW: i64 = 300_000;
 /// How the suite gets at one backend's database.
 #[async_trait]
 pub trait Backend: Send + Sync {
-    /// Open the test's database (the same one on every call) with `opts`, feeding
-    /// `on_commit`.
-    async fn open(&self, opts: StoreOptions, on_commit: OnCommit) -> Arc<dyn Store>;
+    /// Open the test's database (the same one on every call) with `opts`, feeding `hooks`.
+    async fn open(&self, opts: StoreOptions, hooks: CommitHooks) -> Arc<dyn Store>;
 }
 
 /// What a backend constructor may return: the backend, or `None` when its server is not
@@ -76,6 +75,15 @@ pub struct Open {
 impl Open {
     /// Open `backend` with its clock at `now`.
     pub async fn at(backend: &dyn Backend, now: i64) -> Open {
+        Open::with_answered(backend, now, None).await
+    }
+
+    /// [`Open::at`], with `answered` as the store's `answered` commit hook.
+    pub async fn with_answered(
+        backend: &dyn Backend,
+        now: i64,
+        answered: Option<OnCommit>,
+    ) -> Open {
         let clock = Clock::manual(now);
         let committed: Arc<Mutex<Vec<i64>>> = Arc::default();
         let sink = Arc::clone(&committed);
@@ -84,11 +92,14 @@ impl Open {
             clock: clock.clone(),
             ..StoreOptions::default()
         };
-        let on_commit: OnCommit = Box::new(move |evs: &[Arc<StoredEvent>]| {
-            sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
-        });
+        let hooks = CommitHooks {
+            committed: Box::new(move |evs: &[Arc<StoredEvent>]| {
+                sink.lock().unwrap().extend(evs.iter().map(|e| e.seq));
+            }),
+            answered,
+        };
         Open {
-            store: backend.open(opts, on_commit).await,
+            store: backend.open(opts, hooks).await,
             clock,
             committed,
         }
@@ -151,6 +162,7 @@ macro_rules! conformance_suite {
             events_without_a_dedup_key_are_never_duplicates,
             dedup_survives_reopen,
             on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered,
+            the_answered_hook_sees_new_events_in_seq_order_after_the_callers_are_answered,
             events_after_pages_in_seq_order,
             query_filters_by_account_time_range_and_code,
             query_filters_sia_only_events_by_their_sia_code,
