@@ -19,6 +19,16 @@
 #   PANEL_RUNTIME=shared bench/abuse.sh            # good panel on the attack's runtime
 #   SKIP_BUILD=1 bench/abuse.sh                    # use the binaries as built
 #   REFERENCE=0 bench/abuse.sh                     # skip the ack_floor reference rows
+#   ATTACKER=normal bench/abuse.sh                 # attacker's CPU policy: normal, idle or both
+#                                                  # (default "normal idle", see below)
+#
+# Attacker CPU policy. On a 2-CPU test machine the attacker's own process takes CPU from the
+# daemon, which a real attacker on another machine would not. Each attack therefore runs twice:
+# once with the attacker at normal priority (it shares the CPUs evenly with the daemon), and once
+# with its threads under Linux's SCHED_IDLE (examples/abuse_bench --attacker-sched idle): it then
+# runs only on CPU time the daemon and the good panel leave, standing in for a remote attacker.
+# The daemon's own work on the attack is the same in both; the attack units column shows how
+# hard each attacker pushed.
 #
 # Reference: the quiet run and the connection flood are repeated against examples/ack_floor
 # (decodes and ACKs each frame at once, stores nothing, no caps), so the section shows how
@@ -34,6 +44,11 @@ MEMBERS="${MEMBERS:-100}"
 PER_SOURCE="${PER_SOURCE:-}"
 # Where the good panel runs: "own" thread and runtime (default) or "shared" with the attack.
 PANEL_RUNTIME="${PANEL_RUNTIME:-own}"
+ATTACKER="${ATTACKER:-normal idle}"
+for a in $ATTACKER; do
+  [[ $a == normal || $a == idle ]] || { echo "abuse.sh: ATTACKER: '$a' is not normal or idle" >&2; exit 2; }
+done
+[[ $ATTACKER == normal || $PANEL_RUNTIME == own ]] || { echo "abuse.sh: ATTACKER=idle needs PANEL_RUNTIME=own" >&2; exit 2; }
 for tool in jq awk timeout cargo; do
   command -v "$tool" >/dev/null || { echo "abuse.sh: needs $tool" >&2; exit 2; }
 done
@@ -77,6 +92,7 @@ start_daemon() {
 
 rows="$work/rows"
 : > "$rows"
+for sched in $ATTACKER; do
 quiet_p99=
 for attack in $ATTACKS; do
   start_daemon
@@ -84,21 +100,22 @@ for attack in $ATTACKS; do
   log0=$(stat -c %s "$work/log")
   out=$(timeout $((SECS + 120)) target/release/examples/abuse_bench --panel "$panel" --grpc "$grpc" \
         --attack "$attack" --seconds "$SECS" --streams "$STREAMS" --members "$MEMBERS" \
-        --panel-runtime "$PANEL_RUNTIME")
+        --panel-runtime "$PANEL_RUNTIME" --attacker-sched "$sched")
   end_rss=$(rss_kib "$pid")
   log1=$(stat -c %s "$work/log")
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-  echo "[abuse] $attack: $out idle=${idle}KiB end=${end_rss}KiB log=$((log1 - log0))B" >&2
+  echo "[abuse] $sched $attack: $out idle=${idle}KiB end=${end_rss}KiB log=$((log1 - log0))B" >&2
   p99=$(jq -r '.p99_ms' <<<"$out")
   [[ $attack == quiet ]] && quiet_p99=$p99
-  jq -r --arg idle "$idle" --arg rss_end "$end_rss" --arg logb "$((log1 - log0))" --arg q "${quiet_p99:-}" '
+  jq -r --arg sched "$sched" --arg idle "$idle" --arg rss_end "$end_rss" --arg logb "$((log1 - log0))" --arg q "${quiet_p99:-}" '
     def f: . * 100 | round / 100;
-    [.attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
+    [$sched, .attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
      (if $q == "" then "—" else ((.p99_ms / ($q|tonumber)) | f | tostring) + "×" end),
      (($idle|tonumber) / 1024 | f | tostring), ((($rss_end|tonumber) - ($idle|tonumber)) / 1024 | f | tostring),
      $logb,
      (if .attack == "log" and .attack_units > 0 then (($logb|tonumber) / .attack_units | . * 100000 | round / 100000 | tostring) else "—" end),
      (.attack_units|tostring)] | "| " + join(" | ") + " |"' <<<"$out" >> "$rows"
+done
 done
 
 # The machine's own share: the same good panel and flood against a server that does nothing.
@@ -109,17 +126,19 @@ if [[ ${REFERENCE:-1} != 0 ]]; then
   floor_pid=$!
   for _ in $(seq 1 50); do grep -q '^listening' "$work/ack_floor.out" 2>/dev/null && break; sleep 0.1; done
   floor_addr=$(awk '/^listening/ { print $2; exit }' "$work/ack_floor.out")
+  for sched in $ATTACKER; do
   ref_quiet=
   for attack in quiet connections; do
     out=$(timeout $((SECS + 120)) target/release/examples/abuse_bench --panel "$floor_addr" --grpc 127.0.0.1:1 \
-          --attack "$attack" --seconds "$SECS" --panel-runtime "$PANEL_RUNTIME")
-    echo "[abuse] ack_floor $attack: $out" >&2
+          --attack "$attack" --seconds "$SECS" --panel-runtime "$PANEL_RUNTIME" --attacker-sched "$sched")
+    echo "[abuse] ack_floor $sched $attack: $out" >&2
     [[ $attack == quiet ]] && ref_quiet=$(jq -r '.p99_ms' <<<"$out")
-    jq -r --arg q "$ref_quiet" '
+    jq -r --arg sched "$sched" --arg q "$ref_quiet" '
       def f: . * 100 | round / 100;
-      [.attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
+      [$sched, .attack, (.acks|tostring), (.lost|tostring), (.p50_ms|f|tostring), (.p99_ms|f|tostring),
        (((.p99_ms / ($q|tonumber)) | f | tostring) + "×"), (.max_ms|f|tostring), (.attack_units|tostring)]
       | "| " + join(" | ") + " |"' <<<"$out" >> "$refs"
+  done
   done
   kill "$floor_pid" 2>/dev/null; wait "$floor_pid" 2>/dev/null || true
 fi
@@ -135,7 +154,7 @@ section="$work/section.md"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
   echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-  echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS, PANEL_RUNTIME=$PANEL_RUNTIME${PER_SOURCE:+, PER_SOURCE=$PER_SOURCE})"
+  echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS, PANEL_RUNTIME=$PANEL_RUNTIME, ATTACKER=\"$ATTACKER\"${PER_SOURCE:+, PER_SOURCE=$PER_SOURCE})"
   echo '- Method: for each attack a fresh release daemon (config in the script: max_connections 5000,'
   echo '  rate limit 1000/s); examples/abuse_bench starts the attack, then 0.5 s later the good panel'
   echo '  (one ADM-CID event every 20 ms on its own connection from its own address 127.0.0.3, so'
@@ -143,12 +162,16 @@ section="$work/section.md"
   echo '  of its own apart from the attack'"'"'s tasks; each ACK timed; lost = no ACK within'
   echo '  10 s). RSS from /proc/PID/status (VmRSS) after start and at the end of the attack; log bytes'
   echo '  = growth of the daemon'"'"'s JSON stderr file (RUST_LOG=info). Attacker, panel and daemon share'
-  echo '  the same 2 CPUs, so every attack also takes CPU from the daemon.'
+  echo '  the same CPUs. Column "attacker": `normal` = the attacker'"'"'s threads share the CPUs evenly with'
+  echo '  the daemon, so every attack also takes CPU from it; `idle` = they run under SCHED_IDLE and get'
+  echo '  only the CPU time the daemon and the good panel leave, standing in for an attacker on another'
+  echo '  machine (the daemon'"'"'s own work on the attack is the same). Each p99 is compared with the quiet'
+  echo '  run of its own block.'
   echo '- Attack units: log = garbage bytes sent; connections = connections opened; udp = datagram'
   echo '  bytes sent; squat = frame bytes sent; grpc = streams refused.'
   echo
-  echo '| attack | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | idle RSS MiB | RSS above idle MiB | log bytes | log B per garbage B | attack units |'
-  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  echo '| attacker | attack | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | idle RSS MiB | RSS above idle MiB | log bytes | log B per garbage B | attack units |'
+  echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   cat "$rows"
   if [[ -s $refs ]]; then
     echo
@@ -156,8 +179,8 @@ section="$work/section.md"
     echo 'frame at once, stores nothing, no caps), quiet and under the same connection flood — the tail'
     echo 'the shared machine (attacker, kernel, scheduler) adds on its own.'
     echo
-    echo '| attack (ack_floor) | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | max ms | attack units |'
-    echo '|---|---:|---:|---:|---:|---:|---:|---:|'
+    echo '| attacker | attack (ack_floor) | ACKs | lost | p50 ms | p99 ms | p99 vs quiet | max ms | attack units |'
+    echo '|---|---|---:|---:|---:|---:|---:|---:|---:|'
     cat "$refs"
   fi
   echo '<!-- abuse:end -->'

@@ -17,6 +17,12 @@
 //! default), like a panel on another machine: with `shared` it shares the runtime of the
 //! attack's tasks, and its ACK times then include waiting for them to yield.
 //!
+//! `--attacker-sched idle` runs the attack's threads under Linux's `SCHED_IDLE` policy, so they
+//! get only CPU time the daemon and the good panel leave: on a 2-CPU test machine this stands
+//! in for an attacker on another machine, whose own CPU use would not come out of the
+//! receiver's. The daemon's work on the attack (accepting, reading, refusing) is unchanged.
+//! The default, `normal`, shares the CPUs evenly.
+//!
 //! Prints one JSON object. Loopback only; every loop is bounded by the duration.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -242,8 +248,48 @@ async fn grpc(grpc: String, streams: usize, members: usize, end: Instant) {
     drop(held);
 }
 
-#[tokio::main]
-async fn main() {
+/// Puts the calling thread under Linux's `SCHED_IDLE` policy, through `chrt` (util-linux) on
+/// its thread id.
+fn sched_idle_this_thread() {
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    let link = std::fs::read_link("/proc/thread-self").expect("read /proc/thread-self");
+    let tid = link
+        .file_name()
+        .and_then(|t| t.to_str())
+        .expect("a thread id")
+        .to_string();
+    let ok = std::process::Command::new("chrt")
+        .args(["--idle", "--pid", "0", &tid])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "chrt --idle --pid 0 {tid} failed (is util-linux installed?)"
+    );
+}
+
+fn main() {
+    let idle = match arg("--attacker-sched", "normal").as_str() {
+        "normal" => false,
+        "idle" => true,
+        other => panic!("--attacker-sched {other}: expected normal or idle"),
+    };
+    if idle && arg("--panel-runtime", "own") == "shared" {
+        panic!("--attacker-sched idle needs --panel-runtime own");
+    }
+    // The attack's tasks run on the runtime's worker (and blocking) threads; the main thread,
+    // which polls `run` itself and starts the good panel's thread (a thread inherits its
+    // creator's policy), stays at normal priority.
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if idle {
+        rt.on_thread_start(sched_idle_this_thread);
+    }
+    rt.build().unwrap().block_on(run());
+}
+
+async fn run() {
     let panel: SocketAddr = arg("--panel", "127.0.0.1:12345").parse().unwrap();
     let grpc_addr = arg("--grpc", "127.0.0.1:50051");
     let attack = arg("--attack", "quiet");
@@ -284,9 +330,7 @@ async fn main() {
                     .unwrap()
                     .block_on(good_panel(panel, good_source, interval, end))
             });
-            tokio::task::spawn_blocking(move || own.join().unwrap())
-                .await
-                .unwrap()
+            own.join().unwrap()
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(30), attack_task).await;
