@@ -153,7 +153,7 @@ section="$work/section.md"
   echo 'window + ~16 KiB per stream), see README "Resource limits"); log bytes per garbage byte ≤ 0.01.'
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)"
-  echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo "- Command: \`bench/abuse.sh\` (SECONDS_PER_ATTACK=$SECS, STREAMS=$STREAMS, MEMBERS=$MEMBERS, PANEL_RUNTIME=$PANEL_RUNTIME, ATTACKER=\"$ATTACKER\"${PER_SOURCE:+, PER_SOURCE=$PER_SOURCE})"
   echo '- Method: for each attack a fresh release daemon (config in the script: max_connections 5000,'
   echo '  rate limit 1000/s); examples/abuse_bench starts the attack, then 0.5 s later the good panel'
