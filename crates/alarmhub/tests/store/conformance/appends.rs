@@ -166,23 +166,22 @@ pub async fn dedup_survives_reopen(b: &dyn Backend) {
     assert_eq!(out, vec![Appended::Duplicate(1)]);
 }
 
-pub async fn on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered(b: &dyn Backend) {
-    let s = Open::at(b, NOW).await;
+/// 20 concurrent callers, each appending its own keyed event twice (one copy stored, one
+/// duplicate); `answered` is called with the seq of each answer, on the caller's task.
+async fn twenty_callers_append_twice(
+    store: &Arc<dyn Store>,
+    answered: impl Fn(i64) + Clone + Send + 'static,
+) {
     let tasks: Vec<_> = (0..20u64)
         .map(|i| {
-            let (store, seen) = (Arc::clone(&s.store), Arc::clone(&s.committed));
+            let (store, answered) = (Arc::clone(store), answered.clone());
             tokio::spawn(async move {
-                // Every key sent twice: one copy stored, one duplicate.
                 for _ in 0..2 {
                     let out = store
                         .append(vec![event("1", 1130, NOW, Some(i))])
                         .await
                         .unwrap();
-                    let seq = out[0].seq();
-                    assert!(
-                        seen.lock().unwrap().contains(&seq),
-                        "answered before on_commit"
-                    );
+                    answered(out[0].seq());
                 }
             })
         })
@@ -190,6 +189,18 @@ pub async fn on_commit_sees_new_events_in_seq_order_before_the_caller_is_answere
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+pub async fn on_commit_sees_new_events_in_seq_order_before_the_caller_is_answered(b: &dyn Backend) {
+    let s = Open::at(b, NOW).await;
+    let seen = Arc::clone(&s.committed);
+    twenty_callers_append_twice(&s.store, move |seq| {
+        assert!(
+            seen.lock().unwrap().contains(&seq),
+            "answered before on_commit"
+        );
+    })
+    .await;
     // Duplicates are not published again.
     assert_eq!(*s.committed.lock().unwrap(), (1..=20).collect::<Vec<_>>());
 }
@@ -230,24 +241,10 @@ pub async fn the_answered_hook_sees_new_events_in_seq_order_after_the_callers_ar
         })
     };
     let s = Open::with_answered(b, NOW, Some(hook)).await;
-    let tasks: Vec<_> = (0..20u64)
-        .map(|i| {
-            let (store, got) = (Arc::clone(&s.store), Arc::clone(&got));
-            tokio::spawn(async move {
-                // Every key sent twice: one copy stored, one duplicate.
-                for _ in 0..2 {
-                    let out = store
-                        .append(vec![event("1", 1130, NOW, Some(i))])
-                        .await
-                        .unwrap();
-                    got.lock().unwrap().insert(out[0].seq());
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    twenty_callers_append_twice(&s.store, move |seq| {
+        got.lock().unwrap().insert(seq);
+    })
+    .await;
     // Every new event once, in seq order, each after its caller was answered; duplicates
     // not again; and the `committed` hook still saw them all too.
     let want: Vec<(i64, bool)> = (1..=20).map(|seq| (seq, true)).collect();
