@@ -81,10 +81,8 @@ pub struct CommitHooks {
 impl CommitHooks {
     /// Only a `committed` hook.
     pub fn committed_only(f: impl FnMut(&[Arc<StoredEvent>]) + Send + 'static) -> CommitHooks {
-        CommitHooks {
-            committed: Box::new(f),
-            answered: None,
-        }
+        let committed: OnCommit = Box::new(f);
+        committed.into()
     }
 
     pub(crate) fn committed(&mut self, events: &[Arc<StoredEvent>]) {
