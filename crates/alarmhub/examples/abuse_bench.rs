@@ -137,7 +137,13 @@ async fn garbage(addr: SocketAddr, end: Instant) {
 async fn connections(addr: SocketAddr, end: Instant) {
     let mut held = Vec::new();
     while Instant::now() < end {
-        let sock = TcpSocket::new_v4().unwrap();
+        // Out of descriptors (the attacker's own limit): let go of what it holds and go on,
+        // as a real attacker's tool would.
+        let Ok(sock) = TcpSocket::new_v4() else {
+            held.clear();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
         let _ = sock.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 0));
         match tokio::time::timeout(Duration::from_secs(1), sock.connect(addr)).await {
             Ok(Ok(s)) => {
