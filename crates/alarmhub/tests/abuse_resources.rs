@@ -123,8 +123,8 @@ fn connections_beyond_max_connections_are_closed_at_once_counted_and_logged() {
     std::thread::sleep(Duration::from_millis(200));
     let mut extra = d.connect();
     assert!(
-        extra.closed_within(Duration::from_secs(2)),
-        "closed at once"
+        extra.refused_within(Duration::from_secs(2)),
+        "closed at once, with a reset"
     );
     let line = d.wait_log("connection refused", S).expect("a summary line");
     assert!(line.contains("max_connections"), "{line}");

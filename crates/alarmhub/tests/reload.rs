@@ -109,7 +109,7 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     let mut b = d.connect();
     let mut c = d.connect();
     assert!(
-        c.closed_within(S),
+        c.refused_within(S),
         "third connection from 127.0.0.1 refused"
     );
     // The rate limit applies to a new connection: 6 frames at 4/s with a burst of 2 take
@@ -138,7 +138,7 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     assert!(answered(&mut a, &frame("8003", 1), S), "still accepting");
     let mut e = d.connect();
     assert!(
-        e.closed_within(S),
+        e.refused_within(S),
         "and still one connection per address too many"
     );
 }

@@ -368,7 +368,7 @@ fn connections_beyond_the_per_ip_cap_are_closed_at_once() {
     let _b = d.connect();
     let mut c = d.connect();
     assert!(
-        c.closed_within(S),
+        c.refused_within(S),
         "third connection from 127.0.0.1 refused"
     );
 }

@@ -186,10 +186,20 @@ impl Panel {
         }
     }
 
-    /// Whether the receiver closed the connection within `within`.
+    /// Whether the receiver closed the connection within `within` (an orderly close: end
+    /// of file).
     pub fn closed_within(&mut self, within: Duration) -> bool {
         self.stream.set_read_timeout(Some(within)).unwrap();
         let mut tmp = [0u8; 256];
         matches!(self.stream.read(&mut tmp), Ok(0))
+    }
+
+    /// Whether the receiver refused the connection at accept within `within`: a reset, as
+    /// a connection over a cap gets (no closing handshake, nothing left in `TIME_WAIT`).
+    pub fn refused_within(&mut self, within: Duration) -> bool {
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        let mut tmp = [0u8; 256];
+        matches!(self.stream.read(&mut tmp),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
     }
 }
