@@ -115,8 +115,10 @@ fn new_connections_per_source_are_rate_limited_at_accept() {
     let held: Vec<Panel> = (0..5)
         .map(|_| Panel::connect_from(d.panel, ATTACKER.into()))
         .collect();
-    let mut sixth = Panel::connect_from(d.panel, ATTACKER.into());
-    assert!(ended(&mut sixth, S), "beyond the burst: refused at accept");
+    assert!(
+        Panel::refused_from(d.panel, ATTACKER.into(), S),
+        "beyond the burst: refused at accept, with a reset"
+    );
     assert_eq!(
         metric(
             &d,

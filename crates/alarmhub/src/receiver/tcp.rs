@@ -193,10 +193,11 @@ fn refuse(
     reason: &'static str,
     limit: usize,
 ) {
+    // Counted before the client can see the close, so whoever it tells finds it counted.
+    refused(shared, Some(peer), reason, limit);
     // Nothing was written to it, so nothing can be lost; a failure only means a FIN.
     let _ = stream.set_zero_linger();
     drop(stream);
-    refused(shared, Some(peer), reason, limit);
 }
 
 /// Count and log (as a summary) a connection closed at accept.

@@ -102,41 +102,63 @@ pub struct Panel {
 
 impl Panel {
     pub fn connect(addr: SocketAddr) -> Panel {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        Panel {
-            stream,
-            buf: FrameBuf::default(),
-        }
+        Panel::try_connect(addr).expect("connect to the panel port")
+    }
+
+    /// Connect; the error when the receiver refused the connection before the connect
+    /// returned (a reset that overtook it) or nothing answered.
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Panel> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        Panel::wrap(stream)
     }
 
     /// Connect from the loopback address `source` (127.0.0.2 …), outside any runtime.
     pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Panel {
+        Panel::try_connect_from(addr, source).expect("connect to the panel port")
+    }
+
+    /// [`Panel::connect_from`], with the error instead of a panic.
+    pub fn try_connect_from(addr: SocketAddr, source: std::net::IpAddr) -> std::io::Result<Panel> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .unwrap();
+            .build()?;
         let stream = rt.block_on(async {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(SocketAddr::new(source, 0)).unwrap();
-            tokio::time::timeout(Duration::from_secs(5), socket.connect(addr))
-                .await
-                .expect("connect timed out")
-                .unwrap()
-                .into_std()
-                .unwrap()
-        });
-        stream.set_nonblocking(false).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        Panel {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(source, 0))?;
+            match tokio::time::timeout(Duration::from_secs(5), socket.connect(addr)).await {
+                Ok(s) => s?.into_std(),
+                Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+            }
+        })?;
+        stream.set_nonblocking(false)?;
+        Panel::wrap(stream)
+    }
+
+    fn wrap(stream: TcpStream) -> std::io::Result<Panel> {
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_nodelay(true)?;
+        Ok(Panel {
             stream,
             buf: FrameBuf::default(),
+        })
+    }
+
+    /// Whether the receiver refuses a new connection to `addr` within `within`: a reset, as
+    /// a connection over a cap gets (no closing handshake, nothing left in `TIME_WAIT`),
+    /// seen by the connect itself or by the first read after it.
+    pub fn refused(addr: SocketAddr, within: Duration) -> bool {
+        Panel::was_refused(Panel::try_connect(addr), within)
+    }
+
+    /// [`Panel::refused`] for a connection from `source`.
+    pub fn refused_from(addr: SocketAddr, source: std::net::IpAddr, within: Duration) -> bool {
+        Panel::was_refused(Panel::try_connect_from(addr, source), within)
+    }
+
+    fn was_refused(conn: std::io::Result<Panel>, within: Duration) -> bool {
+        match conn {
+            Ok(mut p) => p.refused_within(within),
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
         }
     }
 
