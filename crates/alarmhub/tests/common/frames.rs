@@ -156,9 +156,14 @@ impl Panel {
     }
 
     fn was_refused(conn: std::io::Result<Panel>, within: Duration) -> bool {
+        let reset = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset;
         match conn {
-            Ok(mut p) => p.refused_within(within),
-            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(mut p) => {
+                p.stream.set_read_timeout(Some(within)).unwrap();
+                let mut tmp = [0u8; 256];
+                matches!(p.stream.read(&mut tmp), Err(e) if reset(&e))
+            }
+            Err(e) => reset(&e),
         }
     }
 
@@ -214,14 +219,5 @@ impl Panel {
         self.stream.set_read_timeout(Some(within)).unwrap();
         let mut tmp = [0u8; 256];
         matches!(self.stream.read(&mut tmp), Ok(0))
-    }
-
-    /// Whether the receiver refused the connection at accept within `within`: a reset, as
-    /// a connection over a cap gets (no closing handshake, nothing left in `TIME_WAIT`).
-    pub fn refused_within(&mut self, within: Duration) -> bool {
-        self.stream.set_read_timeout(Some(within)).unwrap();
-        let mut tmp = [0u8; 256];
-        matches!(self.stream.read(&mut tmp),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
     }
 }
