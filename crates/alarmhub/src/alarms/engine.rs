@@ -6,15 +6,20 @@
 //!   [`Store::record_alarm_events`], which applies it and moves the cursor in one
 //!   transaction. A crash between an event's commit (its ACK) and the alarm update loses
 //!   nothing: the next start reads from the cursor, and an event is never applied twice.
-//!   The event bus only wakes it up.
+//!   Once caught up it takes the events from the event bus instead of reading them back
+//!   ([`take_next`]): the bus carries every committed event in seq order, and seqs have no
+//!   gaps, so events that continue the cursor exactly are the ones the store holds. A gap or
+//!   a lagged bus sends it back to the store.
 //! * [`escalate`] marks alarms not taken within `take_within_secs` of their priority as
 //!   escalated. The decision ([`due`]) is a pure function of the open alarms and "now"
 //!   (the engine's [`crate::clock::Clock`]); the loop sleeps on tokio time until the next deadline or a
 //!   new change, so tests run it under paused time with a manual clock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::service::Alarms;
@@ -46,9 +51,12 @@ const MIN_TICK: Duration = Duration::from_secs(1);
 const MAX_TICK: Duration = Duration::from_secs(5);
 
 /// The inputs of one batch of events (events that do not concern alarms left out).
-pub fn inputs(config: &AlarmsConfig, events: &[StoredEvent]) -> Vec<AlarmInput> {
+pub fn inputs<'a>(
+    config: &AlarmsConfig,
+    events: impl IntoIterator<Item = &'a StoredEvent>,
+) -> Vec<AlarmInput> {
     events
-        .iter()
+        .into_iter()
         .filter_map(|e| {
             let action = config.classify(&e.event)?;
             Some(AlarmInput {
@@ -117,9 +125,79 @@ pub async fn catch_up(
     }
 }
 
-/// Follow the event log until `cancel`: catch up, then wait for the bus to say a newer
-/// event is committed.
+/// What the bus holds after the engine's cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Every event waiting on the bus continued the cursor; they were added in order
+    /// (possibly none).
+    Next,
+    /// An event after a gap, or the bus lagged: read the store from the cursor.
+    Store,
+}
+
+/// Add `event` to `pending` when it is the one right after `cursor` and the events
+/// already pending; skip it when it is at or before them (already applied, or read from
+/// the store); otherwise there is a gap.
+pub fn take_next(
+    cursor: i64,
+    pending: &mut Vec<Arc<StoredEvent>>,
+    event: Arc<StoredEvent>,
+) -> Taken {
+    let last = pending.last().map_or(cursor, |e| e.seq);
+    match event.seq.checked_sub(last) {
+        Some(1) => {
+            pending.push(event);
+            Taken::Next
+        }
+        Some(d) if d <= 0 => Taken::Next,
+        _ => Taken::Store,
+    }
+}
+
+/// Take what waits on `rx` now (no waiting) into `pending`, as [`take_next`] does.
+fn drain(
+    rx: &mut broadcast::Receiver<Arc<StoredEvent>>,
+    cursor: i64,
+    pending: &mut Vec<Arc<StoredEvent>>,
+) -> Taken {
+    loop {
+        match rx.try_recv() {
+            Ok(e) => {
+                if take_next(cursor, pending, e) == Taken::Store {
+                    return Taken::Store;
+                }
+            }
+            Err(TryRecvError::Empty) => return Taken::Next,
+            Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => return Taken::Store,
+        }
+    }
+}
+
+/// Apply events taken from the bus (the ones right after `cursor`, in order), moving
+/// `cursor` with each commit (on an error it is where the last commit left it).
+async fn apply_taken(
+    alarms: &Alarms,
+    cursor: &mut i64,
+    events: &[Arc<StoredEvent>],
+) -> Result<(), StoreError> {
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(());
+    };
+    let all = inputs(alarms.config(), events.iter().map(|e| e.as_ref()));
+    for (upto, part) in commits(all, last) {
+        let written = alarms.store().record_alarm_events(upto, part).await?;
+        alarms.observe(&written);
+        *cursor = upto;
+    }
+    Ok(())
+}
+
+/// Follow the event log until `cancel`: catch up from the store, then take the events the
+/// bus carries after the cursor, a batch at most every `PACE`; back to the store after a
+/// gap, a lagged bus or a failed commit.
 pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
+    // Subscribed before the first read, so an event committed after it is on the bus.
+    let mut rx = bus.subscribe();
     let mut cursor = loop {
         match start_cursor(alarms.store().as_ref()).await {
             Ok(c) => break c,
@@ -133,9 +211,23 @@ pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
     };
     tracing::info!(cursor, "alarm engine following the event log");
     let mut last_round: Option<tokio::time::Instant> = None;
+    let mut from_store = true;
+    let mut pending: Vec<Arc<StoredEvent>> = Vec::new();
     loop {
-        // Subscribe before looking, so an event committed in between still wakes us.
-        let mut rx = bus.subscribe();
+        if !from_store {
+            // Wait for an event after the cursor.
+            let taken = loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = rx.recv() => match r {
+                        Ok(e) if e.seq <= cursor => {}
+                        Ok(e) => break take_next(cursor, &mut pending, e),
+                        Err(RecvError::Lagged(_) | RecvError::Closed) => break Taken::Store,
+                    },
+                }
+            };
+            from_store = taken == Taken::Store;
+        }
         if let Some(at) = last_round {
             let since = at.elapsed();
             if since < PACE && sleep_or_cancel(PACE - since, &cancel).await {
@@ -143,24 +235,24 @@ pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
             }
         }
         last_round = Some(tokio::time::Instant::now());
-        match catch_up(&alarms, cursor).await {
-            Ok((c, _)) => cursor = c,
+        if !from_store && drain(&mut rx, cursor, &mut pending) == Taken::Store {
+            from_store = true;
+        }
+        let result = if from_store {
+            pending.clear();
+            catch_up(&alarms, cursor).await.map(|(c, _)| cursor = c)
+        } else {
+            apply_taken(&alarms, &mut cursor, &pending).await
+        };
+        pending.clear();
+        match result {
+            Ok(()) => from_store = false,
             Err(e) => {
                 tracing::error!(error = %e, cursor, "alarm engine could not apply events; retrying");
+                from_store = true;
                 if sleep_or_cancel(RETRY, &cancel).await {
                     return;
                 }
-                continue;
-            }
-        }
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = rx.recv() => match r {
-                    Ok(e) if e.seq > cursor => break,
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_) | RecvError::Closed) => break,
-                },
             }
         }
     }

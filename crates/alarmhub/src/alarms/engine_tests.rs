@@ -243,3 +243,121 @@ async fn an_alarm_not_taken_in_time_escalates_under_paused_time() {
     ticker.await.unwrap();
     store.close().await.unwrap();
 }
+
+fn stored(seq: i64, event: NewEvent) -> Arc<StoredEvent> {
+    Arc::new(StoredEvent { seq, event })
+}
+
+#[test]
+fn events_from_the_bus_are_taken_only_when_they_continue_the_cursor() {
+    let e = |seq: i64| stored(seq, event("1001", 1130, 1, T0));
+    let seqs = |p: &[Arc<StoredEvent>]| -> Vec<i64> { p.iter().map(|e| e.seq).collect() };
+    let mut pending = Vec::new();
+    // Already applied (or read from the store): skipped.
+    assert_eq!(take_next(5, &mut pending, e(4)), Taken::Next);
+    assert_eq!(take_next(5, &mut pending, e(5)), Taken::Next);
+    assert!(pending.is_empty());
+    // The next ones, in order.
+    assert_eq!(take_next(5, &mut pending, e(6)), Taken::Next);
+    assert_eq!(take_next(5, &mut pending, e(7)), Taken::Next);
+    // A repeat of a pending one is skipped too.
+    assert_eq!(take_next(5, &mut pending, e(7)), Taken::Next);
+    assert_eq!(seqs(&pending), [6, 7]);
+    // A gap: the store must be read.
+    assert_eq!(take_next(5, &mut pending, e(9)), Taken::Store);
+    assert_eq!(seqs(&pending), [6, 7]);
+    let mut empty = Vec::new();
+    assert_eq!(take_next(5, &mut empty, e(7)), Taken::Store);
+    assert!(empty.is_empty());
+}
+
+/// Wait (bounded) until the engine's stored cursor is `seq`.
+async fn cursor_reaches(store: &Arc<dyn Store>, seq: i64) {
+    for _ in 0..500 {
+        if store.cursor(crate::alarms::ENGINE_CURSOR).await.unwrap() == Some(seq) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the engine's cursor did not reach {seq}: {:?}",
+        store.cursor(crate::alarms::ENGINE_CURSOR).await
+    );
+}
+
+/// The engine following `bus` on a store holding one burglary of 1001 (seq 1), once its
+/// first round (from the store) is done.
+async fn following(bus: &EventBus) -> (tempfile::TempDir, Arc<dyn Store>, CancellationToken) {
+    let (dir, _clock, store, alarms) = engine_at_t0().await;
+    store
+        .append(vec![event("1001", 1130, 1, T0)])
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    tokio::spawn(follow(alarms, bus.clone(), cancel.clone()));
+    cursor_reaches(&store, 1).await;
+    (dir, store, cancel)
+}
+
+async fn alarm_of(store: &Arc<dyn Store>, account: &str) -> Option<crate::alarms::Alarm> {
+    let query = crate::alarms::AlarmQuery {
+        account: Some(account.into()),
+        ..Default::default()
+    };
+    store.list_alarms(&query).await.unwrap().into_iter().next()
+}
+
+#[tokio::test]
+async fn once_caught_up_the_engine_takes_events_from_the_bus_without_reading_them_back() {
+    let bus = EventBus::new(64);
+    let (_dir, store, cancel) = following(&bus).await;
+    // Published, never stored: only the bus can have told the engine about it.
+    bus.publish(stored(2, event("2002", 1130, 5, T0 + 10)));
+    cursor_reaches(&store, 2).await;
+    let alarm = alarm_of(&store, "2002").await.expect("an alarm for 2002");
+    assert_eq!((alarm.first_seq, alarm.zone), (2, 5));
+    assert_eq!(store.events_after(1, 0).await.unwrap().len(), 0);
+    cancel.cancel();
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn after_a_gap_on_the_bus_the_engine_reads_the_store() {
+    let bus = EventBus::new(64);
+    let (_dir, store, cancel) = following(&bus).await;
+    // Seqs 2 and 3 are stored; the bus carries only 3.
+    store
+        .append(vec![
+            event("1001", 1131, 2, T0 + 1),
+            event("1001", 1132, 3, T0 + 2),
+        ])
+        .await
+        .unwrap();
+    let third = store.events_after(2, 0).await.unwrap();
+    assert_eq!(third.len(), 1);
+    bus.publish(Arc::new(third[0].clone()));
+    cursor_reaches(&store, 3).await;
+    let alarm = alarm_of(&store, "1001").await.unwrap();
+    assert_eq!(alarm.event_count, 3, "{alarm:?}");
+    cancel.cancel();
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lagging_bus_sends_the_engine_back_to_the_store() {
+    // Room for 16: the 40 published below overflow it before the engine runs again.
+    let bus = EventBus::new(16);
+    let (_dir, store, cancel) = following(&bus).await;
+    let events: Vec<NewEvent> = (0..40)
+        .map(|i| event("1001", 1130, 1 + (i % 8), T0 + 1 + i64::from(i)))
+        .collect();
+    store.append(events).await.unwrap();
+    for e in store.events_after(1, 0).await.unwrap() {
+        bus.publish(Arc::new(e));
+    }
+    cursor_reaches(&store, 41).await;
+    let alarm = alarm_of(&store, "1001").await.unwrap();
+    assert_eq!(alarm.event_count, 41, "{alarm:?}");
+    cancel.cancel();
+    store.close().await.unwrap();
+}
