@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::frames::{bytes, cid_frame};
 use common::{eventually, Daemon, Panel};
@@ -29,23 +28,6 @@ fn metric(d: &Daemon, name: &str, labels: &str) -> f64 {
         .filter(|l| l.starts_with(name) && l.contains(labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// Whether the receiver ended the connection within `within` (end of file, or a reset
-/// when it closed with our bytes unread).
-fn ended(p: &mut Panel, within: Duration) -> bool {
-    p.stream.set_read_timeout(Some(within)).unwrap();
-    let mut tmp = [0u8; 4096];
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        match p.stream.read(&mut tmp) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-    false
 }
 
 /// Whether a panel from `source` gets its frame ACKed on a new connection.
@@ -67,7 +49,7 @@ fn a_connection_over_its_invalid_budget_is_closed_and_its_source_refused_for_a_w
 
     let mut bad = Panel::connect_from(d.panel, ATTACKER.into());
     bad.send(&b"\nX".repeat(500));
-    assert!(ended(&mut bad, S), "closed after its budget");
+    assert!(bad.ended(S), "closed after its budget");
     let line = d.wait_log("penalty box", S).expect("one log line");
     assert!(line.contains("127.0.0.1"), "{line}");
     assert_eq!(
@@ -77,7 +59,7 @@ fn a_connection_over_its_invalid_budget_is_closed_and_its_source_refused_for_a_w
     // In the box: a new connection from the source is closed at accept, before it says
     // anything; counted.
     let mut again = Panel::connect_from(d.panel, ATTACKER.into());
-    assert!(ended(&mut again, S), "refused at accept");
+    assert!(again.ended(S), "refused at accept");
     assert!(
         metric(
             &d,
@@ -95,7 +77,7 @@ fn a_connection_over_its_invalid_budget_is_closed_and_its_source_refused_for_a_w
     // A second offence within a day: twice as long (4 s).
     let mut bad = Panel::connect_from(d.panel, ATTACKER.into());
     bad.send(&b"\nX".repeat(500));
-    assert!(ended(&mut bad, S));
+    assert!(bad.ended(S));
     assert!(eventually(S, || metric(
         &d,
         "alarmhub_penalties_total",
@@ -103,7 +85,7 @@ fn a_connection_over_its_invalid_budget_is_closed_and_its_source_refused_for_a_w
     ) == 2.0));
     std::thread::sleep(Duration::from_millis(2500));
     let mut still = Panel::connect_from(d.panel, ATTACKER.into());
-    assert!(ended(&mut still, S), "still in the box after 2.5 s of 4");
+    assert!(still.ended(S), "still in the box after 2.5 s of 4");
 }
 
 #[test]
@@ -202,13 +184,13 @@ fn squat_is_closed_and_boxed(limits: &str) {
     }
     let mut squat = Panel::connect_from(d.panel, ATTACKER.into());
     squat.send(&all);
-    assert!(ended(&mut squat, S), "closed under {limits}");
+    assert!(squat.ended(S), "closed under {limits}");
     assert_eq!(
         metric(&d, "alarmhub_penalties_total", "transport=\"tcp\""),
         1.0
     );
     let mut again = Panel::connect_from(d.panel, ATTACKER.into());
-    assert!(ended(&mut again, S), "refused at accept");
+    assert!(again.ended(S), "refused at accept");
     assert!(
         acked_from(&d, GOOD.into()),
         "another source is not affected"

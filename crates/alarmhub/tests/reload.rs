@@ -141,24 +141,6 @@ fn sighup_applies_policies_and_limits_and_names_what_needs_a_restart() {
     );
 }
 
-/// Whether the receiver ended the connection within `within` (end of file, or a reset when
-/// it closed with our bytes unread).
-fn ended(p: &mut Panel, within: Duration) -> bool {
-    use std::io::Read;
-    p.stream.set_read_timeout(Some(within)).unwrap();
-    let mut tmp = [0u8; 4096];
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        match p.stream.read(&mut tmp) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-    false
-}
-
 #[test]
 fn sighup_applies_the_invalid_input_budget_and_the_penalty_length() {
     let d = Daemon::start("max_invalid_per_min = 0\npenalty_secs = 1", "");
@@ -166,7 +148,7 @@ fn sighup_applies_the_invalid_input_budget_and_the_penalty_length() {
     let mut bad = d.connect();
     bad.send(&b"\nX".repeat(200));
     assert!(
-        !ended(&mut bad, Duration::from_millis(500)),
+        !bad.ended(Duration::from_millis(500)),
         "no invalid budget yet"
     );
 
@@ -191,7 +173,7 @@ fn sighup_applies_the_invalid_input_budget_and_the_penalty_length() {
     // The open connection's next read counts against the new budget: closed, its source
     // boxed for the new length (30 s, not 1 s).
     bad.send(&b"\nX".repeat(200));
-    assert!(ended(&mut bad, S), "closed over the reloaded budget");
+    assert!(bad.ended(S), "closed over the reloaded budget");
     let line = d.wait_log("penalty box", S).expect("the stay is logged");
     assert!(
         line.contains("secs=30") || line.contains("\"secs\":30"),
@@ -200,7 +182,7 @@ fn sighup_applies_the_invalid_input_budget_and_the_penalty_length() {
     std::thread::sleep(Duration::from_millis(1500));
     let mut again = d.connect();
     assert!(
-        ended(&mut again, S),
+        again.ended(S),
         "still in the box after 1.5 s: the reloaded penalty_secs"
     );
 }

@@ -155,6 +155,23 @@ impl Panel {
         Panel::was_refused(Panel::try_connect_from(addr, source), within)
     }
 
+    /// Whether the receiver ended this connection (EOF or a reset) within about `within`;
+    /// what it sends meanwhile is read and dropped.
+    pub fn ended(&mut self, within: Duration) -> bool {
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        let mut tmp = [0u8; 4096];
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            match self.stream.read(&mut tmp) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     fn was_refused(conn: std::io::Result<Panel>, within: Duration) -> bool {
         let reset = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset;
         match conn {
