@@ -116,13 +116,28 @@ pub async fn catch_up(
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok((cursor, changes));
         };
-        for (upto, part) in commits(inputs(alarms.config(), &events), last) {
-            let written = store.record_alarm_events(upto, part).await?;
-            alarms.observe(&written);
-            changes.extend(written);
-            cursor = upto;
-        }
+        let written = record(alarms, &mut cursor, inputs(alarms.config(), &events), last).await?;
+        changes.extend(written);
     }
+}
+
+/// Record the inputs of the events up to seq `last` in commits of at most `PER_COMMIT`
+/// ([`commits`]), moving `cursor` with each (on an error it is where the last commit left
+/// it); the changes written.
+async fn record(
+    alarms: &Alarms,
+    cursor: &mut i64,
+    inputs: Vec<AlarmInput>,
+    last: i64,
+) -> Result<Vec<AlarmChange>, StoreError> {
+    let mut changes = Vec::new();
+    for (upto, part) in commits(inputs, last) {
+        let written = alarms.store().record_alarm_events(upto, part).await?;
+        alarms.observe(&written);
+        changes.extend(written);
+        *cursor = upto;
+    }
+    Ok(changes)
 }
 
 /// What the bus holds after the engine's cursor.
@@ -184,12 +199,7 @@ async fn apply_taken(
         return Ok(());
     };
     let all = inputs(alarms.config(), events.iter().map(|e| e.as_ref()));
-    for (upto, part) in commits(all, last) {
-        let written = alarms.store().record_alarm_events(upto, part).await?;
-        alarms.observe(&written);
-        *cursor = upto;
-    }
-    Ok(())
+    record(alarms, cursor, all, last).await.map(drop)
 }
 
 /// Follow the event log until `cancel`: catch up from the store, then take the events the
@@ -239,7 +249,6 @@ pub async fn follow(alarms: Alarms, bus: EventBus, cancel: CancellationToken) {
             from_store = true;
         }
         let result = if from_store {
-            pending.clear();
             catch_up(&alarms, cursor).await.map(|(c, _)| cursor = c)
         } else {
             apply_taken(&alarms, &mut cursor, &pending).await
