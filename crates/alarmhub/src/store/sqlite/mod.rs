@@ -17,7 +17,7 @@ pub mod alarm_reads;
 pub mod alarms;
 mod checkpoint;
 mod conn;
-mod dedup;
+pub mod dedup;
 mod insert;
 mod purge;
 mod purge_pacing;
