@@ -32,7 +32,6 @@ EX=$TARGET_DIR/release/examples/dedup_growth
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/alarmhub-dedup.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for rate in $RATES; do
   for ((r = 1; r <= ROUNDS; r++)); do
     for layout in one_map sharded; do
@@ -44,17 +43,12 @@ for rate in $RATES; do
   done
 done
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || rev="$rev + uncommitted changes"
 section=$WORK/section.md
 {
   echo "<!-- dedup-growth:begin -->"
   echo "## Retransmission window while it fills: worst commit and CPU per event"
   echo
-  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $rev"
-  echo "- Machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r); load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  machine_lines
   echo "- Command: \`bench/dedup.sh\` → \`examples/dedup_growth --rate R --window 300 --secs 400 --layout L\`, $ROUNDS rounds per rate,"
   echo "  the two layouts alternating, each in its own process (one thread, CPU only)."
   echo "- What: a writer committing 64-event batches at R events/s for 400 s of simulated time with the default 300-s"

@@ -35,3 +35,17 @@ bench_write_section() {
   mv "$tmp" "$file"
   printf '[%s] wrote the %s section of %s\n' "$name" "$name" "$file" >&2
 }
+
+# machine_lines: the "- Date …; commit …" and "- Machine: …" lines every section starts with
+# (the filesystem of $WORK when the caller has one; load averages from when lib.sh was sourced).
+machine_lines() {
+  local cpu mem fs rev
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  fs=$(df -T "${WORK:-.}" | awk 'NR == 2 { print $2 }')
+  rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD 2>/dev/null || rev="$rev + uncommitted changes"
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $rev"
+  echo "- Machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r), data on $fs; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
