@@ -22,7 +22,18 @@ struct OneMap {
     order: VecDeque<(u64, i64, i64)>,
 }
 
-impl OneMap {
+trait Window {
+    fn len(&self) -> usize;
+    fn expire(&mut self, cutoff_ms: i64);
+    fn find(&self, key: u64, cutoff_ms: i64) -> Option<i64>;
+    fn insert(&mut self, key: u64, seq: i64, at: i64);
+}
+
+impl Window for OneMap {
+    fn len(&self) -> usize {
+        self.latest.len()
+    }
+
     fn expire(&mut self, cutoff_ms: i64) {
         while let Some(&(key, seq, at)) = self.order.front() {
             if at > cutoff_ms {
@@ -48,28 +59,7 @@ impl OneMap {
     }
 }
 
-trait Window {
-    fn len(&self) -> usize;
-    fn expire(&mut self, cutoff_ms: i64);
-    fn find(&self, key: u64, cutoff_ms: i64) -> Option<i64>;
-    fn insert(&mut self, key: u64, seq: i64, at: i64);
-}
-
-impl Window for OneMap {
-    fn len(&self) -> usize {
-        self.latest.len()
-    }
-    fn expire(&mut self, cutoff_ms: i64) {
-        OneMap::expire(self, cutoff_ms);
-    }
-    fn find(&self, key: u64, cutoff_ms: i64) -> Option<i64> {
-        OneMap::find(self, key, cutoff_ms)
-    }
-    fn insert(&mut self, key: u64, seq: i64, at: i64) {
-        OneMap::insert(self, key, seq, at);
-    }
-}
-
+/// The store's window, through its own methods.
 impl Window for DedupWindow {
     fn len(&self) -> usize {
         DedupWindow::len(self)

@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// Dedup keys are already FNV-1a hashes: hashing them again is wasted work.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -34,7 +34,7 @@ impl Hasher for KeyHasher {
 }
 
 /// Scratch space of one batch: key → (index among the batch's new events, received at).
-pub type BatchKeys = HashMap<u64, (usize, i64), BuildHasherDefault<KeyHasher>>;
+pub(crate) type BatchKeys = HashMap<u64, (usize, i64), BuildHasherDefault<KeyHasher>>;
 
 /// Where a key was last stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
