@@ -49,3 +49,12 @@ machine_lines() {
   echo "- Machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r), data on $fs; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# steal_ticks: CPU time the hypervisor gave to other guests while this VM wanted it (all CPUs,
+# clock ticks, /proc/stat). steal_pct T0 T1 SECS: that over SECS of wall time, as a percentage of
+# the whole machine (every CPU). On a shared VM a high steal slows and delays everything measured.
+steal_ticks() { awk '$1 == "cpu" { print $9; exit }' /proc/stat; }
+steal_pct() {
+  awk -v a="$1" -v b="$2" -v t="$3" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+    'BEGIN { printf "%.0f", (t > 0) ? 100 * (b - a) / hz / t / n : 0 }'
+}

@@ -103,9 +103,10 @@ cpu_secs() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-# Busy CPU seconds of the whole machine (all CPUs, /proc/stat: everything but idle and iowait).
+# Busy CPU seconds of the whole machine (all CPUs, /proc/stat: user, nice, system, irq and softirq;
+# not idle, iowait or the hypervisor's steal, which lib.sh's steal_ticks counts on its own).
 machine_busy_secs() {
-  awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+  awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
 }
 
 # fsync_probe DIR: p50 of 50 × (4 KiB write + fsync) in DIR, in ms (needs python3; "?" otherwise).

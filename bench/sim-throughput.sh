@@ -38,16 +38,18 @@ rows=$WORK/rows.tsv
 step() {
   local rate=$1 out=$WORK/r$1.json
   start_daemon "r$rate" $'rate_limit_per_sec = 100000\nrate_limit_burst = 100000\nmax_connections_per_ip = 1000000'
-  local c0 c1 hwm m0 m1 fs
+  local c0 c1 hwm m0 m1 fs st0 st1
   fs=$(fsync_probe "$WORK")
   c0=$(cpu_secs "$DAEMON_PID")
   m0=$(machine_busy_secs)
+  st0=$(steal_ticks)
   log "offered $rate events/s, $PANELS panels, $DURATION s"
   run_sim "$out" $((DURATION + WARMUP + 60)) --target "$DAEMON_ADDR" --panels "$PANELS" \
     --dialect "$DIALECT" --rate "$rate" --duration $((DURATION + WARMUP)) --warmup "$WARMUP" \
     --account-prefix "T$rate"
   c1=$(cpu_secs "$DAEMON_PID")
   m1=$(machine_busy_secs)
+  st1=$(steal_ticks)
   hwm=$(hwm_mib "$DAEMON_PID")
   stop_daemon
   local elapsed pass
@@ -58,12 +60,12 @@ step() {
   # Everything else on the machine during the step: busy CPU minus daemon and simulator.
   others=$(awk -v m0="$m0" -v m1="$m1" -v c0="$c0" -v c1="$c1" -v s="$(cat "$out.cpu")" -v t="$elapsed" \
     'BEGIN { o = 100 * ((m1 - m0) - (c1 - c0) - s) / t; printf "%.0f", (o < 0) ? 0 : o }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rate" \
     "$(j "$out" events_per_sec)" "$(j "$out" sent)" "$(j "$out" acked)" "$(j "$out" ack_p50_ms)" \
     "$(j "$out" ack_p99_ms)" "$(j "$out" ack_p999_ms)" "$(j "$out" ack_max_ms)" "$(j "$out" retransmits)" \
     "$(j "$out" errors)" "$(awk -v a="$c0" -v b="$c1" -v t="$elapsed" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')" \
     "$(awk -v c="$(cat "$out.cpu")" -v t="$elapsed" 'BEGIN { printf "%.0f", 100 * c / t }')" "$hwm" "$pass" \
-    "$others" "$fs" >>"$rows"
+    "$others" "$fs" "$(steal_pct "$st0" "$st1" "$elapsed")" >>"$rows"
   log "  -> $(tail -1 "$rows" | tr '\t' ' ')"
   [[ $pass == pass ]]
 }
@@ -112,12 +114,14 @@ section=$WORK/section.md
   echo "  (100 % = one core). *Other processes CPU %*: busy time of the whole machine (/proc/stat) minus daemon and simulator"
   echo "  during the step — this VM is shared with other jobs (builds, tests), and results move with it. *fsync p50 before*:"
   echo "  50 × (4 KiB write + fsync) in the data directory just before the step (the virtual disk's flush cost also varies)."
+  echo "  *VM steal %*: CPU time the hypervisor gave to other guests while this VM wanted it (/proc/stat), as a share of all"
+  echo "  $(nproc) CPUs during the step: on a shared VM it comes in bursts that stall daemon and simulator alike, and the tail moves with it."
   echo "- *pass*: no errors, achieved ≥ 97 % of offered, p99 ≤ $GOAL_MS ms."
   echo
-  echo "| offered ev/s | achieved ev/s | achieved/offered | sent | ACKed | p50 ms | p99 ms | p99.9 ms | max ms | retransmits | errors | daemon CPU % | simulator CPU % | daemon peak RSS MiB | other processes CPU % | fsync p50 ms before | p99 ≤ $GOAL_MS ms |"
-  echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|'
-  sort -n "$rows" | awk -F'\t' '{ printf "| %d | %.0f | %.2f | %d | %d | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %d | %d | %d | %s | %s |\n",
-    $1, $2, $2 / $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, ($14 == "pass") ? "pass" : "**fail**" }'
+  echo "| offered ev/s | achieved ev/s | achieved/offered | sent | ACKed | p50 ms | p99 ms | p99.9 ms | max ms | retransmits | errors | daemon CPU % | simulator CPU % | daemon peak RSS MiB | other processes CPU % | fsync p50 ms before | VM steal % | p99 ≤ $GOAL_MS ms |"
+  echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|'
+  sort -n "$rows" | awk -F'\t' '{ printf "| %d | %.0f | %.2f | %d | %d | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n",
+    $1, $2, $2 / $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, $17, ($14 == "pass") ? "pass" : "**fail**" }'
   echo
   if ((best > 0)); then
     echo "**Sustained: $best events/s** with p99 ≤ $GOAL_MS ms (highest passing step$(if ((fail > 0)); then echo "; the lowest failing step was $(awk -F'\t' -v b="$best" '$14 == "fail" && $1 > b { print $1 }' "$rows" | sort -n | head -1) events/s"; fi))."

@@ -27,6 +27,9 @@ pub mod names {
     pub const STORE_EVENTS_TOTAL: &str = "alarmhub_store_events_total";
     /// Time of one group commit, fsync included (histogram, s).
     pub const STORE_COMMIT_SECONDS: &str = "alarmhub_store_commit_seconds";
+    /// Time of one alarm-engine batch in the store, its commit included (histogram, s); on
+    /// SQLite the event commits wait behind it on the one writer.
+    pub const STORE_ALARM_COMMIT_SECONDS: &str = "alarmhub_store_alarm_commit_seconds";
     /// Events per group commit (histogram).
     pub const STORE_BATCH_SIZE: &str = "alarmhub_store_batch_size";
     /// Requests waiting for the store writer.
@@ -208,6 +211,7 @@ const SERIES: &[(Kind, &str, &str, Labels)] = {
         (C, CONTROL_COMMANDS_TOTAL, "Remote commands, by action and outcome", Two("action", CONTROL_ACTIONS, "outcome", CONTROL_OUTCOMES)),
         (C, STORE_EVENTS_TOTAL, "Events handed to the store, by outcome (stored, duplicate, error)", One("outcome", &["stored", "duplicate", "error"])),
         (H(LATENCY_SECONDS), STORE_COMMIT_SECONDS, "Duration of one group commit, fsync included", N),
+        (H(LATENCY_SECONDS), STORE_ALARM_COMMIT_SECONDS, "Duration of one alarm-engine batch in the store, its commit included (on SQLite, event commits wait behind it)", N),
         (H(BATCH_EVENTS), STORE_BATCH_SIZE, "Events per group commit", N),
         (G, STORE_QUEUE_DEPTH, "Requests waiting for the store writer", N),
         (G, STORE_WAL_PAGES, "Pages in the SQLite write-ahead log after the last checkpoint (0 with PostgreSQL)", N),

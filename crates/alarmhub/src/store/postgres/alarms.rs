@@ -205,11 +205,14 @@ impl PgStore {
         inputs: &[AlarmInput],
     ) -> Result<Vec<AlarmChange>, StoreError> {
         let op = "record alarm events";
+        let started = std::time::Instant::now();
         let mut c = self.conn(op).await?;
         let tx = c.transaction().await.map_err(self.target.err(op))?;
         let now = self.clock.now_ms();
         let changes = record(&tx, &self.target, upto_seq, inputs, now).await?;
         tx.commit().await.map_err(self.target.err(op))?;
+        metrics::histogram!(crate::metrics::names::STORE_ALARM_COMMIT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
         self.wake_alarm_followers(&changes);
         Ok(changes)
     }

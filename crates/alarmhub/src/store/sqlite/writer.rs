@@ -601,7 +601,10 @@ impl<W: WriteConn> Writer<W> {
                 if sync == CommitSync::Deferred {
                     self.deferred = true;
                 }
+                let started = Instant::now();
                 let result = self.conn.record_alarm_events(upto_seq, &inputs, sync);
+                histogram!(names::STORE_ALARM_COMMIT_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
                 let _ = reply.send(result);
             }
             Request::UpdateAlarms {
