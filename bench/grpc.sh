@@ -72,11 +72,10 @@ if command -v h2load >/dev/null; then
   h2_note="h2load, 4 connections × 16 streams; daemon CPU ${h2_cpu} %"
 fi
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-steal() { awk '$1 == "cpu" { print $9 }' /proc/stat; }
-steal0="$(steal)"; t_start="$(date +%s.%N)"
+steal0="$(steal_ticks)"; t_start="$(date +%s.%N)"
 out="$(timeout $((SECS * 3 + 30)) target/release/examples/grpc_bench --grpc "$grpc" --panel "$panel" --seconds "$SECS" --rate "$RATE" --panels 20 --clients 8)"
 echo "$out"
-steal_pct="$(awk -v a="$steal0" -v b="$(steal)" -v t0="$t_start" -v t1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / (t1 - t0) / n }')"
+steal_share="$(steal_pct "$steal0" "$(steal_ticks)" "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")"
 kill -TERM "$pid"; wait "$pid" || true
 compat="$(timeout $((SECS + 120)) target/release/examples/compat_bench --panels "$COMPAT_PANELS" --conns 4 --seconds "$SECS")"
 echo "compat_bench: $compat"
@@ -134,7 +133,7 @@ Goals (issue): \`IsNeedSync\` ≥ 20,000 calls/s; panel event → \`WatchEvents\
 - Machine: $(nproc) CPUs ($cpu), kernel $(uname -r); daemon and load generator on the same machine, loopback
 - Command: \`bench/grpc.sh\` (SECONDS_PER_TEST=$SECS, RATE=$RATE) → \`examples/grpc_bench\` against a release \`alarmhub serve\`
 - Load average before the tonic run: $load_before; CPU time stolen by the host during the tonic and WatchEvents runs:
-  ${steal_pct} % of the machine (this VM's neighbours; when it is high, every number here gets worse)
+  ${steal_share} % of the machine (this VM's neighbours; when it is high, every number here gets worse)
 - Method: (1) \`IsNeedSync\` for $SECS s each: h2load (C HTTP/2 load generator, 4 connections × 16 concurrent streams, one
   thread; calls checked for gRPC errors first), then 8 tonic clients calling back to back — client and server share
   the $(nproc) CPUs, so the lighter client shows more of the server's capacity; (2) 20 TCP panels send ADM-CID 1130 frames

@@ -367,7 +367,7 @@ mod tests {
             assert!(name.starts_with("alarmhub_"), "{name}");
             assert!(seen.insert(name), "{name} listed twice");
         }
-        assert_eq!(seen.len(), 55);
+        assert_eq!(seen.len(), 56);
     }
 
     #[test]

@@ -89,18 +89,13 @@ fn health_readiness_and_metrics_answer_and_metrics_move_when_panels_report() {
         "{after}"
     );
     // The burglary (1130) opens an alarm: the engine's batch is timed once it is written.
-    let deadline = std::time::Instant::now() + S;
-    loop {
-        let (_, m) = d.http_get("/metrics");
-        if metric(&m, "alarmhub_store_alarm_commit_seconds_count") >= 1.0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no alarm-engine batch timed within {S:?}:\n{m}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert!(
+        eventually(S, || metric(
+            &d.http_get("/metrics").1,
+            "alarmhub_store_alarm_commit_seconds_count"
+        ) >= 1.0),
+        "no alarm-engine batch timed within {S:?}"
+    );
     // A retransmission is counted as a duplicate.
     p.send_text(F16);
     p.recv(S).unwrap();
