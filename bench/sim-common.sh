@@ -173,7 +173,6 @@ run_sim_wait() {
   return 0
 }
 
-
 # write_section FILE: this scenario's section of BENCHMARKS.md (see bench/lib.sh).
 write_section() { bench_write_section "$SIM_NAME" "$1"; }
 
