@@ -20,7 +20,7 @@ pub struct Touched {
     pub alarm: Alarm,
     /// Opened in this batch: insert the row (else update it).
     pub new: bool,
-    /// The indexed columns (state, priority) differ from the stored row.
+    /// The indexed columns (state, priority, escalated) differ from the stored row.
     pub columns_changed: bool,
 }
 
@@ -48,7 +48,7 @@ pub struct Batch {
 #[derive(Debug)]
 struct Slot {
     touched: Touched,
-    stored: (AlarmState, Priority),
+    stored: (AlarmState, Priority, bool),
     dirty: bool,
 }
 
@@ -133,7 +133,7 @@ impl Batch {
 
     fn push(&mut self, alarm: Alarm, new: bool) -> usize {
         self.touched.push(Slot {
-            stored: (alarm.state, alarm.priority),
+            stored: (alarm.state, alarm.priority, alarm.escalated),
             touched: Touched {
                 alarm,
                 new,
@@ -152,7 +152,8 @@ impl Batch {
             .filter(|s| s.dirty)
             .map(|s| {
                 let mut t = s.touched;
-                t.columns_changed = (t.alarm.state, t.alarm.priority) != s.stored;
+                t.columns_changed =
+                    (t.alarm.state, t.alarm.priority, t.alarm.escalated) != s.stored;
                 t
             })
             .collect();

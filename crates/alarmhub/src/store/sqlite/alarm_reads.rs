@@ -157,15 +157,16 @@ pub fn assemble(alarm: Alarm, history: Vec<AlarmChange>) -> AlarmDetail {
     }
 }
 
-/// The open alarms in queue order, from their columns; the escalated flag is read from the
-/// body only for `new` ones, by SQLite's JSON reader (no record is parsed into an [`Alarm`]).
+/// The read of [`open`]: a covering read of the `alarms_queue` index (tests check the plan).
+pub(super) const OPEN_SQL: &str = "SELECT id, state, priority, opened_at_ms,
+        CASE WHEN state = 'new' THEN escalated ELSE 0 END
+    FROM alarms WHERE state IN ('new', 'taken')
+    ORDER BY priority, opened_at_ms, id";
+
+/// The open alarms in queue order, from their columns alone: the queue index holds every
+/// column read here, so no row (and no JSON body) is fetched ([`OPEN_SQL`]).
 pub(super) fn open(conn: &Connection) -> rusqlite::Result<Vec<OpenAlarm>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, state, priority, opened_at_ms,
-                CASE WHEN state = 'new' THEN coalesce(body ->> '$.escalated', 0) ELSE 0 END
-         FROM alarms WHERE state IN ('new', 'taken')
-         ORDER BY priority, opened_at_ms, id",
-    )?;
+    let mut stmt = conn.prepare_cached(OPEN_SQL)?;
     let rows = stmt.query_map([], |r| {
         let state: String = r.get(1)?;
         OpenAlarm::from_columns(

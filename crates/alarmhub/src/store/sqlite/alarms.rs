@@ -133,8 +133,8 @@ fn write_batch(tx: &Transaction<'_>, done: Finished) -> rusqlite::Result<Recorde
         let body = serde_json::to_string(&a).map_err(json_err)?;
         if t.new {
             tx.prepare_cached(
-                "INSERT INTO alarms (id, account, state, priority, opened_at_ms, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO alarms (id, account, state, priority, opened_at_ms, escalated, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 a.id,
@@ -142,6 +142,7 @@ fn write_batch(tx: &Transaction<'_>, done: Finished) -> rusqlite::Result<Recorde
                 a.state.as_str(),
                 a.priority.get(),
                 a.opened_at_ms,
+                a.escalated,
                 body
             ])?;
         } else if t.columns_changed {
@@ -199,8 +200,16 @@ fn next_id(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<i64> {
 }
 
 fn update_row(tx: &Transaction<'_>, a: &Alarm, body: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE alarms SET state = ?2, priority = ?3, body = ?4 WHERE id = ?1")?
-        .execute(params![a.id, a.state.as_str(), a.priority.get(), body])?;
+    tx.prepare_cached(
+        "UPDATE alarms SET state = ?2, priority = ?3, escalated = ?4, body = ?5 WHERE id = ?1",
+    )?
+    .execute(params![
+        a.id,
+        a.state.as_str(),
+        a.priority.get(),
+        a.escalated,
+        body
+    ])?;
     Ok(())
 }
 

@@ -10,23 +10,24 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::store::StoreError;
 
 /// Schema version this build writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
 /// The numbered migrations: version `n` is reached by running `MIGRATIONS[n - 1]`.
 /// Version 1 is idempotent and runs at every open (see its file); later ones run once.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_typed_facts.sql"),
     include_str!("migrations/003_alarms.sql"),
     include_str!("migrations/004_accounts.sql"),
+    include_str!("migrations/005_alarm_escalated.sql"),
 ];
 
 /// The migrations, for tests that build a database as an older build left it.
 #[cfg(test)]
-pub(super) const MIGRATIONS_FOR_TESTS: [&str; 4] = MIGRATIONS;
+pub(super) const MIGRATIONS_FOR_TESTS: [&str; 5] = MIGRATIONS;
 
 /// Pragmas for the writing connection: WAL so readers never block the writer, FULL sync so
 /// a commit is on disk before anything is ACKed.

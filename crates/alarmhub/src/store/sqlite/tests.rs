@@ -77,6 +77,14 @@ fn loading_the_dedup_window_is_a_range_on_the_received_at_index() {
 }
 
 #[test]
+fn the_escalation_read_of_open_alarms_touches_only_the_queue_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let plan = plan(&store.conn, super::alarm_reads::OPEN_SQL, &[]);
+    assert!(plan.contains("USING COVERING INDEX alarms_queue"), "{plan}");
+}
+
+#[test]
 fn an_account_query_merges_two_ordered_arms_without_sorting() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

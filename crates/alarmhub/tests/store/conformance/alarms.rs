@@ -254,6 +254,17 @@ pub async fn a_batch_of_updates_applies_each_op_and_refuses_only_its_own(b: &dyn
     let d = s.store.alarm(ids[1]).await.unwrap().unwrap();
     assert!(!d.alarm.escalated);
     assert_eq!(d.alarm.taken_by.as_deref(), Some("user:ann"));
+    // The escalation ticker's read sees the flags too (not escalated again).
+    let mut flags: Vec<(i64, bool)> = s
+        .store
+        .open_alarms()
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| (a.id, a.escalated))
+        .collect();
+    flags.sort_unstable();
+    assert_eq!(flags, vec![(ids[0], true), (ids[1], false), (ids[2], true)]);
     s.close().await;
 }
 

@@ -1,9 +1,11 @@
-//! The migration from schema version 1 (facts inside the detail JSON) to version 2 (typed
-//! columns), on a file laid out exactly as a version-1 build left it.
+//! The migrations from schema version 1 (facts inside the detail JSON) to version 2 (typed
+//! columns), on a file laid out exactly as a version-1 build left it, and from version 4 to
+//! 5 (the alarms' escalated flag as a column), on a file as a version-4 build left it.
 
 use panel_proto::rules::Dialect;
 
 use super::{open, reader, DB_FILE};
+use crate::alarms::{AlarmState, OpenAlarm, Priority};
 use crate::events::{ControlAction, ControlFacts, ControlOutcome, Facts};
 use crate::store::StoreError;
 
@@ -129,4 +131,76 @@ fn a_reader_refuses_a_version_1_file_until_the_writer_has_migrated_it() {
         "{err}"
     );
     assert!(err.to_string().contains("alarmhub serve"), "{err}");
+}
+
+/// Alarm rows as version 4 wrote them: `(id, state, priority, body)`; only the body knew
+/// whether an alarm had escalated.
+const V4_ALARMS: &[(i64, &str, i64, &str)] = &[
+    (1, "new", 2, r#"{"id":1,"escalated":true}"#),
+    (2, "new", 3, r#"{"id":2,"escalated":false}"#),
+    // Taken after it escalated: the flag stays in the row, open_alarms reports false.
+    (3, "taken", 1, r#"{"id":3,"escalated":true}"#),
+    (4, "closed", 1, r#"{"id":4,"escalated":true}"#),
+    // Rows from before the flag existed.
+    (5, "new", 4, r#"{"id":5}"#),
+];
+
+/// A version-4 database in `dir` holding [`V4_ALARMS`].
+fn write_v4(dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    for sql in &super::super::schema::MIGRATIONS_FOR_TESTS[..4] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', 4)",
+        [],
+    )
+    .unwrap();
+    for (id, state, priority, body) in V4_ALARMS {
+        conn.execute(
+            "INSERT INTO alarms (id, account, state, priority, opened_at_ms, body) \
+             VALUES (?1, 'A', ?2, ?3, ?1, ?4)",
+            rusqlite::params![id, state, priority, body],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_version_4_file_gets_the_escalated_flag_of_its_alarms_into_a_column() {
+    let dir = tempfile::tempdir().unwrap();
+    write_v4(dir.path());
+    drop(open(dir.path()));
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let column: Vec<(i64, bool)> = conn
+        .prepare("SELECT id, escalated FROM alarms ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        column,
+        vec![(1, true), (2, false), (3, true), (4, true), (5, false)]
+    );
+    let open_alarms = reader(dir.path()).open_alarms().unwrap();
+    let p = |n: u8| Priority::try_from(n).unwrap();
+    let alarm = |id, state, priority, escalated| OpenAlarm {
+        id,
+        state,
+        priority,
+        opened_at_ms: id,
+        escalated,
+    };
+    assert_eq!(
+        open_alarms,
+        vec![
+            alarm(3, AlarmState::Taken, p(1), false),
+            alarm(1, AlarmState::New, p(2), true),
+            alarm(2, AlarmState::New, p(3), false),
+            alarm(5, AlarmState::New, p(4), false),
+        ]
+    );
+    // Opening again does not migrate twice (ALTER TABLE would fail on the existing column).
+    drop(open(dir.path()));
 }
