@@ -35,16 +35,24 @@ const V1_ROWS: &[(&str, u16, &str)] = &[
     ("ingest", 1130, "{}"),
 ];
 
-/// A version-1 database in `dir` holding [`V1_ROWS`].
-fn write_v1(dir: &std::path::Path) {
+/// A database in `dir` laid out as a build of schema `version` left it (its migrations run
+/// and its version recorded), empty.
+fn at_version(dir: &std::path::Path, version: usize) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-    conn.execute_batch(super::super::schema::MIGRATIONS_FOR_TESTS[0])
-        .unwrap();
+    for sql in &super::super::schema::MIGRATIONS_FOR_TESTS[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
     conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', 1)",
-        [],
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+        [version as i64],
     )
     .unwrap();
+    conn
+}
+
+/// A version-1 database in `dir` holding [`V1_ROWS`].
+fn write_v1(dir: &std::path::Path) {
+    let conn = at_version(dir, 1);
     for (i, (source, code, detail)) in V1_ROWS.iter().enumerate() {
         conn.execute(
             "INSERT INTO events (account, source, code, grp, zone, received_at_ms, protocol, \
@@ -147,15 +155,7 @@ const V4_ALARMS: &[(i64, &str, i64, &str)] = &[
 
 /// A version-4 database in `dir` holding [`V4_ALARMS`].
 fn write_v4(dir: &std::path::Path) {
-    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-    for sql in &super::super::schema::MIGRATIONS_FOR_TESTS[..4] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', 4)",
-        [],
-    )
-    .unwrap();
+    let conn = at_version(dir, 4);
     for (id, state, priority, body) in V4_ALARMS {
         conn.execute(
             "INSERT INTO alarms (id, account, state, priority, opened_at_ms, body) \
