@@ -11,7 +11,7 @@ use panel_proto::rules::Dialect;
 use panel_proto::{Data, Frame, Xdata};
 use serde_json::{json, Map, Value};
 
-use crate::events::{fnv1a, Facts, NewEvent, Source};
+use crate::events::{fnv1a, Facts, Fnv1a, NewEvent, Source};
 
 /// The event a panel frame reports. `tz_offset_secs` converts the panel's timestamp to UTC
 /// when the account sends local time.
@@ -151,16 +151,15 @@ pub fn dedup_key(frame: &Frame, account: &str) -> u64 {
         Data::Other(s) => s,
         Data::Empty | Data::Encrypted(_) => "",
     };
-    let mut parts: Vec<&[u8]> = vec![
-        account.as_bytes(),
-        frame.seq.as_bytes(),
-        frame.id.as_str().as_bytes(),
-        data.as_bytes(),
-    ];
+    let mut h = Fnv1a::new();
+    h.part(account.as_bytes());
+    h.part(frame.seq.as_bytes());
+    h.part(frame.id.as_str().as_bytes());
+    h.part(data.as_bytes());
     for x in &frame.xdata {
-        parts.push(x.payload());
+        h.part(x.payload());
     }
-    fnv1a(&parts)
+    h.finish()
 }
 
 /// The dedup key of an encrypted frame: its account and a digest of its ciphertext (random
