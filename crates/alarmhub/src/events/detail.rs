@@ -1,4 +1,5 @@
-//! [`Detail`]: an event's display-only JSON object, kept as its text.
+//! [`Detail`]: an event's display-only JSON object, kept as its text, and
+//! [`DetailWriter`], which writes one straight to text on the receiver's per-event path.
 //!
 //! Nothing in the daemon branches on it (typed facts do that), so it is never parsed on the
 //! way in or out of the store: replaying a million events at start reads each detail as one
@@ -57,6 +58,148 @@ impl From<serde_json::Map<String, serde_json::Value>> for Detail {
     }
 }
 
+/// Writes a JSON object member by member into one string: the text a `serde_json` map of the
+/// same members gives (compact, keys in sorted order), without building the map and its
+/// keys first. Members must be added in ascending key order (`serde_json`'s map is sorted;
+/// checked in debug builds), and a key must not need escaping.
+#[derive(Debug)]
+pub struct DetailWriter {
+    text: String,
+    #[cfg(debug_assertions)]
+    last_key: &'static str,
+}
+
+impl DetailWriter {
+    /// An empty object, with room for a typical panel event's detail.
+    pub fn new() -> DetailWriter {
+        let mut text = String::with_capacity(96);
+        text.push('{');
+        DetailWriter {
+            text,
+            #[cfg(debug_assertions)]
+            last_key: "",
+        }
+    }
+
+    fn key(&mut self, key: &'static str) -> &mut String {
+        #[cfg(debug_assertions)]
+        {
+            debug_assert!(
+                self.last_key.is_empty() || self.last_key < key,
+                "detail keys out of order: {key:?} after {:?}",
+                self.last_key
+            );
+            self.last_key = key;
+        }
+        if self.text.len() > 1 {
+            self.text.push(',');
+        }
+        self.text.push('"');
+        self.text.push_str(key);
+        self.text.push_str("\":");
+        &mut self.text
+    }
+
+    /// `"key":"value"`, the value escaped as JSON.
+    pub fn str(&mut self, key: &'static str, value: &str) {
+        let text = self.key(key);
+        push_json_str(text, value);
+    }
+
+    /// `"key":n`.
+    pub fn uint(&mut self, key: &'static str, n: u64) {
+        use fmt::Write;
+        let text = self.key(key);
+        let _ = write!(text, "{n}");
+    }
+
+    /// `"key":true` / `false`.
+    pub fn bool(&mut self, key: &'static str, b: bool) {
+        self.key(key).push_str(if b { "true" } else { "false" });
+    }
+
+    /// `"key":[…]`: `items` writes the array's elements through the [`ArrayWriter`].
+    pub fn array(&mut self, key: &'static str, items: impl FnOnce(&mut ArrayWriter<'_>)) {
+        let text = self.key(key);
+        text.push('[');
+        let mut array = ArrayWriter { text, first: true };
+        items(&mut array);
+        array.text.push(']');
+    }
+
+    /// The finished object.
+    pub fn finish(mut self) -> Detail {
+        self.text.push('}');
+        Detail(self.text.into_boxed_str())
+    }
+}
+
+impl Default for DetailWriter {
+    fn default() -> DetailWriter {
+        DetailWriter::new()
+    }
+}
+
+/// The elements of an array member of a [`DetailWriter`].
+#[derive(Debug)]
+pub struct ArrayWriter<'a> {
+    text: &'a mut String,
+    first: bool,
+}
+
+impl ArrayWriter<'_> {
+    /// An object element of string members, given in ascending key order.
+    pub fn object(&mut self, members: &[(&str, &str)]) {
+        if !self.first {
+            self.text.push(',');
+        }
+        self.first = false;
+        self.text.push('{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            debug_assert!(
+                i == 0 || members[i - 1].0 < *key,
+                "object keys out of order"
+            );
+            if i > 0 {
+                self.text.push(',');
+            }
+            push_json_str(self.text, key);
+            self.text.push(':');
+            push_json_str(self.text, value);
+        }
+        self.text.push('}');
+    }
+}
+
+/// `value` as a JSON string literal, escaped as `serde_json` escapes it.
+fn push_json_str(text: &mut String, value: &str) {
+    text.push('"');
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        text.push_str(&value[start..i]);
+        if escape.is_empty() {
+            use fmt::Write;
+            let _ = write!(text, "\\u{b:04x}");
+        } else {
+            text.push_str(escape);
+        }
+        start = i + 1;
+    }
+    text.push_str(&value[start..]);
+    text.push('"');
+}
+
 impl fmt::Debug for Detail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -72,6 +215,41 @@ impl fmt::Display for Detail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_writer_gives_the_text_serde_json_gives_for_the_same_members() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        for s in ["", "a", "\"\\/", controls.as_str(), "é 厨房 ✓ \u{7f}"] {
+            let mut w = DetailWriter::new();
+            w.bool("a", true);
+            w.str("b", s);
+            w.uint("c", u64::MAX);
+            w.array("d", |a| {
+                a.object(&[("k", s), ("v", "x")]);
+                a.object(&[]);
+            });
+            let want = serde_json::json!({"a": true, "b": s, "c": u64::MAX, "d": [{"k": s, "v": "x"}, {}]});
+            let got = w.finish();
+            assert_eq!(
+                got.as_str(),
+                serde_json::to_string(&want).unwrap_or_default()
+            );
+            assert_eq!(got.to_value(), want);
+        }
+        assert_eq!(DetailWriter::new().finish().as_str(), "{}");
+        let mut w = DetailWriter::new();
+        w.array("x", |_| {});
+        assert_eq!(w.finish().as_str(), r#"{"x":[]}"#);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "out of order")]
+    fn keys_out_of_order_are_caught_in_debug_builds() {
+        let mut w = DetailWriter::new();
+        w.str("b", "");
+        w.str("a", "");
+    }
 
     #[test]
     fn a_value_round_trips_through_its_text() {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-pub use detail::Detail;
+pub use detail::{ArrayWriter, Detail, DetailWriter};
 pub use facts::{dialect_serde, parse_dialect, ControlAction, ControlFacts, ControlOutcome, Facts};
 
 /// Where an event came from.

@@ -9,9 +9,9 @@
 use panel_proto::codes::{self, code};
 use panel_proto::rules::Dialect;
 use panel_proto::{Data, Frame, Xdata};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
-use crate::events::{fnv1a, Facts, Fnv1a, NewEvent, Source};
+use crate::events::{fnv1a, Detail, DetailWriter, Facts, Fnv1a, NewEvent, Source};
 
 /// The event a panel frame reports. `tz_offset_secs` converts the panel's timestamp to UTC
 /// when the account sends local time.
@@ -28,28 +28,22 @@ pub fn event_from_frame(
         unknown_account,
         ..Facts::default()
     };
-    let mut detail = Map::new();
-    detail.insert("dialect".into(), json!(dialect.as_str()));
-    if frame.encrypted {
-        detail.insert("encrypted".into(), json!(true));
-    }
-    if unknown_account {
-        detail.insert("unknown_account".into(), json!(true));
-    }
-    let (event_code, group, zone, sia) = data_fields(&frame.data, &mut facts, &mut detail);
-    // Never keep a password a host might echo: not under the arm/disarm codes, and not a
-    // password-shaped block under any other code.
-    let secret = matches!(event_code, code::DISARM | code::ARM_AWAY);
-    if !frame.xdata.is_empty() && !secret {
-        let xs: Vec<Value> = frame.xdata.iter().map(xdata_detail).collect();
-        detail.insert("xdata".into(), Value::Array(xs));
-    }
+    let (event_code, group, zone, sia) = match &frame.data {
+        Data::ContactId(c) => {
+            facts.ademco_id = c.ademco_id();
+            (c.event_code(), u16::from(c.group), c.zone, None)
+        }
+        Data::Sia(s) => {
+            let number = |f: &Option<_>| f.as_deref().and_then(|a: &str| a.parse().ok());
+            let (g, z) = (number(&s.area).unwrap_or(0), number(&s.number).unwrap_or(0));
+            (0, g, z, s.code.as_ref().map(|c| c.to_string()))
+        }
+        Data::Other(_) | Data::Empty | Data::Encrypted(_) => (0, 0, 0, None),
+    };
     if event_code == code::SIGNAL_STRENGTH {
         facts.signal_strength = signal(frame);
-        if let Some(s) = facts.signal_strength {
-            detail.insert("signal_strength".into(), json!(s));
-        }
     }
+    let detail = frame_detail(frame, &facts, event_code);
     let dedup = dedup_key(frame, account);
     NewEvent {
         account: account.to_string(),
@@ -67,56 +61,72 @@ pub fn event_from_frame(
         frame_seq: frame.seq.to_string(),
         peer: peer.to_string(),
         facts,
-        detail: detail.into(),
+        detail,
         dedup_key: Some(dedup),
     }
 }
 
-/// Code, group, zone and SIA code of the frame's data block; its Ademco ID goes into the
-/// facts, what a person needs (data account, SIA body and text, raw data) into the detail.
-fn data_fields(
-    data: &Data,
-    facts: &mut Facts,
-    detail: &mut Map<String, Value>,
-) -> (u16, u16, u16, Option<String>) {
-    match data {
-        Data::ContactId(c) => {
-            facts.ademco_id = c.ademco_id();
-            if let Some(id) = facts.ademco_id {
-                detail.insert("ademco_id".into(), json!(id));
-            }
-            if let Some(a) = &c.account {
-                detail.insert("data_account".into(), json!(a.as_str()));
-            }
-            (c.event_code(), u16::from(c.group), c.zone, None)
-        }
-        Data::Sia(s) => {
-            detail.insert("sia_body".into(), json!(s.body.as_str()));
-            if let Some(t) = &s.text {
-                detail.insert("text".into(), json!(t.as_str()));
-            }
-            let number = |f: &Option<_>| f.as_deref().and_then(|a: &str| a.parse().ok());
-            let (g, z) = (number(&s.area).unwrap_or(0), number(&s.number).unwrap_or(0));
-            (0, g, z, s.code.as_ref().map(|c| c.to_string()))
-        }
-        Data::Other(s) => {
-            detail.insert("data_raw".into(), json!(s.as_str()));
-            (0, 0, 0, None)
-        }
-        Data::Empty | Data::Encrypted(_) => (0, 0, 0, None),
+/// The display detail of a panel frame: the typed facts again for people (dialect, Ademco
+/// ID, signal strength, unknown account), and what only a person needs (data account, SIA
+/// body and text, raw data, xdata). Written member by member in key order, as a sorted JSON
+/// map of the same members would be (the test module keeps that map-built version and
+/// checks the two agree).
+fn frame_detail(frame: &Frame, facts: &Facts, event_code: u16) -> Detail {
+    let mut d = DetailWriter::new();
+    let (cid, sia) = match &frame.data {
+        Data::ContactId(c) => (Some(c), None),
+        Data::Sia(s) => (None, Some(s)),
+        _ => (None, None),
+    };
+    if let Some(id) = facts.ademco_id {
+        d.uint("ademco_id", u64::from(id));
     }
-}
-
-fn xdata_detail(x: &Xdata) -> Value {
-    match x {
-        Xdata::HbBinary(p) | Xdata::HbHex4(p) if password_shaped(p) => {
-            json!({ "redacted": "password-shaped block (6 to 8 digits) not stored" })
-        }
-        Xdata::HbBinary(p) | Xdata::HbHex4(p) => json!({ "hex": hex(p) }),
-        Xdata::Dc09 { id, value } => {
-            json!({ "id": char::from(*id).to_string(), "value": value.as_str() })
-        }
+    if let Some(a) = cid.and_then(|c| c.account.as_ref()) {
+        d.str("data_account", a.as_str());
     }
+    if let Data::Other(s) = &frame.data {
+        d.str("data_raw", s.as_str());
+    }
+    if let Some(dialect) = facts.dialect {
+        d.str("dialect", dialect.as_str());
+    }
+    if frame.encrypted {
+        d.bool("encrypted", true);
+    }
+    if let Some(s) = sia {
+        d.str("sia_body", s.body.as_str());
+    }
+    if let Some(s) = facts.signal_strength {
+        d.uint("signal_strength", u64::from(s));
+    }
+    if let Some(t) = sia.and_then(|s| s.text.as_ref()) {
+        d.str("text", t.as_str());
+    }
+    if facts.unknown_account {
+        d.bool("unknown_account", true);
+    }
+    // Never keep a password a host might echo: not under the arm/disarm codes, and not a
+    // password-shaped block under any other code.
+    let secret = matches!(event_code, code::DISARM | code::ARM_AWAY);
+    if !frame.xdata.is_empty() && !secret {
+        d.array("xdata", |a| {
+            for x in &frame.xdata {
+                match x {
+                    Xdata::HbBinary(p) | Xdata::HbHex4(p) if password_shaped(p) => a.object(&[(
+                        "redacted",
+                        "password-shaped block (6 to 8 digits) not stored",
+                    )]),
+                    Xdata::HbBinary(p) | Xdata::HbHex4(p) => a.object(&[("hex", &hex(p))]),
+                    Xdata::Dc09 { id, value } => {
+                        let mut buf = [0u8; 4];
+                        let id = char::from(*id).encode_utf8(&mut buf);
+                        a.object(&[("id", id), ("value", value.as_str())]);
+                    }
+                }
+            }
+        });
+    }
+    d.finish()
 }
 
 /// A Hengbo host password is 6 to 8 ASCII digits (protocol.md §4.2); a block of exactly
@@ -126,7 +136,13 @@ fn password_shaped(p: &[u8]) -> bool {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 0xf)]));
+    }
+    s
 }
 
 /// Signal strength from a 1799 frame: one BCD byte, raw or as two ASCII hex characters.
@@ -257,6 +273,131 @@ mod tests {
             Some(codes::Class::Alarm),
             "1134 on DC-09 is a burglary"
         );
+    }
+
+    /// The detail as it was built before [`frame_detail`]: a sorted `serde_json` map of the
+    /// same members, serialised. The reference the member-by-member writer must match.
+    fn detail_by_map(frame: &Frame, facts: &Facts, event_code: u16) -> String {
+        use serde_json::{Map, Value};
+        let mut d = Map::new();
+        d.insert("dialect".into(), json!(facts.dialect.map(|x| x.as_str())));
+        if frame.encrypted {
+            d.insert("encrypted".into(), json!(true));
+        }
+        if facts.unknown_account {
+            d.insert("unknown_account".into(), json!(true));
+        }
+        match &frame.data {
+            Data::ContactId(c) => {
+                if let Some(id) = facts.ademco_id {
+                    d.insert("ademco_id".into(), json!(id));
+                }
+                if let Some(a) = &c.account {
+                    d.insert("data_account".into(), json!(a.as_str()));
+                }
+            }
+            Data::Sia(s) => {
+                d.insert("sia_body".into(), json!(s.body.as_str()));
+                if let Some(t) = &s.text {
+                    d.insert("text".into(), json!(t.as_str()));
+                }
+            }
+            Data::Other(s) => {
+                d.insert("data_raw".into(), json!(s.as_str()));
+            }
+            Data::Empty | Data::Encrypted(_) => {}
+        }
+        let secret = matches!(event_code, code::DISARM | code::ARM_AWAY);
+        if !frame.xdata.is_empty() && !secret {
+            let xs: Vec<Value> = frame
+                .xdata
+                .iter()
+                .map(|x| match x {
+                    Xdata::HbBinary(p) | Xdata::HbHex4(p) if password_shaped(p) => {
+                        json!({ "redacted": "password-shaped block (6 to 8 digits) not stored" })
+                    }
+                    Xdata::HbBinary(p) | Xdata::HbHex4(p) => json!({
+                        "hex": p.iter().map(|x| format!("{x:02X}")).collect::<String>()
+                    }),
+                    Xdata::Dc09 { id, value } => {
+                        json!({ "id": char::from(*id).to_string(), "value": value.as_str() })
+                    }
+                })
+                .collect();
+            d.insert("xdata".into(), Value::Array(xs));
+        }
+        if let Some(s) = facts.signal_strength {
+            d.insert("signal_strength".into(), json!(s));
+        }
+        serde_json::to_string(&Value::Object(d)).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_detail_written_member_by_member_is_the_text_of_the_sorted_map() {
+        let texts = [
+            "",
+            "plain",
+            "quote \" and backslash \\",
+            "line\nbreak\ttab\r\u{8}\u{c}\u{1}\u{1f}",
+            "Küche 厨房 ✓",
+        ];
+        let mut cases: Vec<(Frame, bool)> = Vec::new();
+        for (i, code) in [1130u16, 1799, 1400, 3400, 1602, 3130]
+            .into_iter()
+            .enumerate()
+        {
+            for account in [None, Some("000123"), Some("ABCDEF")] {
+                let mut f = frame(Id::HengBo, code, "0");
+                f.data = Data::ContactId(contact_id(account, code, 1, 7));
+                f.encrypted = i % 2 == 0;
+                f.xdata = match i % 4 {
+                    0 => vec![Xdata::HbBinary(vec![0x21])],
+                    1 => vec![
+                        Xdata::HbHex4(b"15".to_vec()),
+                        Xdata::HbBinary(b"123456".to_vec()),
+                    ],
+                    2 => vec![],
+                    _ => vec![
+                        Xdata::HbBinary(vec![0, 0xff, 0x7f]),
+                        Xdata::HbHex4(b"12345678".to_vec()),
+                    ],
+                };
+                cases.push((f, i % 3 == 0));
+            }
+        }
+        for t in texts {
+            let mut f = frame(Id::SiaDcs, 0, "0");
+            f.data = Data::Sia(panel_proto::build::sia_data(
+                Some("1234"),
+                &format!("Nri1/BA5^{t}^"),
+            ));
+            f.xdata = vec![Xdata::Dc09 {
+                id: b'R',
+                value: t.into(),
+            }];
+            cases.push((f.clone(), false));
+            f.data = Data::Other(t.into());
+            cases.push((f.clone(), true));
+            f.data = Data::Sia(panel_proto::build::sia_data(None, t));
+            f.xdata = vec![];
+            cases.push((f, false));
+        }
+        let mut empty = frame(Id::Null, 0, "0");
+        empty.data = Data::Empty;
+        cases.push((empty, false));
+        for (f, unknown) in &cases {
+            for dialect in [Dialect::Hb, Dialect::Dc09] {
+                let e = event_from_frame(f, "861234567890", "1.2.3.4:5", dialect, 0, *unknown);
+                let want = detail_by_map(f, &e.facts, e.code);
+                assert_eq!(e.detail.as_str(), want, "{f:?}");
+                // And it is JSON that reads back as the same value.
+                assert_eq!(
+                    e.detail.to_value(),
+                    serde_json::from_str::<serde_json::Value>(&want).unwrap_or_default()
+                );
+            }
+        }
+        assert!(cases.len() > 30);
     }
 
     #[test]
