@@ -64,7 +64,7 @@ impl From<serde_json::Map<String, serde_json::Value>> for Detail {
 /// checked in debug builds), and a key must not need escaping.
 #[derive(Debug)]
 pub struct DetailWriter {
-    text: String,
+    text: Vec<u8>,
     #[cfg(debug_assertions)]
     last_key: &'static str,
 }
@@ -72,8 +72,8 @@ pub struct DetailWriter {
 impl DetailWriter {
     /// An empty object, with room for a typical panel event's detail.
     pub fn new() -> DetailWriter {
-        let mut text = String::with_capacity(96);
-        text.push('{');
+        let mut text = Vec::with_capacity(96);
+        text.push(b'{');
         DetailWriter {
             text,
             #[cfg(debug_assertions)]
@@ -81,7 +81,7 @@ impl DetailWriter {
         }
     }
 
-    fn key(&mut self, key: &'static str) -> &mut String {
+    fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
         #[cfg(debug_assertions)]
         {
             debug_assert!(
@@ -92,45 +92,48 @@ impl DetailWriter {
             self.last_key = key;
         }
         if self.text.len() > 1 {
-            self.text.push(',');
+            self.text.push(b',');
         }
-        self.text.push('"');
-        self.text.push_str(key);
-        self.text.push_str("\":");
+        self.text.push(b'"');
+        self.text.extend_from_slice(key.as_bytes());
+        self.text.extend_from_slice(b"\":");
         &mut self.text
     }
 
     /// `"key":"value"`, the value escaped as JSON.
     pub fn str(&mut self, key: &'static str, value: &str) {
         let text = self.key(key);
-        push_json_str(text, value);
+        push_json(text, value);
     }
 
     /// `"key":n`.
     pub fn uint(&mut self, key: &'static str, n: u64) {
-        use fmt::Write;
         let text = self.key(key);
-        let _ = write!(text, "{n}");
+        push_json(text, &n);
     }
 
     /// `"key":true` / `false`.
     pub fn bool(&mut self, key: &'static str, b: bool) {
-        self.key(key).push_str(if b { "true" } else { "false" });
+        let text = self.key(key);
+        push_json(text, &b);
     }
 
     /// `"key":[…]`: `items` writes the array's elements through the [`ArrayWriter`].
     pub fn array(&mut self, key: &'static str, items: impl FnOnce(&mut ArrayWriter<'_>)) {
         let text = self.key(key);
-        text.push('[');
+        text.push(b'[');
         let mut array = ArrayWriter { text, first: true };
         items(&mut array);
-        array.text.push(']');
+        array.text.push(b']');
     }
 
     /// The finished object.
     pub fn finish(mut self) -> Detail {
-        self.text.push('}');
-        Detail(self.text.into_boxed_str())
+        self.text.push(b'}');
+        // Always UTF-8: `&str` keys, and values written by `serde_json`.
+        let text = String::from_utf8(self.text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Detail(text.into_boxed_str())
     }
 }
 
@@ -143,7 +146,7 @@ impl Default for DetailWriter {
 /// The elements of an array member of a [`DetailWriter`].
 #[derive(Debug)]
 pub struct ArrayWriter<'a> {
-    text: &'a mut String,
+    text: &'a mut Vec<u8>,
     first: bool,
 }
 
@@ -151,53 +154,30 @@ impl ArrayWriter<'_> {
     /// An object element of string members, given in ascending key order.
     pub fn object(&mut self, members: &[(&str, &str)]) {
         if !self.first {
-            self.text.push(',');
+            self.text.push(b',');
         }
         self.first = false;
-        self.text.push('{');
+        self.text.push(b'{');
         for (i, (key, value)) in members.iter().enumerate() {
             debug_assert!(
                 i == 0 || members[i - 1].0 < *key,
                 "object keys out of order"
             );
             if i > 0 {
-                self.text.push(',');
+                self.text.push(b',');
             }
-            push_json_str(self.text, key);
-            self.text.push(':');
-            push_json_str(self.text, value);
+            push_json(self.text, key);
+            self.text.push(b':');
+            push_json(self.text, value);
         }
-        self.text.push('}');
+        self.text.push(b'}');
     }
 }
 
-/// `value` as a JSON string literal, escaped as `serde_json` escapes it.
-fn push_json_str(text: &mut String, value: &str) {
-    text.push('"');
-    let mut start = 0;
-    for (i, b) in value.bytes().enumerate() {
-        let escape: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        text.push_str(&value[start..i]);
-        if escape.is_empty() {
-            use fmt::Write;
-            let _ = write!(text, "\\u{b:04x}");
-        } else {
-            text.push_str(escape);
-        }
-        start = i + 1;
-    }
-    text.push_str(&value[start..]);
-    text.push('"');
+/// `value` as JSON, escaped by `serde_json` itself (writing to a `Vec` cannot fail, and a
+/// string or a number always serialises).
+fn push_json<T: serde::Serialize + ?Sized>(text: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(text, value);
 }
 
 impl fmt::Debug for Detail {
