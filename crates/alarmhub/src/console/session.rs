@@ -230,23 +230,32 @@ mod tests {
         assert!(again.get(&id, true).await.unwrap().is_none());
     }
 
+    /// Wall-clock time (the sessions read the real clock), with room for a loaded machine:
+    /// each check that must find the session live comes at least 500 ms before its idle
+    /// deadline (the test had 100 ms and failed once on a busy 2-core CI machine), and
+    /// the kept-alive session outlives the idle timeout almost twice over.
     #[tokio::test]
     async fn an_idle_session_expires() {
         let tmp = tempfile::tempdir().unwrap();
-        let s = Sessions::new(Duration::from_millis(300), store(tmp.path()));
+        let idle = Duration::from_millis(1_200);
+        let s = Sessions::new(idle, store(tmp.path()));
         let (id, _) = s.create("alice").await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(s.get(&id, false).await.unwrap().is_some(), "still live");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert!(
             s.get(&id, false).await.unwrap().is_none(),
             "background refreshes do not keep it alive"
         );
         let (id, _) = s.create("alice").await.unwrap();
+        let step = Duration::from_millis(700);
+        // Each request comes after the touch interval (idle / 2), so each one touches.
+        assert!(step.as_millis() as i64 >= TOUCH_EVERY_MS.min(idle.as_millis() as i64 / 2));
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(step).await;
             assert!(s.get(&id, true).await.unwrap().is_some(), "kept alive");
         }
+        assert!(step * 3 > idle, "the session outlived its idle timeout");
     }
 
     #[test]
