@@ -136,13 +136,7 @@ fn password_shaped(p: &[u8]) -> bool {
 }
 
 fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(char::from(DIGITS[usize::from(x >> 4)]));
-        s.push(char::from(DIGITS[usize::from(x & 0xf)]));
-    }
-    s
+    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 /// Signal strength from a 1799 frame: one BCD byte, raw or as two ASCII hex characters.
@@ -316,9 +310,7 @@ mod tests {
                     Xdata::HbBinary(p) | Xdata::HbHex4(p) if password_shaped(p) => {
                         json!({ "redacted": "password-shaped block (6 to 8 digits) not stored" })
                     }
-                    Xdata::HbBinary(p) | Xdata::HbHex4(p) => json!({
-                        "hex": p.iter().map(|x| format!("{x:02X}")).collect::<String>()
-                    }),
+                    Xdata::HbBinary(p) | Xdata::HbHex4(p) => json!({ "hex": hex(p) }),
                     Xdata::Dc09 { id, value } => {
                         json!({ "id": char::from(*id).to_string(), "value": value.as_str() })
                     }
