@@ -99,6 +99,12 @@ impl Shared {
         self.store.append(events).await
     }
 
+    /// [`Shared::store_events`] handed over now, awaited through the ticket (a TCP
+    /// connection keeps it in its pipeline while it goes on reading).
+    pub(crate) fn submit_events(&self, events: Vec<NewEvent>) -> crate::store::AppendTicket {
+        Arc::clone(&self.store).submit(events)
+    }
+
     /// Put `source` in the penalty box for too much invalid input on `transport` (counted,
     /// logged once per minute per source).
     pub fn punish(&self, source: std::net::IpAddr, transport: &'static str) {

@@ -15,16 +15,11 @@
 //! before it and is still being stored; panels match ACKs by seq (protocol.md §2.4), and a
 //! panel that waits for each ACK never has both in flight.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use super::effects::Pass;
 use super::Shared;
-use crate::events::Appended;
-use crate::store::StoreError;
-
-type Stored = Result<Vec<Appended>, StoreError>;
+use crate::store::{AppendAnswer as Stored, AppendTicket};
 
 /// Events that may wait behind the pass in flight before the connection stops taking
 /// frames (a panel with one frame in flight retransmits a few copies at most).
@@ -32,7 +27,7 @@ pub(crate) const MAX_QUEUED_EVENTS: usize = 64;
 
 /// A pass whose events are being stored.
 struct InFlight {
-    store: Pin<Box<dyn Future<Output = Stored> + Send>>,
+    store: AppendTicket,
     pass: Pass,
 }
 
@@ -90,9 +85,7 @@ impl Pipeline {
             pass.finish(&shared.hot, peer, &Ok(Vec::new()), out);
             return;
         }
-        let events = pass.take_events();
-        let shared = Arc::clone(shared);
-        let store = Box::pin(async move { shared.store_events(events).await });
+        let store = shared.submit_events(pass.take_events());
         self.inflight = Some(InFlight { store, pass });
     }
 
@@ -100,7 +93,7 @@ impl Pipeline {
     /// store call lives in the pipeline.
     pub(crate) async fn stored(&mut self) -> Stored {
         match &mut self.inflight {
-            Some(f) => f.store.as_mut().await,
+            Some(f) => (&mut f.store).await,
             None => std::future::pending().await,
         }
     }

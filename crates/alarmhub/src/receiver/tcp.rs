@@ -356,7 +356,11 @@ async fn serve_connection(
     tokio::pin!(grace);
     // Both futures live as long as the connection: registering with the shutdown token and
     // the timer wheel once, not on every frame, keeps shared locks off the per-event path.
-    let cancelled = shared.shutdown.cancelled();
+    // The connection waits on a child of the receiver's token: polling a waiting
+    // cancellation takes its token's lock, and a child's is the connection's own, where the
+    // receiver's would be one lock that every connection on every worker takes per wake-up.
+    let shutdown = shared.shutdown.child_token();
+    let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
     let mut timer = WakeTimer::new();
     let reason = loop {

@@ -38,6 +38,7 @@ mod events_size;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+mod ticket;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,7 @@ pub use error::StoreError;
 pub use events_size::EventsSize;
 pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::{SqliteReader, SqliteStore, DB_FILE};
+pub use ticket::{AppendAnswer, AppendFuture, AppendTicket};
 
 /// Called with the newly stored events (no duplicates) of each commit, in seq order, before
 /// any caller of that commit is answered. Runs on the store's writer; must be quick and
@@ -228,6 +230,14 @@ pub trait Store: Send + Sync + 'static {
     /// Store `events` durably in one commit; one outcome per event, in order. On error
     /// nothing of the call is stored. An empty call returns at once.
     async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError>;
+
+    /// [`Store::append`], handed over now and awaited through the ticket, which holds no
+    /// borrow of the store (the receiver keeps it in the connection's pipeline). A backend
+    /// with a queue of its own overrides this to skip the boxed future (SQLite: one queue
+    /// push while the writer's queue has room).
+    fn submit(self: Arc<Self>, events: Vec<NewEvent>) -> AppendTicket {
+        AppendTicket::Future(Box::pin(async move { self.append(events).await }))
+    }
 
     /// Highest stored seq, 0 when the store is empty.
     async fn last_seq(&self) -> Result<i64, StoreError>;

@@ -38,7 +38,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{CommitHooks, EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions};
+use super::{
+    AppendTicket, CommitHooks, EventQuery, OnCommit, Snapshot, Store, StoreError, StoreOptions,
+};
 use crate::alarms::{
     Alarm, AlarmChange, AlarmDetail, AlarmInput, AlarmOp, AlarmQuery, AlarmRefusal, OpenAlarm,
 };
@@ -157,6 +159,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
         self.writer.append(events).await
+    }
+
+    fn submit(self: Arc<Self>, events: Vec<NewEvent>) -> AppendTicket {
+        self.writer.submit(events)
     }
 
     async fn last_seq(&self) -> Result<i64, StoreError> {

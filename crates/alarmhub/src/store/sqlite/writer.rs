@@ -26,7 +26,7 @@ use crate::alarms::{AlarmChange, AlarmInput, AlarmOp, AlarmRefusal};
 use crate::clock::Clock;
 use crate::events::{Appended, NewEvent, StoredEvent};
 use crate::metrics::names;
-use crate::store::{CommitHooks, Snapshot, StoreError};
+use crate::store::{AppendTicket, CommitHooks, Snapshot, StoreError};
 
 use super::purge::PurgeStep;
 use super::purge_pacing::{Pacer, PurgeJob, STEP_TARGET};
@@ -201,6 +201,29 @@ impl WriterHandle {
             return Ok(Vec::new());
         }
         self.call(|reply| Request::Append(events, reply)).await
+    }
+
+    /// [`WriterHandle::append`] handed over now: one push onto the queue while it has room
+    /// (the ticket then waits on the reply channel alone); with the queue full, a future
+    /// that waits for room first, as `append` does.
+    pub(crate) fn submit(&self, events: Vec<NewEvent>) -> AppendTicket {
+        if events.is_empty() {
+            return AppendTicket::ready(Ok(Vec::new()));
+        }
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Request::Append(events, reply)) {
+            Ok(()) => AppendTicket::Queued(answer),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                let tx = self.tx.clone();
+                AppendTicket::Future(Box::pin(async move {
+                    tx.send(request).await.map_err(|_| StoreError::Closed)?;
+                    answer.await.map_err(|_| StoreError::Closed)?
+                }))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                AppendTicket::ready(Err(StoreError::Closed))
+            }
+        }
     }
 
     /// Replace the registry snapshot.

@@ -277,3 +277,61 @@ async fn an_alarm_commit_with_requests_behind_it_is_deferred_and_on_disk_before_
     assert_eq!(got, vec!["alarms deferred", "alarms full", "sync"]);
     handle.close().await.unwrap();
 }
+
+/// `submit` is one queue push while the queue has room, a future that waits for room when
+/// it is full, and answered at once when there is nothing to store or the writer is gone;
+/// every way gives the outcomes `append` gives, in the order handed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_queues_at_once_waits_for_room_when_full_and_answers_like_append() {
+    use crate::store::AppendTicket;
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = SqliteWriter::open(dir.path(), Clock::system()).unwrap();
+    let cfg = WriterConfig {
+        queue: 1,
+        ..config()
+    };
+    let (handle, _join) = spawn(conn, cfg, CommitHooks::committed_only(|_| {})).unwrap();
+    let empty = handle.submit(Vec::new());
+    assert!(matches!(empty, AppendTicket::Ready(Some(Ok(ref v))) if v.is_empty()));
+    assert_eq!(empty.await.unwrap(), Vec::new());
+
+    // The writer takes the stall and sleeps: the one place in the queue is free again.
+    handle.stall(Duration::from_millis(500)).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while handle.queue_depth() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never took the stall"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first = handle.submit(vec![NewEvent {
+        frame_seq: "first".into(),
+        ..event()
+    }]);
+    assert!(matches!(first, AppendTicket::Queued(_)), "{first:?}");
+    let second = handle.submit(vec![NewEvent {
+        frame_seq: "second".into(),
+        ..event()
+    }]);
+    assert!(matches!(second, AppendTicket::Future(_)), "{second:?}");
+    // The second is sent only once it is polled (like `append`); both answer in order.
+    let (a, b) = tokio::join!(first, second);
+    assert_eq!(a.unwrap(), vec![Appended::Stored(1)]);
+    assert_eq!(b.unwrap(), vec![Appended::Stored(2)]);
+
+    handle.close().await.unwrap();
+    let closed = handle.submit(vec![event()]);
+    assert!(matches!(closed, AppendTicket::Ready(_)), "{closed:?}");
+    assert!(matches!(closed.await, Err(StoreError::Closed)));
+    let db = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+    let stored: Vec<String> = db
+        .prepare("SELECT frame_seq FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored, ["first", "second"]);
+}
