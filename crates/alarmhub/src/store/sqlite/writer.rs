@@ -216,8 +216,7 @@ impl WriterHandle {
             Err(mpsc::error::TrySendError::Full(request)) => {
                 let tx = self.tx.clone();
                 AppendTicket::Future(Box::pin(async move {
-                    tx.send(request).await.map_err(|_| StoreError::Closed)?;
-                    answer.await.map_err(|_| StoreError::Closed)?
+                    send_then_wait(&tx, request, answer).await
                 }))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -335,12 +334,19 @@ impl WriterHandle {
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        send_then_wait(&self.tx, make(reply), answer).await
     }
+}
+
+/// Queue `request` (waiting for room), then wait for its answer on `answer`; a writer gone
+/// before either is [`StoreError::Closed`].
+async fn send_then_wait<T>(
+    tx: &mpsc::Sender<Request>,
+    request: Request,
+    answer: oneshot::Receiver<Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tx.send(request).await.map_err(|_| StoreError::Closed)?;
+    answer.await.map_err(|_| StoreError::Closed)?
 }
 
 /// Writer tuning.
