@@ -125,17 +125,23 @@ c1=$(cpu_secs "$DAEMON_PID")
 stop_daemon
 sat_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
 
+# start_floor OUT: start `ack_floor` on a loopback port (its output to OUT); sets floor_pid
+# and floor_addr.
+start_floor() {
+  "$FLOOR_BIN" 127.0.0.1:0 >"$1" 2>&1 &
+  floor_pid=$!
+  EXTRA_PIDS+=("$floor_pid")
+  floor_addr=
+  for _ in $(seq 1 100); do
+    floor_addr=$(awk '/^listening / { print $2 }' "$1")
+    [[ -n $floor_addr ]] && break
+    sleep 0.1
+  done
+  [[ -n $floor_addr ]] || die "ack_floor did not start"
+}
+
 # The ceiling: the same simulator against a server that stores nothing.
-"$FLOOR_BIN" 127.0.0.1:0 >"$WORK/ack_floor.out" 2>&1 &
-floor_pid=$!
-EXTRA_PIDS+=("$floor_pid")
-floor_addr=
-for _ in $(seq 1 100); do
-  floor_addr=$(awk '/^listening / { print $2 }' "$WORK/ack_floor.out")
-  [[ -n $floor_addr ]] && break
-  sleep 0.1
-done
-[[ -n $floor_addr ]] || die "ack_floor did not start"
+start_floor "$WORK/ack_floor.out"
 f0=$(cpu_secs "$floor_pid")
 run_sim "$WORK/ceil.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate "$SAT_RATE" \
   --duration $((DURATION + 5)) --warmup 5 --account-prefix C
@@ -180,16 +186,7 @@ for ((r = 2; r <= ROUNDS; r++)); do
   run_sim "$WORK/sat$r.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate "$SAT_RATE" \
     --duration $((DURATION + 5)) --warmup 5 --account-prefix "S$r"
   stop_daemon
-  "$FLOOR_BIN" 127.0.0.1:0 >"$WORK/ack_floor$r.out" 2>&1 &
-  floor_pid=$!
-  EXTRA_PIDS+=("$floor_pid")
-  floor_addr=
-  for _ in $(seq 1 100); do
-    floor_addr=$(awk '/^listening / { print $2 }' "$WORK/ack_floor$r.out")
-    [[ -n $floor_addr ]] && break
-    sleep 0.1
-  done
-  [[ -n $floor_addr ]] || die "ack_floor did not start"
+  start_floor "$WORK/ack_floor$r.out"
   run_sim "$WORK/ceil$r.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate "$SAT_RATE" \
     --duration $((DURATION + 5)) --warmup 5 --account-prefix "C$r"
   kill "$floor_pid" 2>/dev/null || true
