@@ -117,13 +117,20 @@ start_daemon light "$cfg"
 run_sim "$WORK/light.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 100 --rate 100 \
   --duration $((DURATION + 3)) --warmup 3 --account-prefix L
 stop_daemon
-start_daemon sat "$cfg"
-c0=$(cpu_secs "$DAEMON_PID")
-run_sim "$WORK/sat.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate "$SAT_RATE" \
-  --duration $((DURATION + 5)) --warmup 5 --account-prefix S
-c1=$(cpu_secs "$DAEMON_PID")
-stop_daemon
-sat_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(j "$WORK/sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+# sat_alarmhub NAME PREFIX: a fresh daemon (DAEMON_BIN, when set) under the saturated load,
+# its summary to $WORK/NAME.json; sets run_cpu, the daemon's CPU % over the run.
+sat_alarmhub() {
+  local c0 c1
+  start_daemon "$1" "$cfg"
+  c0=$(cpu_secs "$DAEMON_PID")
+  run_sim "$WORK/$1.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate "$SAT_RATE" \
+    --duration $((DURATION + 5)) --warmup 5 --account-prefix "$2"
+  c1=$(cpu_secs "$DAEMON_PID")
+  stop_daemon
+  run_cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(j "$WORK/$1.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+}
+sat_alarmhub sat S
+sat_cpu=$run_cpu
 
 # start_floor OUT: start `ack_floor` on a loopback port (its output to OUT); sets floor_pid
 # and floor_addr.
@@ -155,13 +162,8 @@ run_sim "$WORK/match.json" $((DURATION + 60)) --target "$floor_addr" --panels 10
 m1=$(cpu_secs "$floor_pid")
 if [[ -n ${BASELINE_BIN:-} ]]; then
   [[ -x $BASELINE_BIN ]] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
-  DAEMON_BIN=$BASELINE_BIN start_daemon base-sat "$cfg"
-  b0=$(cpu_secs "$DAEMON_PID")
-  run_sim "$WORK/base-sat.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate "$SAT_RATE" \
-    --duration $((DURATION + 5)) --warmup 5 --account-prefix B
-  b1=$(cpu_secs "$DAEMON_PID")
-  stop_daemon
-  base_cpu=$(awk -v a="$b0" -v b="$b1" -v t="$(j "$WORK/base-sat.json" elapsed_s)" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
+  DAEMON_BIN=$BASELINE_BIN sat_alarmhub base-sat B
+  base_cpu=$run_cpu
 fi
 # Tail latency at 10,000 events/s: the same paced load against the ceiling server, then alarmhub.
 run_sim "$WORK/ceil10k.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate 10000 \
@@ -182,10 +184,7 @@ fi
 # pair above.
 for ((r = 2; r <= ROUNDS; r++)); do
   log "saturated round $r of $ROUNDS"
-  start_daemon "sat$r" "$cfg"
-  run_sim "$WORK/sat$r.json" $((DURATION + 60)) --target "$DAEMON_ADDR" --panels 1000 --rate "$SAT_RATE" \
-    --duration $((DURATION + 5)) --warmup 5 --account-prefix "S$r"
-  stop_daemon
+  sat_alarmhub "sat$r" "S$r"
   start_floor "$WORK/ack_floor$r.out"
   run_sim "$WORK/ceil$r.json" $((DURATION + 60)) --target "$floor_addr" --panels 1000 --rate "$SAT_RATE" \
     --duration $((DURATION + 5)) --warmup 5 --account-prefix "C$r"
@@ -237,6 +236,8 @@ per_fsync=$(awk -v t="$tput" -v f="$fs_p50" 'BEGIN { printf "%.1f", t * f / 1000
 one_per_fsync=$(awk -v f="$fs_p50" 'BEGIN { printf "%.0f", 1000 / f }')
 
 section=$WORK/section.md
+later=
+((ROUNDS > 1)) && later="; then saturated rounds 2–$ROUNDS (this tree, the ceiling)"
 {
   echo "<!-- $SIM_NAME:begin -->"
   echo "## Simulated panels: alarmhub against the machine's floor (fsync, loopback round trip)"
@@ -286,10 +287,10 @@ section=$WORK/section.md
   fi
   echo
   if [[ -n ${BASELINE_BIN:-} ]]; then
-    echo "Order of the saturated runs: this tree, the ceiling, the baseline build; at 10,000 ev/s: the ceiling, this tree, the baseline build; then rounds 2–$ROUNDS (this tree, the ceiling). Baseline saturated run: sent $(j "$WORK/base-sat.json" sent), ACKed $(j "$WORK/base-sat.json" acked), errors $(j "$WORK/base-sat.json" errors)."
+    echo "Order of the saturated runs: this tree, the ceiling, the baseline build; at 10,000 ev/s: the ceiling, this tree, the baseline build$later. Baseline saturated run: sent $(j "$WORK/base-sat.json" sent), ACKed $(j "$WORK/base-sat.json" acked), errors $(j "$WORK/base-sat.json" errors)."
     echo
   else
-    echo "Order of the runs: saturated this tree, the ceiling; at 10,000 ev/s the ceiling, this tree; then saturated rounds 2–$ROUNDS (this tree, the ceiling)."
+    echo "Order of the runs: saturated this tree, the ceiling; at 10,000 ev/s the ceiling, this tree$later."
     echo
   fi
   echo "Light-load run: sent $(j "$WORK/light.json" sent), ACKed $(j "$WORK/light.json" acked), errors $(j "$WORK/light.json" errors); saturated run: sent $(j "$WORK/sat.json" sent), ACKed $(j "$WORK/sat.json" acked), errors $(j "$WORK/sat.json" errors), backlog $(j "$WORK/sat.json" backlog); ceiling run: sent $(j "$WORK/ceil.json" sent), ACKed $(j "$WORK/ceil.json" acked), errors $(j "$WORK/ceil.json" errors); paced floor run: sent $(j "$WORK/match.json" sent), ACKed $(j "$WORK/match.json" acked), errors $(j "$WORK/match.json" errors)."
