@@ -1,9 +1,10 @@
-//! Log setup: readable text by default, JSON lines with `--log-format json`, filters in
+//! Log setup: readable text by default, JSON lines with `--log-format json` ([`json`]), filters in
 //! `RUST_LOG` syntax (`RUST_LOG` wins over the configuration's `log.filter`). Lines go
 //! through a bounded non-blocking queue ([`writer`]): logging never blocks the runtime, and
 //! a line that finds the queue full is dropped and counted. Colours only when standard
 //! error is a terminal. Repeated problems from one source are summarised ([`summary`]).
 
+pub mod json;
 pub mod summary;
 pub mod writer;
 
@@ -29,11 +30,17 @@ pub fn init(format: LogFormat, filter: &str) -> writer::Guard {
     let (to, guard) = writer::stderr(writer::QUEUE_LINES);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(to);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json::JsonLine::new())
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .try_init(),
     };
     guard
 }

@@ -95,9 +95,10 @@ impl NonBlocking {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    fn send(&self, bytes: &[u8]) {
-        let mut line = bytes[..bytes.len().min(MAX_LINE)].to_vec();
-        if bytes.len() > MAX_LINE {
+    /// Queue one line (cut at [`MAX_LINE`]); the buffer itself is queued, not a copy.
+    fn send(&self, mut line: Vec<u8>) {
+        if line.len() > MAX_LINE {
+            line.truncate(MAX_LINE);
             line.extend_from_slice(b"...\n");
         }
         self.pending.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +136,7 @@ impl Write for LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         if !self.buf.is_empty() {
-            self.to.send(&self.buf);
+            self.to.send(std::mem::take(&mut self.buf));
         }
     }
 }
